@@ -1,0 +1,1 @@
+"""Cosmos Run Dashboard core: config, database, SSH, status sync, downloads, API and CLI."""

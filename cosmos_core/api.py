@@ -1,0 +1,262 @@
+"""CosmosAPI: the one facade the dashboard and the CLI use. Plain data in and out."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import docker, launcher, models
+from .config import Config
+from .launcher import InferenceParams, LaunchError, LaunchPlan, PromptInput
+from .models import Prompt, Run
+from .remote import Host, RemoteError
+from .repository import DataRepository, InvalidInput, NotFound, Refresh, SyncReport
+from .status import LOG_FILE, DownloadStatus, RunStatus, StatusChecker
+
+__all__ = ["CosmosAPI", "CosmosError", "InferenceParams", "Refresh"]
+
+
+class CosmosError(Exception):
+    """An operation failed; the message is one line saying what and why."""
+
+
+class CosmosAPI:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.db = models.connect(config.storage.database)
+        self.hosts = {h.name: Host(h) for h in config.hosts}
+        self.repo = DataRepository(config.storage.outputs_dir, config.sync)
+        self.repo.initialize_status_checker(StatusChecker(self.hosts, config.sync.lost_after_seconds))
+        self.last_sync = SyncReport()
+
+    def close(self) -> None:
+        for host in self.hosts.values():
+            host.close()
+        self.db.close()
+
+    # -- prompts -------------------------------------------------------------
+
+    def add_prompt(self, text: str, video: str | Path, *, name: str | None = None, negative_prompt: str = "",
+                   depth: str | Path | None = None, seg: str | Path | None = None) -> dict:
+        with _as_cosmos_error():
+            prompt = self.repo.create_prompt(
+                text, Path(video), name=name, negative_prompt=negative_prompt,
+                depth=Path(depth) if depth else None, seg=Path(seg) if seg else None,
+            )  # fmt: skip
+        return prompt_to_dict(prompt)
+
+    def list_prompts(self) -> list[dict]:
+        return [prompt_to_dict(p) for p in self.repo.list_prompts()]
+
+    def get_prompt(self, prompt_id: str) -> dict:
+        with _as_cosmos_error():
+            return prompt_to_dict(self.repo.get_prompt(prompt_id))
+
+    # -- starting runs -------------------------------------------------------
+
+    def start_inference(self, prompt_id: str, host: str | None = None, params: InferenceParams | None = None,
+                        on_upload: launcher.UploadProgress | None = None) -> dict:
+        params = params or InferenceParams()
+        if params.num_steps < 1 or any(w < 0 for w in params.weights) or not any(w > 0 for w in params.weights):
+            raise CosmosError("steps must be >= 1 and control weights >= 0 with at least one above 0")
+        with _as_cosmos_error():
+            prompt = self.repo.get_prompt(prompt_id)
+            host_name = self.config.host(host).name
+        params_dict = {"num_steps": params.num_steps, "guidance": params.guidance, "seed": params.seed,
+                       "weights": list(params.weights)}
+        run = self.repo.create_run(prompt.id, "inference", host_name, params_dict)
+        return self._launch(run, launcher.plan_inference(run.id, _prompt_input(prompt), params), on_upload)
+
+    def start_upscale(self, parent_run_id: str, control_weight: float = 0.5, host: str | None = None) -> dict:
+        with _as_cosmos_error():
+            parent = self.repo.get_run(parent_run_id, Refresh.AUTO)
+        if parent.kind != "inference" or parent.status != RunStatus.COMPLETED.value:
+            raise CosmosError(f"run {parent.id} is a {parent.status} {parent.kind} run; "
+                              f"only a completed inference run can be upscaled")
+        if host is not None and host != parent.host:
+            raise CosmosError(f"run {parent.id} ran on host {parent.host}; its upscale must run there too")
+        if not 0 <= control_weight <= 1:
+            raise CosmosError(f"upscale weight must be between 0 and 1, got {control_weight}")
+        run = self.repo.create_run(parent.prompt_id, "upscale", parent.host,
+                                   {"control_weight": control_weight}, parent_run_id=parent.id)
+        return self._launch(run, launcher.plan_upscale(run.id, parent.id, control_weight), None)
+
+    def start_enhance(self, prompt_id: str, host: str | None = None) -> dict:
+        with _as_cosmos_error():
+            prompt = self.repo.get_prompt(prompt_id)
+            host_name = self.config.host(host).name
+        run = self.repo.create_run(prompt.id, "enhance", host_name, {})
+        return self._launch(run, launcher.plan_enhance(run.id, _prompt_input(prompt)), None)
+
+    def _launch(self, run: Run, plan: LaunchPlan, on_upload: launcher.UploadProgress | None) -> dict:
+        host = self.hosts[run.host]
+        self.repo.transition(run.id, RunStatus.PENDING, status=RunStatus.UPLOADING.value,
+                             remote_run_dir=plan.remote_dir(host.config.remote_dir))
+        try:
+            container_id = launcher.launch(host, plan, on_upload)
+        except (LaunchError, RemoteError, OSError) as exc:
+            self.repo.transition(run.id, [RunStatus.PENDING, RunStatus.UPLOADING], status=RunStatus.FAILED.value,
+                                 error=str(exc), completed_at=time.time())
+            raise CosmosError(f"run {run.id} failed to start: {exc}") from exc
+        started = self.repo.transition(run.id, RunStatus.UPLOADING, status=RunStatus.RUNNING.value,
+                                       container_id=container_id, started_at=time.time())
+        if not started:  # cancelled while uploading
+            host.run(docker.remove_command(host.config.docker, [docker.container_name(run.id)]))
+        return self.get_run(run.id, Refresh.NONE)
+
+    # -- reading and moving runs ---------------------------------------------
+
+    def list_runs(self, status: str | None = None, refresh: Refresh = Refresh.AUTO, **filters) -> list[dict]:
+        if status is not None and status not in {s.value for s in RunStatus}:
+            raise CosmosError(f"unknown status {status!r}; use one of {', '.join(s.value for s in RunStatus)}")
+        runs = self.repo.list_runs(status, refresh, **filters)
+        self._note_unreachable()
+        return [run_to_dict(r) for r in runs]
+
+    def get_run(self, run_id: str, refresh: Refresh = Refresh.AUTO) -> dict:
+        with _as_cosmos_error():
+            run = self.repo.get_run(run_id, refresh)
+        self._note_unreachable()
+        return run_to_dict(run)
+
+    def sync(self, refresh: Refresh = Refresh.FORCE, deadline: float | None = None) -> SyncReport:
+        self.last_sync = self.repo.sync(refresh, deadline)
+        return self.last_sync
+
+    def pending_work(self) -> int:
+        """Runs still running, or with a download still to do."""
+        return self.repo.count_unsettled()
+
+    def retry_download(self, run_id: str) -> dict:
+        """Download again a failed download, to the end; a done download is left as it is."""
+        with _as_cosmos_error():
+            run = self.repo.get_run(run_id, Refresh.NONE)
+        if run.download_status == DownloadStatus.DONE.value:
+            return run_to_dict(run)
+        if not self.repo.retry_download(run_id) and run.download_status not in ("pending", "downloading"):
+            raise CosmosError(f"run {run_id} has no download to retry (download status {run.download_status})")
+        self.sync(Refresh.FORCE, deadline=None)
+        run = self.repo.get_run(run_id, Refresh.NONE)
+        if run.download_status != DownloadStatus.DONE.value:
+            raise CosmosError(f"run {run_id}: download {run.download_status}: {run.download_error or 'not finished'}")
+        return run_to_dict(run)
+
+    def cancel(self, run_id: str) -> dict:
+        with _as_cosmos_error():
+            run = self.repo.get_run(run_id, Refresh.NONE)
+        if RunStatus(run.status).is_terminal():
+            raise CosmosError(f"run {run_id} is already {run.status}")
+        if run.container_id:
+            host = self.hosts.get(run.host)
+            if host is None:
+                raise CosmosError(f"run {run_id} ran on host {run.host}, which is not in the config")
+            try:
+                host.run(docker.stop_command(host.config.docker, run.id))
+            except RemoteError as exc:
+                raise CosmosError(f"cannot cancel run {run_id}: {exc}") from exc
+        active = [RunStatus.PENDING, RunStatus.UPLOADING, RunStatus.RUNNING]
+        if not self.repo.transition(run.id, active, status=RunStatus.CANCELLED.value, completed_at=time.time(),
+                                    error="Cancelled by the user"):
+            raise CosmosError(f"run {run_id} finished before it could be cancelled")
+        return self.get_run(run_id, Refresh.NONE)
+
+    def logs(self, run_id: str, tail: int | None = None) -> str:
+        """The run's log: the downloaded copy once there is one, else from the host."""
+        with _as_cosmos_error():
+            run = self.repo.get_run(run_id, Refresh.NONE)
+        local = self.repo.local_dir(run.id) / LOG_FILE
+        if local.is_file():
+            lines = local.read_text(errors="replace").splitlines(keepends=True)
+            return "".join(lines[-tail:] if tail else lines)
+        if not run.remote_run_dir:
+            return ""
+        host = self.hosts.get(run.host)
+        if host is None:
+            raise CosmosError(f"run {run_id} ran on host {run.host}, which is not in the config")
+        path = shlex.quote(f"{run.remote_run_dir}/{LOG_FILE}")
+        command = f"tail -n {int(tail)} -- {path}" if tail else f"cat -- {path}"
+        try:
+            result = host.run(command)
+        except RemoteError as exc:
+            raise CosmosError(f"cannot read the log of run {run_id}: {exc}") from exc
+        return result.stdout
+
+    # -- hosts ---------------------------------------------------------------
+
+    def list_hosts(self) -> list[dict]:
+        states = self.repo.host_states()
+        return [{
+            "name": h.name, "hostname": h.hostname, "port": h.port, "user": h.user, "image": h.image,
+            "remote_dir": h.remote_dir, "num_gpus": h.num_gpus,
+            "last_ok_at": _iso(states[h.name].last_ok_at) if h.name in states else None,
+            "last_error": states[h.name].last_error if h.name in states else None,
+        } for h in self.config.hosts]  # fmt: skip
+
+    def check_host(self, name: str | None = None) -> dict:
+        from .hostcheck import check_host
+
+        with _as_cosmos_error():
+            config = self.config.host(name)
+        return check_host(self.hosts[config.name])
+
+    # -- views ---------------------------------------------------------------
+
+    @property
+    def unreachable(self) -> dict[str, str]:
+        return dict(self.last_sync.unreachable)
+
+    def _note_unreachable(self) -> None:
+        self.last_sync = self.repo.last_report
+
+
+def run_to_dict(run: Run) -> dict:
+    """A run in the JSON shape of SPEC.md (every key present)."""
+    return {
+        "id": run.id, "prompt_id": run.prompt_id, "kind": run.kind, "host": run.host,
+        "parent_run_id": run.parent_run_id, "status": run.status, "exit_code": run.exit_code, "error": run.error,
+        "download": {
+            "status": run.download_status, "error": run.download_error,
+            "bytes_done": run.bytes_done, "bytes_total": run.bytes_total, "files": json.loads(run.files),
+        },
+        "output_path": run.output_path, "enhanced_text": run.enhanced_text,
+        "created_at": _iso(run.created_at), "started_at": _iso(run.started_at), "completed_at": _iso(run.completed_at),
+        "params": json.loads(run.params),
+    }  # fmt: skip
+
+
+def prompt_to_dict(prompt: Prompt) -> dict:
+    return {
+        "id": prompt.id, "name": prompt.name, "text": prompt.text, "negative_prompt": prompt.negative_prompt,
+        "video": prompt.video_path, "depth": prompt.depth_path, "seg": prompt.seg_path,
+        "created_at": _iso(prompt.created_at),
+    }  # fmt: skip
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _prompt_input(prompt: Prompt) -> PromptInput:
+    optional = {"depth": prompt.depth_path, "seg": prompt.seg_path}
+    return PromptInput(prompt.text, prompt.negative_prompt, Path(prompt.video_path),
+                       **{k: Path(v) for k, v in optional.items() if v})
+
+
+class _as_cosmos_error:
+    """Turns the core's lookup, validation and config errors into CosmosError."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        from .config import ConfigError
+
+        if isinstance(exc, (NotFound, InvalidInput, ConfigError)):
+            raise CosmosError(str(exc)) from exc
+        return False
+

@@ -1,0 +1,249 @@
+"""`python -m cosmos_core`: the command line. Exit 0 ok, 1 failed (one line on stderr), 2 usage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+from .api import CosmosAPI, CosmosError, InferenceParams, Refresh
+from .config import ConfigError, load_config
+from .remote import RemoteError
+from .status import RunStatus
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m cosmos_core", description="Run and watch Cosmos-Transfer1 jobs on GPU hosts."
+    )
+    parser.add_argument("--config", help="TOML config (default: $COSMOS_CONFIG, else ./cosmos.toml)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    hosts = sub.add_parser("hosts", help="configured hosts; 'hosts check [NAME]' tests one")
+    hosts.add_argument("--json", action="store_true")
+    hosts_sub = hosts.add_subparsers(dest="hosts_command")
+    check = hosts_sub.add_parser("check", help="SSH login, docker, image, checkpoints, GPUs")
+    check.add_argument("name", nargs="?")
+    check.add_argument("--json", action="store_true")
+
+    prompt = sub.add_parser("prompt", help="'prompt add TEXT --video FILE' stores a prompt")
+    prompt_sub = prompt.add_subparsers(dest="prompt_command", required=True)
+    add = prompt_sub.add_parser("add", help="store a prompt, print its id")
+    add.add_argument("text")
+    add.add_argument("--video", required=True)
+    add.add_argument("--depth")
+    add.add_argument("--seg")
+    add.add_argument("--name")
+    add.add_argument("--negative", default="")
+    add.add_argument("--json", action="store_true")
+
+    prompts = sub.add_parser("prompts", help="list prompts")
+    prompts.add_argument("--json", action="store_true")
+
+    run = sub.add_parser("run", help="start an inference run, print its id")
+    run.add_argument("prompt_id")
+    run.add_argument("--host")
+    run.add_argument("--steps", type=int, default=InferenceParams.num_steps)
+    run.add_argument("--guidance", type=float, default=InferenceParams.guidance)
+    run.add_argument("--seed", type=int, default=InferenceParams.seed)
+    run.add_argument("--weights", type=_weights, default=InferenceParams.weights, help="VIS,EDGE,DEPTH,SEG")
+    run.add_argument("--json", action="store_true")
+
+    upscale = sub.add_parser("upscale", help="4K upscale of a completed inference run")
+    upscale.add_argument("run_id")
+    upscale.add_argument("--weight", type=float, default=0.5)
+    upscale.add_argument("--host")
+    upscale.add_argument("--json", action="store_true")
+
+    enhance = sub.add_parser("enhance", help="prompt enhancement run")
+    enhance.add_argument("prompt_id")
+    enhance.add_argument("--host")
+    enhance.add_argument("--json", action="store_true")
+
+    runs = sub.add_parser("runs", help="list runs (after a lazy sync)")
+    runs.add_argument("--status", choices=[s.value for s in RunStatus])
+    runs.add_argument("--json", action="store_true")
+
+    show = sub.add_parser("show", help="one run (after a lazy sync)")
+    show.add_argument("run_id")
+    show.add_argument("--json", action="store_true")
+
+    sync = sub.add_parser("sync", help="sync now")
+    sync.add_argument("--wait", action="store_true", help="until no run is active and no download is pending")
+    sync.add_argument("--timeout", type=float, help="seconds --wait may take (default: no limit)")
+
+    retry = sub.add_parser("retry", help="retry a failed download")
+    retry.add_argument("run_id")
+
+    cancel = sub.add_parser("cancel", help="stop a run's container")
+    cancel.add_argument("run_id")
+
+    logs = sub.add_parser("logs", help="a run's log")
+    logs.add_argument("run_id")
+    logs.add_argument("--tail", type=int)
+    return parser
+
+
+def _weights(text: str) -> tuple[float, float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"weights must be 4 numbers VIS,EDGE,DEPTH,SEG, got {text!r}") from None
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"weights must be 4 numbers VIS,EDGE,DEPTH,SEG, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        api = CosmosAPI(load_config(args.config))
+    except ConfigError as exc:
+        return _fail(str(exc))
+    try:
+        return COMMANDS[args.command](api, args)
+    except (CosmosError, RemoteError) as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted")
+    finally:
+        api.close()
+
+
+def _fail(message: str) -> int:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    return 1
+
+
+def _out(args: argparse.Namespace, data, plain: str) -> None:
+    print(json.dumps(data, indent=2) if getattr(args, "json", False) else plain)
+
+
+def _warn_unreachable(api: CosmosAPI) -> None:
+    for host, reason in api.unreachable.items():
+        print(f"warning: host {host} unreachable, showing stored state: {' '.join(reason.split())}", file=sys.stderr)
+
+
+def cmd_hosts(api: CosmosAPI, args: argparse.Namespace) -> int:
+    if args.hosts_command == "check":
+        report = api.check_host(args.name)
+        lines = [f"{key:10} {report[key]['status']:6} {report[key]['detail']}"
+                 for key in ("ssh", "docker", "image", "remote_dir", "gpus") if key in report]
+        _out(args, report, f"host {report['name']}: {'ready' if report['ok'] else 'NOT READY'}\n" + "\n".join(lines))
+        return 0 if report["ok"] else 1
+    hosts = api.list_hosts()
+    _out(args, hosts, "\n".join(f"{h['name']:12} {h['user']}@{h['hostname']}:{h['port']}  {h['image']}" for h in hosts)
+         or "no hosts configured (add [[hosts]] to cosmos.toml)")
+    return 0
+
+
+def cmd_prompt(api: CosmosAPI, args: argparse.Namespace) -> int:
+    prompt = api.add_prompt(args.text, args.video, name=args.name, negative_prompt=args.negative,
+                            depth=args.depth, seg=args.seg)
+    _out(args, prompt, prompt["id"])
+    return 0
+
+
+def cmd_prompts(api: CosmosAPI, args: argparse.Namespace) -> int:
+    prompts = api.list_prompts()
+    _out(args, prompts, "\n".join(f"{p['id']}  {p['created_at']}  {p['name']}" for p in prompts))
+    return 0
+
+
+def cmd_run(api: CosmosAPI, args: argparse.Namespace) -> int:
+    params = InferenceParams(args.steps, args.guidance, args.seed, args.weights)
+    run = api.start_inference(args.prompt_id, args.host, params, on_upload=_upload_progress)
+    _out(args, run, run["id"])
+    return 0
+
+
+def cmd_upscale(api: CosmosAPI, args: argparse.Namespace) -> int:
+    run = api.start_upscale(args.run_id, args.weight, args.host)
+    _out(args, run, run["id"])
+    return 0
+
+
+def cmd_enhance(api: CosmosAPI, args: argparse.Namespace) -> int:
+    run = api.start_enhance(args.prompt_id, args.host)
+    _out(args, run, run["id"])
+    return 0
+
+
+def cmd_runs(api: CosmosAPI, args: argparse.Namespace) -> int:
+    runs = api.list_runs(args.status)
+    _warn_unreachable(api)
+    _out(args, runs, "\n".join(_run_line(r) for r in runs))
+    return 0
+
+
+def cmd_show(api: CosmosAPI, args: argparse.Namespace) -> int:
+    run = api.get_run(args.run_id)
+    _warn_unreachable(api)
+    plain = "\n".join(f"{key:14} {value}" for key, value in run.items())
+    _out(args, run, plain)
+    return 0
+
+
+def cmd_sync(api: CosmosAPI, args: argparse.Namespace) -> int:
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    report = api.sync(Refresh.FORCE, deadline=deadline)
+    while args.wait and api.pending_work():
+        if deadline is not None and time.monotonic() >= deadline:
+            left = api.pending_work()
+            return _fail(f"sync --wait: {left} run(s) still active or downloading after {args.timeout:g} s")
+        _print_progress(api)
+        time.sleep(api.config.sync.min_interval_seconds)
+        report = api.sync(Refresh.AUTO, deadline=deadline)
+    _warn_unreachable(api)
+    print(f"synced: {report.transitions} change(s), {report.downloads_done} download(s) done, "
+          f"{api.pending_work()} run(s) still active or downloading", file=sys.stderr)
+    return 0
+
+
+def cmd_retry(api: CosmosAPI, args: argparse.Namespace) -> int:
+    run = api.retry_download(args.run_id)
+    print(f"{run['id']}: download {run['download']['status']}")
+    return 0
+
+
+def cmd_cancel(api: CosmosAPI, args: argparse.Namespace) -> int:
+    run = api.cancel(args.run_id)
+    print(f"{run['id']}: {run['status']}")
+    return 0
+
+
+def cmd_logs(api: CosmosAPI, args: argparse.Namespace) -> int:
+    sys.stdout.write(api.logs(args.run_id, args.tail))
+    return 0
+
+
+COMMANDS = {
+    "hosts": cmd_hosts, "prompt": cmd_prompt, "prompts": cmd_prompts, "run": cmd_run, "upscale": cmd_upscale,
+    "enhance": cmd_enhance, "runs": cmd_runs, "show": cmd_show, "sync": cmd_sync, "retry": cmd_retry,
+    "cancel": cmd_cancel, "logs": cmd_logs,
+}  # fmt: skip
+
+
+def _run_line(run: dict) -> str:
+    download = run["download"]
+    detail = run["error"] or ""
+    if download["status"] in ("pending", "downloading") and download["bytes_total"]:
+        detail = f"downloading {100 * download['bytes_done'] // download['bytes_total']}%"
+    elif download["status"] == "failed":
+        detail = f"download failed: {download['error']}"
+    return f"{run['id']}  {run['kind']:9} {run['host']:8} {run['status']:10} {run['created_at']}  {detail}".rstrip()
+
+
+def _upload_progress(name: str, sent: int, total: int) -> None:
+    if sys.stderr.isatty():
+        print(f"\ruploading {name}: {sent * 100 // max(total, 1)}%", end="\n" if sent >= total else "", file=sys.stderr)
+
+
+def _print_progress(api: CosmosAPI) -> None:
+    for run in api.list_runs(refresh=Refresh.NONE):
+        d = run["download"]
+        if d["status"] == "downloading" and d["bytes_total"]:
+            print(f"{run['id']}: downloading {d['bytes_done'] * 100 // d['bytes_total']}% "
+                  f"({d['bytes_done']}/{d['bytes_total']} bytes)", file=sys.stderr)

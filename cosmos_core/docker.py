@@ -1,0 +1,105 @@
+"""Docker command lines and the parsing of their output (pure; Docker and podman).
+
+Every argument is quoted with shlex, so prompt text, file names and paths reach
+the host as data, never as shell code.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+RUN_LABEL = "cosmos.run_id"
+WORKSPACE = "/workspace"
+
+# `.State.Status` values after which the container will not run again.
+STOPPED_STATES = frozenset({"exited", "dead", "stopped"})
+
+INSPECT_FORMAT = "{{.Name}}\t{{.State.Status}}\t{{.State.ExitCode}}\t{{.State.OOMKilled}}"
+
+
+def container_name(run_id: str) -> str:
+    return f"cosmos-{run_id}"
+
+
+def _join(prefix: Sequence[str], *args: str) -> str:
+    return shlex.join([*prefix, *args])
+
+
+def run_command(
+    prefix: Sequence[str],
+    *,
+    run_id: str,
+    image: str,
+    run_args: Sequence[str],
+    mount_dir: str,
+    env: Mapping[str, str],
+    argv: Sequence[str],
+) -> str:
+    """`docker run -d` for one run: named and labelled by run id, `mount_dir` at
+    /workspace, no `--rm` so that the exit code stays inspectable."""
+    env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+    return _join(
+        prefix,
+        "run", "-d",
+        "--name", container_name(run_id),
+        "--label", f"{RUN_LABEL}={run_id}",
+        *run_args,
+        "-v", f"{mount_dir}:{WORKSPACE}",
+        "-w", WORKSPACE,
+        *env_args,
+        image,
+        *argv,
+    )  # fmt: skip
+
+
+def list_command(prefix: Sequence[str]) -> str:
+    """Names of every container this product started, running or not."""
+    return _join(prefix, "ps", "-a", "--filter", f"label={RUN_LABEL}", "--format", "{{.Names}}")
+
+
+def inspect_command(prefix: Sequence[str], names: Iterable[str]) -> str:
+    return _join(prefix, "inspect", "--format", INSPECT_FORMAT, *names)
+
+
+def stop_command(prefix: Sequence[str], run_id: str, grace_seconds: int = 10) -> str:
+    return _join(prefix, "stop", "-t", str(grace_seconds), container_name(run_id))
+
+
+def remove_command(prefix: Sequence[str], names: Iterable[str]) -> str:
+    return _join(prefix, "rm", "-f", *names)
+
+
+def image_exists_command(prefix: Sequence[str], image: str) -> str:
+    return _join(prefix, "image", "inspect", "--format", "{{.Id}}", image)
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What `docker inspect` says of one container."""
+
+    name: str
+    status: str
+    exit_code: int
+    oom_killed: bool
+
+    @property
+    def stopped(self) -> bool:
+        return self.status in STOPPED_STATES
+
+
+def parse_inspect_line(line: str) -> ContainerState | None:
+    """One line of `inspect --format INSPECT_FORMAT`; None for anything else.
+
+    Docker prints `.Name` with a leading slash, podman without.
+    """
+    parts = line.strip().split("\t")
+    if len(parts) != 4:
+        return None
+    name, status, exit_code, oom = parts
+    try:
+        code = int(exit_code)
+    except ValueError:
+        return None
+    return ContainerState(name.lstrip("/"), status.lower(), code, oom.lower() == "true")

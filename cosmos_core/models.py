@@ -1,0 +1,128 @@
+"""Database tables (peewee) on a deferred database, and the schema migrations.
+
+Timestamps are UTC seconds since the epoch (floats): portable across SQLite and
+PostgreSQL, and cheap to compare in compare-and-set updates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import peewee as pw
+
+database = pw.DatabaseProxy()
+
+SQLITE_PRAGMAS = {"journal_mode": "wal", "busy_timeout": 30_000, "foreign_keys": 1, "synchronous": "normal"}
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database
+
+
+class Prompt(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=40)
+    name = pw.CharField(max_length=200)
+    text = pw.TextField()
+    negative_prompt = pw.TextField(default="")
+    video_path = pw.TextField()
+    depth_path = pw.TextField(null=True)
+    seg_path = pw.TextField(null=True)
+    created_at = pw.DoubleField()
+
+
+class Run(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=40)
+    prompt = pw.ForeignKeyField(Prompt, column_name="prompt_id", backref="runs")
+    kind = pw.CharField(max_length=20)
+    host = pw.CharField(max_length=100, index=True)
+    parent_run_id = pw.CharField(max_length=40, null=True)
+    params = pw.TextField(default="{}")  # JSON
+    status = pw.CharField(max_length=20, index=True)
+    exit_code = pw.IntegerField(null=True)
+    error = pw.TextField(null=True)
+    container_id = pw.CharField(max_length=100, null=True)
+    remote_run_dir = pw.TextField(null=True)
+    missing_since = pw.DoubleField(null=True)  # container first seen gone, no marker
+    container_removed = pw.BooleanField(default=False)
+    download_status = pw.CharField(max_length=20, default="none")
+    download_error = pw.TextField(null=True)
+    download_attempts = pw.IntegerField(default=0)
+    remote_files = pw.TextField(default="{}")  # JSON {name relative to the run dir: [size, sha256]}
+    bytes_done = pw.BigIntegerField(default=0)
+    bytes_total = pw.BigIntegerField(default=0)
+    files = pw.TextField(default="[]")  # JSON list of absolute local paths
+    output_path = pw.TextField(null=True)
+    enhanced_text = pw.TextField(null=True)
+    created_at = pw.DoubleField(index=True)
+    started_at = pw.DoubleField(null=True)
+    completed_at = pw.DoubleField(null=True)
+
+
+class HostState(BaseModel):
+    """Per host: when it was last probed (the cross-process throttle) and how that went."""
+
+    name = pw.CharField(primary_key=True, max_length=100)
+    last_probe_at = pw.DoubleField(default=0.0)
+    last_ok_at = pw.DoubleField(null=True)
+    last_error = pw.TextField(null=True)
+
+
+class SchemaVersion(BaseModel):
+    """A single row (id 1): the migration the database has reached."""
+
+    id = pw.IntegerField(primary_key=True)
+    version = pw.IntegerField()
+
+
+def _create_v1(db: pw.Database) -> None:
+    db.create_tables([Prompt, Run, HostState])
+
+
+# Index i brings a database from version i to version i + 1. Append, never edit;
+# each step must be safe to run twice (two processes may open an old database at once).
+MIGRATIONS: list[Callable[[pw.Database], None]] = [_create_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(url: str) -> pw.Database:
+    """Bind the models to the database at `url` and bring its schema up to date."""
+    db = _open(url)
+    database.initialize(db)
+    db.connect(reuse_if_open=True)
+    migrate(db)
+    return db
+
+
+def _open(url: str) -> pw.Database:
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return pw.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, timeout=30)
+    parts = urlparse(url)
+    if parts.scheme in ("postgresql", "postgres"):
+        return pw.PostgresqlDatabase(
+            parts.path.lstrip("/"),
+            user=unquote(parts.username or "") or None,
+            password=unquote(parts.password or "") or None,
+            host=parts.hostname,
+            port=parts.port or 5432,
+        )
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://...")
+
+
+def migrate(db: pw.Database) -> None:
+    """Apply every migration the database has not seen yet, each in its own transaction."""
+    db.create_tables([SchemaVersion])
+    SchemaVersion.insert(id=1, version=0).on_conflict_ignore().execute()
+    current = SchemaVersion.get_by_id(1).version
+    if current > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"the database is at schema version {current}, newer than this program's {SCHEMA_VERSION}: upgrade"
+        )
+    for version in range(current, SCHEMA_VERSION):
+        with db.atomic():
+            MIGRATIONS[version](db)
+            SchemaVersion.update(version=version + 1).where(SchemaVersion.version == version).execute()

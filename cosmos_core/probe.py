@@ -1,0 +1,152 @@
+"""The batched remote question: one shell script per host per sync (pure).
+
+`build_probe_script` asks, for every active run at once, for its container's
+state, the last completion marker line of its log (from the tail only) and,
+once the run has finished, the size and sha256 of its files; it can also remove
+containers whose runs are settled. The answer is wrapped in payload tags so
+that anything a login shell prints around it cannot break `parse_probe_output`.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from . import docker
+from .markers import parse_completion_marker
+
+OPEN_TAG = "<cosmos-payload>"
+CLOSE_TAG = "</cosmos-payload>"
+LOG_TAIL_BYTES = 65536
+
+
+class ProbeError(Exception):
+    """The host answered, but not with a usable payload (docker unusable, say)."""
+
+
+@dataclass(frozen=True)
+class ProbeTarget:
+    run_id: str
+    run_dir: str  # absolute on the host
+    files: tuple[str, ...]  # relative to run_dir: stat and hash them once the run has finished
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one probe saw of one run."""
+
+    container: docker.ContainerState | None  # None: no such container
+    marker_exit: int | None
+    files: Mapping[str, FileFacts] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    observations: Mapping[str, Observation]
+    removed: tuple[str, ...]  # container names removed on request
+
+
+_SCRIPT_HEAD = r"""set -u
+D=(%(docker)s)
+printf '%(open)s\n'
+declare -A state
+if names=$("${D[@]}" %(list)s 2>&1); then
+  printf 'P\tok\n'
+  while IFS= read -r n; do [ -n "$n" ] && state[$n]=unknown; done <<<"$names"
+else
+  printf 'P\terror\t%%s\n' "$(printf '%%s' "$names" | tr '\t\n' '  ' | cut -c1-300)"
+fi
+inspect() {
+  local have=() n line
+  for n in "$@"; do [ -n "${state[$n]+x}" ] && have+=("$n"); done
+  [ ${#have[@]} -gt 0 ] || return 0
+  while IFS= read -r line; do
+    printf 'C\t%%s\n' "$line"
+    n=${line%%%%$'\t'*}; n=${n#/}; line=${line#*$'\t'}; state[$n]=${line%%%%$'\t'*}
+  done < <("${D[@]}" inspect --format %(format)s "${have[@]}" 2>/dev/null)
+}
+remove() {  # prints R<tab>name for every container that is gone afterwards
+  local have=() n
+  for n in "$@"; do
+    if [ -n "${state[$n]+x}" ]; then have+=("$n"); else printf 'R\t%%s\n' "$n"; fi
+  done
+  [ ${#have[@]} -gt 0 ] || return 0
+  "${D[@]}" rm -f "${have[@]}" >/dev/null 2>&1 && printf 'R\t%%s\n' "${have[@]}"
+}
+probe_run() {
+  local id=$1 name=$2 dir=$3 marker f
+  shift 3
+  marker=$(tail -c %(tail)d "$dir/run.log" 2>/dev/null | grep -a '^\[COSMOS_COMPLETE\] exit_code=' | tail -n 1)
+  printf 'M\t%%s\t%%s\n' "$id" "$marker"
+  case "${state[$name]:-gone}" in exited|dead|stopped|gone) ;; *) [ -n "$marker" ] || return 0 ;; esac
+  for f in "$@"; do
+    [ -f "$dir/$f" ] || continue
+    printf 'F\t%%s\t%%s\t%%s\t%%s\n' "$id" "$f" "$(stat -c %%s -- "$dir/$f")" \
+      "$(sha256sum -- "$dir/$f" | cut -d' ' -f1)"
+  done
+}
+"""
+
+
+def build_probe_script(docker_prefix: Sequence[str], targets: Sequence[ProbeTarget],
+                       remove: Sequence[str] = ()) -> str:
+    """A bash script (fed to `bash -s`) answering for every target in one round trip."""
+    q = shlex.quote
+    list_args = docker.list_command(())
+    lines = [_SCRIPT_HEAD % {
+        "docker": " ".join(q(p) for p in docker_prefix),
+        "open": OPEN_TAG,
+        "list": list_args,
+        "format": q(docker.INSPECT_FORMAT),
+        "tail": LOG_TAIL_BYTES,
+    }]  # fmt: skip
+    names = [docker.container_name(t.run_id) for t in targets]
+    if names:
+        lines.append("inspect " + " ".join(q(n) for n in names))
+    for target, name in zip(targets, names, strict=False):
+        lines.append(shlex.join(["probe_run", target.run_id, name, target.run_dir, *target.files]))
+    if remove:
+        lines.append("remove " + " ".join(q(n) for n in remove))
+    lines.append(f"printf '{CLOSE_TAG}\\n'")
+    return "\n".join(lines) + "\n"
+
+
+def parse_probe_output(stdout: str, targets: Sequence[ProbeTarget]) -> ProbeReport:
+    """Observations for every target, from the payload `build_probe_script` printed."""
+    start, end = stdout.rfind(OPEN_TAG), stdout.rfind(CLOSE_TAG)
+    if start < 0 or end < start:
+        raise ProbeError("the host's answer has no complete payload (is bash installed on the host?)")
+    containers: dict[str, docker.ContainerState] = {}
+    markers: dict[str, int | None] = {}
+    files: dict[str, dict[str, FileFacts]] = {}
+    removed: list[str] = []
+    for line in stdout[start + len(OPEN_TAG):end].splitlines():
+        kind, _, rest = line.partition("\t")
+        if kind == "P" and not rest.startswith("ok"):
+            raise ProbeError(f"docker is not usable on the host: {rest.partition(chr(9))[2].strip()}")
+        if kind == "C" and (state := docker.parse_inspect_line(rest)):
+            containers[state.name] = state
+        elif kind == "M":
+            run_id, _, marker = rest.partition("\t")
+            markers[run_id] = parse_completion_marker(marker)
+        elif kind == "F":
+            run_id, name, size, sha = rest.split("\t")
+            files.setdefault(run_id, {})[name] = FileFacts(int(size), sha)
+        elif kind == "R":
+            removed.append(rest)
+    observations = {
+        t.run_id: Observation(
+            container=containers.get(docker.container_name(t.run_id)),
+            marker_exit=markers.get(t.run_id),
+            files=files.get(t.run_id, {}),
+        )
+        for t in targets
+    }
+    return ProbeReport(observations, tuple(removed))

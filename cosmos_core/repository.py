@@ -1,0 +1,386 @@
+"""DataRepository: every database read and write, and the lazy sync.
+
+Reading runs (`get_run`, `list_runs`) first moves unfinished runs forward:
+one probe per host (throttled across processes through the database), pure
+`decide()` for every run, transitions applied with compare-and-set so that two
+processes never both apply one, then downloads, each owned by whichever
+process holds the run's lock file.
+"""
+
+from __future__ import annotations
+
+import enum
+import fcntl
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import docker
+from .config import SyncConfig
+from .models import HostState, Prompt, Run
+from .probe import FileFacts, ProbeError, ProbeTarget
+from .remote import RemoteError
+from .status import (
+    OUTPUT_FILE,
+    DownloadStatus,
+    RunFacts,
+    RunStatus,
+    StatusChecker,
+    Transition,
+    decide,
+    remote_files,
+)
+from .transfer import DownloadError
+
+MAX_PROMPT_CHARS = 20_000
+MAX_DOWNLOAD_ATTEMPTS = 3
+PROGRESS_EVERY_SECONDS = 0.5
+ACTIVE = [RunStatus.RUNNING.value]
+DOWNLOADABLE = [DownloadStatus.PENDING.value, DownloadStatus.DOWNLOADING.value]
+SETTLED = [DownloadStatus.NONE.value, DownloadStatus.DONE.value, DownloadStatus.FAILED.value]
+TERMINAL = [s.value for s in RunStatus if s.is_terminal()]
+
+
+class NotFound(LookupError):
+    pass
+
+
+class InvalidInput(ValueError):
+    pass
+
+
+class Refresh(enum.Enum):
+    """How much a read syncs first: NONE, AUTO (throttled), FORCE (probe now)."""
+
+    NONE = "none"
+    AUTO = "auto"
+    FORCE = "force"
+
+
+@dataclass
+class SyncReport:
+    probed: list[str] = field(default_factory=list)
+    unreachable: dict[str, str] = field(default_factory=dict)  # host -> reason
+    transitions: int = 0
+    downloads_done: int = 0
+    downloads_left: int = 0
+
+
+def new_id(prefix: str) -> str:
+    """Opaque, safe in file names and container names."""
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+class DataRepository:
+    def __init__(self, outputs_dir: Path, sync: SyncConfig, clock: Callable[[], float] = time.time) -> None:
+        self.outputs_dir = Path(outputs_dir)
+        self.sync_config = sync
+        self.clock = clock
+        self.checker: StatusChecker | None = None
+        self.last_report = SyncReport()
+
+    def initialize_status_checker(self, checker: StatusChecker) -> None:
+        """Turn on lazy sync: from now on, reads first move unfinished runs forward."""
+        self.checker = checker
+
+    # -- prompts -------------------------------------------------------------
+
+    def create_prompt(self, text: str, video: Path, *, name: str | None = None, negative_prompt: str = "",
+                      depth: Path | None = None, seg: Path | None = None) -> Prompt:
+        text = _check_text("prompt", text, required=True)
+        negative_prompt = _check_text("negative prompt", negative_prompt, required=False)
+        files = {label: _check_file(label, path) for label, path in
+                 (("video", video), ("depth video", depth), ("segmentation video", seg)) if path is not None}
+        name = (name or " ".join(text.split())[:60]).strip()
+        if len(name) > 200 or "\x00" in name:
+            raise InvalidInput("prompt name must be at most 200 characters, with no NUL")
+        return Prompt.create(
+            id=new_id("ps"), name=name, text=text, negative_prompt=negative_prompt,
+            video_path=files["video"], depth_path=files.get("depth video"),
+            seg_path=files.get("segmentation video"), created_at=self.clock(),
+        )  # fmt: skip
+
+    def get_prompt(self, prompt_id: str) -> Prompt:
+        prompt = Prompt.get_or_none(Prompt.id == prompt_id)
+        if prompt is None:
+            raise NotFound(f"no prompt with id {prompt_id!r}")
+        return prompt
+
+    def list_prompts(self) -> list[Prompt]:
+        return list(Prompt.select().order_by(Prompt.created_at.desc()))
+
+    # -- runs ----------------------------------------------------------------
+
+    def create_run(self, prompt_id: str, kind: str, host: str, params: dict, parent_run_id: str | None = None) -> Run:
+        self.get_prompt(prompt_id)
+        return Run.create(
+            id=new_id("rs"), prompt=prompt_id, kind=kind, host=host, parent_run_id=parent_run_id,
+            params=json.dumps(params), status=RunStatus.PENDING.value, created_at=self.clock(),
+        )  # fmt: skip
+
+    def transition(self, run_id: str, expect: RunStatus | Iterable[RunStatus], **fields: object) -> bool:
+        """Compare-and-set: write `fields` only if the run's status is still `expect`."""
+        allowed = [expect.value] if isinstance(expect, RunStatus) else [s.value for s in expect]
+        fields = {k: json.dumps(v) if k == "remote_files" else v for k, v in fields.items()}
+        return Run.update(**fields).where((Run.id == run_id) & Run.status.in_(allowed)).execute() == 1
+
+    def get_run(self, run_id: str, refresh: Refresh = Refresh.AUTO) -> Run:
+        run = Run.get_or_none(Run.id == run_id)
+        if run is None:
+            raise NotFound(f"no run with id {run_id!r}")
+        if refresh is not Refresh.NONE and _needs_sync(run):
+            self.sync(refresh, deadline=self._budget_deadline())
+            run = Run.get_by_id(run_id)
+        return run
+
+    def list_runs(self, status: str | None = None, refresh: Refresh = Refresh.AUTO, *, kind: str | None = None,
+                  host: str | None = None, limit: int | None = None) -> list[Run]:
+        """Runs newest first, filtered before the sync and re-read after it, so a
+        run that left the filtered status during the sync shows as it now is."""
+        query = Run.select(Run.id).order_by(Run.created_at.desc(), Run.id)
+        for column, value in ((Run.status, status), (Run.kind, kind), (Run.host, host)):
+            if value:
+                query = query.where(column == value)
+        ids = [row.id for row in query.limit(limit)]
+        if refresh is not Refresh.NONE:
+            self.sync(refresh, deadline=self._budget_deadline())
+        by_id = {run.id: run for run in _chunked_select(ids)}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def count_by_status(self) -> dict[str, int]:
+        from peewee import fn
+
+        rows = Run.select(Run.status, fn.COUNT(Run.id).alias("n")).group_by(Run.status)
+        return {row.status: row.n for row in rows}
+
+    def count_unsettled(self) -> int:
+        """Runs still running or with a download to finish."""
+        return Run.select().where(Run.status.in_(ACTIVE) | Run.download_status.in_(DOWNLOADABLE)).count()
+
+    def retry_download(self, run_id: str) -> bool:
+        """Queue a failed download again; False (and no change) if it was not failed."""
+        run = self.get_run(run_id, Refresh.NONE)
+        if run.download_status != DownloadStatus.FAILED.value:
+            return False
+        return Run.update(download_status=DownloadStatus.PENDING.value, download_error=None,
+                          download_attempts=0).where(
+            (Run.id == run_id) & (Run.download_status == DownloadStatus.FAILED.value)).execute() == 1
+
+    def local_dir(self, run_id: str) -> Path:
+        return self.outputs_dir / f"run_{run_id}"
+
+    # -- hosts ---------------------------------------------------------------
+
+    def host_states(self) -> dict[str, HostState]:
+        return {h.name: h for h in HostState.select()}
+
+    def unreachable_hosts(self) -> dict[str, str]:
+        return {h.name: h.last_error for h in HostState.select().where(HostState.last_error.is_null(False))}
+
+    def _claim_probe(self, host: str, now: float, force: bool) -> bool:
+        """The cross-process throttle: at most one probe per host per interval."""
+        HostState.insert(name=host).on_conflict_ignore().execute()
+        query = HostState.update(last_probe_at=now).where(HostState.name == host)
+        if not force:
+            query = query.where(HostState.last_probe_at <= now - self.sync_config.min_interval_seconds)
+        return query.execute() == 1
+
+    def _record_host(self, host: str, error: str | None) -> None:
+        fields: dict[str, object] = {"last_error": error}
+        if error is None:
+            fields["last_ok_at"] = self.clock()
+        HostState.update(**fields).where(HostState.name == host).execute()
+
+    # -- sync ----------------------------------------------------------------
+
+    def _budget_deadline(self) -> float:
+        return time.monotonic() + self.sync_config.download_budget_seconds
+
+    def sync(self, refresh: Refresh = Refresh.AUTO, deadline: float | None = None) -> SyncReport:
+        """Probe hosts with unfinished runs, apply what changed, download what is due.
+
+        `deadline` (time.monotonic) bounds the time spent downloading; None downloads to the end.
+        """
+        report = SyncReport()
+        if self.checker is None or refresh is Refresh.NONE:
+            return report
+        for host, runs in _by_host(self._runs_to_probe()).items():
+            self._probe_host(host, runs, refresh is Refresh.FORCE, report)
+        self._download_due(deadline, report)
+        self.last_report = report
+        return report
+
+    def _runs_to_probe(self) -> list[Run]:
+        running = Run.status.in_(ACTIVE)
+        cleanup = (Run.status.in_(TERMINAL) & (Run.container_removed == False)  # noqa: E712
+                   & Run.container_id.is_null(False) & Run.download_status.in_(SETTLED))
+        return list(Run.select().where(running | cleanup))
+
+    def _probe_host(self, host: str, runs: list[Run], force: bool, report: SyncReport) -> None:
+        assert self.checker is not None
+        if host not in self.checker.hosts:
+            report.unreachable[host] = f"host {host} is not in the config"
+            return
+        if not self._claim_probe(host, self.clock(), force):
+            if error := HostState.get_by_id(host).last_error:
+                report.unreachable[host] = error  # what the last probe, by any process, found
+            return
+        active = [r for r in runs if r.status in ACTIVE]
+        settled = [docker.container_name(r.id) for r in runs if r.status not in ACTIVE]
+        targets = [ProbeTarget(r.id, r.remote_run_dir, remote_files(r.kind, RunStatus.COMPLETED)) for r in active]
+        try:
+            result = self.checker.probe(host, targets, settled)
+        except (RemoteError, ProbeError) as exc:
+            report.unreachable[host] = str(exc)
+            self._record_host(host, str(exc))
+            return
+        self._record_host(host, None)
+        report.probed.append(host)
+        now = self.clock()
+        for run in active:
+            change = decide(_facts(run), result.observations[run.id], now, self.sync_config.lost_after_seconds)
+            if change is not None and self._apply(change):
+                report.transitions += 1
+        removed = [name.removeprefix("cosmos-") for name in result.removed]
+        if removed:
+            Run.update(container_removed=True).where(Run.id.in_(removed)).execute()
+
+    def _apply(self, change: Transition) -> bool:
+        return self.transition(change.run_id, change.expect, **change.fields)
+
+    def _download_due(self, deadline: float | None, report: SyncReport) -> None:
+        due = list(Run.select().where(Run.download_status.in_(DOWNLOADABLE)).order_by(Run.completed_at))
+        for run in due:
+            if deadline is not None and time.monotonic() >= deadline:
+                report.downloads_left += 1
+                continue
+            with self._download_lock(run.id) as owned:
+                if owned:
+                    self._download(Run.get_by_id(run.id), deadline, report)
+
+    @contextmanager
+    def _download_lock(self, run_id: str) -> Iterator[bool]:
+        """An exclusive, non-blocking lock on the run's local directory; the OS
+        drops it when its process dies, so a killed sync blocks nobody."""
+        directory = self.local_dir(run_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        with open(directory / ".download.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+
+    def _download(self, run: Run, deadline: float | None, report: SyncReport) -> None:
+        assert self.checker is not None
+        if run.download_status not in DOWNLOADABLE:
+            return  # another process finished it before we got the lock
+        wanted = remote_files(run.kind, RunStatus(run.status))
+        facts = {name: FileFacts(*json.loads(run.remote_files)[name])
+                 for name in wanted if name in json.loads(run.remote_files)}
+        missing = [name for name in wanted if name not in facts]
+        if missing and run.status == RunStatus.COMPLETED.value:
+            reason = f"{', '.join(missing)} not found on host {run.host} when the run ended"
+            self._download_failed(run, reason, final=True)
+            return
+        Run.update(download_status=DownloadStatus.DOWNLOADING.value,
+                   bytes_total=sum(f.size for f in facts.values())).where(Run.id == run.id).execute()
+        try:
+            done = self.checker.download_outputs(run.host, run.remote_run_dir, facts, self.local_dir(run.id),
+                                                 _ProgressWriter(run.id, self.clock), deadline)
+        except (RemoteError, OSError, DownloadError) as exc:
+            self._download_failed(run, f"download from {run.host} failed: {exc}", final=False)
+            return
+        if not done:
+            report.downloads_left += 1
+            return
+        self._download_finished(run, facts)
+        report.downloads_done += 1
+
+    def _download_finished(self, run: Run, facts: dict[str, FileFacts]) -> None:
+        local = self.local_dir(run.id)
+        files = [str((local / name).resolve()) for name in facts]
+        output = local / "outputs" / OUTPUT_FILE[run.kind]
+        fields: dict[str, object] = {
+            "download_status": DownloadStatus.DONE.value, "download_error": None, "files": json.dumps(files),
+            "bytes_done": sum(f.size for f in facts.values()),
+        }
+        if run.status == RunStatus.COMPLETED.value:
+            fields["output_path"] = str(output.resolve())
+            if run.kind == "enhance":
+                fields["enhanced_text"] = _enhanced_text(output)
+        Run.update(**fields).where(Run.id == run.id).execute()
+
+    def _download_failed(self, run: Run, reason: str, final: bool) -> None:
+        attempts = run.download_attempts + 1
+        give_up = final or attempts >= MAX_DOWNLOAD_ATTEMPTS
+        status = DownloadStatus.FAILED if give_up else DownloadStatus.PENDING
+        Run.update(download_status=status.value, download_error=reason, download_attempts=attempts).where(
+            Run.id == run.id).execute()
+
+
+class _ProgressWriter:
+    """Stores download progress, at most every PROGRESS_EVERY_SECONDS."""
+
+    def __init__(self, run_id: str, clock: Callable[[], float]) -> None:
+        self.run_id = run_id
+        self.clock = clock
+        self.last = 0.0
+
+    def progress(self, bytes_done: int, bytes_total: int) -> None:
+        now = self.clock()
+        if now - self.last >= PROGRESS_EVERY_SECONDS or bytes_done >= bytes_total:
+            self.last = now
+            Run.update(bytes_done=bytes_done, bytes_total=bytes_total).where(Run.id == self.run_id).execute()
+
+
+def _enhanced_text(path: Path) -> str | None:
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        return str(entries[0]["upsampled_prompt"])
+    except (OSError, ValueError, LookupError, TypeError):
+        return None
+
+
+def _facts(run: Run) -> RunFacts:
+    return RunFacts(run.id, run.kind, RunStatus(run.status), run.created_at, run.missing_since)
+
+
+def _needs_sync(run: Run) -> bool:
+    return run.status in ACTIVE or run.download_status in DOWNLOADABLE
+
+
+def _by_host(runs: Sequence[Run]) -> dict[str, list[Run]]:
+    grouped: dict[str, list[Run]] = {}
+    for run in runs:
+        grouped.setdefault(run.host, []).append(run)
+    return grouped
+
+
+def _chunked_select(ids: list[str], size: int = 500) -> Iterator[Run]:
+    for start in range(0, len(ids), size):
+        yield from Run.select().where(Run.id.in_(ids[start:start + size]))
+
+
+def _check_text(label: str, text: str, required: bool) -> str:
+    if not isinstance(text, str):
+        raise InvalidInput(f"{label} must be text")
+    if required and not text.strip():
+        raise InvalidInput(f"{label} is empty")
+    if "\x00" in text:
+        raise InvalidInput(f"{label} contains a NUL character")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise InvalidInput(f"{label} is {len(text)} characters long; the limit is {MAX_PROMPT_CHARS}")
+    return text.strip()
+
+
+def _check_file(label: str, path: Path) -> str:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise InvalidInput(f"{label} {path} does not exist or is not a file")
+    return str(path.resolve())

@@ -1,0 +1,194 @@
+"""Run status: the ordered enum, the pure `decide()` rule, and `StatusChecker`.
+
+`decide` turns what a probe saw into the next state of a run; it does no I/O
+and is tested for every branch. `StatusChecker` is the I/O edge: it asks each
+host about many runs in one round trip and downloads outputs, reporting
+progress through a `DownloadRecorder` it is handed; it never writes the
+database itself.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .markers import parse_completion_marker as _parse_marker
+from .probe import FileFacts, Observation, ProbeReport, ProbeTarget, build_probe_script, parse_probe_output
+from .remote import Host
+from .transfer import DownloadRecorder, download_file
+
+
+class RunStatus(enum.StrEnum):
+    PENDING = "pending"
+    UPLOADING = "uploading"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def rank(self) -> int:
+        return min(_ORDER.index(self), _ORDER.index(RunStatus.COMPLETED))
+
+    def is_terminal(self) -> bool:
+        return self in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+    def can_move_to(self, other: RunStatus) -> bool:
+        """Status only moves forward, and a terminal status never changes."""
+        return not self.is_terminal() and other.rank > self.rank
+
+
+_ORDER = list(RunStatus)
+
+
+class DownloadStatus(enum.StrEnum):
+    NONE = "none"
+    PENDING = "pending"
+    DOWNLOADING = "downloading"
+    DONE = "done"
+    FAILED = "failed"
+
+
+OUTPUT_FILE = {"inference": "output.mp4", "upscale": "output_4k.mp4", "enhance": "batch_results.json"}
+LOG_FILE = "run.log"
+
+
+def remote_files(kind: str, status: RunStatus) -> tuple[str, ...]:
+    """The files to download for a finished run, relative to its remote run dir."""
+    if status is RunStatus.COMPLETED:
+        return (f"outputs/{OUTPUT_FILE[kind]}", LOG_FILE)
+    return (LOG_FILE,)
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """The part of a stored run that `decide` needs."""
+
+    id: str
+    kind: str
+    status: RunStatus
+    created_at: float
+    missing_since: float | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Fields to write, applied only if the run still has status `expect`."""
+
+    run_id: str
+    expect: RunStatus
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def status(self) -> RunStatus:
+        return RunStatus(self.fields.get("status", self.expect))
+
+
+def exit_reason(code: int, oom_killed: bool = False) -> str:
+    if oom_killed:
+        return "out of memory (OOMKilled)"
+    return {137: "killed (SIGKILL)", 143: "terminated (SIGTERM)", 130: "interrupted (SIGINT)"}.get(code, "")
+
+
+def failure_message(code: int, oom_killed: bool = False) -> str:
+    reason = exit_reason(code, oom_killed)
+    return f"Container exited with code {code}" + (f": {reason}" if reason else "")
+
+
+def decide(run: RunFacts, seen: Observation, now: float, lost_after: float) -> Transition | None:
+    """The next state of a running run, from one observation; None when nothing changes.
+
+    The outcome is decided only once the container is no longer running; then the
+    last marker gives the exit code, else the container's own exit code. A container
+    that is gone with no marker fails after `lost_after` seconds.
+    """
+    if run.status is not RunStatus.RUNNING:
+        return None
+    container = seen.container
+    if container is not None and not container.stopped:
+        return _clear_missing(run)
+    if seen.marker_exit is not None:
+        code, oom = seen.marker_exit, bool(container and container.oom_killed)
+    elif container is not None:
+        code, oom = container.exit_code, container.oom_killed
+    elif run.missing_since is None:
+        return Transition(run.id, run.status, {"missing_since": now})
+    elif now - run.missing_since >= lost_after:
+        return _finish(run, now, RunStatus.FAILED, None,
+                       f"Container is gone and its log has no completion marker (lost for {lost_after:g} s)", seen)
+    else:
+        return None
+    if code == 0:
+        return _finish(run, now, RunStatus.COMPLETED, 0, None, seen)
+    return _finish(run, now, RunStatus.FAILED, code, failure_message(code, oom), seen)
+
+
+def _clear_missing(run: RunFacts) -> Transition | None:
+    return Transition(run.id, run.status, {"missing_since": None}) if run.missing_since is not None else None
+
+
+def _finish(run: RunFacts, now: float, status: RunStatus, code: int | None, error: str | None,
+            seen: Observation) -> Transition:
+    wanted = remote_files(run.kind, status)
+    facts = {name: [f.size, f.sha256] for name, f in seen.files.items() if name in wanted}
+    return Transition(run.id, run.status, {
+        "status": status.value, "exit_code": code, "error": error, "completed_at": now,
+        "missing_since": None, "download_status": DownloadStatus.PENDING.value, "download_error": None,
+        "remote_files": facts,
+    })  # fmt: skip
+
+
+class StatusChecker:
+    """Asks hosts about runs and fetches their outputs; the repository applies the results."""
+
+    def __init__(self, hosts: Mapping[str, Host], lost_after_seconds: float) -> None:
+        self.hosts = hosts
+        self.lost_after_seconds = lost_after_seconds
+
+    @staticmethod
+    def parse_completion_marker(log_text: str) -> int | None:
+        return _parse_marker(log_text)
+
+    def probe(self, host_name: str, targets: Sequence[ProbeTarget], remove: Sequence[str] = ()) -> ProbeReport:
+        """One remote round trip for all `targets` on one host."""
+        host = self.hosts[host_name]
+        script = build_probe_script(host.config.docker, targets, remove)
+        result = host.run("bash -s", stdin=script)
+        return parse_probe_output(result.stdout, targets)
+
+    def check_container_status(self, host_name: str, target: ProbeTarget):
+        """The container state of one run (None when it has no container)."""
+        return self.probe(host_name, [target]).observations[target.run_id].container
+
+    def check_run_completion(self, host_name: str, target: ProbeTarget) -> int | None:
+        """The exit code in one run's completion marker, or None if it has none yet."""
+        return self.probe(host_name, [target]).observations[target.run_id].marker_exit
+
+    def sync_run_status(self, run: RunFacts, host_name: str, target: ProbeTarget, now: float) -> Transition | None:
+        """The transition for one run (the batched path is `probe` + `decide`)."""
+        seen = self.probe(host_name, [target]).observations[run.id]
+        return decide(run, seen, now, self.lost_after_seconds)
+
+    def download_outputs(self, host_name: str, run_dir: str, files: Mapping[str, FileFacts],
+                         local_dir: Path, recorder: DownloadRecorder, deadline: float | None) -> bool:
+        """Download `files` (remote name relative to run_dir -> facts) into `local_dir`.
+
+        True when every file is in place and verified; False when the deadline
+        came first (the partial files stay and the next call resumes them).
+        """
+        sftp = self.hosts[host_name].sftp()
+        done_before = 0
+        total = sum(f.size for f in files.values())
+        for name, facts in files.items():
+            local = local_dir / name  # outputs/<file> stays under outputs/, run.log beside it
+            complete = download_file(
+                sftp, f"{run_dir}/{name}", local, facts,
+                lambda n, base=done_before: recorder.progress(base + n, total), deadline,
+            )  # fmt: skip
+            if not complete:
+                return False
+            done_before += facts.size
+        return True
+
