@@ -103,6 +103,8 @@ def _is_auth(value: str) -> bool:
 
 _REQUIRED = object()
 _POSITIVE = (lambda v: 0 < v < math.inf, "must be a positive number")
+_NOT_NEGATIVE = (lambda v: 0 <= v < math.inf, "must be a number >= 0")
+_NOT_EMPTY = (lambda v: v.strip() != "", "must not be empty")
 _PORT = (lambda v: 1 <= v <= 65535, "must be between 1 and 65535")
 _DB_URL = ("sqlite:///", "postgresql://", "postgres://")
 _DATABASE = (lambda v: v.startswith(_DB_URL), "must be a sqlite:/// or postgresql:// URL")
@@ -120,15 +122,15 @@ _SECTIONS: dict[str, dict[str, _Field]] = {
         "auth": _Field(str, "", (_is_auth, "must be empty or 'user:password'")),
     },
     "sync": {
-        "min_interval_seconds": _Field(float, 2.0, _POSITIVE),
-        "lost_after_seconds": _Field(float, 120.0, _POSITIVE),
+        "min_interval_seconds": _Field(float, 2.0, _NOT_NEGATIVE),
+        "lost_after_seconds": _Field(float, 120.0, _NOT_NEGATIVE),
         "download_budget_seconds": _Field(float, 3.0, _POSITIVE),
     },
 }
 _HOST: dict[str, _Field] = {
     "name": _Field(str, _REQUIRED, _NAME),
-    "hostname": _Field(str, _REQUIRED),
-    "user": _Field(str, _REQUIRED),
+    "hostname": _Field(str, _REQUIRED, _NOT_EMPTY),
+    "user": _Field(str, _REQUIRED, _NOT_EMPTY),
     "port": _Field(int, 22, _PORT),
     "key_file": _Field(str, "~/.ssh/id_ed25519"),
     "known_hosts": _Field(str, "~/.ssh/known_hosts"),

@@ -547,12 +547,16 @@ def test_no_hosts_error_names_the_file(cwd: Path) -> None:
             "cosmos.toml: 'ui.refresh_seconds' must be a positive number",
         ),
         (
-            "[sync]\nmin_interval_seconds = 0.0\n",
-            "cosmos.toml: 'sync.min_interval_seconds' must be a positive number",
+            "[sync]\nmin_interval_seconds = -0.5\n",
+            "cosmos.toml: 'sync.min_interval_seconds' must be a number >= 0",
         ),
         (
             "[sync]\nlost_after_seconds = -120\n",
-            "cosmos.toml: 'sync.lost_after_seconds' must be a positive number",
+            "cosmos.toml: 'sync.lost_after_seconds' must be a number >= 0",
+        ),
+        (
+            "[[hosts]]\nname = 'a'\nhostname = ' '\nuser = 'u'\n",
+            "cosmos.toml: 'hosts[0].hostname' must not be empty",
         ),
         (
             "[sync]\ndownload_budget_seconds = 0\n",

@@ -1,0 +1,43 @@
+"""Shared fixtures: a real stand-in GPU host (sshd + podman) and test videos.
+
+Subfolders add their own fixtures in their own conftest.py files.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Plain `pytest` (unlike `python -m pytest`) does not put the repo root on
+# sys.path; tests import `tests.hostkit` and the product packages from it.
+_REPO_ROOT = str(Path(__file__).resolve().parents[1])
+if _REPO_ROOT not in sys.path:
+    sys.path.insert(0, _REPO_ROOT)
+
+from tests.hostkit import TestHost, make_video  # noqa: E402
+
+# /tmp/gradio is shared between everything on the machine.
+if "GRADIO_TEMP_DIR" not in os.environ:
+    _gradio_tmp = tempfile.mkdtemp(prefix="gradio-")
+    os.environ["GRADIO_TEMP_DIR"] = _gradio_tmp
+    atexit.register(shutil.rmtree, _gradio_tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def gpu_host() -> Iterator[TestHost]:
+    """A started stand-in GPU host; missing sshd/podman is an error, not a skip."""
+    with TestHost() as host:
+        yield host
+
+
+@pytest.fixture
+def sample_video(tmp_path: Path) -> Path:
+    """A fresh 2 s H.264 mp4."""
+    return make_video(tmp_path / "sample.mp4", seconds=2)

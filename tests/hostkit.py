@@ -1,0 +1,535 @@
+"""A stand-in GPU host on this machine: a real OpenSSH server and a real
+container runtime (podman + runc behind a ``docker`` shim).
+
+Everything lives under one temp dir; daemons are started by hand and
+stopped by their own PID.  See /work/shared/TESTHOST.md for the facts this
+is built on.  Plain Python, no pytest: fixtures live in tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+STANDIN_DIR = Path(__file__).resolve().parent / "standin"
+SSHD = "/usr/sbin/sshd"
+PODMAN = "/usr/bin/podman"
+SFTP_SERVER = "/usr/lib/openssh/sftp-server"
+# The product's default run_args minus "--shm-size=8g": podman 4.3 refuses
+# --shm-size together with --ipc=host ("cannot set shmsize when running in
+# the {host } IPC Namespace"), which Docker accepts.
+RUN_ARGS = ("--gpus", "all", "--ipc=host")
+TRANSFER_SCRIPT = "cosmos_transfer1/diffusion/inference/transfer.py"
+UPSAMPLER_SCRIPT = "cosmos_transfer1/auxiliary/upsampler/inference/upsampler_pipeline.py"
+IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# sshd (LogLevel VERBOSE) writes one such line per exec channel, e.g.
+# "Starting session: command for root from 127.0.0.1 port 40000 id 0".
+EXEC_SESSION_MARK = "Starting session: command "
+# sftp-server -l INFO logs each open, e.g.
+# 'open "/path/file" flags WRITE,CREATE,TRUNCATE mode 0644'.
+SFTP_OPEN_RE = re.compile(r'^open "(.*)" flags (\S+) mode [0-7]+$')
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.02) -> Any:
+    """Poll ``predicate`` until it returns something truthy; return that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.1f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def make_video(path: str | os.PathLike[str], seconds: float = 2) -> Path:
+    """Write a small H.264 (yuv420p, +faststart) mp4 that browsers can play."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    source = f"testsrc=duration={seconds}:size=320x240:rate=25"
+    encode = "-c:v libx264 -pix_fmt yuv420p -movflags +faststart".split()
+    _run(["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-f", "lavfi", "-i", source, *encode, str(out)])
+    return out
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    kwargs.setdefault("check", True)
+    kwargs.setdefault("timeout", 120)
+    return subprocess.run(args, capture_output=True, text=True, **kwargs)
+
+
+def _children_by_parent() -> dict[int, list[int]]:
+    """Map ppid -> [pid] for every live process, read from /proc."""
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        # The command name may contain spaces and parentheses: split after it.
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def _descendants(pid: int) -> set[int]:
+    tree = _children_by_parent()
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def kill_tree(pid: int) -> set[int]:
+    """SIGKILL a process and all its descendants; return their PIDs.
+
+    The tree is frozen with SIGSTOP first so that nothing forks away or gets
+    reparented (sshd's per-connection children call setsid(), so a process
+    group kill would miss them).
+    """
+    frozen = {pid}
+    _signal(pid, signal.SIGSTOP)
+    while new := _descendants(pid) - frozen:
+        for child in new:
+            _signal(child, signal.SIGSTOP)
+        frozen |= new
+    for victim in frozen:
+        _signal(victim, signal.SIGKILL)
+    return frozen
+
+
+def _gone(pid: int) -> bool:
+    """True once a PID has exited (a zombie counts: it only awaits reaping)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+class TestHost:
+    """A started stand-in GPU host: sshd on loopback, podman, a test image.
+
+    Use as ``with TestHost() as host: ...`` or call start()/stop().
+    """
+
+    __test__ = False  # not a pytest test class
+
+    hostname = "127.0.0.1"
+    user = "root"
+
+    def __init__(self, image: str = "cosmos-transfer1:test") -> None:
+        self.image = image
+        self.port = 0
+        self.root = Path()
+        self.host_key_fingerprint = ""
+        self._sshd: subprocess.Popen[bytes] | None = None
+        self.timings: dict[str, float] = {}
+
+    # ----------------------------------------------------------- paths
+    @property
+    def ssh_dir(self) -> Path:
+        return self.root / "ssh"
+
+    @property
+    def key_file(self) -> str:
+        """The client's ed25519 private key (authorised for root)."""
+        return str(self.ssh_dir / "id_ed25519")
+
+    @property
+    def known_hosts(self) -> str:
+        return str(self.ssh_dir / "known_hosts")
+
+    @property
+    def sshd_log(self) -> Path:
+        return self.ssh_dir / "sshd.log"
+
+    @property
+    def sshd_pid(self) -> int | None:
+        return self._sshd.pid if self._sshd and self._sshd.poll() is None else None
+
+    @property
+    def remote_dir(self) -> str:
+        """The cosmos-transfer1 checkout on the 'GPU host' (mounted at /workspace)."""
+        return str(self.root / "gpu-host" / "cosmos-transfer1")
+
+    @property
+    def podman_dir(self) -> Path:
+        return self.root / "podman"
+
+    @property
+    def docker_cmd(self) -> str:
+        """Absolute path of the 3-line ``docker`` shim (podman, private state)."""
+        return str(self.root / "bin" / "docker")
+
+    # ------------------------------------------------------- lifecycle
+    def start(self) -> Self:
+        if self.root != Path():
+            raise RuntimeError("TestHost already started")
+        # Short path: podman puts unix sockets (108-byte limit) under it.
+        self.root = Path(tempfile.mkdtemp(prefix="th-", dir="/tmp"))
+        try:
+            self._make_remote_dir()
+            self._setup_podman()
+            self._timed("image_build", self._build_image)
+            self._setup_ssh()
+            self._timed("sshd_start", self.start_sshd)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop sshd, remove every container, delete the temp dir."""
+        if self.root == Path():
+            return
+        self.stop_sshd()
+        if Path(self.docker_cmd).exists():
+            try:
+                self.docker("rm", "--force", "--all", "--time", "0", check=False, timeout=60)
+            except subprocess.TimeoutExpired:
+                pass  # unmount and delete anyway
+        self._unmount_all()
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.root = Path()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _timed(self, name: str, step: Callable[[], None]) -> None:
+        began = time.monotonic()
+        step()
+        self.timings[name] = time.monotonic() - began
+
+    # ------------------------------------------------------ remote dir
+    def _make_remote_dir(self) -> None:
+        remote = Path(self.remote_dir)
+        (remote / "checkpoints").mkdir(parents=True)
+        (remote / "checkpoints" / "README.txt").write_text("dummy checkpoints\n")
+        for script in (TRANSFER_SCRIPT, UPSAMPLER_SCRIPT):
+            path = remote / script
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("# placeholder: tests/standin/torchrun plays this script\n")
+
+    # ---------------------------------------------------------- podman
+    def _setup_podman(self) -> None:
+        state = self.podman_dir
+        for sub in ("run", "storage", "tmp"):
+            (state / sub).mkdir(parents=True)
+        (state / "containers.conf").write_text(
+            "[containers]\n"
+            'netns = "none"\n'
+            'default_ulimits = ["nofile=16384:16384", "nproc=16384:16384"]\n'
+            "[engine]\n"
+            'runtime = "runc"\n'
+            'cgroup_manager = "cgroupfs"\n'
+            'events_logger = "file"\n'
+            f'events_logfile_path = "{state}/events.log"\n'
+            f'tmp_dir = "{state}/tmp"\n'
+        )
+        (state / "storage.conf").write_text(
+            f'[storage]\ndriver = "overlay"\nrunroot = "{state}/run"\ngraphroot = "{state}/storage"\n'
+        )
+        shim = Path(self.docker_cmd)
+        shim.parent.mkdir()
+        shim.write_text(
+            "#!/bin/sh\n"
+            f"export CONTAINERS_CONF={shlex.quote(str(state / 'containers.conf'))}"
+            f" CONTAINERS_STORAGE_CONF={shlex.quote(str(state / 'storage.conf'))}\n"
+            f'exec {PODMAN} "$@"\n'
+        )
+        shim.chmod(0o755)
+
+    def docker(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run the docker shim locally (same podman state as SSH sessions)."""
+        return _run([self.docker_cmd, *args], check=check, timeout=timeout)
+
+    def _build_image(self) -> None:
+        build = self.root / "build"
+        rootfs = build / "rootfs"
+        _populate_rootfs(rootfs)
+        tarball = build / "rootfs.tar"
+        with tarfile.open(tarball, "w") as tar:
+            tar.add(rootfs, arcname=".")
+        self.docker(
+            "import",
+            "--change",
+            'CMD ["/bin/sh"]',
+            "--change",
+            f"ENV PATH={IMAGE_PATH}",
+            str(tarball),
+            self.image,
+        )
+        shutil.rmtree(build)
+
+    def _unmount_all(self) -> None:
+        """Lazily unmount anything podman left mounted under the temp dir."""
+        prefix = str(self.root) + "/"
+        mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+        for point in sorted((m for m in mounts if m.startswith(prefix)), reverse=True):
+            _run(["umount", "-l", point], check=False)
+
+    # ------------------------------------------------------------- ssh
+    def _setup_ssh(self) -> None:
+        ssh = self.ssh_dir
+        ssh.mkdir()
+        host_key = ssh / "ssh_host_ed25519_key"
+        for key, comment in ((host_key, "testhost"), (Path(self.key_file), "testclient")):
+            _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)])
+        shutil.copy(f"{self.key_file}.pub", ssh / "authorized_keys")
+        self.port = free_port()
+        key_type, key_b64 = Path(f"{host_key}.pub").read_text().split()[:2]
+        Path(self.known_hosts).write_text(f"[{self.hostname}]:{self.port} {key_type} {key_b64}\n")
+        listing = _run(["ssh-keygen", "-l", "-E", "sha256", "-f", f"{host_key}.pub"])
+        self.host_key_fingerprint = listing.stdout.split()[1]
+        (ssh / "sshd_config").write_text(self._sshd_config(host_key))
+        Path("/run/sshd").mkdir(exist_ok=True)
+        _run([SSHD, "-t", "-f", str(ssh / "sshd_config")])
+
+    def _sshd_config(self, host_key: Path) -> str:
+        ssh = self.ssh_dir
+        path = f"{Path(self.docker_cmd).parent}:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
+        return "\n".join(
+            [
+                f"Port {self.port}",
+                f"ListenAddress {self.hostname}",
+                f"HostKey {host_key}",
+                f"PidFile {ssh / 'sshd.pid'}",
+                f"AuthorizedKeysFile {ssh / 'authorized_keys'}",
+                "PubkeyAuthentication yes",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "UsePAM no",
+                "PermitRootLogin prohibit-password",
+                "StrictModes no",
+                "PrintMotd no",
+                "LogLevel VERBOSE",
+                # internal-sftp can only log to syslog (there is none here), so
+                # run the real sftp-server with its log appended to ours.
+                f"Subsystem sftp {SFTP_SERVER} -e -l INFO 2>>{self.sshd_log}",
+                "MaxStartups 100:30:200",
+                "MaxSessions 50",
+                f"SetEnv PATH={path}",
+                "",
+            ]
+        )
+
+    def start_sshd(self) -> None:
+        """Start sshd (same port and keys as before) and wait until it listens."""
+        if self.sshd_pid is not None:
+            raise RuntimeError("sshd is already running")
+        offset = self.sshd_log.stat().st_size if self.sshd_log.exists() else 0
+        with open(self.sshd_log, "ab") as log:
+            self._sshd = subprocess.Popen(
+                [SSHD, "-D", "-f", str(self.ssh_dir / "sshd_config"), "-E", str(self.sshd_log)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+        listening = f"Server listening on {self.hostname} port {self.port}.".encode()
+
+        def ready() -> bool:
+            # Byte offsets: sshd ends its lines with \r\n, text mode drops the \r.
+            new_lines = self.sshd_log.read_bytes()[offset:]
+            if self._sshd is not None and self._sshd.poll() is not None:
+                raise RuntimeError(f"sshd exited: {new_lines.decode(errors='replace')}")
+            return listening in new_lines
+
+        wait_until(ready, 10, "sshd to listen")
+
+    def stop_sshd(self) -> None:
+        """Kill sshd by its PID, with every connection and command it spawned.
+
+        Running containers survive (conmon is not an sshd descendant), as on a
+        real host whose SSH daemon died.
+        """
+        if self._sshd is None:
+            return
+        listener = self._sshd.pid
+        killed = kill_tree(listener) if self._sshd.poll() is None else set()
+        self._sshd.wait(timeout=10)
+        self._sshd = None
+        # The killed sessions are orphans now: PID 1 here reaps them only
+        # about every 2 s, so `ps` may briefly list them as <defunct>.
+        wait_until(lambda: all(_gone(pid) for pid in killed), 5, "sshd sessions to die")
+
+    def sshd_log_text(self) -> str:
+        """The sshd + sftp-server log so far, with \n line ends."""
+        try:
+            return self.sshd_log.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def count_exec_sessions(self) -> int:
+        """Exec channels opened so far (each paramiko exec_command is one)."""
+        return self.sshd_log_text().count(EXEC_SESSION_MARK)
+
+    def count_sftp_opens(self, path_substring: str, flag: str | None = None) -> int:
+        """SFTP file opens so far of paths containing the substring.
+
+        ``flag`` ("READ", "WRITE", "APPEND", ...) counts only opens with it.
+        """
+        count = 0
+        for line in self.sshd_log_text().splitlines():
+            match = SFTP_OPEN_RE.match(line)
+            if not match or path_substring not in match.group(1):
+                continue
+            if flag is None or flag in match.group(2).split(","):
+                count += 1
+        return count
+
+    # ------------------------------------------------------- clients
+    def connect(self, **kwargs: Any) -> Any:
+        """A paramiko SSHClient logged in with strict host key checking."""
+        import paramiko
+
+        client = paramiko.SSHClient()
+        client.load_host_keys(self.known_hosts)
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        options: dict[str, Any] = {
+            "port": self.port,
+            "username": self.user,
+            "key_filename": self.key_file,
+            "look_for_keys": False,
+            "allow_agent": False,
+            "timeout": 10,
+        }
+        options.update(kwargs)
+        client.connect(self.hostname, **options)
+        return client
+
+    def ssh_run(self, command: str | Sequence[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run one command over SSH (one exec session); a list is shell-quoted."""
+        text = command if isinstance(command, str) else shlex.join(command)
+        client = self.connect()
+        try:
+            _, out, err = client.exec_command(text, timeout=timeout)
+            stdout = out.read().decode(errors="replace")
+            stderr = err.read().decode(errors="replace")
+            code = out.channel.recv_exit_status()
+        finally:
+            client.close()
+        return subprocess.CompletedProcess(text, code, stdout, stderr)
+
+    def container_argv(self, *args: str, detach: bool = False) -> list[str]:
+        """``docker run`` of the test image with remote_dir at /workspace."""
+        mode = ["-d"] if detach else ["--rm"]
+        return [
+            self.docker_cmd,
+            "run",
+            *mode,
+            *RUN_ARGS,
+            "-v",
+            f"{self.remote_dir}:/workspace",
+            "-w",
+            "/workspace",
+            self.image,
+            *args,
+        ]
+
+    def host_config_toml(self, name: str = "gpu1") -> str:
+        """A ``[[hosts]]`` block for the product's config file."""
+
+        def q(value: str) -> str:
+            return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+        run_args = ", ".join(q(arg) for arg in RUN_ARGS)
+        return "\n".join(
+            [
+                "[[hosts]]",
+                f"name = {q(name)}",
+                f"hostname = {q(self.hostname)}",
+                f"port = {self.port}",
+                f"user = {q(self.user)}",
+                f"key_file = {q(self.key_file)}",
+                f"known_hosts = {q(self.known_hosts)}",
+                f"remote_dir = {q(self.remote_dir)}",
+                f"image = {q(self.image)}",
+                f"docker = {q(self.docker_cmd)}",
+                f"run_args = [{run_args}]",
+                "num_gpus = 1",
+                "",
+            ]
+        )
+
+
+def _populate_rootfs(rootfs: Path) -> None:
+    """busybox + bash + jq (with their libraries) + the stand-in model."""
+    for sub in ("bin", "usr/bin", "usr/local/bin", "etc", "opt/standin", "workspace", "root", "proc", "sys", "dev"):
+        (rootfs / sub).mkdir(parents=True, exist_ok=True)
+    (rootfs / "tmp").mkdir(mode=0o1777)
+    (rootfs / "tmp").chmod(0o1777)
+    for binary in ("/bin/bash", "/usr/bin/jq"):
+        _copy_with_libs(binary, rootfs)
+    (rootfs / "usr" / "bin" / "bash").symlink_to("/bin/bash")
+    shutil.copy("/bin/busybox", rootfs / "bin" / "busybox")
+    # Applets at their usual paths, so "#!/usr/bin/env bash" works too.
+    for applet in _run(["/bin/busybox", "--list-full"]).stdout.split():
+        link = rootfs / applet
+        if not link.exists() and not link.is_symlink():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to("/bin/busybox")
+    (rootfs / "etc" / "passwd").write_text(
+        "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+    )
+    (rootfs / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    torchrun = rootfs / "usr" / "local" / "bin" / "torchrun"
+    shutil.copy(STANDIN_DIR / "torchrun", torchrun)
+    torchrun.chmod(0o755)
+    make_video(rootfs / "opt" / "standin" / "sample.mp4")
+
+
+def _copy_with_libs(binary: str, rootfs: Path) -> None:
+    """Copy a binary and the shared libraries ``ldd`` lists, at the same paths."""
+    paths = [binary]
+    for line in _run(["ldd", binary]).stdout.splitlines():
+        words = line.split()
+        if "=>" in words and words[words.index("=>") + 1].startswith("/"):
+            paths.append(words[words.index("=>") + 1])
+        elif words and words[0].startswith("/"):
+            paths.append(words[0])
+    for path in paths:
+        target = rootfs / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(os.path.realpath(path), target)

@@ -1,0 +1,77 @@
+"""A product workspace (config, database, outputs) pointed at the real stand-in host."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cosmos_core.api import CosmosAPI
+from cosmos_core.config import load_config
+from tests.hostkit import TestHost, wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Workspace:
+    """One user's setup: a cosmos.toml, its SQLite database and outputs dir, the host."""
+
+    root: Path
+    config: Path
+    host: TestHost
+
+    def cli(self, *args: str, timeout: float = 120, check: bool | None = None) -> subprocess.CompletedProcess[str]:
+        """`python -m cosmos_core --config ... ARGS` as a real process."""
+        result = subprocess.run(
+            [sys.executable, "-m", "cosmos_core", "--config", str(self.config), *args],
+            cwd=self.root, capture_output=True, text=True, timeout=timeout,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )  # fmt: skip
+        if check is True:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    def cli_json(self, *args: str) -> dict | list:
+        return json.loads(self.cli(*args, "--json", check=True).stdout)
+
+    def api(self) -> CosmosAPI:
+        return CosmosAPI(load_config(self.config))
+
+    def remote_run_dir(self, run_id: str) -> Path:
+        return Path(self.host.remote_dir) / "cosmos_runs" / run_id
+
+    def wait_for_marker(self, run_id: str, timeout: float = 30) -> str:
+        log = self.remote_run_dir(run_id) / "run.log"
+        return wait_until(lambda: log.is_file() and "[COSMOS_COMPLETE]" in log.read_text() and log.read_text(),
+                          timeout, f"the completion marker of {run_id}")
+
+
+def write_config(root: Path, host: TestHost, **sync: float) -> Path:
+    settings = {"min_interval_seconds": 0.0, "lost_after_seconds": 3, "download_budget_seconds": 3, **sync}
+    config = root / "cosmos.toml"
+    config.write_text(
+        "[storage]\n"
+        f'database = "sqlite:///{root}/outputs/cosmos.db"\n'
+        f'outputs_dir = "{root}/outputs"\n'
+        "[sync]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()) + host.host_config_toml("gpu1")
+    )
+    return config
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, gpu_host: TestHost) -> Iterator[Workspace]:
+    yield Workspace(tmp_path, write_config(tmp_path, gpu_host), gpu_host)
+
+
+@pytest.fixture
+def api(workspace: Workspace) -> Iterator[CosmosAPI]:
+    api = workspace.api()
+    yield api
+    api.close()

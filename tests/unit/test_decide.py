@@ -1,0 +1,135 @@
+"""Every branch of the status rules (SPEC.md "Status rules")."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cosmos_core.docker import ContainerState
+from cosmos_core.probe import FileFacts, Observation
+from cosmos_core.status import RunFacts, RunStatus, decide, exit_reason
+
+NOW = 1000.0
+LOST = 120.0
+
+
+def run(status=RunStatus.RUNNING, missing_since=None, kind="inference"):
+    return RunFacts("rs_1", kind, status, created_at=0.0, missing_since=missing_since)
+
+
+def container(status="exited", code=0, oom=False):
+    return ContainerState("cosmos-rs_1", status, code, oom)
+
+
+def seen(c=None, marker=None, files=None):
+    return Observation(container=c, marker_exit=marker, files=files or {})
+
+
+def test_running_container_changes_nothing_even_with_a_marker_in_the_log():
+    assert decide(run(), seen(container("running"), marker=0), NOW, LOST) is None
+    assert decide(run(), seen(container("created")), NOW, LOST) is None
+
+
+def test_running_again_clears_missing_since():
+    change = decide(run(missing_since=900), seen(container("running")), NOW, LOST)
+    assert change.fields == {"missing_since": None} and change.status is RunStatus.RUNNING
+
+
+def test_exit_zero_by_marker_completes_and_queues_the_download():
+    files = {"outputs/output.mp4": FileFacts(10, "ab"), "run.log": FileFacts(5, "cd"), "other": FileFacts(1, "x")}
+    change = decide(run(), seen(container("exited", 0), marker=0, files=files), NOW, LOST)
+    assert change.status is RunStatus.COMPLETED
+    assert change.expect is RunStatus.RUNNING
+    assert change.fields["exit_code"] == 0 and change.fields["error"] is None
+    assert change.fields["completed_at"] == NOW
+    assert change.fields["download_status"] == "pending"
+    assert change.fields["remote_files"] == {"outputs/output.mp4": [10, "ab"], "run.log": [5, "cd"]}
+
+
+def test_last_marker_gives_the_code_over_the_container_code():
+    change = decide(run(), seen(container("exited", 0), marker=5), NOW, LOST)
+    assert change.status is RunStatus.FAILED
+    assert change.fields["exit_code"] == 5
+    assert change.fields["error"] == "Container exited with code 5"
+
+
+def test_nonzero_marker_fails_and_downloads_only_the_log():
+    files = {"outputs/output.mp4": FileFacts(10, "ab"), "run.log": FileFacts(5, "cd")}
+    change = decide(run(), seen(container("exited", 3), marker=3, files=files), NOW, LOST)
+    assert change.fields["error"] == "Container exited with code 3"
+    assert change.fields["remote_files"] == {"run.log": [5, "cd"]}
+    assert change.fields["download_status"] == "pending"
+
+
+@pytest.mark.parametrize(
+    "code, oom, error",
+    [
+        (137, False, "Container exited with code 137: killed (SIGKILL)"),
+        (137, True, "Container exited with code 137: out of memory (OOMKilled)"),
+        (143, False, "Container exited with code 143: terminated (SIGTERM)"),
+        (1, False, "Container exited with code 1"),
+    ],
+)
+def test_exited_without_marker_uses_the_container_code_and_reason(code, oom, error):
+    change = decide(run(), seen(container("exited", code, oom)), NOW, LOST)
+    assert change.status is RunStatus.FAILED
+    assert change.fields["exit_code"] == code
+    assert change.fields["error"] == error
+
+
+def test_container_exited_zero_without_marker_completes():
+    assert decide(run(), seen(container("exited", 0)), NOW, LOST).status is RunStatus.COMPLETED
+
+
+def test_gone_with_marker_is_decided_by_the_marker():
+    assert decide(run(), seen(None, marker=0), NOW, LOST).status is RunStatus.COMPLETED
+    assert decide(run(), seen(None, marker=2), NOW, LOST).fields["exit_code"] == 2
+
+
+def test_gone_without_marker_is_first_noted_then_failed_after_lost_after():
+    first = decide(run(), seen(None), NOW, LOST)
+    assert first.fields == {"missing_since": NOW} and first.status is RunStatus.RUNNING
+    assert decide(run(missing_since=NOW), seen(None), NOW + LOST - 1, LOST) is None
+    final = decide(run(missing_since=NOW), seen(None), NOW + LOST, LOST)
+    assert final.status is RunStatus.FAILED
+    assert final.fields["exit_code"] is None
+    assert "no completion marker" in final.fields["error"]
+
+
+@pytest.mark.parametrize("status", [s for s in RunStatus if s is not RunStatus.RUNNING])
+def test_only_running_runs_are_decided(status):
+    assert decide(run(status), seen(container("exited", 0), marker=0), NOW, LOST) is None
+
+
+def test_exit_reason_table():
+    assert exit_reason(130) == "interrupted (SIGINT)"
+    assert exit_reason(2) == ""
+
+
+def test_status_only_moves_forward():
+    assert RunStatus.PENDING.can_move_to(RunStatus.RUNNING)
+    assert RunStatus.RUNNING.can_move_to(RunStatus.FAILED)
+    assert not RunStatus.RUNNING.can_move_to(RunStatus.UPLOADING)
+    for terminal in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED):
+        assert terminal.is_terminal()
+        assert not any(terminal.can_move_to(other) for other in RunStatus)
+
+
+states = st.sampled_from(["running", "created", "exited", "dead", "stopped", "paused"])
+containers = st.one_of(st.none(), st.builds(ContainerState, st.just("cosmos-rs_1"), states,
+                                            st.integers(-1, 255), st.booleans()))
+
+
+@given(status=st.sampled_from(list(RunStatus)), c=containers, marker=st.one_of(st.none(), st.integers(0, 255)),
+       missing=st.one_of(st.none(), st.floats(0, NOW)), now=st.floats(NOW, NOW + 1000))
+def test_decide_never_moves_backwards_and_running_containers_decide_nothing(status, c, marker, missing, now):
+    change = decide(run(status, missing), seen(c, marker), now, LOST)
+    if change is None:
+        return
+    assert change.expect is status
+    assert change.status is status or status.can_move_to(change.status)
+    if c is not None and not c.stopped:
+        assert change.status is status
+    if change.status is RunStatus.COMPLETED:
+        assert change.fields["exit_code"] == 0
+    if marker is not None and change.status.is_terminal():
+        assert change.fields["exit_code"] == marker

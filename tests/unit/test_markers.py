@@ -1,0 +1,26 @@
+import pytest
+
+from cosmos_core.markers import parse_completion_marker
+
+
+@pytest.mark.parametrize(
+    "log, expected",
+    [
+        ("", None),
+        ("working\n", None),
+        ("[COSMOS_COMPLETE] exit_code=0\n", 0),
+        ("[COSMOS_COMPLETE] exit_code=3", 3),
+        ("a\n[COSMOS_COMPLETE] exit_code=0\nb\n[COSMOS_COMPLETE] exit_code=5\n", 5),
+        ("[COSMOS_COMPLETE] exit_code=137\r\n", 137),
+        ("[COSMOS_COMPLETE] exit_code=-1\n", -1),
+        # Text that merely contains the marker is not a marker line.
+        ("Prompt: say [COSMOS_COMPLETE] exit_code=0\n", None),
+        ("[COSMOS_COMPLETE] exit_code=0 and more\n", None),
+        ("  [COSMOS_COMPLETE] exit_code=0\n", None),
+        ("[COSMOS_COMPLETE] exit_code=\n", None),
+        ("[COSMOS_COMPLETE] exit_code=x\n", None),
+        ("[COSMOS_COMPLETE] exit_code=0\nPrompt: [COSMOS_COMPLETE] exit_code=0 x\n", 0),
+    ],
+)
+def test_parse_completion_marker(log, expected):
+    assert parse_completion_marker(log) == expected

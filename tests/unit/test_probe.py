@@ -1,0 +1,93 @@
+"""The probe script, run by real bash against a scripted `docker`, and its parser."""
+
+import hashlib
+import subprocess
+import textwrap
+
+import pytest
+
+from cosmos_core.probe import FileFacts, ProbeError, ProbeTarget, build_probe_script, parse_probe_output
+
+FILES = ("outputs/output.mp4", "run.log")
+
+
+@pytest.fixture
+def fake_docker(tmp_path):
+    """A `docker` that knows cosmos-rs_run (running), cosmos-rs_done (exited 0) and cosmos-rs_oom (137, OOM)."""
+    script = tmp_path / "docker"
+    script.write_text(textwrap.dedent("""\
+        #!/bin/bash
+        echo "$*" >> "$(dirname "$0")/calls"
+        case "$1" in
+          ps) printf 'cosmos-rs_run\\ncosmos-rs_done\\ncosmos-rs_oom\\ncosmos-other\\n' ;;
+          inspect) shift 3
+            for n in "$@"; do case "$n" in
+              cosmos-rs_run) printf '/cosmos-rs_run\\trunning\\t0\\tfalse\\n' ;;
+              cosmos-rs_done) printf '/cosmos-rs_done\\texited\\t0\\tfalse\\n' ;;
+              cosmos-rs_oom) printf 'cosmos-rs_oom\\texited\\t137\\ttrue\\n' ;;
+            esac; done ;;
+          rm) exit 0 ;;
+        esac
+        """))
+    script.chmod(0o755)
+    return script
+
+
+def make_run(root, run_id, log, output=None):
+    run_dir = root / run_id
+    (run_dir / "outputs").mkdir(parents=True)
+    (run_dir / "run.log").write_text(log)
+    if output is not None:
+        (run_dir / "outputs" / "output.mp4").write_bytes(output)
+    return ProbeTarget(run_id, str(run_dir), FILES)
+
+
+def run_probe(docker, targets, remove=()):
+    script = build_probe_script([str(docker)], targets, remove)
+    result = subprocess.run(["bash", "-s"], input=script, capture_output=True, text=True, check=True)
+    return parse_probe_output("login banner noise\n" + result.stdout, targets)
+
+
+def test_one_script_answers_for_every_run(tmp_path, fake_docker):
+    video = b"\x00video\xff" * 100
+    targets = [
+        make_run(tmp_path, "rs_run", "Prompt: [COSMOS_COMPLETE] exit_code=0 inside\nstep 3\n"),
+        make_run(tmp_path, "rs_done", "saved\n[COSMOS_COMPLETE] exit_code=0\n", output=video),
+        make_run(tmp_path, "rs_oom", "loading\n"),
+        make_run(tmp_path, "rs_gone", "x\n"),
+    ]
+    report = run_probe(fake_docker, targets, remove=["cosmos-other", "cosmos-never-existed"])
+    obs = report.observations
+    assert obs["rs_run"].container.status == "running" and obs["rs_run"].marker_exit is None
+    assert obs["rs_run"].files == {}  # unfinished: nothing hashed
+    assert obs["rs_done"].marker_exit == 0
+    assert obs["rs_done"].files["outputs/output.mp4"] == FileFacts(len(video), hashlib.sha256(video).hexdigest())
+    assert obs["rs_done"].files["run.log"].size == len("saved\n[COSMOS_COMPLETE] exit_code=0\n")
+    assert obs["rs_oom"].container.oom_killed and obs["rs_oom"].container.exit_code == 137
+    assert "outputs/output.mp4" not in obs["rs_oom"].files and "run.log" in obs["rs_oom"].files
+    assert obs["rs_gone"].container is None
+    assert sorted(report.removed) == ["cosmos-never-existed", "cosmos-other"]
+    calls = (tmp_path / "docker").parent.joinpath("calls").read_text().splitlines()
+    assert [c.split()[0] for c in calls] == ["ps", "inspect", "rm"]  # three docker calls, whatever the count
+
+
+def test_paths_and_ids_with_shell_characters_are_data(tmp_path, fake_docker):
+    weird = tmp_path / "it's $(touch pwned); `id` dir"
+    weird.mkdir()
+    target = make_run(weird, "rs_done", "[COSMOS_COMPLETE] exit_code=0\n", output=b"v")
+    report = run_probe(fake_docker, [target])
+    assert report.observations["rs_done"].files["outputs/output.mp4"].size == 1
+    assert not (tmp_path / "pwned").exists() and not any(tmp_path.glob("**/pwned"))
+
+
+def test_docker_failure_is_a_probe_error(tmp_path):
+    broken = tmp_path / "docker"
+    broken.write_text("#!/bin/bash\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    with pytest.raises(ProbeError, match="Cannot connect to the Docker daemon"):
+        run_probe(broken, [make_run(tmp_path, "rs_1", "")])
+
+
+def test_missing_payload_is_a_probe_error():
+    with pytest.raises(ProbeError, match="no complete payload"):
+        parse_probe_output("bash: command not found\n", [])
