@@ -122,6 +122,9 @@ class CosmosAPI:
         self._note_unreachable()
         return run_to_dict(run)
 
+    def count_by_status(self) -> dict[str, int]:
+        return self.repo.count_by_status()
+
     def sync(self, refresh: Refresh = Refresh.FORCE, deadline: float | None = None) -> SyncReport:
         self.last_sync = self.repo.sync(refresh, deadline)
         return self.last_sync

@@ -138,14 +138,18 @@ class DataRepository:
         return run
 
     def list_runs(self, status: str | None = None, refresh: Refresh = Refresh.AUTO, *, kind: str | None = None,
-                  host: str | None = None, limit: int | None = None) -> list[Run]:
+                  host: str | None = None, search: str | None = None, limit: int | None = None,
+                  offset: int = 0) -> list[Run]:
         """Runs newest first, filtered before the sync and re-read after it, so a
-        run that left the filtered status during the sync shows as it now is."""
-        query = Run.select(Run.id).order_by(Run.created_at.desc(), Run.id)
+        run that left the filtered status during the sync shows as it now is.
+        `search` matches the run id, the prompt's name or its text."""
+        query = Run.select(Run.id).join(Prompt).order_by(Run.created_at.desc(), Run.id)
         for column, value in ((Run.status, status), (Run.kind, kind), (Run.host, host)):
             if value:
                 query = query.where(column == value)
-        ids = [row.id for row in query.limit(limit)]
+        if search:
+            query = query.where(Run.id.contains(search) | Prompt.name.contains(search) | Prompt.text.contains(search))
+        ids = [row.id for row in query.limit(limit).offset(offset or None)]
         if refresh is not Refresh.NONE:
             self.sync(refresh, deadline=self._budget_deadline())
         by_id = {run.id: run for run in _chunked_select(ids)}

@@ -21,7 +21,9 @@ _REPO_ROOT = str(Path(__file__).resolve().parents[1])
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
+from cosmos_core.api import CosmosAPI  # noqa: E402
 from tests.hostkit import TestHost, make_video  # noqa: E402
+from tests.workspace import Workspace, write_config  # noqa: E402
 
 # /tmp/gradio is shared between everything on the machine.
 if "GRADIO_TEMP_DIR" not in os.environ:
@@ -41,3 +43,16 @@ def gpu_host() -> Iterator[TestHost]:
 def sample_video(tmp_path: Path) -> Path:
     """A fresh 2 s H.264 mp4."""
     return make_video(tmp_path / "sample.mp4", seconds=2)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, gpu_host: TestHost) -> Workspace:
+    """A cosmos.toml, SQLite database and outputs dir in tmp_path, with the stand-in host as gpu1."""
+    return Workspace(tmp_path, write_config(tmp_path, gpu_host), gpu_host)
+
+
+@pytest.fixture
+def api(workspace: Workspace) -> Iterator[CosmosAPI]:
+    api = workspace.api()
+    yield api
+    api.close()

@@ -1,4 +1,7 @@
-"""A product workspace (config, database, outputs) pointed at the real stand-in host."""
+"""A product workspace (config, database, outputs) pointed at the real stand-in host.
+
+Plain Python; the fixtures `workspace` and `api` that use it are in tests/conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +9,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 from cosmos_core.api import CosmosAPI
 from cosmos_core.config import load_config
 from tests.hostkit import TestHost, wait_until
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -64,14 +64,3 @@ def write_config(root: Path, host: TestHost, **sync: float) -> Path:
     )
     return config
 
-
-@pytest.fixture
-def workspace(tmp_path: Path, gpu_host: TestHost) -> Iterator[Workspace]:
-    yield Workspace(tmp_path, write_config(tmp_path, gpu_host), gpu_host)
-
-
-@pytest.fixture
-def api(workspace: Workspace) -> Iterator[CosmosAPI]:
-    api = workspace.api()
-    yield api
-    api.close()
