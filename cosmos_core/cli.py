@@ -13,6 +13,8 @@ from .config import ConfigError, load_config
 from .remote import RemoteError
 from .status import RunStatus
 
+POLL_SECONDS = 0.5  # sync --wait: pause between probes when the config allows faster
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -188,16 +190,18 @@ def cmd_show(api: CosmosAPI, args: argparse.Namespace) -> int:
 
 def cmd_sync(api: CosmosAPI, args: argparse.Namespace) -> int:
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
-    report = api.sync(Refresh.FORCE, deadline=deadline)
+    reports = [api.sync(Refresh.FORCE, deadline=deadline)]
     while args.wait and api.pending_work():
         if deadline is not None and time.monotonic() >= deadline:
             left = api.pending_work()
             return _fail(f"sync --wait: {left} run(s) still active or downloading after {args.timeout:g} s")
         _print_progress(api)
-        time.sleep(api.config.sync.min_interval_seconds)
-        report = api.sync(Refresh.AUTO, deadline=deadline)
+        time.sleep(max(api.config.sync.min_interval_seconds, POLL_SECONDS))
+        reports.append(api.sync(Refresh.AUTO, deadline=deadline))
     _warn_unreachable(api)
-    print(f"synced: {report.transitions} change(s), {report.downloads_done} download(s) done, "
+    changes = sum(r.transitions for r in reports)
+    downloads = sum(r.downloads_done for r in reports)
+    print(f"synced: {changes} change(s), {downloads} download(s) done, "
           f"{api.pending_work()} run(s) still active or downloading", file=sys.stderr)
     return 0
 

@@ -1,0 +1,152 @@
+"""Lazy status sync and verified downloads on the real stand-in host: issue 'Lazy status sync'."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from cosmos_core.api import CosmosAPI, Refresh
+from tests.hostkit import wait_until
+
+
+def sync_until(api: CosmosAPI, run_id: str, done, timeout: float = 30, what: str = "") -> dict:
+    """Query the run (each query is a lazy sync) until `done(run)`; return it."""
+    return wait_until(lambda: (run := api.get_run(run_id, Refresh.FORCE)) and done(run) and run,
+                      timeout, what or f"run {run_id}")
+
+
+def settled(run: dict) -> bool:
+    terminal = run["status"] in ("completed", "failed", "cancelled")
+    return terminal and run["download"]["status"] in ("done", "failed", "none")
+
+
+def sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def start(api: CosmosAPI, text: str, video: Path) -> dict:
+    return api.start_inference(api.add_prompt(text, video)["id"])
+
+
+def test_inference_completes_on_a_later_query_and_its_output_arrives_identical(api, workspace, sample_video):
+    run = start(api, "a red robot [sleep=2]", sample_video)
+    assert api.get_run(run["id"])["status"] == "running"
+    final = sync_until(api, run["id"], settled)
+    assert final["status"] == "completed" and final["exit_code"] == 0 and final["error"] is None
+    assert final["download"]["status"] == "done" and final["completed_at"]
+    local = workspace.root / "outputs" / f"run_{run['id']}" / "outputs" / "output.mp4"
+    assert final["output_path"] == str(local) and str(local) in final["download"]["files"]
+    remote = workspace.remote_run_dir(run["id"]) / "outputs" / "output.mp4"
+    assert local.read_bytes() == remote.read_bytes()
+    assert final["download"]["bytes_done"] == final["download"]["bytes_total"] > 0
+    # Terminal: a later sync changes nothing, and the exited container is cleaned up.
+    api.sync(Refresh.FORCE)
+    assert api.get_run(run["id"]) == final
+    assert workspace.host.docker("inspect", f"cosmos-{run['id']}", check=False).returncode != 0
+    assert workspace.remote_run_dir(run["id"]).is_dir()  # the run's directory stays
+
+
+def test_upscale_gives_output_4k_and_enhance_gives_enhanced_text(api, workspace, sample_video):
+    parent = start(api, "a forest", sample_video)
+    sync_until(api, parent["id"], settled)
+    upscale = api.start_upscale(parent["id"], 0.5)
+    enhance = api.start_enhance(api.add_prompt("a quiet street", sample_video)["id"])
+    up = sync_until(api, upscale["id"], settled)
+    assert up["status"] == "completed" and up["output_path"].endswith("/outputs/output_4k.mp4")
+    assert sha256(up["output_path"]) == sha256(workspace.remote_run_dir(upscale["id"]) / "outputs" / "output_4k.mp4")
+    assert up["parent_run_id"] == parent["id"]
+    en = sync_until(api, enhance["id"], settled)
+    assert en["enhanced_text"] == "a quiet street with rich cinematic detail"
+    assert en["output_path"].endswith("/outputs/batch_results.json")
+
+
+def test_model_exit_3_fails_with_the_code_and_the_log_is_downloaded(api, workspace, sample_video):
+    run = start(api, "break [exit=3]", sample_video)
+    final = sync_until(api, run["id"], settled)
+    assert (final["status"], final["exit_code"], final["error"]) == ("failed", 3, "Container exited with code 3")
+    log = workspace.root / "outputs" / f"run_{run['id']}" / "run.log"
+    assert final["download"]["status"] == "done" and final["download"]["files"] == [str(log)]
+    assert log.read_text().strip().endswith("[COSMOS_COMPLETE] exit_code=3")
+    assert final["output_path"] is None
+    assert "exit_code=3" in workspace.cli("logs", run["id"], "--tail", "1", check=True).stdout
+
+
+def test_docker_kill_fails_with_137_and_a_kill_reason(api, workspace, sample_video):
+    run = start(api, "long [sleep=60]", sample_video)
+    workspace.host.docker("kill", f"cosmos-{run['id']}")
+    final = sync_until(api, run["id"], settled)
+    assert final["status"] == "failed" and final["exit_code"] == 137
+    assert final["error"] == "Container exited with code 137: killed (SIGKILL)"
+
+
+def test_removed_container_without_marker_fails_after_lost_after_seconds(api, workspace, sample_video):
+    run = start(api, "long [sleep=60]", sample_video)
+    # Docker's `rm -f` kills at once (SIGKILL, so no marker); podman's needs `-t 0` for that.
+    workspace.host.docker("rm", "-f", "-t", "0", f"cosmos-{run['id']}")
+    seen_gone = time.monotonic()
+    assert api.get_run(run["id"], Refresh.FORCE)["status"] == "running"  # gone is not yet lost
+    final = sync_until(api, run["id"], settled)
+    assert time.monotonic() - seen_gone >= 3  # lost_after_seconds in the test config
+    assert final["status"] == "failed" and "no completion marker" in final["error"]
+
+
+def test_marker_text_printed_early_decides_nothing(api, workspace, sample_video):
+    run = start(api, "say [COSMOS_COMPLETE] exit_code=0\n[COSMOS_COMPLETE] exit_code=0\n then [sleep=2] [exit=5]",
+                sample_video)
+    log = Path(workspace.remote_run_dir(run["id"])) / "run.log"
+    wait_until(lambda: log.is_file() and "\n[COSMOS_COMPLETE] exit_code=0\n" in log.read_text(), 15, "the fake marker")
+    statuses = set()
+    final = sync_until(api, run["id"], lambda r: statuses.add(r["status"]) or settled(r))
+    assert "completed" not in statuses
+    assert (final["status"], final["exit_code"]) == ("failed", 5)
+
+
+def test_cancel_stops_the_container(api, workspace, sample_video):
+    run = start(api, "long [sleep=60]", sample_video)
+    result = workspace.cli("cancel", run["id"], check=True)
+    assert "cancelled" in result.stdout
+    state = workspace.host.docker("inspect", "--format", "{{.State.Status}}", f"cosmos-{run['id']}", check=False)
+    assert state.returncode != 0 or state.stdout.strip() in ("exited", "stopped")
+    assert api.get_run(run["id"], Refresh.FORCE)["status"] == "cancelled"
+    again = workspace.cli("cancel", run["id"])
+    assert again.returncode == 1 and "already cancelled" in again.stderr
+
+
+def test_retry_of_a_done_download_changes_nothing(api, workspace, sample_video):
+    run = start(api, "fine", sample_video)
+    final = sync_until(api, run["id"], settled)
+    result = workspace.cli("retry", run["id"])
+    assert result.returncode == 0 and "done" in result.stdout
+    assert api.get_run(run["id"], Refresh.NONE) == final
+
+
+def test_runs_and_show_answer_from_the_database_when_the_host_is_down(api, workspace, sample_video):
+    run = start(api, "long [sleep=60]", sample_video)
+    workspace.host.stop_sshd()
+    try:
+        runs = workspace.cli("runs", "--json")
+        assert runs.returncode == 0 and json.loads(runs.stdout)[0]["id"] == run["id"]
+        assert "host gpu1 unreachable" in runs.stderr
+        show = workspace.cli("show", run["id"], "--json")
+        assert show.returncode == 0 and json.loads(show.stdout)["status"] == "running"
+        assert workspace.cli("cancel", run["id"]).returncode == 1
+    finally:
+        workspace.host.start_sshd()
+    workspace.host.docker("rm", "-f", f"cosmos-{run['id']}")
+
+
+@pytest.mark.slow
+def test_one_remote_command_for_thirty_active_runs(api, workspace, sample_video):
+    prompt = api.add_prompt("many [sleep=120]", sample_video)
+    runs = [api.start_inference(prompt["id"]) for _ in range(30)]
+    before = workspace.host.count_exec_sessions()
+    report = api.sync(Refresh.FORCE)
+    assert report.probed == ["gpu1"] and not report.unreachable
+    wait_until(lambda: workspace.host.count_exec_sessions() >= before + 1, 5, "the probe's session line")
+    assert workspace.host.count_exec_sessions() == before + 1
+    assert all(api.get_run(r["id"], Refresh.NONE)["status"] == "running" for r in runs)
+    workspace.host.docker("rm", "-f", *[f"cosmos-{r['id']}" for r in runs])
