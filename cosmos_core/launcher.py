@@ -115,7 +115,8 @@ def launch(host: Host, plan: LaunchPlan, on_upload: UploadProgress | None = None
     after removing any container this call created."""
     cfg = host.config
     run_dir = plan.remote_dir(cfg.remote_dir)
-    _upload(host, cfg, plan, run_dir, on_upload)
+    with host.converting_errors("uploading the run's files"):
+        _upload(host, cfg, plan, run_dir, on_upload)
     command = docker.run_command(
         cfg.docker, run_id=plan.run_id, image=cfg.image, run_args=cfg.run_args,
         mount_dir=cfg.remote_dir, env={"NUM_GPU": str(cfg.num_gpus), "PYTHONPATH": docker.WORKSPACE},

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import paramiko
@@ -111,6 +113,16 @@ class Host:
                 self.close()
                 raise HostUnreachable(f"{self.label}: cannot open SFTP: {exc or type(exc).__name__}") from exc
         return self._sftp
+
+    @contextmanager
+    def converting_errors(self, doing: str) -> Iterator[None]:
+        """Around SFTP work: a dropped connection becomes HostUnreachable (and is
+        closed, so the next use reconnects)."""
+        try:
+            yield
+        except (paramiko.SSHException, EOFError, ConnectionError, TimeoutError) as exc:
+            self.close()
+            raise HostUnreachable(f"{self.label}: connection lost while {doing}: {exc or type(exc).__name__}") from exc
 
     def close(self) -> None:
         if self._client is not None:

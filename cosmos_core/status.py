@@ -178,15 +178,16 @@ class StatusChecker:
         True when every file is in place and verified; False when the deadline
         came first (the partial files stay and the next call resumes them).
         """
-        sftp = self.hosts[host_name].sftp()
+        host = self.hosts[host_name]
         done_before = 0
         total = sum(f.size for f in files.values())
         for name, facts in files.items():
             local = local_dir / name  # outputs/<file> stays under outputs/, run.log beside it
-            complete = download_file(
-                sftp, f"{run_dir}/{name}", local, facts,
-                lambda n, base=done_before: recorder.progress(base + n, total), deadline,
-            )  # fmt: skip
+            with host.converting_errors(f"downloading {name}"):
+                complete = download_file(
+                    host.sftp(), f"{run_dir}/{name}", local, facts,
+                    lambda n, base=done_before: recorder.progress(base + n, total), deadline,
+                )  # fmt: skip
             if not complete:
                 return False
             done_before += facts.size

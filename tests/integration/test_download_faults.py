@@ -1,0 +1,121 @@
+"""Downloads survive faults: a killed sshd, a killed sync process, four syncs at once."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cosmos_core.api import Refresh
+from tests.hostkit import wait_until
+from tests.workspace import REPO
+
+BIG = 50 * 1024 * 1024
+
+pytestmark = pytest.mark.slow
+
+
+def sync_process(workspace, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cosmos_core", "--config", str(workspace.config), "sync", *args],
+        cwd=workspace.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+
+
+def finished_run(api, workspace, video: Path, text: str) -> dict:
+    """A run whose container has finished on the host (not yet synced)."""
+    run = api.start_inference(api.add_prompt(text, video)["id"])
+    workspace.wait_for_marker(run["id"])
+    return run
+
+
+def part_file(workspace, run_id: str) -> Path:
+    return workspace.root / "outputs" / f"run_{run_id}" / "outputs" / "output.mp4.part"
+
+
+def wait_for_partial(workspace, run_id: str) -> None:
+    part = part_file(workspace, run_id)
+    wait_until(lambda: part.is_file() and 1_000_000 < part.stat().st_size < BIG, 30, "a partly downloaded file")
+
+
+def bytes_read(workspace, path_part: str) -> list[int]:
+    """Bytes read per closed SFTP handle of matching paths, from sftp-server's log."""
+    pattern = re.compile(r'^close "(.*)" bytes read (\d+) written \d+$')
+    return [int(m.group(2)) for line in workspace.host.sshd_log_text().splitlines()
+            if (m := pattern.match(line)) and path_part in m.group(1)]
+
+
+def remote_sha(workspace, run_id: str) -> str:
+    remote = workspace.remote_run_dir(run_id) / "outputs" / "output.mp4"
+    return hashlib.sha256(remote.read_bytes()).hexdigest()
+
+
+def test_sshd_killed_mid_download_resumes_fails_visibly_then_retry_succeeds(api, workspace, sample_video):
+    run = finished_run(api, workspace, sample_video, f"big [size={BIG}]")
+    syncing = sync_process(workspace, "--wait", "--timeout", "60")
+    wait_for_partial(workspace, run["id"])
+    workspace.host.stop_sshd()
+    try:
+        out, err = syncing.communicate(timeout=60)
+        assert syncing.returncode == 0, err
+        failed = api.get_run(run["id"], Refresh.NONE)
+        assert failed["status"] == "completed"  # a download failure never fails the run
+        assert failed["download"]["status"] == "failed"
+        assert "gpu1" in failed["download"]["error"]
+        kept = part_file(workspace, run["id"]).stat().st_size
+        assert 0 < kept < BIG
+    finally:
+        workspace.host.start_sshd()
+    retried = workspace.cli("retry", run["id"])
+    assert retried.returncode == 0, retried.stderr
+    done = api.get_run(run["id"], Refresh.NONE)
+    assert done["download"]["status"] == "done" and done["download"]["error"] is None
+    assert hashlib.sha256(Path(done["output_path"]).read_bytes()).hexdigest() == remote_sha(workspace, run["id"])
+    assert not part_file(workspace, run["id"]).exists()
+    # The retry read only what was missing: it resumed from the partial file, not from zero.
+    assert bytes_read(workspace, f"{run['id']}/outputs/output.mp4")[-1] == BIG - kept
+
+
+def test_sync_killed_mid_download_loses_nothing(api, workspace, sample_video):
+    run = finished_run(api, workspace, sample_video, f"big [size={BIG}]")
+    syncing = sync_process(workspace, "--wait")
+    wait_for_partial(workspace, run["id"])
+    os.kill(syncing.pid, signal.SIGKILL)
+    syncing.wait(timeout=10)
+    kept = part_file(workspace, run["id"]).stat().st_size
+    assert api.get_run(run["id"], Refresh.NONE)["download"]["status"] == "downloading"
+    finishing = sync_process(workspace, "--wait", "--timeout", "60")
+    _, err = finishing.communicate(timeout=90)
+    assert finishing.returncode == 0, err
+    done = api.get_run(run["id"], Refresh.NONE)
+    assert done["download"]["status"] == "done"
+    assert hashlib.sha256(Path(done["output_path"]).read_bytes()).hexdigest() == remote_sha(workspace, run["id"])
+    assert bytes_read(workspace, f"{run['id']}/outputs/output.mp4")[-1] == BIG - kept
+
+
+def test_four_syncs_at_once_apply_each_transition_once_and_download_each_file_once(api, workspace, sample_video):
+    prompt = api.add_prompt("together [sleep=2] [size=8000000]", sample_video)
+    runs = [api.start_inference(prompt["id"]) for _ in range(4)]
+    for run in runs:
+        workspace.wait_for_marker(run["id"])
+    processes = [sync_process(workspace, "--wait", "--timeout", "90") for _ in range(4)]
+    summaries = []
+    for process in processes:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        summaries.append(re.search(r"synced: (\d+) change\(s\), (\d+) download\(s\) done", err).groups())
+    assert sum(int(changes) for changes, _ in summaries) == len(runs)
+    assert sum(int(downloads) for _, downloads in summaries) == len(runs)
+    for run in runs:
+        final = api.get_run(run["id"], Refresh.NONE)
+        assert final["status"] == "completed" and final["download"]["status"] == "done"
+        assert workspace.host.count_sftp_opens(f"{run['id']}/outputs/output.mp4", "READ") == 1
+        assert hashlib.sha256(Path(final["output_path"]).read_bytes()).hexdigest() == remote_sha(workspace, run["id"])
+    assert list((workspace.root / "outputs").rglob("*.part")) == []
