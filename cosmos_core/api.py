@@ -13,7 +13,7 @@ from .config import Config
 from .launcher import InferenceParams, LaunchError, LaunchPlan, PromptInput
 from .models import Prompt, Run
 from .remote import Host, RemoteError
-from .repository import DataRepository, InvalidInput, NotFound, Refresh, SyncReport
+from .repository import DataRepository, InvalidInput, NotFound, ProgressListener, Refresh, SyncReport
 from .status import LOG_FILE, DownloadStatus, RunStatus, StatusChecker
 
 __all__ = ["CosmosAPI", "CosmosError", "InferenceParams", "Refresh"]
@@ -125,8 +125,10 @@ class CosmosAPI:
     def count_by_status(self) -> dict[str, int]:
         return self.repo.count_by_status()
 
-    def sync(self, refresh: Refresh = Refresh.FORCE, deadline: float | None = None) -> SyncReport:
-        self.last_sync = self.repo.sync(refresh, deadline)
+    def sync(self, refresh: Refresh = Refresh.FORCE, deadline: float | None = None,
+             on_progress: ProgressListener | None = None) -> SyncReport:
+        """Sync now; `on_progress(run_id, bytes_done, bytes_total)` hears of downloads."""
+        self.last_sync = self.repo.sync(refresh, deadline, on_progress)
         return self.last_sync
 
     def pending_work(self) -> int:

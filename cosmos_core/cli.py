@@ -190,14 +190,13 @@ def cmd_show(api: CosmosAPI, args: argparse.Namespace) -> int:
 
 def cmd_sync(api: CosmosAPI, args: argparse.Namespace) -> int:
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
-    reports = [api.sync(Refresh.FORCE, deadline=deadline)]
+    reports = [api.sync(Refresh.FORCE, deadline=deadline, on_progress=_print_download)]
     while args.wait and api.pending_work():
         if deadline is not None and time.monotonic() >= deadline:
             left = api.pending_work()
             return _fail(f"sync --wait: {left} run(s) still active or downloading after {args.timeout:g} s")
-        _print_progress(api)
         time.sleep(max(api.config.sync.min_interval_seconds, POLL_SECONDS))
-        reports.append(api.sync(Refresh.AUTO, deadline=deadline))
+        reports.append(api.sync(Refresh.AUTO, deadline=deadline, on_progress=_print_download))
     _warn_unreachable(api)
     changes = sum(r.transitions for r in reports)
     downloads = sum(r.downloads_done for r in reports)
@@ -245,9 +244,6 @@ def _upload_progress(name: str, sent: int, total: int) -> None:
         print(f"\ruploading {name}: {sent * 100 // max(total, 1)}%", end="\n" if sent >= total else "", file=sys.stderr)
 
 
-def _print_progress(api: CosmosAPI) -> None:
-    for run in api.list_runs(refresh=Refresh.NONE):
-        d = run["download"]
-        if d["status"] == "downloading" and d["bytes_total"]:
-            print(f"{run['id']}: downloading {d['bytes_done'] * 100 // d['bytes_total']}% "
-                  f"({d['bytes_done']}/{d['bytes_total']} bytes)", file=sys.stderr)
+def _print_download(run_id: str, done: int, total: int) -> None:
+    percent = done * 100 // total if total else 100
+    print(f"{run_id}: downloaded {percent}% ({done / 1e6:.1f}/{total / 1e6:.1f} MB)", file=sys.stderr)

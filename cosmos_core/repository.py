@@ -45,6 +45,9 @@ SETTLED = [DownloadStatus.NONE.value, DownloadStatus.DONE.value, DownloadStatus.
 TERMINAL = [s.value for s in RunStatus if s.is_terminal()]
 
 
+ProgressListener = Callable[[str, int, int], None]  # run id, bytes done, bytes total
+
+
 class NotFound(LookupError):
     pass
 
@@ -204,17 +207,19 @@ class DataRepository:
     def _budget_deadline(self) -> float:
         return time.monotonic() + self.sync_config.download_budget_seconds
 
-    def sync(self, refresh: Refresh = Refresh.AUTO, deadline: float | None = None) -> SyncReport:
+    def sync(self, refresh: Refresh = Refresh.AUTO, deadline: float | None = None,
+             on_progress: ProgressListener | None = None) -> SyncReport:
         """Probe hosts with unfinished runs, apply what changed, download what is due.
 
-        `deadline` (time.monotonic) bounds the time spent downloading; None downloads to the end.
+        `deadline` (time.monotonic) bounds the time spent downloading; None downloads
+        to the end. `on_progress(run_id, bytes_done, bytes_total)` hears of downloads.
         """
         report = SyncReport()
         if self.checker is None or refresh is Refresh.NONE:
             return report
         for host, runs in _by_host(self._runs_to_probe()).items():
             self._probe_host(host, runs, refresh is Refresh.FORCE, report)
-        self._download_due(deadline, report)
+        self._download_due(deadline, report, on_progress)
         self.last_report = report
         return report
 
@@ -256,7 +261,7 @@ class DataRepository:
     def _apply(self, change: Transition) -> bool:
         return self.transition(change.run_id, change.expect, **change.fields)
 
-    def _download_due(self, deadline: float | None, report: SyncReport) -> None:
+    def _download_due(self, deadline: float | None, report: SyncReport, on_progress: ProgressListener | None) -> None:
         due = list(Run.select().where(Run.download_status.in_(DOWNLOADABLE)).order_by(Run.completed_at))
         for run in due:
             if deadline is not None and time.monotonic() >= deadline:
@@ -264,7 +269,7 @@ class DataRepository:
                 continue
             with self._download_lock(run.id) as owned:
                 if owned:
-                    self._download(Run.get_by_id(run.id), deadline, report)
+                    self._download(Run.get_by_id(run.id), deadline, report, on_progress)
 
     @contextmanager
     def _download_lock(self, run_id: str) -> Iterator[bool]:
@@ -280,7 +285,8 @@ class DataRepository:
                 return
             yield True
 
-    def _download(self, run: Run, deadline: float | None, report: SyncReport) -> None:
+    def _download(self, run: Run, deadline: float | None, report: SyncReport,
+                  on_progress: ProgressListener | None) -> None:
         assert self.checker is not None
         if run.download_status not in DOWNLOADABLE:
             return  # another process finished it before we got the lock
@@ -296,7 +302,7 @@ class DataRepository:
                    bytes_total=sum(f.size for f in facts.values())).where(Run.id == run.id).execute()
         try:
             done = self.checker.download_outputs(run.host, run.remote_run_dir, facts, self.local_dir(run.id),
-                                                 _ProgressWriter(run.id, self.clock), deadline)
+                                                 _ProgressWriter(run.id, self.clock, on_progress), deadline)
         except (RemoteError, OSError, DownloadError) as exc:
             self._download_failed(run, f"download from {run.host} failed: {exc}", final=False)
             return
@@ -329,11 +335,12 @@ class DataRepository:
 
 
 class _ProgressWriter:
-    """Stores download progress, at most every PROGRESS_EVERY_SECONDS."""
+    """Stores download progress (and tells the listener), at most every PROGRESS_EVERY_SECONDS."""
 
-    def __init__(self, run_id: str, clock: Callable[[], float]) -> None:
+    def __init__(self, run_id: str, clock: Callable[[], float], listener: ProgressListener | None) -> None:
         self.run_id = run_id
         self.clock = clock
+        self.listener = listener
         self.last = 0.0
 
     def progress(self, bytes_done: int, bytes_total: int) -> None:
@@ -341,6 +348,8 @@ class _ProgressWriter:
         if now - self.last >= PROGRESS_EVERY_SECONDS or bytes_done >= bytes_total:
             self.last = now
             Run.update(bytes_done=bytes_done, bytes_total=bytes_total).where(Run.id == self.run_id).execute()
+            if self.listener is not None:
+                self.listener(self.run_id, bytes_done, bytes_total)
 
 
 def _enhanced_text(path: Path) -> str | None:

@@ -94,6 +94,7 @@ def test_sync_killed_mid_download_loses_nothing(api, workspace, sample_video):
     finishing = sync_process(workspace, "--wait", "--timeout", "60")
     _, err = finishing.communicate(timeout=90)
     assert finishing.returncode == 0, err
+    assert f"{run['id']}: downloaded 100%" in err  # sync --wait shows progress
     done = api.get_run(run["id"], Refresh.NONE)
     assert done["download"]["status"] == "done"
     assert hashlib.sha256(Path(done["output_path"]).read_bytes()).hexdigest() == remote_sha(workspace, run["id"])
