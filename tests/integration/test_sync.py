@@ -150,3 +150,28 @@ def test_one_remote_command_for_thirty_active_runs(api, workspace, sample_video)
     assert workspace.host.count_exec_sessions() == before + 1
     assert all(api.get_run(r["id"], Refresh.NONE)["status"] == "running" for r in runs)
     workspace.host.docker("rm", "-f", *[f"cosmos-{r['id']}" for r in runs])
+
+
+def test_throttle_in_the_database_holds_across_processes(workspace, api, sample_video):
+    workspace.config.write_text(workspace.config.read_text().replace("min_interval_seconds = 0.0",
+                                                                     "min_interval_seconds = 60"))
+    run = start(api, "long [sleep=60]", sample_video)
+    before = workspace.host.count_exec_sessions()
+    for _ in range(3):
+        assert workspace.cli("runs", "--json", check=True)
+    wait_until(lambda: workspace.host.count_exec_sessions() >= before + 1, 5, "the first probe")
+    assert workspace.host.count_exec_sessions() == before + 1  # three processes asked, one probe ran
+    assert workspace.cli("sync", check=True)  # `sync` forces a probe
+    wait_until(lambda: workspace.host.count_exec_sessions() >= before + 2, 5, "the forced probe")
+    workspace.host.docker("rm", "-f", "-t", "0", f"cosmos-{run['id']}")
+
+
+def test_filtered_listing_shows_a_run_as_it_now_is(workspace, api, sample_video):
+    run = start(api, "quick", sample_video)
+    other = start(api, "crash [exit=2]", sample_video)
+    workspace.wait_for_marker(run["id"])
+    workspace.wait_for_marker(other["id"])
+    listed = workspace.cli_json("runs", "--status", "running")
+    assert [r["id"] for r in listed] == [other["id"], run["id"]]  # newest first, both were running
+    assert {r["id"]: r["status"] for r in listed} == {run["id"]: "completed", other["id"]: "failed"}
+    assert [r["id"] for r in workspace.cli_json("runs", "--status", "failed")] == [other["id"]]

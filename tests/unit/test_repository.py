@@ -1,0 +1,87 @@
+"""The repository on a real SQLite file: compare-and-set, forward-only status, migrations."""
+
+from __future__ import annotations
+
+import pytest
+
+from cosmos_core import models
+from cosmos_core.config import SyncConfig
+from cosmos_core.repository import DataRepository, InvalidInput, NotFound
+from cosmos_core.status import RunStatus
+
+SYNC = SyncConfig(min_interval_seconds=2, lost_after_seconds=120, download_budget_seconds=3)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    db = models.connect(f"sqlite:///{tmp_path}/db/cosmos.db")
+    yield DataRepository(tmp_path / "outputs", SYNC)
+    db.close()
+
+
+@pytest.fixture
+def video(tmp_path):
+    path = tmp_path / "v.mp4"
+    path.write_bytes(b"\x00")
+    return path
+
+
+def test_sqlite_runs_in_wal_mode(repo, tmp_path):
+    assert models.database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert models.database.execute_sql("PRAGMA busy_timeout").fetchone()[0] > 0
+
+
+def test_compare_and_set_applies_a_transition_once(repo, video):
+    prompt = repo.create_prompt("hello", video)
+    run = repo.create_run(prompt.id, "inference", "gpu1", {})
+    assert repo.transition(run.id, RunStatus.PENDING, status="uploading")
+    assert not repo.transition(run.id, RunStatus.PENDING, status="uploading")
+    assert repo.transition(run.id, RunStatus.UPLOADING, status="running")
+    assert repo.transition(run.id, RunStatus.RUNNING, status="completed", completed_at=5.0)
+    assert not repo.transition(run.id, RunStatus.RUNNING, status="failed", completed_at=6.0)
+    stored = repo.get_run(run.id)
+    assert (stored.status, stored.completed_at) == ("completed", 5.0)
+
+
+def test_prompt_validation(repo, video, tmp_path):
+    with pytest.raises(InvalidInput, match="prompt is empty"):
+        repo.create_prompt(" \n", video)
+    with pytest.raises(InvalidInput, match="NUL"):
+        repo.create_prompt("a\x00b", video)
+    with pytest.raises(InvalidInput, match="does not exist"):
+        repo.create_prompt("ok", tmp_path / "missing.mp4")
+    prompt = repo.create_prompt("  a   long\nprompt  ", video)
+    assert prompt.text == "a   long\nprompt" and prompt.name == "a long prompt"
+    with pytest.raises(NotFound):
+        repo.get_prompt("ps_missing")
+
+
+def test_filters_search_and_paging(repo, video):
+    red = repo.create_prompt("a red robot", video, name="robot")
+    lake = repo.create_prompt("a calm lake", video, name="lake")
+    runs = [repo.create_run(p.id, kind, "gpu1", {}) for p, kind in ((red, "inference"), (lake, "enhance"),
+                                                                   (red, "inference"))]
+    ids = [r.id for r in repo.list_runs()]
+    assert ids == [r.id for r in sorted(runs, key=lambda r: (-r.created_at, r.id))]
+    assert {r.id for r in repo.list_runs(search="lake")} == {runs[1].id}
+    assert {r.id for r in repo.list_runs(kind="inference")} == {runs[0].id, runs[2].id}
+    assert [r.id for r in repo.list_runs(limit=1, offset=1)] == ids[1:2]
+    assert repo.count_by_status() == {"pending": 3}
+
+
+def test_migrations_are_recorded_and_a_newer_database_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path}/m.db"
+    db = models.connect(url)
+    assert models.SchemaVersion.get_by_id(1).version == models.SCHEMA_VERSION
+    models.migrate(db)  # opening again changes nothing
+    assert models.SchemaVersion.select().count() == 1
+    models.SchemaVersion.update(version=models.SCHEMA_VERSION + 1).execute()
+    with pytest.raises(RuntimeError, match="newer than this program"):
+        models.migrate(db)
+    db.close()
+
+
+def test_terminal_statuses_are_final():
+    for status in RunStatus:
+        if status.is_terminal():
+            assert not any(status.can_move_to(other) for other in RunStatus)
