@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app import build_app
+from app import build_app, launch_options
 from cosmos_core.api import CosmosAPI
 from cosmos_core.config import ConfigError, load_config
 
@@ -23,13 +23,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     api = CosmosAPI(config)
     demo = build_app(api)
-    auth = tuple(config.ui.auth.split(":", 1)) if config.ui.auth else None
     demo.launch(
         server_name=args.host or config.ui.host,
         server_port=args.port or config.ui.port,
-        auth=auth,
-        allowed_paths=[str(config.storage.outputs_dir)],
-        footer_links=[],
+        **launch_options(config),
     )
     return 0
 

@@ -1,0 +1,95 @@
+"""What the details panel shows for one run: plain values, built from the API's dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .tables import download_text, local_time, run_duration
+
+VIDEO_SUFFIXES = (".mp4",)
+CONTROLS = ("vis", "edge", "depth", "seg")
+
+
+@dataclass(frozen=True)
+class Details:
+    status: str  # markdown for `run-status`
+    video: str | None  # absolute path of the downloaded video, served from outputs_dir
+    log: str
+    enhanced: str  # the enhanced prompt of an enhancement run, else ""
+    prompt: str  # markdown: prompt, inputs and parameters
+    can_retry: bool
+    can_cancel: bool
+    can_upscale: bool
+    can_enhance: bool
+
+
+NO_RUN = Details("Select a run in the table to see its details.", None, "", "", "", False, False, False, False)
+
+
+def video_of(run: Mapping) -> str | None:
+    """The run's video once its download is done."""
+    path = run["output_path"]
+    if run["download"]["status"] != "done" or not path or not path.endswith(VIDEO_SUFFIXES):
+        return None
+    return path
+
+
+def status_markdown(run: Mapping, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    parts = [f"**{run['id']}**", f"{run['kind']} on {run['host']}", f"status **{run['status']}**"]
+    if run["exit_code"] is not None:
+        parts.append(f"exit code {run['exit_code']}")
+    if download := download_text(run["download"]):
+        parts.append(f"download {download}")
+    if duration := run_duration(run, now):
+        parts.append(duration)
+    parts.append(f"created {local_time(run['created_at'])}")
+    lines = [" · ".join(parts)]
+    if run["error"]:
+        lines.append(f"**Error:** {run['error']}")
+    if run["download"]["status"] == "failed" and run["download"]["error"]:
+        lines.append(f"**Download failed:** {run['download']['error']}")
+    return "\n\n".join(lines)
+
+
+def _params_text(run: Mapping) -> str:
+    params = run["params"]
+    if run["kind"] == "inference":
+        weights = ", ".join(f"{c} {w:g}" for c, w in zip(CONTROLS, params.get("weights", []), strict=False))
+        return (f"steps {params.get('num_steps')} · guidance {params.get('guidance')} · "
+                f"seed {params.get('seed')} · weights {weights}")
+    if run["kind"] == "upscale":
+        return f"4K upscale of {run['parent_run_id']} · control weight {params.get('control_weight')}"
+    return "prompt enhancement"
+
+
+def prompt_markdown(run: Mapping, prompt: Mapping | None) -> str:
+    if prompt is None:
+        return f"Prompt {run['prompt_id']} · {_params_text(run)}"
+    inputs = [f"video `{Path(prompt['video']).name}`"]
+    inputs += [f"{label} `{Path(prompt[key]).name}`" for key, label in (("depth", "depth"), ("seg", "segmentation"))
+               if prompt[key]]
+    lines = [f"**Prompt** {prompt['name']} (`{prompt['id']}`)", f"> {prompt['text']}"]
+    if prompt["negative_prompt"]:
+        lines.append(f"**Negative:** {prompt['negative_prompt']}")
+    lines += [f"**Inputs:** {', '.join(inputs)}", f"**Parameters:** {_params_text(run)}"]
+    return "\n\n".join(lines)
+
+
+def run_details(run: Mapping, prompt: Mapping | None, log: str, video_exists: bool = True) -> Details:
+    """The panel for `run`; `log` is the tail already read, `video_exists` whether the file is on disk."""
+    completed_inference = run["kind"] == "inference" and run["status"] == "completed"
+    return Details(
+        status=status_markdown(run),
+        video=video_of(run) if video_exists else None,
+        log=log,
+        enhanced=run["enhanced_text"] or "",
+        prompt=prompt_markdown(run, prompt),
+        can_retry=run["download"]["status"] == "failed",
+        can_cancel=run["status"] in ("pending", "uploading", "running"),
+        can_upscale=completed_inference,
+        can_enhance=prompt is not None,
+    )

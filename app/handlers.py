@@ -1,0 +1,215 @@
+"""What each page event does, as plain data in and out: the API is the only thing called.
+
+`Handlers.render` builds the whole visible state of a tab (a `dict` of
+component key -> plain value); `diff` keeps only what changed since the tab
+last received it, so a quiet refresh sends almost nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cosmos_core.api import CosmosAPI, CosmosError, InferenceParams, Refresh
+
+from . import tables
+from .details import NO_RUN, Details, run_details
+from .remote import HostChecks, LogTails, NetworkGate
+
+ALL = "all"
+PAGE_SIZE = 50
+UploadProgress = Callable[[str, int, int], None]
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Query:
+    """The table's filters and page (0 = newest)."""
+
+    status: str = ALL
+    kind: str = ALL
+    host: str = ALL
+    search: str = ""
+    page: int = 0
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """The new-run form: `upload` is a fresh upload, `picked` a video an earlier prompt used."""
+
+    prompt: str
+    upload: str | None = None
+    picked: str | None = None
+    depth: str | None = None
+    seg: str | None = None
+    negative: str = ""
+    name: str = ""
+    host: str | None = None
+    weights: tuple[float, float, float, float] = (0.25, 0.25, 0.25, 0.25)
+    steps: int = 35
+    guidance: float = 5.0
+    seed: int = 1
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, pd.DataFrame) or isinstance(b, pd.DataFrame):
+        return isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame) and a.equals(b)
+    return a == b
+
+
+def diff(view: Mapping[str, Any], sent: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the entries of `view` that differ from `sent`, the new `sent`)."""
+    changed = {k: v for k, v in view.items() if k not in sent or not _same(v, sent[k])}
+    return changed, {**sent, **changed}
+
+
+class Handlers:
+    def __init__(self, api: CosmosAPI, gate: NetworkGate | None = None) -> None:
+        self.api = api
+        self.gate = gate or NetworkGate()
+        self.outputs_dir = Path(api.config.storage.outputs_dir)
+        self.logs = LogTails(api, self.gate, ttl=max(api.config.ui.refresh_seconds, 1.0))
+        self.checks = HostChecks(api, self.gate)
+        self._prompts: dict[str, dict | None] = {}
+
+    # -- reading ------------------------------------------------------------
+
+    def render(self, query: Query, selected: str | None, refresh: Refresh = Refresh.NONE) -> dict[str, Any]:
+        """Everything a tab shows. AUTO syncs only if no other remote call is under way
+        (else reads the database); FORCE waits for its turn."""
+        if refresh is Refresh.FORCE:
+            with self.gate.exclusive():
+                return self._render(query, selected, refresh)
+        with self.gate.attempt() as free:
+            return self._render(query, selected, refresh if free else Refresh.NONE)
+
+    def _render(self, query: Query, selected: str | None, refresh: Refresh) -> dict[str, Any]:
+        problem = ""
+        try:
+            runs = self.api.list_runs(
+                None if query.status == ALL else query.status, refresh,
+                kind=None if query.kind == ALL else query.kind, host=None if query.host == ALL else query.host,
+                search=query.search.strip() or None, limit=PAGE_SIZE + 1, offset=query.page * PAGE_SIZE,
+            )  # fmt: skip
+        except CosmosError as exc:
+            runs, problem = [], f"❌ {exc}"
+        hosts = self.api.list_hosts()
+        shown = runs[:PAGE_SIZE]
+        first = query.page * PAGE_SIZE
+        names = {r["prompt_id"]: (self.prompt(r["prompt_id"]) or {}).get("name", r["prompt_id"]) for r in shown}
+        view = {
+            "table": tables.runs_frame(shown, names),
+            "counts": tables.counts_text(self.api.count_by_status()),
+            "banner": "\n\n".join(p for p in (problem, tables.unreachable_text(hosts)) if p),
+            "pager": f"Runs {first + 1}–{first + len(shown)}" if shown else "No runs match.",
+            "newer": query.page > 0,
+            "older": len(runs) > PAGE_SIZE,
+            "hosts": tables.hosts_frame(hosts, self.checks.results),
+        }
+        return view | self.details_view(selected)
+
+    def details_view(self, run_id: str | None) -> dict[str, Any]:
+        details = self.details(run_id)
+        return {f"run_{key}": value for key, value in details.__dict__.items()}
+
+    def details(self, run_id: str | None) -> Details:
+        if not run_id:
+            return NO_RUN
+        try:
+            run = self.api.get_run(run_id, Refresh.NONE)
+        except CosmosError as exc:
+            return replace(NO_RUN, status=f"❌ {exc}")
+        video = run["output_path"]
+        return run_details(run, self.prompt(run["prompt_id"]), self.logs.read(run),
+                           video_exists=bool(video) and Path(video).is_file())
+
+    def prompt(self, prompt_id: str) -> dict | None:
+        """A prompt, cached: prompts never change once stored."""
+        if prompt_id not in self._prompts:
+            try:
+                self._prompts[prompt_id] = self.api.get_prompt(prompt_id)
+            except CosmosError:
+                return None
+        return self._prompts[prompt_id]
+
+    def host_names(self) -> list[str]:
+        return [h.name for h in self.api.config.hosts]
+
+    def video_choices(self) -> list[tuple[str, str]]:
+        """Input videos of earlier prompts still on disk, as (label, path), newest first."""
+        seen: dict[str, str] = {}
+        for prompt in self.api.list_prompts():
+            path = prompt["video"]
+            if path not in seen and Path(path).is_file():
+                seen[path] = f"{Path(path).name} ({prompt['name'][:40]})"
+        return [(label, path) for path, label in seen.items()]
+
+    def check_hosts(self) -> pd.DataFrame:
+        self.checks.check_all()
+        return tables.hosts_frame(self.api.list_hosts(), self.checks.results)
+
+    # -- actions: each returns a one-line notice, or raises CosmosError ------
+
+    def retry(self, run_id: str | None) -> str:
+        with self.gate.exclusive():
+            run = self.api.retry_download(_required(run_id))
+        return f"Download of {run['id']} is {run['download']['status']}."
+
+    def cancel(self, run_id: str | None) -> str:
+        with self.gate.exclusive():
+            run = self.api.cancel(_required(run_id))
+        return f"Run {run['id']} is {run['status']}."
+
+    def upscale(self, run_id: str | None, weight: float) -> tuple[str, str]:
+        with self.gate.exclusive():
+            run = self.api.start_upscale(_required(run_id), float(weight))
+        return f"Started 4K upscale {run['id']}.", run["id"]
+
+    def enhance(self, run_id: str | None) -> tuple[str, str]:
+        source = self.api.get_run(_required(run_id), Refresh.NONE)
+        with self.gate.exclusive():
+            run = self.api.start_enhance(source["prompt_id"], source["host"])
+        return f"Started prompt enhancement {run['id']}.", run["id"]
+
+    def start(self, form: NewRun, on_upload: UploadProgress | None = None) -> dict:
+        """Store the prompt (an upload is kept under outputs_dir first) and start the inference run."""
+        if form.upload:
+            video = self.keep_upload(form.upload)
+        elif form.picked:
+            video = Path(form.picked)
+        else:
+            raise CosmosError("choose an input video: upload one or pick one used before")
+        depth, seg = (self.keep_upload(p) if p else None for p in (form.depth, form.seg))
+        prompt = self.api.add_prompt(form.prompt, video, name=form.name.strip() or None,
+                                     negative_prompt=form.negative, depth=depth, seg=seg)
+        params = InferenceParams(num_steps=int(form.steps), guidance=float(form.guidance), seed=int(form.seed),
+                                 weights=tuple(float(w) for w in form.weights))
+        with self.gate.exclusive():
+            return self.api.start_inference(prompt["id"], form.host or None, params, on_upload=on_upload)
+
+    def keep_upload(self, path: str) -> Path:
+        """Copy an uploaded file (Gradio's temp dir) to outputs_dir/inputs/<sha256 prefix>/<name>,
+        so that the prompt's file outlives the browser session."""
+        source = Path(path)
+        digest = hashlib.sha256()
+        with open(source, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        kept = self.outputs_dir / "inputs" / digest.hexdigest()[:16] / source.name
+        if not kept.is_file():
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, kept)
+        return kept
+
+
+def _required(run_id: str | None) -> str:
+    if not run_id:
+        raise CosmosError("select a run in the table first")
+    return run_id

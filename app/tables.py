@@ -1,0 +1,107 @@
+"""Plain formatting of runs, counts and hosts for the page: dicts in, DataFrames and text out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+import pandas as pd
+
+RUN_COLUMNS = ["id", "prompt", "kind", "host", "status", "download", "duration", "created"]
+HOST_COLUMNS = ["host", "address", "reachable", "docker", "image", "GPUs", "last sync", "last error"]
+STATUS_ORDER = ["pending", "uploading", "running", "completed", "failed", "cancelled"]
+
+
+def parse_time(iso: str | None) -> datetime | None:
+    """The API's ISO-8601 UTC timestamps ("...Z") as aware datetimes."""
+    if not iso:
+        return None
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def local_time(iso: str | None) -> str:
+    when = parse_time(iso)
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S") if when else ""
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def run_duration(run: Mapping, now: datetime) -> str:
+    """Started to completed; for a run still going, started to now."""
+    started = parse_time(run["started_at"])
+    if started is None:
+        return ""
+    ended = parse_time(run["completed_at"]) or now
+    return format_duration((ended - started).total_seconds())
+
+
+def status_text(run: Mapping) -> str:
+    """The status, with the reason when the run failed."""
+    if run["status"] == "failed" and run["error"]:
+        return f"failed: {run['error']}"
+    return run["status"]
+
+
+def download_text(download: Mapping) -> str:
+    """Percent while downloading; otherwise the download state, empty when there is none."""
+    status = download["status"]
+    if status == "downloading":
+        total = download["bytes_total"] or 0
+        return f"{100 * download['bytes_done'] // total}%" if total else "0%"
+    return "" if status == "none" else status
+
+
+def runs_frame(runs: Sequence[Mapping], prompt_names: Mapping[str, str], now: datetime | None = None) -> pd.DataFrame:
+    """One row per run, in the order given (the API's newest first)."""
+    now = now or datetime.now(UTC)
+    rows = [[
+        run["id"], prompt_names.get(run["prompt_id"], run["prompt_id"]), run["kind"], run["host"],
+        status_text(run), download_text(run["download"]), run_duration(run, now), local_time(run["created_at"]),
+    ] for run in runs]  # fmt: skip
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def counts_text(counts: Mapping[str, int]) -> str:
+    """'running 2 · completed 5 · …' for every status with runs, in lifecycle order."""
+    parts = [f"{status} **{counts[status]}**" for status in STATUS_ORDER if counts.get(status)]
+    total = sum(counts.values())
+    return f"**{total}** runs: " + " · ".join(parts) if parts else "No runs yet."
+
+
+def unreachable_text(hosts: Sequence[Mapping]) -> str:
+    """A warning line per host whose last probe failed; empty when all are fine."""
+    lines = [f"⚠️ Host **{h['name']}** is unreachable: {h['last_error']}. Showing its runs as last known."
+             for h in hosts if h["last_error"]]
+    return "\n\n".join(lines)
+
+
+def _check_cell(check: Mapping | None, item: str) -> str:
+    part = (check or {}).get(item)
+    if not part:
+        return "" if check is None else "not checked"
+    mark = {"ok": "✅", "fail": "❌"}.get(part["status"], "–")
+    return f"{mark} {part['detail']}"
+
+
+def hosts_frame(hosts: Sequence[Mapping], checks: Mapping[str, Mapping]) -> pd.DataFrame:
+    """Configured hosts with the latest sync state and, once checked, the check results."""
+    rows = []
+    for h in hosts:
+        check = checks.get(h["name"])
+        if check is not None:
+            reachable = _check_cell(check, "ssh")
+        else:
+            reachable = "❌ down" if h["last_error"] else ("✅ up" if h["last_ok_at"] else "not checked")
+        rows.append([
+            h["name"], f"{h['user']}@{h['hostname']}:{h['port']}", reachable, _check_cell(check, "docker"),
+            _check_cell(check, "image"), _check_cell(check, "gpus"), local_time(h["last_ok_at"]),
+            h["last_error"] or "",
+        ])  # fmt: skip
+    return pd.DataFrame(rows, columns=HOST_COLUMNS)

@@ -1,0 +1,95 @@
+"""Browser-test fixtures: one real dashboard (launch.py as a process) on a workspace
+pointed at the stand-in GPU host, and one headless Debian Chromium, for the whole
+e2e session; each test gets a fresh page."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from cosmos_core.api import CosmosAPI
+from tests.hostkit import TestHost, free_port, wait_until
+from tests.workspace import REPO, Workspace, write_config
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+REFRESH_SECONDS = 1
+expect.set_options(timeout=20_000)
+
+
+@pytest.fixture(scope="session")
+def e2e_workspace(tmp_path_factory: pytest.TempPathFactory, gpu_host: TestHost) -> Workspace:
+    """A workspace whose dashboard refreshes every second and probes a host at most once a second."""
+    root = tmp_path_factory.mktemp("e2e")
+    config = write_config(root, gpu_host, min_interval_seconds=1.0)
+    config.write_text(config.read_text() + f"\n[ui]\nrefresh_seconds = {REFRESH_SECONDS}\n")
+    return Workspace(root, config, gpu_host)
+
+
+@pytest.fixture(scope="session")
+def dashboard(e2e_workspace: Workspace) -> Iterator[str]:
+    """`python launch.py` serving the workspace; yields its URL."""
+    port = free_port()
+    log = open(e2e_workspace.root / "dashboard.log", "w")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "GRADIO_ANALYTICS_ENABLED": "False"}
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "launch.py"), "--config", str(e2e_workspace.config), "--port", str(port)],
+        cwd=e2e_workspace.root, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until(lambda: _serves(url) or process.poll() is not None, 60, "the dashboard to listen")
+        assert process.poll() is None, (e2e_workspace.root / "dashboard.log").read_text()
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+def _serves(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, dashboard: str) -> Iterator[Page]:
+    """A fresh tab on the dashboard, once the runs table is on screen."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    page = context.new_page()
+    page.goto(dashboard)
+    expect(page.locator("#runs-table")).to_be_visible()
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def e2e_api(e2e_workspace: Workspace) -> Iterator[CosmosAPI]:
+    """The test's own handle on the dashboard's database and host (another process, like the CLI)."""
+    api = e2e_workspace.api()
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def dashboard_log(e2e_workspace: Workspace) -> Path:
+    return e2e_workspace.root / "dashboard.log"
