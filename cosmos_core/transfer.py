@@ -21,11 +21,11 @@ import paramiko
 
 from .probe import FileFacts
 
-READ_SIZE = 1 << 20
+READ_SIZE = 256 * 1024
 # paramiko's prefetch falls off a cliff (~5 MB/s) when capped below 128
 # outstanding requests (paramiko #2455); more than this only buffers data that
 # a budget-limited download may throw away.
-PREFETCH_REQUESTS = 256
+PREFETCH_REQUESTS = 512
 
 
 class DownloadError(Exception):
