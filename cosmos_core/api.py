@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import shlex
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from . import docker, launcher, models
-from .config import Config
+from .config import Config, ConfigError
 from .launcher import InferenceParams, LaunchError, LaunchPlan, PromptInput
 from .models import Prompt, Run
 from .remote import Host, RemoteError
@@ -98,14 +100,20 @@ class CosmosAPI:
         try:
             container_id = launcher.launch(host, plan, on_upload)
         except (LaunchError, RemoteError, OSError) as exc:
-            self.repo.transition(run.id, [RunStatus.PENDING, RunStatus.UPLOADING], status=RunStatus.FAILED.value,
-                                 error=str(exc), completed_at=time.time())
+            self._fail_launch(run, str(exc))
             raise CosmosError(f"run {run.id} failed to start: {exc}") from exc
+        except KeyboardInterrupt:
+            self._fail_launch(run, "Interrupted while starting")
+            raise
         started = self.repo.transition(run.id, RunStatus.UPLOADING, status=RunStatus.RUNNING.value,
                                        container_id=container_id, started_at=time.time())
         if not started:  # cancelled while uploading
             host.run(docker.remove_command(host.config.docker, [docker.container_name(run.id)]))
         return self.get_run(run.id, Refresh.NONE)
+
+    def _fail_launch(self, run: Run, error: str) -> None:
+        self.repo.transition(run.id, [RunStatus.PENDING, RunStatus.UPLOADING], status=RunStatus.FAILED.value,
+                             error=error, completed_at=time.time())
 
     # -- reading and moving runs ---------------------------------------------
 
@@ -137,8 +145,7 @@ class CosmosAPI:
 
     def retry_download(self, run_id: str) -> dict:
         """Download again a failed download, to the end; a done download is left as it is."""
-        with _as_cosmos_error():
-            run = self.repo.get_run(run_id, Refresh.NONE)
+        run = self._stored_run(run_id)
         if run.download_status == DownloadStatus.DONE.value:
             return run_to_dict(run)
         if not self.repo.retry_download(run_id) and run.download_status not in ("pending", "downloading"):
@@ -150,8 +157,7 @@ class CosmosAPI:
         return run_to_dict(run)
 
     def cancel(self, run_id: str) -> dict:
-        with _as_cosmos_error():
-            run = self.repo.get_run(run_id, Refresh.NONE)
+        run = self._stored_run(run_id)
         if RunStatus(run.status).is_terminal():
             raise CosmosError(f"run {run_id} is already {run.status}")
         if run.container_id:
@@ -168,10 +174,13 @@ class CosmosAPI:
             raise CosmosError(f"run {run_id} finished before it could be cancelled")
         return self.get_run(run_id, Refresh.NONE)
 
+    def _stored_run(self, run_id: str) -> Run:
+        with _as_cosmos_error():
+            return self.repo.get_run(run_id, Refresh.NONE)
+
     def logs(self, run_id: str, tail: int | None = None) -> str:
         """The run's log: the downloaded copy once there is one, else from the host."""
-        with _as_cosmos_error():
-            run = self.repo.get_run(run_id, Refresh.NONE)
+        run = self._stored_run(run_id)
         local = self.repo.local_dir(run.id) / LOG_FILE
         if local.is_file():
             lines = local.read_text(errors="replace").splitlines(keepends=True)
@@ -252,16 +261,10 @@ def _prompt_input(prompt: Prompt) -> PromptInput:
                        **{k: Path(v) for k, v in optional.items() if v})
 
 
-class _as_cosmos_error:
+@contextmanager
+def _as_cosmos_error() -> Iterator[None]:
     """Turns the core's lookup, validation and config errors into CosmosError."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, exc, tb) -> bool:
-        from .config import ConfigError
-
-        if isinstance(exc, (NotFound, InvalidInput, ConfigError)):
-            raise CosmosError(str(exc)) from exc
-        return False
-
+    try:
+        yield
+    except (NotFound, InvalidInput, ConfigError) as exc:
+        raise CosmosError(str(exc)) from exc

@@ -290,9 +290,9 @@ class DataRepository:
         assert self.checker is not None
         if run.download_status not in DOWNLOADABLE:
             return  # another process finished it before we got the lock
+        reported = json.loads(run.remote_files)
         wanted = remote_files(run.kind, RunStatus(run.status))
-        facts = {name: FileFacts(*json.loads(run.remote_files)[name])
-                 for name in wanted if name in json.loads(run.remote_files)}
+        facts = {name: FileFacts(*reported[name]) for name in wanted if name in reported}
         missing = [name for name in wanted if name not in facts]
         if missing and run.status == RunStatus.COMPLETED.value:
             reason = f"{', '.join(missing)} not found on host {run.host} when the run ended"
