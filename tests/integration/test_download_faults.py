@@ -120,3 +120,21 @@ def test_four_syncs_at_once_apply_each_transition_once_and_download_each_file_on
         assert workspace.host.count_sftp_opens(f"{run['id']}/outputs/output.mp4", "READ") == 1
         assert hashlib.sha256(Path(final["output_path"]).read_bytes()).hexdigest() == remote_sha(workspace, run["id"])
     assert list((workspace.root / "outputs").rglob("*.part")) == []
+
+
+def test_dashboard_refreshes_download_within_their_budget_and_resume(workspace, sample_video):
+    workspace.config.write_text(workspace.config.read_text().replace("download_budget_seconds = 3",
+                                                                     "download_budget_seconds = 0.2"))
+    api = workspace.api()
+    try:
+        run = finished_run(api, workspace, sample_video, f"big [size={BIG}]")
+        seen = []
+        while (current := api.get_run(run["id"]))["download"]["status"] != "done":  # one refresh each
+            assert current["download"]["status"] in ("pending", "downloading")
+            seen.append(current["download"]["bytes_done"])
+            assert len(seen) < 500
+        assert len(seen) >= 2 and seen == sorted(seen)  # several refreshes, progress only forward
+        assert 0 < seen[-1] < BIG
+        assert hashlib.sha256(Path(current["output_path"]).read_bytes()).hexdigest() == remote_sha(workspace, run["id"])
+    finally:
+        api.close()
