@@ -26,7 +26,6 @@ RENDER_KEYS = [
 STATUSES = ["pending", "uploading", "running", "completed", "failed", "cancelled"]
 KINDS = ["inference", "upscale", "enhance"]
 PROGRESS_EVERY_SECONDS = 0.2
-CSS = "#run-status, #notice, #new-run-status {min-height: 1.5em} #run-log textarea {font-family: monospace}"
 log = logging.getLogger(__name__)
 
 
@@ -178,7 +177,8 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
             return [message, message, gr.Tabs(selected="runs"), run["id"]]
 
         form["start"].click(start, form["inputs"], [form["status"], notice, tabs, selected],
-                            api_visibility="private").then(shown, view_inputs, outputs, **quiet)
+                            show_progress_on=form["status"], api_visibility="private").then(
+            shown, view_inputs, outputs, **quiet)
         new_tab.select(lambda: gr.update(choices=h.video_choices()), None, form["picked"], api_visibility="private")
         for event in (hosts_tab.select, check.click):
             event(h.check_hosts, None, hosts_table, api_visibility="private")
@@ -232,6 +232,6 @@ def _new_run_form(hosts: list[str]) -> dict[str, Any]:
         guidance = gr.Number(5.0, label="Guidance")
         seed = gr.Number(1, precision=0, label="Seed")
     start = gr.Button("Start run", variant="primary", elem_id="new-run-start")
-    status = gr.Markdown(elem_id="new-run-status")
+    status = gr.Markdown(elem_id="new-run-status", min_height=60)
     inputs = [prompt, upload, picked, depth, seg, negative, name, host, *weights, steps, guidance, seed]
     return {"inputs": inputs, "start": start, "status": status, "picked": picked}

@@ -22,15 +22,18 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 REFRESH_SECONDS = 1
+DOWN_HOST = "gpu2"
 expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="session")
 def e2e_workspace(tmp_path_factory: pytest.TempPathFactory, gpu_host: TestHost) -> Workspace:
-    """A workspace whose dashboard refreshes every second and probes a host at most once a second."""
+    """A workspace whose dashboard refreshes every second and probes a host at most once a
+    second; besides the stand-in host gpu1 it has gpu2, where nothing listens."""
     root = tmp_path_factory.mktemp("e2e")
     config = write_config(root, gpu_host, min_interval_seconds=1.0)
-    config.write_text(config.read_text() + f"\n[ui]\nrefresh_seconds = {REFRESH_SECONDS}\n")
+    down = gpu_host.host_config_toml(DOWN_HOST).replace(f"port = {gpu_host.port}\n", f"port = {free_port()}\n")
+    config.write_text(f"{config.read_text()}\n{down}\n[ui]\nrefresh_seconds = {REFRESH_SECONDS}\n")
     return Workspace(root, config, gpu_host)
 
 

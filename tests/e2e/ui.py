@@ -1,0 +1,37 @@
+"""Reading and driving the dashboard page in the browser tests: plain functions on a playwright Page."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+VIDEO_READY = "() => { const v = document.querySelector('#run-video video'); return !!v && v.readyState >= 1; }"
+
+
+def select_run(page: Page, run_id: str) -> None:
+    """Click the run's id in the runs table and wait for its details."""
+    table = page.locator("#runs-table")
+    expect(table).to_contain_text(run_id)
+    table.get_by_text(run_id, exact=True).last.click()
+    expect(page.locator("#run-status")).to_contain_text(run_id)
+
+
+def expect_status(page: Page, status: str, timeout: float = 30_000) -> None:
+    """The selected run reaches `status` (the page updates itself: no reload)."""
+    expect(page.locator("#run-status")).to_contain_text(f"status {status}", timeout=timeout)
+
+
+def wait_video_ready(page: Page, timeout: float = 20_000) -> str:
+    """Wait until the browser has loaded the selected run's video; return its URL."""
+    page.wait_for_function(VIDEO_READY, timeout=timeout)
+    return page.eval_on_selector("#run-video video", "v => v.currentSrc")
+
+
+def open_tab(page: Page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def choose(page: Page, elem_id: str, option: str) -> None:
+    """Pick `option` in the dropdown with this elem_id."""
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=option, exact=True).click()
+    expect(page.locator(f"#{elem_id} input")).to_have_value(option)
