@@ -15,7 +15,7 @@ from .config import Config, ConfigError
 from .launcher import InferenceParams, LaunchError, LaunchPlan, PromptInput
 from .models import Prompt, Run
 from .remote import Host, RemoteError
-from .repository import DataRepository, InvalidInput, NotFound, ProgressListener, Refresh, SyncReport
+from .repository import DataRepository, InvalidInput, NotFound, ProgressListener, Refresh, SyncReport, new_id
 from .status import LOG_FILE, DownloadStatus, RunStatus, StatusChecker
 
 __all__ = ["CosmosAPI", "CosmosError", "InferenceParams", "Refresh"]
@@ -69,8 +69,8 @@ class CosmosAPI:
             host_name = self.config.host(host).name
         params_dict = {"num_steps": params.num_steps, "guidance": params.guidance, "seed": params.seed,
                        "weights": list(params.weights)}
-        run = self.repo.create_run(prompt.id, "inference", host_name, params_dict)
-        return self._launch(run, launcher.plan_inference(run.id, _prompt_input(prompt), params), on_upload)
+        plan = launcher.plan_inference(new_id("rs"), _prompt_input(prompt), params)
+        return self._launch(plan, prompt.id, "inference", host_name, params_dict, on_upload=on_upload)
 
     def start_upscale(self, parent_run_id: str, control_weight: float = 0.5, host: str | None = None) -> dict:
         with _as_cosmos_error():
@@ -82,21 +82,30 @@ class CosmosAPI:
             raise CosmosError(f"run {parent.id} ran on host {parent.host}; its upscale must run there too")
         if not 0 <= control_weight <= 1:
             raise CosmosError(f"upscale weight must be between 0 and 1, got {control_weight}")
-        run = self.repo.create_run(parent.prompt_id, "upscale", parent.host,
-                                   {"control_weight": control_weight}, parent_run_id=parent.id)
-        return self._launch(run, launcher.plan_upscale(run.id, parent.id, control_weight), None)
+        plan = launcher.plan_upscale(new_id("rs"), parent.id, control_weight)
+        return self._launch(plan, parent.prompt_id, "upscale", parent.host, {"control_weight": control_weight},
+                            parent_run_id=parent.id)
 
     def start_enhance(self, prompt_id: str, host: str | None = None) -> dict:
         with _as_cosmos_error():
             prompt = self.repo.get_prompt(prompt_id)
             host_name = self.config.host(host).name
-        run = self.repo.create_run(prompt.id, "enhance", host_name, {})
-        return self._launch(run, launcher.plan_enhance(run.id, _prompt_input(prompt)), None)
+        plan = launcher.plan_enhance(new_id("rs"), _prompt_input(prompt))
+        return self._launch(plan, prompt.id, "enhance", host_name, {})
 
-    def _launch(self, run: Run, plan: LaunchPlan, on_upload: launcher.UploadProgress | None) -> dict:
-        host = self.hosts[run.host]
-        self.repo.transition(run.id, RunStatus.PENDING, status=RunStatus.UPLOADING.value,
-                             remote_run_dir=plan.remote_dir(host.config.remote_dir))
+    def _launch(self, plan: LaunchPlan, prompt_id: str, kind: str, host_name: str, params: dict, *,
+                parent_run_id: str | None = None, on_upload: launcher.UploadProgress | None = None) -> dict:
+        host = self.hosts[host_name]
+        # Holding the run's lock says "being launched": a sync that can take it knows this process died.
+        with self.repo.run_lock(plan.run_id):
+            run = self.repo.create_run(plan.run_id, prompt_id, kind, host_name, params, parent_run_id,
+                                       remote_run_dir=plan.remote_dir(host.config.remote_dir))
+            self.repo.transition(run.id, RunStatus.PENDING, status=RunStatus.UPLOADING.value)
+            self._start_container(run, host, plan, on_upload)
+        return self.get_run(run.id, Refresh.NONE)
+
+    def _start_container(self, run: Run, host: Host, plan: LaunchPlan,
+                         on_upload: launcher.UploadProgress | None) -> None:
         try:
             container_id = launcher.launch(host, plan, on_upload)
         except (LaunchError, RemoteError, OSError) as exc:
@@ -109,7 +118,6 @@ class CosmosAPI:
                                        container_id=container_id, started_at=time.time())
         if not started:  # cancelled while uploading
             host.run(docker.remove_command(host.config.docker, [docker.container_name(run.id)]))
-        return self.get_run(run.id, Refresh.NONE)
 
     def _fail_launch(self, run: Run, error: str) -> None:
         self.repo.transition(run.id, [RunStatus.PENDING, RunStatus.UPLOADING], status=RunStatus.FAILED.value,

@@ -15,7 +15,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +40,7 @@ MAX_PROMPT_CHARS = 20_000
 MAX_DOWNLOAD_ATTEMPTS = 3
 PROGRESS_EVERY_SECONDS = 0.5
 ACTIVE = [RunStatus.RUNNING.value]
+LAUNCHING = [RunStatus.PENDING.value, RunStatus.UPLOADING.value]
 DOWNLOADABLE = [DownloadStatus.PENDING.value, DownloadStatus.DOWNLOADING.value]
 SETTLED = [DownloadStatus.NONE.value, DownloadStatus.DONE.value, DownloadStatus.FAILED.value]
 TERMINAL = [s.value for s in RunStatus if s.is_terminal()]
@@ -118,11 +119,12 @@ class DataRepository:
 
     # -- runs ----------------------------------------------------------------
 
-    def create_run(self, prompt_id: str, kind: str, host: str, params: dict, parent_run_id: str | None = None) -> Run:
+    def create_run(self, run_id: str, prompt_id: str, kind: str, host: str, params: dict,
+                   parent_run_id: str | None = None, remote_run_dir: str | None = None) -> Run:
         self.get_prompt(prompt_id)
         return Run.create(
-            id=new_id("rs"), prompt=prompt_id, kind=kind, host=host, parent_run_id=parent_run_id,
-            params=json.dumps(params), status=RunStatus.PENDING.value, created_at=self.clock(),
+            id=run_id, prompt=prompt_id, kind=kind, host=host, parent_run_id=parent_run_id, params=json.dumps(params),
+            status=RunStatus.PENDING.value, remote_run_dir=remote_run_dir, created_at=self.clock(),
         )  # fmt: skip
 
     def transition(self, run_id: str, expect: RunStatus | Iterable[RunStatus], **fields: object) -> bool:
@@ -217,14 +219,18 @@ class DataRepository:
         report = SyncReport()
         if self.checker is None or refresh is Refresh.NONE:
             return report
-        for host, runs in _by_host(self._runs_to_probe()).items():
-            self._probe_host(host, runs, refresh is Refresh.FORCE, report)
+        with ExitStack() as held:
+            # A launch whose lock we can take is orphaned: its process died before the run started.
+            runs = [run for run in self._runs_to_probe()
+                    if run.status not in LAUNCHING or held.enter_context(self.run_lock(run.id))]
+            for host, host_runs in _by_host(runs).items():
+                self._probe_host(host, host_runs, refresh is Refresh.FORCE, report)
         self._download_due(deadline, report, on_progress)
         self.last_report = report
         return report
 
     def _runs_to_probe(self) -> list[Run]:
-        running = Run.status.in_(ACTIVE)
+        running = Run.status.in_(ACTIVE + LAUNCHING)
         cleanup = (Run.status.in_(TERMINAL) & (Run.container_removed == False)  # noqa: E712
                    & Run.container_id.is_null(False) & Run.download_status.in_(SETTLED))
         return list(Run.select().where(running | cleanup))
@@ -238,8 +244,8 @@ class DataRepository:
             if error := HostState.get_by_id(host).last_error:
                 report.unreachable[host] = error  # what the last probe, by any process, found
             return
-        active = [r for r in runs if r.status in ACTIVE]
-        settled = [docker.container_name(r.id) for r in runs if r.status not in ACTIVE]
+        active = [r for r in runs if r.status in ACTIVE + LAUNCHING]
+        settled = [docker.container_name(r.id) for r in runs if r.status in TERMINAL]
         targets = [ProbeTarget(r.id, r.remote_run_dir, remote_files(r.kind, RunStatus.COMPLETED)) for r in active]
         try:
             result = self.checker.probe(host, targets, settled)
@@ -267,17 +273,18 @@ class DataRepository:
             if deadline is not None and time.monotonic() >= deadline:
                 report.downloads_left += 1
                 continue
-            with self._download_lock(run.id) as owned:
+            with self.run_lock(run.id) as owned:
                 if owned:
                     self._download(Run.get_by_id(run.id), deadline, report, on_progress)
 
     @contextmanager
-    def _download_lock(self, run_id: str) -> Iterator[bool]:
-        """An exclusive, non-blocking lock on the run's local directory; the OS
-        drops it when its process dies, so a killed sync blocks nobody."""
+    def run_lock(self, run_id: str) -> Iterator[bool]:
+        """An exclusive, non-blocking lock on the run's local directory, held while
+        a process launches the run or downloads its outputs. The OS drops it when
+        its process dies, so a killed process blocks nobody."""
         directory = self.local_dir(run_id)
         directory.mkdir(parents=True, exist_ok=True)
-        with open(directory / ".download.lock", "w") as lock:
+        with open(directory / ".lock", "w") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -86,6 +86,9 @@ class Transition:
         return RunStatus(self.fields.get("status", self.expect))
 
 
+LAUNCH_DIED = "The process starting this run stopped before its container started"
+
+
 def exit_reason(code: int, oom_killed: bool = False) -> str:
     if oom_killed:
         return "out of memory (OOMKilled)"
@@ -98,15 +101,23 @@ def failure_message(code: int, oom_killed: bool = False) -> str:
 
 
 def decide(run: RunFacts, seen: Observation, now: float, lost_after: float) -> Transition | None:
-    """The next state of a running run, from one observation; None when nothing changes.
+    """The next state of a run, from one observation; None when nothing changes.
 
     The outcome is decided only once the container is no longer running; then the
     last marker gives the exit code, else the container's own exit code. A container
     that is gone with no marker fails after `lost_after` seconds.
+
+    A pending or uploading run must only be passed in when the process that was
+    launching it is known to be gone: then its container, if any, decides.
     """
-    if run.status is not RunStatus.RUNNING:
+    if run.status.is_terminal():
         return None
     container = seen.container
+    if run.status is not RunStatus.RUNNING:  # an orphaned launch
+        if container is None:
+            return _finish(run, now, RunStatus.FAILED, None, LAUNCH_DIED, seen)
+        return Transition(run.id, run.status, {"status": RunStatus.RUNNING.value, "started_at": now,
+                                               "container_id": container.name})
     if container is not None and not container.stopped:
         return _clear_missing(run)
     if seen.marker_exit is not None:

@@ -138,3 +138,23 @@ def test_dashboard_refreshes_download_within_their_budget_and_resume(workspace, 
         assert hashlib.sha256(Path(current["output_path"]).read_bytes()).hexdigest() == remote_sha(workspace, run["id"])
     finally:
         api.close()
+
+
+def test_a_launch_killed_mid_upload_is_failed_by_the_next_sync(workspace, tmp_path):
+    big_input = tmp_path / "big input.mp4"
+    big_input.write_bytes(os.urandom(BIG))
+    prompt = workspace.cli("prompt", "add", "never starts", "--video", str(big_input), check=True).stdout.strip()
+    launching = subprocess.Popen(
+        [sys.executable, "-m", "cosmos_core", "--config", str(workspace.config), "run", prompt],
+        cwd=workspace.root, env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    uploads = Path(workspace.host.remote_dir) / "cosmos_runs"
+    wait_until(lambda: any(0 < p.stat().st_size < BIG for p in uploads.glob("*/inputs/big input.mp4")),
+               30, "a partly uploaded input")
+    assert workspace.cli_json("runs")[0]["status"] == "uploading"  # the launch is alive: left alone
+    os.kill(launching.pid, signal.SIGKILL)
+    launching.wait(timeout=10)
+    run = workspace.cli_json("runs")[0]
+    assert run["status"] == "failed"
+    assert run["error"] == "The process starting this run stopped before its container started"

@@ -95,9 +95,23 @@ def test_gone_without_marker_is_first_noted_then_failed_after_lost_after():
     assert "no completion marker" in final.fields["error"]
 
 
-@pytest.mark.parametrize("status", [s for s in RunStatus if s is not RunStatus.RUNNING])
-def test_only_running_runs_are_decided(status):
+@pytest.mark.parametrize("status", [s for s in RunStatus if s.is_terminal()])
+def test_terminal_runs_never_change(status):
     assert decide(run(status), seen(container("exited", 0), marker=0), NOW, LOST) is None
+    assert decide(run(status), seen(None), NOW + 10 * LOST, LOST) is None
+
+
+@pytest.mark.parametrize("status", [RunStatus.PENDING, RunStatus.UPLOADING])
+def test_an_orphaned_launch_without_a_container_fails(status):
+    change = decide(run(status), seen(None), NOW, LOST)
+    assert change.status is RunStatus.FAILED and "stopped before its container started" in change.fields["error"]
+
+
+@pytest.mark.parametrize("state", ["running", "exited"])
+def test_an_orphaned_launch_with_a_container_becomes_running_first(state):
+    change = decide(run(RunStatus.UPLOADING), seen(container(state, 0), marker=0), NOW, LOST)
+    assert change.status is RunStatus.RUNNING
+    assert change.fields["container_id"] == "cosmos-rs_1" and change.fields["started_at"] == NOW
 
 
 def test_exit_reason_table():
@@ -127,9 +141,9 @@ def test_decide_never_moves_backwards_and_running_containers_decide_nothing(stat
         return
     assert change.expect is status
     assert change.status is status or status.can_move_to(change.status)
-    if c is not None and not c.stopped:
+    if c is not None and not c.stopped and status is RunStatus.RUNNING:
         assert change.status is status
     if change.status is RunStatus.COMPLETED:
         assert change.fields["exit_code"] == 0
-    if marker is not None and change.status.is_terminal():
+    if marker is not None and change.status.is_terminal() and status is RunStatus.RUNNING:
         assert change.fields["exit_code"] == marker

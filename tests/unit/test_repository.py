@@ -33,7 +33,7 @@ def test_sqlite_runs_in_wal_mode(repo, tmp_path):
 
 def test_compare_and_set_applies_a_transition_once(repo, video):
     prompt = repo.create_prompt("hello", video)
-    run = repo.create_run(prompt.id, "inference", "gpu1", {})
+    run = repo.create_run("rs_1", prompt.id, "inference", "gpu1", {})
     assert repo.transition(run.id, RunStatus.PENDING, status="uploading")
     assert not repo.transition(run.id, RunStatus.PENDING, status="uploading")
     assert repo.transition(run.id, RunStatus.UPLOADING, status="running")
@@ -59,8 +59,8 @@ def test_prompt_validation(repo, video, tmp_path):
 def test_filters_search_and_paging(repo, video):
     red = repo.create_prompt("a red robot", video, name="robot")
     lake = repo.create_prompt("a calm lake", video, name="lake")
-    runs = [repo.create_run(p.id, kind, "gpu1", {}) for p, kind in ((red, "inference"), (lake, "enhance"),
-                                                                   (red, "inference"))]
+    runs = [repo.create_run(f"rs_{i}", p.id, kind, "gpu1", {})
+            for i, (p, kind) in enumerate(((red, "inference"), (lake, "enhance"), (red, "inference")))]
     ids = [r.id for r in repo.list_runs()]
     assert ids == [r.id for r in sorted(runs, key=lambda r: (-r.created_at, r.id))]
     assert {r.id for r in repo.list_runs(search="lake")} == {runs[1].id}
