@@ -82,22 +82,10 @@ class Handlers:
     # -- reading ------------------------------------------------------------
 
     def render(self, query: Query, selected: str | None, refresh: Refresh = Refresh.NONE) -> dict[str, Any]:
-        """Everything a tab shows. AUTO syncs only if no other remote call is under way
-        (else reads the database); FORCE waits for its turn."""
-        if refresh is Refresh.FORCE:
-            with self.gate.exclusive():
-                return self._render(query, selected, refresh)
-        with self.gate.attempt() as free:
-            return self._render(query, selected, refresh if free else Refresh.NONE)
-
-    def _render(self, query: Query, selected: str | None, refresh: Refresh) -> dict[str, Any]:
+        """Everything a tab shows, after a sync as `refresh` asks."""
         problem = ""
         try:
-            runs = self.api.list_runs(
-                None if query.status == ALL else query.status, refresh,
-                kind=None if query.kind == ALL else query.kind, host=None if query.host == ALL else query.host,
-                search=query.search.strip() or None, limit=PAGE_SIZE + 1, offset=query.page * PAGE_SIZE,
-            )  # fmt: skip
+            runs = self._list_runs(query, refresh)
         except CosmosError as exc:
             runs, problem = [], f"❌ {exc}"
         hosts = self.api.list_hosts()
@@ -114,6 +102,24 @@ class Handlers:
             "hosts": tables.hosts_frame(hosts, self.checks.results),
         }
         return view | self.details_view(selected)
+
+    def _list_runs(self, query: Query, refresh: Refresh) -> list[dict]:
+        """One page (+1 row, to know if there is another). AUTO syncs only if no other remote
+        call is under way, else reads the database; FORCE waits for its turn."""
+        def page(mode: Refresh) -> list[dict]:
+            return self.api.list_runs(
+                None if query.status == ALL else query.status, mode,
+                kind=None if query.kind == ALL else query.kind, host=None if query.host == ALL else query.host,
+                search=query.search.strip() or None, limit=PAGE_SIZE + 1, offset=query.page * PAGE_SIZE,
+            )  # fmt: skip
+
+        if refresh is Refresh.FORCE:
+            with self.gate.exclusive():
+                return page(refresh)
+        if refresh is Refresh.NONE:
+            return page(refresh)
+        with self.gate.attempt() as free:
+            return page(refresh if free else Refresh.NONE)
 
     def details_view(self, run_id: str | None) -> dict[str, Any]:
         details = self.details(run_id)

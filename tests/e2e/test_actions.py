@@ -1,0 +1,77 @@
+"""The run actions in a real browser, against the real stand-in host: retry, cancel, upscale, enhance."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from cosmos_core.api import Refresh
+from tests.e2e.ui import expect_status, select_run, wait_video_ready
+from tests.hostkit import make_video, wait_until
+
+BIG = 50 * 1024 * 1024
+
+
+def test_a_failed_download_shows_an_enabled_retry_that_makes_it_succeed(page, e2e_api, e2e_workspace, tmp_path):
+    host = e2e_workspace.host
+    prompt = e2e_api.add_prompt(f"a long take [size={BIG}] [sleep=1]", make_video(tmp_path / "in.mp4"))
+    run = e2e_api.start_inference(prompt["id"])
+    select_run(page, run["id"])
+    part = e2e_workspace.root / "outputs" / f"run_{run['id']}" / "outputs" / "output.mp4.part"
+    wait_until(lambda: part.is_file() and 0 < part.stat().st_size < BIG, 30, "the dashboard to be mid-download")
+    host.stop_sshd()  # the connection dies mid-download; the next refreshes cannot reconnect
+    try:
+        expect(page.locator("#retry-download")).to_be_enabled()
+        expect(page.locator("#run-status")).to_contain_text("Download failed")
+        expect_status(page, "completed")  # a failed download never fails the run
+        expect(page.locator("#host-banner")).to_contain_text("gpu1 is unreachable")
+    finally:
+        host.start_sshd()
+        for connection in e2e_api.hosts.values():  # this process's SFTP session died with sshd too
+            connection.close()
+    page.locator("#retry-download").click()
+    expect(page.locator("#notice")).to_contain_text(f"Download of {run['id']} is done")
+    expect(page.locator("#run-status")).to_contain_text("download done")
+    expect(page.locator("#retry-download")).to_be_disabled()
+    assert wait_video_ready(page).endswith(f"run_{run['id']}/outputs/output.mp4")
+    assert e2e_api.get_run(run["id"], Refresh.NONE)["download"]["status"] == "done"
+
+
+def test_cancel_stops_a_running_run_while_its_log_follows(page, e2e_api, e2e_workspace, tmp_path):
+    run = e2e_api.start_inference(e2e_api.add_prompt("a slow pan [sleep=60]", make_video(tmp_path / "in.mp4"))["id"])
+    select_run(page, run["id"])
+    log = page.locator("#run-log textarea")
+    expect(log).to_have_value(re.compile(r"step 1/60"))
+    expect(log).to_have_value(re.compile(r"step 3/60"))  # the tail follows the run
+    expect(page.locator("#cancel-run")).to_be_enabled()
+    page.locator("#cancel-run").click()
+    expect_status(page, "cancelled")
+    expect(page.locator("#cancel-run")).to_be_disabled()
+    container = f"cosmos-{run['id']}"
+    wait_until(lambda: _not_running(e2e_workspace.host, container), 20, f"{container} to stop")
+
+
+def test_upscale_and_enhance_start_from_the_details_panel(page, e2e_api, tmp_path):
+    prompt = e2e_api.add_prompt("a harbour at dawn", make_video(tmp_path / "in.mp4"), name="harbour")
+    parent = e2e_api.start_inference(prompt["id"])
+    select_run(page, parent["id"])
+    expect_status(page, "completed")
+
+    page.locator("#upscale-run").click()
+    expect(page.locator("#notice")).to_contain_text("Started 4K upscale")
+    expect(page.locator("#run-status")).to_contain_text("upscale on gpu1")  # the new run is selected
+    expect_status(page, "completed")
+    assert wait_video_ready(page).endswith("/outputs/output_4k.mp4")
+    expect(page.locator("#run-prompt")).to_contain_text(f"4K upscale of {parent['id']}")
+
+    page.locator("#enhance-prompt").click()
+    expect(page.locator("#notice")).to_contain_text("Started prompt enhancement")
+    expect(page.locator("#run-status")).to_contain_text("enhance on gpu1")
+    expect_status(page, "completed")
+    expect(page.locator("#run-enhanced textarea")).to_have_value("a harbour at dawn with rich cinematic detail")
+
+
+def _not_running(host, container: str) -> bool:
+    result = host.docker("inspect", "--format", "{{.State.Running}}", container, check=False)
+    return result.returncode != 0 or result.stdout.strip() == "false"
