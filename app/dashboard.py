@@ -223,7 +223,7 @@ def _new_run_form(hosts: list[str]) -> dict[str, Any]:
             prompt = gr.Textbox(label="Prompt", lines=4, elem_id="new-run-prompt")
             negative = gr.Textbox(label="Negative prompt", lines=2)
             name = gr.Textbox(label="Name (optional)")
-            host = gr.Dropdown(hosts, value=hosts[0] if hosts else None, label="Host",
+            host = gr.Dropdown(hosts, value=hosts[0] if hosts else None, label="Host", elem_id="new-run-host",
                                info=None if hosts else "No host configured: add [[hosts]] to cosmos.toml")
     with gr.Row():
         weights = [gr.Slider(0, 1, value=0.25, step=0.05, label=f"{c} weight") for c in ("vis", "edge", "depth", "seg")]

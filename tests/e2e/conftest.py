@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from cosmos_core.api import CosmosAPI
 from tests.hostkit import TestHost, free_port, wait_until
@@ -74,15 +74,22 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture
-def page(browser: Browser, dashboard: str) -> Iterator[Page]:
-    """A fresh tab on the dashboard, once the runs table is on screen."""
+@pytest.fixture(scope="session")
+def browser_context(browser: Browser) -> Iterator[BrowserContext]:
+    """Shared by the tests' pages so that the page's scripts are fetched once."""
     context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    page = context.new_page()
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(browser_context: BrowserContext, dashboard: str) -> Iterator[Page]:
+    """A fresh tab on the dashboard, once the runs table is on screen."""
+    page = browser_context.new_page()
     page.goto(dashboard)
     expect(page.locator("#runs-table")).to_be_visible()
     yield page
-    context.close()
+    page.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,62 @@
+"""The new-run form in a real browser: upload a video, watch the upload progress, get a running run."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.e2e.ui import choose, expect_status, open_tab, wait_video_ready
+from tests.hostkit import make_video
+
+PADDING = 40 * 1024 * 1024  # makes the SFTP upload last long enough to watch its progress
+WATCH_PROGRESS = """() => {
+  window.uploadProgress = [];
+  new MutationObserver(() => {
+    const text = document.querySelector('#new-run')?.textContent || '';
+    const match = text.match(/Uploading [^:]+: [0-9.]+ \\/ [0-9.]+ MB/);
+    if (match) window.uploadProgress.push(match[0]);
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_the_form_starts_a_run_from_an_uploaded_video_showing_upload_progress(page, e2e_workspace, tmp_path):
+    video = make_video(tmp_path / "my drone shot.mp4")
+    video.write_bytes(video.read_bytes() + bytes(PADDING))
+    open_tab(page, "New run")
+    form = page.locator("#new-run")
+    form.locator("#new-run-video input[type=file]").set_input_files(video)
+    expect(form.locator("#new-run-video")).to_contain_text("my drone shot.mp4")
+    form.locator("#new-run-prompt textarea").fill("a drone shot over a forest [sleep=1]")
+    form.get_by_label("Negative prompt").fill("blurry")
+    form.get_by_label("Steps").fill("12")
+    form.get_by_label("Seed").fill("7")
+    page.evaluate(WATCH_PROGRESS)
+    form.locator("#new-run-start").click()
+
+    expect(page.locator("#notice")).to_contain_text("Started run rs_", timeout=60_000)
+    assert page.evaluate("window.uploadProgress"), "no upload progress was shown"
+    expect(page.get_by_role("tab", name="Runs")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#run-prompt")).to_contain_text("steps 12")
+    expect(page.locator("#run-prompt")).to_contain_text("seed 7")
+    expect(page.locator("#run-prompt")).to_contain_text("Negative: blurry")
+    expect_status(page, "completed")
+    wait_video_ready(page)
+    kept = list((e2e_workspace.root / "outputs" / "inputs").glob("*/my drone shot.mp4"))
+    assert [p.read_bytes() == video.read_bytes() for p in kept] == [True]
+
+
+def test_form_errors_appear_in_the_page(page, e2e_api, tmp_path):
+    open_tab(page, "New run")
+    form = page.locator("#new-run")
+    form.locator("#new-run-prompt textarea").fill("no video given")
+    form.locator("#new-run-start").click()
+    expect(form.locator("#new-run-status")).to_contain_text("choose an input video")
+
+    e2e_api.add_prompt("an earlier prompt", make_video(tmp_path / "earlier.mp4"))
+    open_tab(page, "Runs")
+    open_tab(page, "New run")  # opening the tab lists the videos used before
+    choose(page, "new-run-picked", "earlier.mp4 (an earlier prompt)")
+    choose(page, "new-run-host", "gpu2")  # nothing listens there
+    form.locator("#new-run-start").click()
+    expect(form.locator("#new-run-status")).to_contain_text("failed to start")
+    expect(form.locator("#new-run-status")).to_contain_text("gpu2")
+    expect(page.locator("body")).not_to_contain_text("Traceback")
