@@ -42,7 +42,8 @@ def part_file(workspace, run_id: str) -> Path:
 
 def wait_for_partial(workspace, run_id: str) -> None:
     part = part_file(workspace, run_id)
-    wait_until(lambda: part.is_file() and 1_000_000 < part.stat().st_size < BIG, 30, "a partly downloaded file")
+    wait_until(lambda: part.is_file() and 1_000_000 < part.stat().st_size < BIG, 30, "a partly downloaded file",
+               interval=0.005)
 
 
 def bytes_read(workspace, path_part: str) -> list[int]:
@@ -61,7 +62,9 @@ def test_sshd_killed_mid_download_resumes_fails_visibly_then_retry_succeeds(api,
     run = finished_run(api, workspace, sample_video, f"big [size={BIG}]")
     syncing = sync_process(workspace, "--wait", "--timeout", "60")
     wait_for_partial(workspace, run["id"])
+    os.kill(syncing.pid, signal.SIGSTOP)  # freeze the download mid-file, so the cut lands there
     workspace.host.stop_sshd()
+    os.kill(syncing.pid, signal.SIGCONT)
     try:
         out, err = syncing.communicate(timeout=60)
         assert syncing.returncode == 0, err
