@@ -7,9 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -37,31 +38,39 @@ def e2e_workspace(tmp_path_factory: pytest.TempPathFactory, gpu_host: TestHost) 
     return Workspace(root, config, gpu_host)
 
 
+@contextmanager
+def running_dashboard(workspace: Workspace) -> Iterator[str]:
+    """`python launch.py` serving the workspace, as a user starts it; yields its URL."""
+    port = free_port()
+    log_path = workspace.root / "dashboard.log"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "GRADIO_ANALYTICS_ENABLED": "False"}
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "launch.py"), "--config", str(workspace.config), "--port", str(port)],
+            cwd=workspace.root, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            wait_until(lambda: _serves(url) or process.poll() is not None, 60, "the dashboard to listen")
+            assert process.poll() is None, log_path.read_text()
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
 @pytest.fixture(scope="session")
 def dashboard(e2e_workspace: Workspace) -> Iterator[str]:
-    """`python launch.py` serving the workspace; yields its URL."""
-    port = free_port()
-    log = open(e2e_workspace.root / "dashboard.log", "w")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "GRADIO_ANALYTICS_ENABLED": "False"}
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "launch.py"), "--config", str(e2e_workspace.config), "--port", str(port)],
-        cwd=e2e_workspace.root, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until(lambda: _serves(url) or process.poll() is not None, 60, "the dashboard to listen")
-        assert process.poll() is None, (e2e_workspace.root / "dashboard.log").read_text()
+    with running_dashboard(e2e_workspace) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 def _serves(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
+    except urllib.error.HTTPError:
+        return True  # it answers (a login-protected page says 401)
     except OSError:
         return False
 
@@ -98,8 +107,3 @@ def e2e_api(e2e_workspace: Workspace) -> Iterator[CosmosAPI]:
     api = e2e_workspace.api()
     yield api
     api.close()
-
-
-@pytest.fixture
-def dashboard_log(e2e_workspace: Workspace) -> Path:
-    return e2e_workspace.root / "dashboard.log"
