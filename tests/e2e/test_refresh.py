@@ -1,0 +1,87 @@
+"""The timer refresh: a quiet tick sends almost nothing, and many tabs do not multiply probes."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from playwright.sync_api import Page, expect
+
+from cosmos_core.api import Refresh
+from tests.e2e.ui import expect_status, select_run, wait_video_ready
+from tests.hostkit import make_video, wait_until
+
+SKIP = {"__type__": "update"}
+# Every Gradio page keeps one connection open (its heartbeat) and Chromium opens at most six
+# per host and profile: more than about five tabs in one browser starve each other.
+# Ten tabs in ten browser contexts made 4 SSH commands in 6.6 s, but take 40 s to open here.
+TABS = 4
+
+
+class QueueRecorder:
+    """Collects, through the DevTools protocol, the results the page's events receive."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.cdp = page.context.new_cdp_session(page)
+        self.urls: dict[str, str] = {}
+        self.finished: list[str] = []
+        self.cdp.on("Network.requestWillBeSent", lambda e: self.urls.__setitem__(e["requestId"], e["request"]["url"]))
+        self.cdp.on("Network.loadingFinished", lambda e: self.finished.append(e["requestId"]))
+        self.cdp.send("Network.enable")
+
+    def results(self) -> list[tuple[int, list]]:
+        """(size of the whole event stream in bytes, output data) of each finished event so far."""
+        found = []
+        for request_id in self.finished:
+            if "/queue/data" not in self.urls.get(request_id, ""):
+                continue
+            body = self.cdp.send("Network.getResponseBody", {"requestId": request_id})["body"]
+            for line in body.splitlines():
+                message = json.loads(line.removeprefix("data: ")) if line.startswith("data: ") else {}
+                if message.get("msg") == "process_completed" and message.get("success"):
+                    found.append((len(body.encode()), message["output"]["data"]))
+        return found
+
+
+def test_a_refresh_where_nothing_changed_sends_only_skips(page, e2e_api, tmp_path):
+    run = e2e_api.start_inference(e2e_api.add_prompt("a still life", make_video(tmp_path / "in.mp4"))["id"])
+    select_run(page, run["id"])
+    expect_status(page, "completed")
+    wait_video_ready(page)
+    recorder = QueueRecorder(page)
+
+    def quiet_tick() -> int | None:
+        page.wait_for_timeout(200)  # lets the DevTools events in
+        sizes = [size for size, data in recorder.results() if len(data) > 10 and all(d == SKIP for d in data[:-1])]
+        return sizes[-1] if sizes else None
+
+    size = wait_until(quiet_tick, 30, "a tick where nothing changed")
+    assert size < 1500, f"a quiet tick sent {size} bytes"
+    assert page.eval_on_selector("#run-video video", "v => v.readyState") >= 1  # the video stayed
+
+
+def test_open_tabs_do_not_multiply_remote_probes(page, browser_context, dashboard, e2e_api, e2e_workspace,
+                                                  tmp_path):
+    tabs = [page] + [browser_context.new_page() for _ in range(TABS - 1)]
+    for tab in tabs[1:]:
+        tab.goto(dashboard, wait_until="commit")  # they all load at once
+    for tab in tabs:
+        expect(tab.locator("#runs-table")).to_be_visible()
+    host = e2e_workspace.host
+    run = e2e_api.start_inference(e2e_api.add_prompt("a busy market [sleep=4]", make_video(tmp_path / "in.mp4"))["id"])
+    before, start = host.count_exec_sessions(), time.monotonic()
+
+    def settled() -> bool:
+        done = e2e_api.get_run(run["id"], Refresh.NONE)
+        return done["status"] == "completed" and done["download"]["status"] == "done"
+
+    wait_until(settled, 30, "the dashboard to finish the run", interval=0.2)
+    elapsed, sessions = time.monotonic() - start, host.count_exec_sessions() - before
+    interval = e2e_api.config.sync.min_interval_seconds
+    # Each tab ticks every second: unthrottled, that would be TABS probes a second.
+    assert sessions <= elapsed / interval + 3, f"{sessions} SSH commands in {elapsed:.1f} s"
+    for tab in tabs:
+        expect(tab.locator("#runs-table")).to_contain_text(run["id"])
+    for tab in tabs[1:]:
+        tab.close()
