@@ -91,8 +91,9 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
                     host_f = gr.Dropdown([ALL, *hosts], value=ALL, label="Host", elem_id="filter-host")
                     search = gr.Textbox(label="Search", placeholder="run id, prompt name or text (Enter)",
                                         elem_id="filter-search", scale=2)
-                table = gr.Dataframe(headers=tables.RUN_COLUMNS, elem_id="runs-table", interactive=False,
-                                     wrap=True, max_height=420, label="Runs (newest first; click a run to open it)")
+                table = gr.Dataframe(headers=tables.RUN_COLUMNS, elem_id="runs-table", interactive=False, wrap=True,
+                                     column_widths=tables.RUN_COLUMN_WIDTHS, max_height=420,
+                                     label="Runs (newest first; click a run to open it)")
                 with gr.Row():
                     newer = gr.Button("◀ Newer", interactive=False, scale=0, size="sm")
                     pager = gr.Markdown(elem_id="pager")
@@ -117,6 +118,7 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
             with gr.Tab("New run", id="new", elem_id="new-run") as new_tab:
                 form = _new_run_form(hosts)
             with gr.Tab("Hosts", id="hosts") as hosts_tab:
+                gr.Markdown("No host is configured: add a `[[hosts]]` block to cosmos.toml.", visible=not hosts)
                 check = gr.Button("Check hosts now", elem_id="check-hosts", scale=0)
                 hosts_table = gr.Dataframe(headers=tables.HOST_COLUMNS, interactive=False, wrap=True,
                                            elem_id="hosts-table", label="Configured hosts")

@@ -9,6 +9,8 @@ import pandas as pd
 
 RUN_COLUMNS = ["id", "prompt", "kind", "host", "status", "download", "duration", "created"]
 HOST_COLUMNS = ["host", "address", "reachable", "docker", "image", "GPUs", "last sync", "last error"]
+RUN_COLUMN_WIDTHS = ["15%", "20%", "8%", "7%", "22%", "8%", "8%", "12%"]
+REASON_CHARS = 48
 STATUS_ORDER = ["pending", "uploading", "running", "completed", "failed", "cancelled"]
 
 
@@ -42,10 +44,11 @@ def run_duration(run: Mapping, now: datetime) -> str:
     return format_duration((ended - started).total_seconds())
 
 
-def status_text(run: Mapping) -> str:
-    """The status, with the reason when the run failed."""
+def status_text(run: Mapping, limit: int = REASON_CHARS) -> str:
+    """The status, with the start of the reason when the run failed (the details show all of it)."""
     if run["status"] == "failed" and run["error"]:
-        return f"failed: {run['error']}"
+        reason = run["error"] if len(run["error"]) <= limit else run["error"][: limit - 1] + "…"
+        return f"failed: {reason}"
     return run["status"]
 
 
@@ -96,7 +99,8 @@ def hosts_frame(hosts: Sequence[Mapping], checks: Mapping[str, Mapping]) -> pd.D
     for h in hosts:
         check = checks.get(h["name"])
         if check is not None:
-            reachable = _check_cell(check, "ssh")
+            ssh = check.get("ssh", {})
+            reachable = "✅ yes" if ssh.get("status") == "ok" else f"❌ {ssh.get('detail', 'not reachable')}"
         else:
             reachable = "❌ down" if h["last_error"] else ("✅ up" if h["last_ok_at"] else "not checked")
         rows.append([
