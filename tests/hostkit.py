@@ -1,6 +1,11 @@
 """A stand-in GPU host on this machine: a real OpenSSH server and a real
 container runtime (podman + runc behind a ``docker`` shim).
 
+Optionally (``start_docker_api()``) the same podman state also serves the
+Docker Engine API on a unix socket, and a second shim (``docker_cli_cmd``)
+runs the real Docker CLI against it, so the product can be tested with
+Docker's own output formats.
+
 Everything lives under one temp dir; daemons are started by hand and
 stopped by their own PID.  See /work/shared/TESTHOST.md for the facts this
 is built on.  Plain Python, no pytest: fixtures live in tests/conftest.py.
@@ -26,11 +31,18 @@ from typing import Any, Self
 STANDIN_DIR = Path(__file__).resolve().parent / "standin"
 SSHD = "/usr/sbin/sshd"
 PODMAN = "/usr/bin/podman"
+DOCKER_CLI = "/usr/local/bin/docker"  # the real Docker CLI (no engine on this machine)
 SFTP_SERVER = "/usr/lib/openssh/sftp-server"
 # The product's default run_args minus "--shm-size=8g": podman 4.3 refuses
 # --shm-size together with --ipc=host ("cannot set shmsize when running in
-# the {host } IPC Namespace"), which Docker accepts.
+# the {host } IPC Namespace"), also through its Docker API; Docker accepts it.
 RUN_ARGS = ("--gpus", "all", "--ipc=host")
+# Through the Docker API podman ignores containers.conf's netns = "none" and
+# puts each container on a bridge: rootful netavark then keeps its IP
+# allocations in /run/containers/networks/ipam.db (a fixed path outside the
+# temp dir) and a netns per container under /run/netns.  No network keeps
+# the two modes alike and the machine clean; the product does not care.
+DOCKER_CLI_RUN_ARGS = (*RUN_ARGS, "--network=none")
 TRANSFER_SCRIPT = "cosmos_transfer1/diffusion/inference/transfer.py"
 UPSAMPLER_SCRIPT = "cosmos_transfer1/auxiliary/upsampler/inference/upsampler_pipeline.py"
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -157,6 +169,8 @@ class TestHost:
         self.root = Path()
         self.host_key_fingerprint = ""
         self._sshd: subprocess.Popen[bytes] | None = None
+        self._docker_api: subprocess.Popen[bytes] | None = None
+        self._netns = ""
         self.timings: dict[str, float] = {}
 
     # ----------------------------------------------------------- paths
@@ -195,6 +209,33 @@ class TestHost:
         """Absolute path of the 3-line ``docker`` shim (podman, private state)."""
         return str(self.root / "bin" / "docker")
 
+    @property
+    def docker_api_dir(self) -> Path:
+        return self.root / "docker-api"
+
+    @property
+    def docker_api_socket(self) -> Path:
+        """The podman service's Docker API socket (see start_docker_api)."""
+        return self.docker_api_dir / "docker.sock"
+
+    @property
+    def docker_api_pid(self) -> int | None:
+        api = self._docker_api
+        return api.pid if api and api.poll() is None else None
+
+    @property
+    def docker_api_netns(self) -> str:
+        """The network namespace the podman service runs in ("" when stopped)."""
+        return self._netns
+
+    @property
+    def docker_cli_cmd(self) -> str:
+        """Absolute path of the shim that runs the real Docker CLI against the
+        podman service (same containers and image as ``docker_cmd``).  Written
+        by start_docker_api(); while the service is stopped it fails as
+        Docker's CLI does with no daemon."""
+        return str(self.docker_api_dir / "docker")
+
     # ------------------------------------------------------- lifecycle
     def start(self) -> Self:
         if self.root != Path():
@@ -213,10 +254,11 @@ class TestHost:
         return self
 
     def stop(self) -> None:
-        """Stop sshd, remove every container, delete the temp dir."""
+        """Stop sshd and the Docker API, remove every container, delete the temp dir."""
         if self.root == Path():
             return
         self.stop_sshd()
+        self.stop_docker_api()
         if Path(self.docker_cmd).exists():
             try:
                 self.docker("rm", "--force", "--all", "--time", "0", check=False, timeout=60)
@@ -284,6 +326,95 @@ class TestHost:
     def docker(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run the docker shim locally (same podman state as SSH sessions)."""
         return _run([self.docker_cmd, *args], check=check, timeout=timeout)
+
+    # ------------------------------------------- Docker API + real CLI
+    def start_docker_api(self) -> Self:
+        """Serve the Docker Engine API from the podman state (no-op if running).
+
+        ``podman system service`` runs in a network namespace of its own
+        (``ip netns add``) with the podman shim's containers.conf and
+        storage.conf; ``docker_cli_cmd`` then runs the real Docker CLI with
+        ``DOCKER_HOST`` pointing at its socket.  stop_docker_api() (or stop())
+        ends it by its PID and deletes the namespace.
+        """
+        if self.root == Path():
+            raise RuntimeError("start the TestHost first")
+        if self.docker_api_pid is not None:
+            return self
+        if self._docker_api is not None:
+            self.stop_docker_api()  # it died: clean up before starting again
+        began = time.monotonic()
+        api_dir = self.docker_api_dir
+        (api_dir / "config").mkdir(parents=True, exist_ok=True)
+        netns = f"th-{self.root.name.removeprefix('th-')}"
+        _run(["ip", "netns", "add", netns])
+        self._netns = netns  # only once it is ours to delete
+        try:
+            self._start_docker_service()
+        except BaseException:
+            self.stop_docker_api()
+            raise
+        shim = Path(self.docker_cli_cmd)
+        shim.write_text(
+            "#!/bin/sh\n"
+            f"export DOCKER_HOST={shlex.quote(f'unix://{self.docker_api_socket}')}"
+            f" DOCKER_CONFIG={shlex.quote(str(api_dir / 'config'))}\n"
+            f'exec {DOCKER_CLI} "$@"\n'
+        )
+        shim.chmod(0o755)
+        self.timings["docker_api_start"] = time.monotonic() - began
+        return self
+
+    def _start_docker_service(self) -> None:
+        state = self.podman_dir
+        env = {
+            **os.environ,
+            "CONTAINERS_CONF": str(state / "containers.conf"),
+            "CONTAINERS_STORAGE_CONF": str(state / "storage.conf"),
+        }
+        log_path = self.docker_api_dir / "service.log"
+        sock = self.docker_api_socket
+        with open(log_path, "ab") as log:
+            # nsenter execs podman: the PID we keep is the service's own.
+            self._docker_api = subprocess.Popen(
+                ["nsenter", f"--net=/run/netns/{self._netns}", PODMAN, "system", "service", "--time=0",
+                 f"unix://{sock}"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+            )  # fmt: skip
+
+        def accepts() -> bool:
+            if self._docker_api is not None and self._docker_api.poll() is not None:
+                raise RuntimeError(f"podman system service exited: {log_path.read_text(errors='replace')}")
+            with socket.socket(socket.AF_UNIX) as probe:
+                try:
+                    probe.connect(str(sock))
+                except (FileNotFoundError, ConnectionRefusedError):
+                    return False
+            return True
+
+        wait_until(accepts, 10, "the podman Docker API socket")
+
+    def stop_docker_api(self) -> None:
+        """Stop the podman service by its PID and delete its network namespace.
+
+        Containers it started keep running (their conmon is not its child);
+        stop() removes them with the rest.  The CLI shim stays.
+        """
+        api, self._docker_api = self._docker_api, None
+        if api is not None and api.poll() is None:
+            api.terminate()
+            try:
+                api.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                api.kill()
+                api.wait(timeout=10)
+        if self._netns:
+            _run(["ip", "netns", "delete", self._netns], check=False)
+            self._netns = ""
+
+    def docker_cli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run the real Docker CLI locally against the podman service."""
+        return _run([self.docker_cli_cmd, *args], check=check, timeout=timeout)
 
     def _build_image(self) -> None:
         build = self.root / "build"
@@ -468,13 +599,17 @@ class TestHost:
             *args,
         ]
 
-    def host_config_toml(self, name: str = "gpu1") -> str:
-        """A ``[[hosts]]`` block for the product's config file."""
+    def host_config_toml(self, name: str = "gpu1", docker_cli: bool = False) -> str:
+        """A ``[[hosts]]`` block for the product's config file.
+
+        ``docker_cli=True``: the host's ``docker`` is the real Docker CLI
+        (``docker_cli_cmd``; call start_docker_api() first).
+        """
 
         def q(value: str) -> str:
             return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-        run_args = ", ".join(q(arg) for arg in RUN_ARGS)
+        run_args = ", ".join(q(arg) for arg in (DOCKER_CLI_RUN_ARGS if docker_cli else RUN_ARGS))
         return "\n".join(
             [
                 "[[hosts]]",
@@ -486,7 +621,7 @@ class TestHost:
                 f"known_hosts = {q(self.known_hosts)}",
                 f"remote_dir = {q(self.remote_dir)}",
                 f"image = {q(self.image)}",
-                f"docker = {q(self.docker_cmd)}",
+                f"docker = {q(self.docker_cli_cmd if docker_cli else self.docker_cmd)}",
                 f"run_args = [{run_args}]",
                 "num_gpus = 1",
                 "",

@@ -9,6 +9,7 @@ slash, a missing container exits 1 with "Error: No such object".
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -88,6 +89,7 @@ def test_hosts_check_is_ok_through_the_docker_cli(workspace):
 
 def test_inference_completes_its_output_arrives_identical_then_the_container_is_removed(api, workspace, sample_video):
     host = workspace.host
+    assert api.hosts["gpu1"].config.docker == (host.docker_cli_cmd,)  # conftest's `api` uses this module's workspace
     run = start(api, "a red robot [sleep=2]", sample_video)
     name = docker.container_name(run["id"])
     assert api.get_run(run["id"], Refresh.FORCE)["status"] == "running"
@@ -121,7 +123,7 @@ def test_docker_formats_and_docker_kill_fails_with_137_and_a_kill_reason(api, wo
     assert api.get_run(run["id"], Refresh.FORCE)["status"] == "running"
 
     host.docker_cli("kill", name)
-    line = inspect_over_ssh(host, name)
+    line = wait_until(lambda: "running" not in (out := inspect_over_ssh(host, name)) and out, 10, f"{name} to exit")
     assert line == f"/{name}\texited\t137\tfalse\n"
     assert docker.parse_inspect_line(line) == docker.ContainerState(name, "exited", 137, False)
     final = sync_until(api, run["id"], settled)
@@ -151,6 +153,26 @@ def test_cancel_stops_the_container_through_the_docker_cli(api, workspace, sampl
     assert_removed(host, name)
 
 
+def test_a_docker_daemon_that_is_down_is_reported_and_changes_no_run(api, workspace, sample_video):
+    host = workspace.host
+    run = start(api, "long [sleep=60]", sample_video)
+    host.stop_docker_api()
+    try:
+        report = api.sync(Refresh.FORCE)
+        assert "Cannot connect to the Docker daemon" in report.unreachable["gpu1"]
+        assert api.get_run(run["id"], Refresh.FORCE)["status"] == "running"
+        check = workspace.cli("hosts", "check", "--json")
+        assert check.returncode == 1
+        docker_check = json.loads(check.stdout)["docker"]
+        assert docker_check["status"] == "fail" and "Cannot connect to the Docker daemon" in docker_check["detail"]
+    finally:
+        host.start_docker_api()
+    # The container outlived the daemon (its conmon is not the service's child), as the run did.
+    assert api.get_run(run["id"], Refresh.FORCE)["status"] == "running"
+    assert inspect_over_ssh(host, docker.container_name(run["id"])).split("\t")[1] == "running"
+    host.docker_cli("rm", "-f", docker.container_name(run["id"]))
+
+
 def _processes_mentioning(text: str) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
@@ -173,4 +195,6 @@ def test_the_docker_api_stops_by_its_pid_and_leaves_nothing(gpu_host):
     assert gpu_host.docker_api_pid is None and not Path(f"/proc/{pid}").exists()
     assert _processes_mentioning(sock) == []
     assert netns not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
-    assert not Path(gpu_host.docker_cli_cmd).exists()
+    cli = subprocess.run([gpu_host.docker_cli_cmd, "ps"], capture_output=True, text=True)  # Docker, no daemon
+    assert cli.returncode == 1
+    assert cli.stderr.strip() == f"Cannot connect to the Docker daemon at unix://{sock}. Is the docker daemon running?"
