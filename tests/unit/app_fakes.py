@@ -1,0 +1,108 @@
+"""Plain stand-ins for CosmosAPI in the dashboard's handler tests: run dicts and a recording fake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cosmos_core.api import CosmosError
+from cosmos_core.config import load_config
+
+
+def make_run(run_id: str = "rs_1", **fields: Any) -> dict:
+    """A run dict in the API's shape; `download_*` keys go into run["download"]."""
+    download = {"status": "none", "error": None, "bytes_done": 0, "bytes_total": 0, "files": []}
+    download.update({k.removeprefix("download_"): fields.pop(k) for k in list(fields) if k.startswith("download_")})
+    run = {
+        "id": run_id, "prompt_id": "ps_1", "kind": "inference", "host": "gpu1", "parent_run_id": None,
+        "status": "completed", "exit_code": 0, "error": None, "download": download, "output_path": None,
+        "enhanced_text": None, "created_at": "2025-01-02T03:04:05.000Z", "started_at": "2025-01-02T03:04:05.000Z",
+        "completed_at": "2025-01-02T03:05:15.000Z",
+        "params": {"num_steps": 35, "guidance": 5.0, "seed": 1, "weights": [0.25, 0.25, 0.25, 0.25]},
+    }  # fmt: skip
+    run.update(fields)
+    return run
+
+
+PROMPT = {"id": "ps_1", "name": "red robot", "text": "a red robot", "negative_prompt": "", "video": "/in/v.mp4",
+          "depth": None, "seg": None, "created_at": "2025-01-02T03:00:00.000Z"}
+
+
+class FakeAPI:
+    """Answers from memory and records every call as (method, args, kwargs)."""
+
+    def __init__(self, root: Path, runs: list[dict] | None = None) -> None:
+        config = root / "cosmos.toml"
+        config.write_text(f'[storage]\noutputs_dir = "{root}/outputs"\ndatabase = "sqlite:///{root}/c.db"\n'
+                          '[[hosts]]\nname = "gpu1"\nhostname = "h"\nuser = "u"\n')
+        self.config = load_config(config)
+        self.runs = runs if runs is not None else [make_run()]
+        self.calls: list[tuple[str, tuple, dict]] = []
+        self.log_text = "line 1\nline 2\n"
+
+    def _record(self, method: str, /, *args: Any, **kwargs: Any) -> None:
+        self.calls.append((method, args, kwargs))
+
+    def called(self, name: str) -> list[tuple[tuple, dict]]:
+        return [(args, kwargs) for method, args, kwargs in self.calls if method == name]
+
+    def list_runs(self, status=None, refresh=None, **filters):
+        self._record("list_runs", status, refresh, **filters)
+        return self.runs[filters.get("offset", 0):][: filters.get("limit")]
+
+    def get_run(self, run_id, refresh=None):
+        self._record("get_run", run_id, refresh)
+        for run in self.runs:
+            if run["id"] == run_id:
+                return run
+        raise CosmosError(f"no run with id {run_id!r}")
+
+    def get_prompt(self, prompt_id):
+        self._record("get_prompt", prompt_id)
+        return {**PROMPT, "id": prompt_id}
+
+    def list_prompts(self):
+        return [PROMPT]
+
+    def count_by_status(self):
+        return {"completed": len(self.runs)}
+
+    def list_hosts(self):
+        return [{"name": "gpu1", "hostname": "h", "port": 22, "user": "u", "image": "img", "remote_dir": "/r",
+                 "num_gpus": 1, "last_ok_at": None, "last_error": None}]
+
+    def logs(self, run_id, tail=None):
+        self._record("logs", run_id, tail=tail)
+        return self.log_text
+
+    def add_prompt(self, text, video, **kwargs):
+        self._record("add_prompt", text, video, **kwargs)
+        return {**PROMPT, "text": text, "video": str(video)}
+
+    def start_inference(self, prompt_id, host=None, params=None, on_upload=None):
+        self._record("start_inference", prompt_id, host, params)
+        if on_upload:
+            on_upload("v.mp4", 10, 10)
+        return make_run("rs_new", status="running")
+
+    def retry_download(self, run_id):
+        self._record("retry_download", run_id)
+        return make_run(run_id, download_status="done")
+
+    def cancel(self, run_id):
+        self._record("cancel", run_id)
+        return make_run(run_id, status="cancelled")
+
+    def start_upscale(self, run_id, weight=0.5, host=None):
+        self._record("start_upscale", run_id, weight)
+        return make_run("rs_up", kind="upscale", status="running")
+
+    def start_enhance(self, prompt_id, host=None):
+        self._record("start_enhance", prompt_id, host)
+        return make_run("rs_en", kind="enhance", status="running")
+
+    def check_host(self, name=None):
+        self._record("check_host", name)
+        return {"name": name, "ok": True, "ssh": {"status": "ok", "detail": "host gpu1"},
+                "docker": {"status": "ok", "detail": "27.0"}, "image": {"status": "ok", "detail": "img"},
+                "gpus": {"status": "absent", "detail": "nvidia-smi not found"}}

@@ -1,0 +1,135 @@
+"""The dashboard's handlers without a browser: what they ask the API, what they return."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from app.handlers import PAGE_SIZE, Handlers, NewRun, Query, diff
+from app.remote import LogTails, NetworkGate
+from app.serving import launch_options
+from cosmos_core.api import CosmosError, Refresh
+from tests.unit.app_fakes import FakeAPI, make_run
+
+
+@pytest.fixture
+def api(tmp_path):
+    return FakeAPI(tmp_path)
+
+
+def test_diff_keeps_only_what_changed():
+    frame = pd.DataFrame({"a": [1]})
+    changed, sent = diff({"table": frame, "log": "x"}, {})
+    assert set(changed) == {"table", "log"}
+    changed, sent = diff({"table": frame.copy(), "log": "x"}, sent)
+    assert changed == {}
+    changed, _ = diff({"table": frame, "log": "y"}, sent)
+    assert changed == {"log": "y"}
+
+
+def test_render_passes_the_filters_and_pages_fifty_at_a_time(api):
+    api.runs = [make_run(f"rs_{i}") for i in range(PAGE_SIZE + 5)]
+    view = Handlers(api).render(Query(status="failed", kind="all", host="gpu1", search=" robot ", page=0), None)
+    (args, kwargs), = api.called("list_runs")
+    assert args == ("failed", Refresh.NONE)
+    assert kwargs == {"kind": None, "host": "gpu1", "search": "robot", "limit": PAGE_SIZE + 1, "offset": 0}
+    assert len(view["table"]) == PAGE_SIZE and view["older"] and not view["newer"]
+    assert view["pager"] == "Runs 1–50"
+    second = Handlers(api).render(Query(page=1), None)
+    assert second["pager"] == "Runs 51–55" and second["newer"] and not second["older"]
+
+
+def test_a_tick_reads_the_database_while_another_remote_call_runs(api):
+    handlers = Handlers(api)
+    with handlers.gate.exclusive():  # say, an upload
+        handlers.render(Query(), None, Refresh.AUTO)
+    handlers.render(Query(), None, Refresh.AUTO)
+    assert [args[1] for args, _ in api.called("list_runs")] == [Refresh.NONE, Refresh.AUTO]
+
+
+def test_refresh_now_forces_a_sync(api):
+    Handlers(api).render(Query(), None, Refresh.FORCE)
+    assert api.called("list_runs")[0][0][1] is Refresh.FORCE
+
+
+def test_render_shows_api_errors_in_the_banner(api):
+    def broken(*args, **kwargs):
+        raise CosmosError("unknown status 'nope'")
+
+    api.list_runs = broken
+    view = Handlers(api).render(Query(status="nope"), None)
+    assert view["banner"] == "❌ unknown status 'nope'" and view["table"].empty
+
+
+def test_details_of_the_selected_run_and_prompts_read_once(api):
+    handlers = Handlers(api)
+    view = handlers.render(Query(), "rs_1")
+    assert "**rs_1**" in view["run_status"] and view["run_log"] == "line 1\nline 2\n"
+    handlers.render(Query(), "rs_1")
+    assert len(api.called("get_prompt")) == 1
+    assert "no run with id" in handlers.render(Query(), "rs_gone")["run_status"]
+
+
+def test_a_remote_log_is_read_once_per_ttl_and_a_local_one_each_time(api):
+    now = [0.0]
+    tails = LogTails(api, NetworkGate(), ttl=5, clock=lambda: now[0])
+    running = make_run(status="running")
+    tails.read(running)
+    now[0] = 4
+    tails.read(running)
+    assert len(api.called("logs")) == 1
+    now[0] = 6
+    tails.read(running)
+    assert len(api.called("logs")) == 2
+    local = tails.local_path("rs_1")
+    local.parent.mkdir(parents=True)
+    local.write_text("downloaded")
+    tails.read(running), tails.read(running)
+    assert len(api.called("logs")) == 4
+    assert tails.read(make_run("rs_2", status="pending")) == "" and len(api.called("logs")) == 4
+
+
+def test_starting_a_run_keeps_the_upload_and_passes_the_parameters(api, tmp_path):
+    upload = tmp_path / "gradio" / "clip.mp4"
+    upload.parent.mkdir()
+    upload.write_bytes(b"video bytes")
+    progress = []
+    form = NewRun(prompt="a red robot", upload=str(upload), negative="blurry", host="gpu1",
+                  weights=(0.5, 0, 0, 0), steps=12, guidance=6.5, seed=9)
+    run = Handlers(api).start(form, on_upload=lambda *a: progress.append(a))
+    assert run["id"] == "rs_new" and progress == [("v.mp4", 10, 10)]
+    (text, video), kwargs = api.called("add_prompt")[0]
+    assert text == "a red robot" and kwargs["negative_prompt"] == "blurry" and kwargs["name"] is None
+    assert video.read_bytes() == b"video bytes" and video.is_relative_to(tmp_path / "outputs" / "inputs")
+    (_, host, params), _ = api.called("start_inference")[0]
+    assert host == "gpu1" and (params.num_steps, params.guidance, params.seed) == (12, 6.5, 9)
+    assert params.weights == (0.5, 0.0, 0.0, 0.0)
+
+
+def test_a_run_needs_a_video(api):
+    with pytest.raises(CosmosError, match="choose an input video"):
+        Handlers(api).start(NewRun(prompt="no video"))
+
+
+def test_actions_call_the_api_and_say_what_happened(api):
+    handlers = Handlers(api)
+    assert handlers.retry("rs_1") == "Download of rs_1 is done."
+    assert handlers.cancel("rs_1") == "Run rs_1 is cancelled."
+    assert handlers.upscale("rs_1", 0.7) == ("Started 4K upscale rs_up.", "rs_up")
+    assert api.called("start_upscale")[0][0] == ("rs_1", 0.7)
+    assert handlers.enhance("rs_1") == ("Started prompt enhancement rs_en.", "rs_en")
+    assert api.called("start_enhance")[0][0] == ("ps_1", "gpu1")
+    with pytest.raises(CosmosError, match="select a run"):
+        handlers.cancel(None)
+
+
+def test_checking_hosts_fills_the_hosts_table(api):
+    table = Handlers(api).check_hosts()
+    assert table.loc[0, "reachable"] == "✅ yes" and table.loc[0, "GPUs"] == "– nvidia-smi not found"
+
+
+def test_launch_serves_outputs_but_not_the_database(api, tmp_path):
+    options = launch_options(api.config)
+    assert options["allowed_paths"] == [str(tmp_path / "outputs")]
+    assert str(tmp_path / "c.db") in options["blocked_paths"] and str(tmp_path / "c.db-wal") in options["blocked_paths"]
+    assert options["auth"] is None

@@ -1,0 +1,66 @@
+"""The dashboard's table formatting: plain dicts in, DataFrames and text out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from app import tables
+from tests.unit.app_fakes import make_run
+
+NOW = datetime(2025, 1, 2, 3, 10, 5, tzinfo=UTC)
+
+
+def test_runs_frame_keeps_the_api_order_and_shows_prompt_names():
+    runs = [make_run("rs_2"), make_run("rs_1", prompt_id="ps_gone")]
+    frame = tables.runs_frame(runs, {"ps_1": "red robot"}, NOW)
+    assert list(frame.columns) == tables.RUN_COLUMNS
+    assert list(frame["id"]) == ["rs_2", "rs_1"]
+    assert list(frame["prompt"]) == ["red robot", "ps_gone"]  # an unknown prompt shows its id
+    assert frame.loc[0, "duration"] == "1m 10s"
+
+
+def test_status_carries_a_short_failure_reason():
+    failed = make_run(status="failed", error="Container exited with code 137 (killed: out of memory) " * 3)
+    text = tables.status_text(failed)
+    assert text.startswith("failed: Container exited with code 137")
+    assert text.endswith("…") and len(text) == len("failed: ") + tables.REASON_CHARS
+    assert tables.status_text(make_run(status="running", error=None)) == "running"
+
+
+def test_download_shows_percent_only_while_downloading():
+    assert tables.download_text({"status": "downloading", "bytes_done": 25, "bytes_total": 200}) == "12%"
+    assert tables.download_text({"status": "downloading", "bytes_done": 0, "bytes_total": 0}) == "0%"
+    assert tables.download_text({"status": "failed", "bytes_done": 3, "bytes_total": 9}) == "failed"
+    assert tables.download_text({"status": "none", "bytes_done": 0, "bytes_total": 0}) == ""
+
+
+def test_a_running_run_counts_its_duration_to_now():
+    running = make_run(status="running", completed_at=None)
+    assert tables.run_duration(running, NOW) == "6m 00s"
+    assert tables.run_duration(make_run(started_at=None), NOW) == ""
+    assert tables.format_duration(7322) == "2h 02m" and tables.format_duration(4) == "4s"
+
+
+def test_counts_follow_the_lifecycle_order():
+    text = tables.counts_text({"failed": 1, "running": 2, "completed": 5})
+    assert text == "**8** runs: running **2** · completed **5** · failed **1**"
+    assert tables.counts_text({}) == "No runs yet."
+
+
+def test_unreachable_hosts_get_a_warning_line_each():
+    hosts = [{"name": "gpu1", "last_error": None}, {"name": "gpu2", "last_error": "cannot connect"}]
+    assert tables.unreachable_text(hosts) == (
+        "⚠️ Host **gpu2** is unreachable: cannot connect. Showing its runs as last known.")
+
+
+def test_hosts_frame_uses_the_last_sync_until_checked():
+    host = {"name": "gpu1", "hostname": "h", "port": 22, "user": "u", "last_ok_at": "2025-01-02T03:04:05.000Z",
+            "last_error": None}
+    unchecked = tables.hosts_frame([host], {})
+    assert unchecked.loc[0, "reachable"] == "✅ up" and unchecked.loc[0, "docker"] == ""
+    assert unchecked.loc[0, "address"] == "u@h:22"
+    down = {"ssh": {"status": "fail", "detail": "cannot connect"}}
+    checked = tables.hosts_frame([host], {"gpu1": down})
+    assert checked.loc[0, "reachable"] == "❌ cannot connect" and checked.loc[0, "docker"] == "not checked"
+    ok = {"ssh": {"status": "ok", "detail": "x"}, "gpus": {"status": "absent", "detail": "nvidia-smi not found"}}
+    assert tables.hosts_frame([host], {"gpu1": ok}).loc[0, "GPUs"] == "– nvidia-smi not found"
