@@ -143,6 +143,21 @@ def kill_tree(pid: int) -> set[int]:
     return frozen
 
 
+def processes_mentioning(text: str) -> list[int]:
+    """PIDs of live processes whose command line contains ``text``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if text.encode() in cmdline:
+            found.append(int(entry))
+    return found
+
+
 def _gone(pid: int) -> bool:
     """True once a PID has exited (a zombie counts: it only awaits reaping)."""
     try:
@@ -264,6 +279,13 @@ class TestHost:
                 self.docker("rm", "--force", "--all", "--time", "0", check=False, timeout=60)
             except subprocess.TimeoutExpired:
                 pass  # unmount and delete anyway
+        # A killed container's conmon runs `podman container cleanup` after rm
+        # has returned; started after the rmtree below, it would recreate
+        # podman/ and bind-mount storage/overlay again.  Both name the temp dir.
+        try:
+            wait_until(lambda: not processes_mentioning(f"{self.root}/"), 15, "conmon and its cleanup to exit", 0.05)
+        except TimeoutError:
+            pass  # unmount and delete anyway
         self._unmount_all()
         shutil.rmtree(self.root, ignore_errors=True)
         self.root = Path()

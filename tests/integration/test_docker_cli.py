@@ -10,7 +10,6 @@ slash, a missing container exits 1 with "Error: No such object".
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from collections.abc import Callable, Iterator
@@ -20,7 +19,7 @@ import pytest
 
 from cosmos_core import docker
 from cosmos_core.api import CosmosAPI, Refresh
-from tests.hostkit import DOCKER_CLI, TestHost, wait_until
+from tests.hostkit import DOCKER_CLI, TestHost, processes_mentioning, wait_until
 from tests.workspace import Workspace, write_config
 
 
@@ -173,27 +172,14 @@ def test_a_docker_daemon_that_is_down_is_reported_and_changes_no_run(api, worksp
     host.docker_cli("rm", "-f", docker.container_name(run["id"]))
 
 
-def _processes_mentioning(text: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if text.encode() in cmdline:
-                found.append(int(entry))
-    return found
-
-
 def test_the_docker_api_stops_by_its_pid_and_leaves_nothing(gpu_host):
     gpu_host.start_docker_api()
     pid, netns, sock = gpu_host.docker_api_pid, gpu_host.docker_api_netns, str(gpu_host.docker_api_socket)
     assert pid and netns in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert _processes_mentioning(sock) == [pid]
+    assert processes_mentioning(sock) == [pid]
     gpu_host.stop_docker_api()
     assert gpu_host.docker_api_pid is None and not Path(f"/proc/{pid}").exists()
-    assert _processes_mentioning(sock) == []
+    assert processes_mentioning(sock) == []
     assert netns not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
     cli = subprocess.run([gpu_host.docker_cli_cmd, "ps"], capture_output=True, text=True)  # Docker, no daemon
     assert cli.returncode == 1
