@@ -48,7 +48,7 @@ def parse_checks(stdout: str) -> dict[str, dict[str, str]]:
     for line in stdout.splitlines():
         parts = line.split("\t", 2)
         if len(parts) == 3 and parts[0] in ("docker", "image", "remote_dir", "gpus"):
-            checks[parts[0]] = {"status": parts[1], "detail": parts[2]}
+            checks[parts[0]] = {"status": parts[1], "detail": parts[2].strip()}
     return checks
 
 
