@@ -9,7 +9,7 @@ import pandas as pd
 
 RUN_COLUMNS = ["id", "prompt", "kind", "host", "status", "download", "duration", "created"]
 HOST_COLUMNS = ["host", "address", "reachable", "docker", "image", "GPUs", "last sync", "last error"]
-RUN_COLUMN_WIDTHS = ["15%", "20%", "8%", "7%", "22%", "8%", "8%", "12%"]
+RUN_COLUMN_WIDTHS = ["15%", "19%", "8%", "6%", "21%", "8%", "8%", "15%"]
 REASON_CHARS = 48
 STATUS_ORDER = ["pending", "uploading", "running", "completed", "failed", "cancelled"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -31,7 +32,8 @@ def test_a_run_started_after_the_page_loaded_completes_without_reload_and_plays(
     expect(page.locator("#run-status")).to_contain_text("download done")
     src = wait_video_ready(page)
     outputs = e2e_workspace.root / "outputs"
-    assert src.endswith(f"/gradio_api/file={outputs}/run_{run['id']}/outputs/output.mp4")  # served in place
+    assert src.endswith(f"/gradio_api/file={outputs}/run_{run['id']}/outputs/output.mp4")  # served in place,
+    assert not list(Path(os.environ["GRADIO_TEMP_DIR"]).rglob("output.mp4"))  # not copied to Gradio's cache
     expect(page.locator("#run-log textarea")).to_have_value(re.compile(re.escape("[COSMOS_COMPLETE] exit_code=0")))
     expect(page.locator("#run-prompt")).to_contain_text("steps 35")
     expect(page.locator("#retry-download")).to_be_disabled()
