@@ -1,0 +1,112 @@
+"""The page's components, created in place inside `gr.Blocks`; each function returns them by name.
+
+The elem_ids `runs-table`, `refresh-now`, `run-status`, `run-video`, `run-log`,
+`retry-download`, `cancel-run` and `new-run` are a stable test contract (SPEC.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from . import tables
+from .handlers import ALL
+
+STATUSES = ["pending", "uploading", "running", "completed", "failed", "cancelled"]
+KINDS = ["inference", "upscale", "enhance"]
+VIDEO_TYPES = [".mp4", ".mov", ".avi", ".mkv", ".webm"]
+# The new-run form's inputs, in the order the start handler receives them.
+FORM_FIELDS = ["prompt", "upload", "picked", "depth", "seg", "negative", "name", "host",
+               "vis", "edge", "depth_w", "seg_w", "steps", "guidance", "seed"]  # fmt: skip
+
+
+def header() -> dict[str, Any]:
+    with gr.Row(equal_height=True):
+        gr.Markdown("# Cosmos Run Dashboard")
+        refresh_now = gr.Button("Refresh now", elem_id="refresh-now", scale=0, variant="secondary")
+    return {
+        "refresh_now": refresh_now,
+        "counts": gr.Markdown(elem_id="run-counts"),
+        "banner": gr.Markdown(elem_id="host-banner"),
+        "notice": gr.Markdown(elem_id="notice"),
+    }
+
+
+def runs_tab(hosts: list[str]) -> dict[str, Any]:
+    """Filters, the runs table with its pager, and the selected run's details."""
+    with gr.Row():
+        ui = {
+            "status_f": gr.Dropdown([ALL, *STATUSES], value=ALL, label="Status", elem_id="filter-status"),
+            "kind_f": gr.Dropdown([ALL, *KINDS], value=ALL, label="Kind", elem_id="filter-kind"),
+            "host_f": gr.Dropdown([ALL, *hosts], value=ALL, label="Host", elem_id="filter-host"),
+            "search": gr.Textbox(label="Search", placeholder="run id, prompt name or text (Enter)",
+                                 elem_id="filter-search", scale=2),
+        }  # fmt: skip
+    ui["table"] = gr.Dataframe(headers=tables.RUN_COLUMNS, elem_id="runs-table", interactive=False, wrap=True,
+                               column_widths=tables.RUN_COLUMN_WIDTHS, max_height=420,
+                               label="Runs (newest first; click a run to open it)")
+    with gr.Row():
+        ui["newer"] = gr.Button("◀ Newer", interactive=False, scale=0, size="sm")
+        ui["pager"] = gr.Markdown(elem_id="pager")
+        ui["older"] = gr.Button("Older ▶", interactive=False, scale=0, size="sm")
+    return ui | details()
+
+
+def details() -> dict[str, Any]:
+    ui: dict[str, Any] = {"run_status": gr.Markdown(elem_id="run-status")}
+    with gr.Row():
+        with gr.Column():
+            ui["run_video"] = gr.Video(elem_id="run-video", interactive=False, label="Output video", height=360)
+            ui["run_enhanced"] = gr.Textbox(label="Enhanced prompt", visible=False, interactive=False, lines=3,
+                                        buttons=["copy"], elem_id="run-enhanced")
+            with gr.Row():
+                ui["retry"] = gr.Button("Retry download", elem_id="retry-download", interactive=False)
+                ui["cancel"] = gr.Button("Cancel", elem_id="cancel-run", interactive=False, variant="stop")
+                ui["enhance"] = gr.Button("Enhance prompt", elem_id="enhance-prompt", interactive=False)
+            with gr.Row(equal_height=True):
+                ui["weight"] = gr.Slider(0, 1, value=0.5, step=0.05, label="Upscale control weight")
+                ui["upscale"] = gr.Button("Upscale to 4K", elem_id="upscale-run", interactive=False)
+        with gr.Column():
+            ui["run_prompt"] = gr.Markdown(elem_id="run-prompt")
+            ui["run_log"] = gr.Textbox(label="Log (last 200 lines)", lines=16, max_lines=16, interactive=False,
+                                       autoscroll=True, elem_id="run-log")
+    return ui
+
+
+def new_run_form(hosts: list[str]) -> dict[str, Any]:
+    """The form's components: "inputs" in FORM_FIELDS order, the start button, its status line."""
+    with gr.Row():
+        with gr.Column():
+            upload = gr.File(label="Input video (upload)", file_types=VIDEO_TYPES, elem_id="new-run-video")
+            picked = gr.Dropdown([], value=None, label="…or a video used before", elem_id="new-run-picked")
+            with gr.Row():
+                depth = gr.File(label="Depth video (optional)", file_types=VIDEO_TYPES)
+                seg = gr.File(label="Segmentation video (optional)", file_types=VIDEO_TYPES)
+        with gr.Column():
+            prompt = gr.Textbox(label="Prompt", lines=4, elem_id="new-run-prompt")
+            negative = gr.Textbox(label="Negative prompt", lines=2)
+            name = gr.Textbox(label="Name (optional)")
+            host = gr.Dropdown(hosts, value=hosts[0] if hosts else None, label="Host", elem_id="new-run-host",
+                               info=None if hosts else "No host configured: add [[hosts]] to cosmos.toml")
+    with gr.Row():
+        weights = [gr.Slider(0, 1, value=0.25, step=0.05, label=f"{c} weight") for c in ("vis", "edge", "depth", "seg")]
+    with gr.Row():
+        steps = gr.Number(35, precision=0, minimum=1, label="Steps")
+        guidance = gr.Number(5.0, label="Guidance")
+        seed = gr.Number(1, precision=0, label="Seed")
+    return {
+        "inputs": [prompt, upload, picked, depth, seg, negative, name, host, *weights, steps, guidance, seed],
+        "picked": picked,
+        "start": gr.Button("Start run", variant="primary", elem_id="new-run-start"),
+        "status": gr.Markdown(elem_id="new-run-status", min_height=60),
+    }
+
+
+def hosts_tab(hosts: list[str]) -> dict[str, Any]:
+    gr.Markdown("No host is configured: add a `[[hosts]]` block to cosmos.toml.", visible=not hosts)
+    return {
+        "check": gr.Button("Check hosts now", elem_id="check-hosts", scale=0),
+        "hosts": gr.Dataframe(headers=tables.HOST_COLUMNS, interactive=False, wrap=True,
+                                    elem_id="hosts-table", label="Configured hosts"),
+    }
