@@ -8,10 +8,9 @@ last received it, so a quiet refresh sends almost nothing.
 from __future__ import annotations
 
 import hashlib
-import logging
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from .remote import HostChecks, LogTails, NetworkGate
 ALL = "all"
 PAGE_SIZE = 50
 UploadProgress = Callable[[str, int, int], None]
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,13 +69,13 @@ def diff(view: Mapping[str, Any], sent: Mapping[str, Any]) -> tuple[dict[str, An
 
 
 class Handlers:
-    def __init__(self, api: CosmosAPI, gate: NetworkGate | None = None) -> None:
+    def __init__(self, api: CosmosAPI) -> None:
         self.api = api
-        self.gate = gate or NetworkGate()
+        self.gate = NetworkGate()
         self.outputs_dir = Path(api.config.storage.outputs_dir)
         self.logs = LogTails(api, self.gate, ttl=max(api.config.ui.refresh_seconds, 1.0))
         self.checks = HostChecks(api, self.gate)
-        self._prompts: dict[str, dict | None] = {}
+        self._prompts: dict[str, dict] = {}
 
     # -- reading ------------------------------------------------------------
 
@@ -122,8 +120,7 @@ class Handlers:
             return page(refresh if free else Refresh.NONE)
 
     def details_view(self, run_id: str | None) -> dict[str, Any]:
-        details = self.details(run_id)
-        return {f"run_{key}": value for key, value in details.__dict__.items()}
+        return {f"run_{key}": value for key, value in asdict(self.details(run_id)).items()}
 
     def details(self, run_id: str | None) -> Details:
         if not run_id:
