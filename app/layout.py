@@ -81,8 +81,8 @@ def new_run_form(hosts: list[str]) -> dict[str, Any]:
             upload = gr.File(label="Input video (upload)", file_types=VIDEO_TYPES, elem_id="new-run-video")
             picked = gr.Dropdown([], value=None, label="…or a video used before", elem_id="new-run-picked")
             with gr.Row():
-                depth = gr.File(label="Depth video (optional)", file_types=VIDEO_TYPES)
-                seg = gr.File(label="Segmentation video (optional)", file_types=VIDEO_TYPES)
+                depth = gr.File(label="Depth video (optional)", file_types=VIDEO_TYPES, elem_id="new-run-depth")
+                seg = gr.File(label="Segmentation video (optional)", file_types=VIDEO_TYPES, elem_id="new-run-seg")
         with gr.Column():
             prompt = gr.Textbox(label="Prompt", lines=4, elem_id="new-run-prompt")
             negative = gr.Textbox(label="Negative prompt", lines=2)
