@@ -222,7 +222,9 @@ class CosmosAPI:
 
         with _as_cosmos_error():
             config = self.config.host(name)
-        return check_host(self.hosts[config.name])
+        report = check_host(self.hosts[config.name])
+        self.repo.record_host(config.name, None if report["ssh"]["status"] == "ok" else report["ssh"]["detail"])
+        return report
 
     # -- views ---------------------------------------------------------------
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import paramiko
+
 from . import docker
 from .config import HostConfig
 from .remote import Host, RemoteError
@@ -115,8 +117,8 @@ def launch(host: Host, plan: LaunchPlan, on_upload: UploadProgress | None = None
     after removing any container this call created."""
     cfg = host.config
     run_dir = plan.remote_dir(cfg.remote_dir)
-    with host.converting_errors("uploading the run's files"):
-        _upload(host, cfg, plan, run_dir, on_upload)
+    with host.sftp_session("uploading the run's files") as sftp:
+        _upload(sftp, cfg, plan, run_dir, on_upload)
     command = docker.run_command(
         cfg.docker, run_id=plan.run_id, image=cfg.image, run_args=cfg.run_args,
         mount_dir=cfg.remote_dir, env={"NUM_GPU": str(cfg.num_gpus), "PYTHONPATH": docker.WORKSPACE},
@@ -134,8 +136,8 @@ def launch(host: Host, plan: LaunchPlan, on_upload: UploadProgress | None = None
     return result.stdout.strip().splitlines()[-1]
 
 
-def _upload(host: Host, cfg: HostConfig, plan: LaunchPlan, run_dir: str, on_upload: UploadProgress | None) -> None:
-    sftp = host.sftp()
+def _upload(sftp: paramiko.SFTPClient, cfg: HostConfig, plan: LaunchPlan, run_dir: str,
+            on_upload: UploadProgress | None) -> None:
     try:
         sftp.stat(cfg.remote_dir)
     except FileNotFoundError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,7 +68,11 @@ class _RefuseUnknownKey(paramiko.MissingHostKeyPolicy):
 
 
 class Host:
-    """A configured GPU host reached over SSH: `run(cmd) -> Result` and `sftp()`."""
+    """A configured GPU host reached over SSH: `run(cmd) -> Result` and `sftp_session()`.
+
+    Safe to share between threads: commands run on their own channels of the one
+    connection, and SFTP work is serialised (paramiko's SFTP client is not thread-safe).
+    """
 
     def __init__(self, config: HostConfig, connect_timeout: float = CONNECT_TIMEOUT,
                  command_timeout: float = COMMAND_TIMEOUT) -> None:
@@ -76,6 +81,8 @@ class Host:
         self.command_timeout = command_timeout
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
+        self._lock = threading.RLock()  # guards connecting, reconnecting and closing
+        self._sftp_lock = threading.Lock()  # one SFTP user at a time
 
     @property
     def label(self) -> str:
@@ -105,30 +112,37 @@ class Host:
             channel.close()
         return Result(code, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
 
-    def sftp(self) -> paramiko.SFTPClient:
-        if self._sftp is None:
-            try:
-                self._sftp = self._connected().open_sftp()
-            except (paramiko.SSHException, EOFError, OSError) as exc:
-                self.close()
-                raise HostUnreachable(f"{self.label}: cannot open SFTP: {exc or type(exc).__name__}") from exc
-        return self._sftp
-
     @contextmanager
-    def converting_errors(self, doing: str) -> Iterator[None]:
-        """Around SFTP work: a dropped connection becomes HostUnreachable (and is
-        closed, so the next use reconnects)."""
-        try:
-            yield
-        except (paramiko.SSHException, EOFError, ConnectionError, TimeoutError) as exc:
-            self.close()
-            raise HostUnreachable(f"{self.label}: connection lost while {doing}: {exc or type(exc).__name__}") from exc
+    def sftp_session(self, doing: str) -> Iterator[paramiko.SFTPClient]:
+        """The SFTP client, for this thread alone until the block ends. A dropped
+        connection becomes HostUnreachable naming `doing`, and is closed so the
+        next use reconnects."""
+        with self._sftp_lock:
+            try:
+                yield self._sftp_client()
+            except (paramiko.SSHException, EOFError, ConnectionError, TimeoutError) as exc:
+                self.close()
+                reason = exc or type(exc).__name__
+                raise HostUnreachable(f"{self.label}: connection lost while {doing}: {reason}") from exc
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-        self._client = None
-        self._sftp = None
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+            self._client = None
+            self._sftp = None
+
+    def _sftp_client(self) -> paramiko.SFTPClient:
+        with self._lock:
+            if self._sftp is not None and self._sftp.sock.closed:
+                self.close()  # the connection died since (sshd restarted, laptop slept)
+            if self._sftp is None:
+                try:
+                    self._sftp = self._connected().open_sftp()
+                except (paramiko.SSHException, EOFError, OSError) as exc:
+                    self.close()
+                    raise HostUnreachable(f"{self.label}: cannot open SFTP: {exc or type(exc).__name__}") from exc
+            return self._sftp
 
     def _open_channel(self) -> paramiko.Channel:
         """A session channel; a stale reused connection is replaced once, since
@@ -143,13 +157,14 @@ class Host:
         raise AssertionError("unreachable")
 
     def _connected(self) -> paramiko.SSHClient:
-        if self._client is not None:
-            transport = self._client.get_transport()
-            if transport is not None and transport.is_active():
-                return self._client
-            self.close()
-        self._client = self._connect()
-        return self._client
+        with self._lock:
+            if self._client is not None:
+                transport = self._client.get_transport()
+                if transport is not None and transport.is_active():
+                    return self._client
+                self.close()
+            self._client = self._connect()
+            return self._client
 
     def _connect(self) -> paramiko.SSHClient:
         c = self.config

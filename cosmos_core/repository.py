@@ -198,7 +198,9 @@ class DataRepository:
             query = query.where(HostState.last_probe_at <= now - self.sync_config.min_interval_seconds)
         return query.execute() == 1
 
-    def _record_host(self, host: str, error: str | None) -> None:
+    def record_host(self, host: str, error: str | None) -> None:
+        """How the last contact with `host` went (None: it answered)."""
+        HostState.insert(name=host).on_conflict_ignore().execute()
         fields: dict[str, object] = {"last_error": error}
         if error is None:
             fields["last_ok_at"] = self.clock()
@@ -251,9 +253,9 @@ class DataRepository:
             result = self.checker.probe(host, targets, settled)
         except (RemoteError, ProbeError) as exc:
             report.unreachable[host] = str(exc)
-            self._record_host(host, str(exc))
+            self.record_host(host, str(exc))
             return
-        self._record_host(host, None)
+        self.record_host(host, None)
         report.probed.append(host)
         now = self.clock()
         for run in active:

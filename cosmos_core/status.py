@@ -194,9 +194,9 @@ class StatusChecker:
         total = sum(f.size for f in files.values())
         for name, facts in files.items():
             local = local_dir / name  # outputs/<file> stays under outputs/, run.log beside it
-            with host.converting_errors(f"downloading {name}"):
+            with host.sftp_session(f"downloading {name}") as sftp:
                 complete = download_file(
-                    host.sftp(), f"{run_dir}/{name}", local, facts,
+                    sftp, f"{run_dir}/{name}", local, facts,
                     lambda n, base=done_before: recorder.progress(base + n, total), deadline,
                 )  # fmt: skip
             if not complete:
