@@ -37,3 +37,20 @@ cosmos_run() {
   COSMOS_EXIT=$?
   exit "$COSMOS_EXIT"
 }
+
+# cosmos_transfer RUN_DIR SAVE_NAME [FLAGS...]: Cosmos-Transfer1's transfer.py on the
+# run's spec.json, writing RUN_DIR/outputs/SAVE_NAME.mp4; FLAGS go before the offload flags.
+cosmos_transfer() {
+  local run_dir=$1 save_name=$2
+  shift 2
+  torchrun --nproc_per_node="${NUM_GPU:-1}" --nnodes=1 --node_rank=0 \
+    cosmos_transfer1/diffusion/inference/transfer.py \
+    --checkpoint_dir checkpoints \
+    --video_save_folder "$run_dir/outputs" \
+    --video_save_name "$save_name" \
+    --controlnet_specs "$run_dir/spec.json" \
+    --num_gpus "${NUM_GPU:-1}" \
+    "$@" \
+    --offload_text_encoder_model \
+    --offload_guardrail_models
+}
