@@ -22,10 +22,11 @@ import paramiko
 from .probe import FileFacts
 
 READ_SIZE = 256 * 1024
-# paramiko's prefetch falls off a cliff (~5 MB/s) when capped below 128
-# outstanding requests (paramiko #2455); more than this only buffers data that
-# a budget-limited download may throw away.
-PREFETCH_REQUESTS = 512
+# A download asks for one window at a time, every request of the window in
+# flight at once: paramiko's prefetch falls off a cliff (~5 MB/s) when its
+# concurrency is capped low (paramiko #2455), so it is not capped at all; the
+# window bounds what a budget-limited download requests and then throws away.
+PREFETCH_WINDOW = 32 * 1024 * 1024
 
 
 class DownloadError(Exception):
@@ -60,18 +61,20 @@ def download_file(sftp: paramiko.SFTPClient, remote_path: str, local_path: Path,
     digest = sha256_of(part) if offset else hashlib.sha256()
     on_progress(offset)
     with sftp.open(remote_path, "rb") as src, open(part, "ab") as dst:
-        src.seek(offset)
-        src.prefetch(expected.size, max_concurrent_requests=PREFETCH_REQUESTS)
         while offset < expected.size:
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            chunk = src.read(min(READ_SIZE, expected.size - offset))
-            if not chunk:
-                raise DownloadError(f"{remote_path} is shorter than the {expected.size} bytes reported")
-            dst.write(chunk)
-            digest.update(chunk)
-            offset += len(chunk)
-            on_progress(offset)
+            window_end = min(expected.size, offset + PREFETCH_WINDOW)
+            src.seek(offset)
+            src.prefetch(window_end)
+            while offset < window_end:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                chunk = src.read(min(READ_SIZE, window_end - offset))
+                if not chunk:
+                    raise DownloadError(f"{remote_path} is shorter than the {expected.size} bytes reported")
+                dst.write(chunk)
+                digest.update(chunk)
+                offset += len(chunk)
+                on_progress(offset)
     if digest.hexdigest() != expected.sha256:
         part.unlink()
         raise DownloadError(f"{remote_path}: sha256 mismatch after download (the partial file was discarded)")
