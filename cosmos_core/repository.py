@@ -128,8 +128,12 @@ class DataRepository:
         )  # fmt: skip
 
     def transition(self, run_id: str, expect: RunStatus | Iterable[RunStatus], **fields: object) -> bool:
-        """Compare-and-set: write `fields` only if the run's status is still `expect`."""
-        allowed = [expect.value] if isinstance(expect, RunStatus) else [s.value for s in expect]
+        """Compare-and-set: write `fields` only if the run's status is still `expect`.
+        A new status must lie ahead of every expected one (status only moves forward)."""
+        expected = [expect] if isinstance(expect, RunStatus) else list(expect)
+        if "status" in fields and not all(e.can_move_to(RunStatus(fields["status"])) for e in expected):
+            raise ValueError(f"status cannot move from {[e.value for e in expected]} to {fields['status']}")
+        allowed = [e.value for e in expected]
         fields = {k: json.dumps(v) if k == "remote_files" else v for k, v in fields.items()}
         return Run.update(**fields).where((Run.id == run_id) & Run.status.in_(allowed)).execute() == 1
 

@@ -39,6 +39,10 @@ def test_compare_and_set_applies_a_transition_once(repo, video):
     assert repo.transition(run.id, RunStatus.UPLOADING, status="running")
     assert repo.transition(run.id, RunStatus.RUNNING, status="completed", completed_at=5.0)
     assert not repo.transition(run.id, RunStatus.RUNNING, status="failed", completed_at=6.0)
+    with pytest.raises(ValueError, match="cannot move"):
+        repo.transition(run.id, RunStatus.COMPLETED, status="failed")
+    with pytest.raises(ValueError, match="cannot move"):
+        repo.transition(run.id, RunStatus.RUNNING, status="uploading")
     stored = repo.get_run(run.id)
     assert (stored.status, stored.completed_at) == ("completed", 5.0)
 
