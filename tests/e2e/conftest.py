@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -43,13 +44,21 @@ def e2e_workspace(tmp_path_factory: pytest.TempPathFactory, gpu_host: TestHost) 
 @contextmanager
 def running_dashboard(workspace: Workspace) -> Iterator[str]:
     """`python launch.py` serving the workspace, as a user starts it; yields its URL."""
+    with launched(workspace.root, "--config", str(workspace.config)) as url:
+        yield url
+
+
+@contextmanager
+def launched(cwd: Path, *args: str) -> Iterator[str]:
+    """`python launch.py ARGS --port P` started in `cwd`; yields its URL."""
     port = free_port()
-    log_path = workspace.root / "dashboard.log"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "GRADIO_ANALYTICS_ENABLED": "False"}
+    log_path = cwd / "dashboard.log"
+    env = {k: v for k, v in os.environ.items() if k != "COSMOS_CONFIG"}
+    env.update(PYTHONPATH=str(REPO), GRADIO_ANALYTICS_ENABLED="False")
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, str(REPO / "launch.py"), "--config", str(workspace.config), "--port", str(port)],
-            cwd=workspace.root, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, str(REPO / "launch.py"), *args, "--port", str(port)],
+            cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}/"
         try:
