@@ -1,10 +1,11 @@
 """The dashboard's remote calls: one at a time per process, and cached so tabs do not multiply them.
 
-CosmosAPI keeps one lazily opened SSH connection per host, which is not meant
-to be shared by several threads at once, while Gradio runs every event in its
-own worker thread. So every call that may reach a host goes through one
+CosmosAPI keeps one SSH connection per host and serialises SFTP work on it
+(an upload holds it for as long as it takes), while Gradio runs every event in
+its own worker thread. So every call that may reach a host goes through one
 `NetworkGate`: user actions wait for it; a timer tick that finds it busy (an
-upload, a retry, another tab's sync) reads the database only and stays fast.
+upload, a retry, another tab's sync) reads the database only and stays fast,
+instead of queueing behind the upload.
 """
 
 from __future__ import annotations
