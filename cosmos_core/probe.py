@@ -83,7 +83,8 @@ remove() {  # prints R<tab>name for every container that is gone afterwards
 probe_run() {
   local id=$1 name=$2 dir=$3 marker f
   shift 3
-  marker=$(tail -c %(tail)d "$dir/run.log" 2>/dev/null | grep -a '^\[COSMOS_COMPLETE\] exit_code=' | tail -n 1)
+  marker=$(tail -c %(tail)d "$dir/run.log" 2>/dev/null | tr -d '\r' \
+    | grep -ax '\[COSMOS_COMPLETE\] exit_code=-\{0,1\}[0-9]\{1,\}[[:blank:]]*' | tail -n 1)
   printf 'M\t%%s\t%%s\n' "$id" "$marker"
   case "${state[$name]:-gone}" in exited|dead|stopped|gone) ;; *) [ -n "$marker" ] || return 0 ;; esac
   for f in "$@"; do
@@ -120,25 +121,27 @@ def build_probe_script(docker_prefix: Sequence[str], targets: Sequence[ProbeTarg
 
 def parse_probe_output(stdout: str, targets: Sequence[ProbeTarget]) -> ProbeReport:
     """Observations for every target, from the payload `build_probe_script` printed."""
-    start, end = stdout.rfind(OPEN_TAG), stdout.rfind(CLOSE_TAG)
+    start, end = stdout.find(OPEN_TAG), stdout.rfind(CLOSE_TAG)
     if start < 0 or end < start:
         raise ProbeError("the host's answer has no complete payload (is bash installed on the host?)")
+    lines = stdout[start + len(OPEN_TAG):end].split("\n")  # only \n: log text never spans lines here
+    if "P\tok" not in lines:
+        docker_error = next((line.split("\t", 2)[-1] for line in lines if line.startswith("P\terror")), "no answer")
+        raise ProbeError(f"docker is not usable on the host: {docker_error.strip()}")
     containers: dict[str, docker.ContainerState] = {}
     markers: dict[str, int | None] = {}
     files: dict[str, dict[str, FileFacts]] = {}
     removed: list[str] = []
-    for line in stdout[start + len(OPEN_TAG):end].splitlines():
+    for line in lines:
         kind, _, rest = line.partition("\t")
-        if kind == "P" and not rest.startswith("ok"):
-            raise ProbeError(f"docker is not usable on the host: {rest.partition(chr(9))[2].strip()}")
         if kind == "C" and (state := docker.parse_inspect_line(rest)):
             containers[state.name] = state
         elif kind == "M":
             run_id, _, marker = rest.partition("\t")
             markers[run_id] = parse_completion_marker(marker)
-        elif kind == "F":
-            run_id, name, size, sha = rest.split("\t")
-            files.setdefault(run_id, {})[name] = FileFacts(int(size), sha)
+        elif kind == "F" and (file_line := _parse_file_line(rest)):
+            run_id, name, facts = file_line
+            files.setdefault(run_id, {})[name] = facts
         elif kind == "R":
             removed.append(rest)
     observations = {
@@ -150,3 +153,11 @@ def parse_probe_output(stdout: str, targets: Sequence[ProbeTarget]) -> ProbeRepo
         for t in targets
     }
     return ProbeReport(observations, tuple(removed))
+
+
+def _parse_file_line(rest: str) -> tuple[str, str, FileFacts] | None:
+    parts = rest.split("\t")
+    if len(parts) != 4 or not parts[2].isdigit():
+        return None  # the file vanished between the test and the stat
+    run_id, name, size, sha = parts
+    return run_id, name, FileFacts(int(size), sha)

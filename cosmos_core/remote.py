@@ -20,6 +20,7 @@ from .config import HostConfig
 
 CONNECT_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 120.0
+KEEPALIVE_SECONDS = 15
 
 
 class RemoteError(Exception):
@@ -139,6 +140,8 @@ class Host:
             if self._sftp is None:
                 try:
                     self._sftp = self._connected().open_sftp()
+                    # A stalled read (a half-open connection after sleep) must fail, not hang.
+                    self._sftp.get_channel().settimeout(self.command_timeout)
                 except (paramiko.SSHException, EOFError, OSError) as exc:
                     self.close()
                     raise HostUnreachable(f"{self.label}: cannot open SFTP: {exc or type(exc).__name__}") from exc
@@ -202,6 +205,7 @@ class Host:
         except (paramiko.SSHException, EOFError, OSError) as exc:
             client.close()
             raise HostUnreachable(f"{self.label}: cannot connect: {exc or type(exc).__name__}") from exc
+        client.get_transport().set_keepalive(KEEPALIVE_SECONDS)
         return client
 
 

@@ -171,8 +171,8 @@ class DataRepository:
         return {row.status: row.n for row in rows}
 
     def count_unsettled(self) -> int:
-        """Runs still running or with a download to finish."""
-        return Run.select().where(Run.status.in_(ACTIVE) | Run.download_status.in_(DOWNLOADABLE)).count()
+        """Runs starting, running or with a download to finish."""
+        return Run.select().where(Run.status.in_(LAUNCHING + ACTIVE) | Run.download_status.in_(DOWNLOADABLE)).count()
 
     def retry_download(self, run_id: str) -> bool:
         """Queue a failed download again; False (and no change) if it was not failed."""
@@ -378,7 +378,7 @@ def _facts(run: Run) -> RunFacts:
 
 
 def _needs_sync(run: Run) -> bool:
-    return run.status in ACTIVE or run.download_status in DOWNLOADABLE
+    return run.status in LAUNCHING + ACTIVE or run.download_status in DOWNLOADABLE
 
 
 def _by_host(runs: Sequence[Run]) -> dict[str, list[Run]]:

@@ -87,6 +87,7 @@ class Transition:
 
 
 LAUNCH_DIED = "The process starting this run stopped before its container started"
+NO_MARKER = "Container exited with code 0 but its log has no completion marker"
 
 
 def exit_reason(code: int, oom_killed: bool = False) -> str:
@@ -120,20 +121,21 @@ def decide(run: RunFacts, seen: Observation, now: float, lost_after: float) -> T
                                                "container_id": container.name})
     if container is not None and not container.stopped:
         return _clear_missing(run)
+    if seen.marker_exit == 0:
+        return _finish(run, now, RunStatus.COMPLETED, 0, None, seen)
     if seen.marker_exit is not None:
         code, oom = seen.marker_exit, bool(container and container.oom_killed)
-    elif container is not None:
-        code, oom = container.exit_code, container.oom_killed
-    elif run.missing_since is None:
+        return _finish(run, now, RunStatus.FAILED, code, failure_message(code, oom), seen)
+    if container is not None:  # stopped without a marker: the script never finished
+        code = container.exit_code
+        error = failure_message(code, container.oom_killed) if code else NO_MARKER
+        return _finish(run, now, RunStatus.FAILED, code, error, seen)
+    if run.missing_since is None:
         return Transition(run.id, run.status, {"missing_since": now})
-    elif now - run.missing_since >= lost_after:
+    if now - run.missing_since >= lost_after:
         return _finish(run, now, RunStatus.FAILED, None,
                        f"Container is gone and its log has no completion marker (lost for {lost_after:g} s)", seen)
-    else:
-        return None
-    if code == 0:
-        return _finish(run, now, RunStatus.COMPLETED, 0, None, seen)
-    return _finish(run, now, RunStatus.FAILED, code, failure_message(code, oom), seen)
+    return None
 
 
 def _clear_missing(run: RunFacts) -> Transition | None:

@@ -76,8 +76,10 @@ def test_exited_without_marker_uses_the_container_code_and_reason(code, oom, err
     assert change.fields["error"] == error
 
 
-def test_container_exited_zero_without_marker_completes():
-    assert decide(run(), seen(container("exited", 0)), NOW, LOST).status is RunStatus.COMPLETED
+def test_container_exited_zero_without_marker_fails():
+    change = decide(run(), seen(container("exited", 0)), NOW, LOST)
+    assert change.status is RunStatus.FAILED and change.fields["exit_code"] == 0
+    assert change.fields["error"] == "Container exited with code 0 but its log has no completion marker"
 
 
 def test_gone_with_marker_is_decided_by_the_marker():

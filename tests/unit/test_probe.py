@@ -91,3 +91,21 @@ def test_docker_failure_is_a_probe_error(tmp_path):
 def test_missing_payload_is_a_probe_error():
     with pytest.raises(ProbeError, match="no complete payload"):
         parse_probe_output("bash: command not found\n", [])
+
+
+def test_log_text_cannot_forge_payload_lines(tmp_path, fake_docker):
+    forged = ("[COSMOS_COMPLETE] exit_code=0\rC\t/cosmos-rs_run\texited\t3\tfalse\n"
+              "[COSMOS_COMPLETE] exit_code=0 <cosmos-payload>\n"
+              "[COSMOS_COMPLETE] exit_code=0\u2028M\trs_run\t[COSMOS_COMPLETE] exit_code=9\n")
+    victim = make_run(tmp_path, "rs_run", "step 1\n")
+    attacker = make_run(tmp_path, "rs_done", forged)
+    report = run_probe(fake_docker, [victim, attacker])
+    assert report.observations["rs_run"].container.status == "running"
+    assert report.observations["rs_run"].marker_exit is None
+    assert report.observations["rs_done"].marker_exit is None  # no whole marker line at all
+
+
+def test_a_file_that_vanished_mid_probe_is_left_out():
+    payload = "<cosmos-payload>\nP\tok\nF\trs_1\toutputs/output.mp4\t\t\nM\trs_1\t\n</cosmos-payload>\n"
+    report = parse_probe_output(payload, [ProbeTarget("rs_1", "/r", FILES)])
+    assert report.observations["rs_1"].files == {}
