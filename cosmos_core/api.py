@@ -113,11 +113,15 @@ class CosmosAPI:
             raise CosmosError(f"run {run.id} failed to start: {exc}") from exc
         except KeyboardInterrupt:
             self._fail_launch(run, "Interrupted while starting")
+            launcher.remove_container(host, run.id)
             raise
         started = self.repo.transition(run.id, RunStatus.UPLOADING, status=RunStatus.RUNNING.value,
                                        container_id=container_id, started_at=time.time())
-        if not started:  # cancelled while uploading
-            host.run(docker.remove_command(host.config.docker, [docker.container_name(run.id)]))
+        if not started:  # cancelled (or failed by someone else) while uploading: nothing may run
+            launcher.remove_container(host, run.id)
+            now = self.repo.get_run(run.id, Refresh.NONE)
+            if now.status != RunStatus.CANCELLED.value:
+                raise CosmosError(f"run {run.id} became {now.status} while starting: {now.error}")
 
     def _fail_launch(self, run: Run, error: str) -> None:
         self.repo.transition(run.id, [RunStatus.PENDING, RunStatus.UPLOADING], status=RunStatus.FAILED.value,
@@ -168,18 +172,21 @@ class CosmosAPI:
         run = self._stored_run(run_id)
         if RunStatus(run.status).is_terminal():
             raise CosmosError(f"run {run_id} is already {run.status}")
-        if run.container_id:
-            host = self.hosts.get(run.host)
-            if host is None:
-                raise CosmosError(f"run {run_id} ran on host {run.host}, which is not in the config")
-            try:
-                host.run(docker.stop_command(host.config.docker, run.id))
-            except RemoteError as exc:
-                raise CosmosError(f"cannot cancel run {run_id}: {exc}") from exc
+        host = self.hosts.get(run.host)
+        if host is None:
+            raise CosmosError(f"run {run_id} ran on host {run.host}, which is not in the config")
+        # Decide first, then stop: a sync between the two would otherwise see the stopped
+        # container and record a failure. A launch in progress sees the cancel and removes its container.
         active = [RunStatus.PENDING, RunStatus.UPLOADING, RunStatus.RUNNING]
         if not self.repo.transition(run.id, active, status=RunStatus.CANCELLED.value, completed_at=time.time(),
                                     error="Cancelled by the user"):
             raise CosmosError(f"run {run_id} finished before it could be cancelled")
+        if run.status == RunStatus.RUNNING.value:
+            try:
+                host.run(docker.stop_command(host.config.docker, run.id))
+            except RemoteError as exc:
+                raise CosmosError(f"run {run_id} is cancelled, but its container could not be stopped now ({exc}); "
+                                  f"the next sync that reaches the host removes it") from exc
         return self.get_run(run_id, Refresh.NONE)
 
     def _stored_run(self, run_id: str) -> Run:

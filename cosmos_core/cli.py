@@ -8,8 +8,11 @@ import sys
 import time
 from collections.abc import Sequence
 
+from peewee import PeeweeException
+
 from .api import CosmosAPI, CosmosError, InferenceParams, Refresh
 from .config import ConfigError, load_config
+from .models import SchemaError
 from .remote import RemoteError
 from .status import RunStatus
 
@@ -102,12 +105,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         api = CosmosAPI(load_config(args.config))
-    except ConfigError as exc:
+    except (ConfigError, SchemaError) as exc:
         return _fail(str(exc))
+    except (PeeweeException, OSError) as exc:
+        return _fail(f"cannot open the database: {exc}")
     try:
         return COMMANDS[args.command](api, args)
     except (CosmosError, RemoteError) as exc:
         return _fail(str(exc))
+    except (PeeweeException, OSError) as exc:
+        return _fail(f"{type(exc).__name__}: {exc}")
     except KeyboardInterrupt:
         return _fail("interrupted")
     finally:

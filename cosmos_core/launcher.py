@@ -127,13 +127,17 @@ def launch(host: Host, plan: LaunchPlan, on_upload: UploadProgress | None = None
     try:
         result = host.run(command)
     except RemoteError:
-        _remove_quietly(host, plan.run_id)
+        remove_container(host, plan.run_id)
         raise
     if not result.ok:
-        _remove_quietly(host, plan.run_id)
+        remove_container(host, plan.run_id)
         detail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
         raise LaunchError(f"docker run failed on {cfg.name} (exit {result.exit_code}): {detail[0]}")
-    return result.stdout.strip().splitlines()[-1]
+    container_id = result.stdout.strip().splitlines()[-1:]
+    if not container_id:
+        remove_container(host, plan.run_id)
+        raise LaunchError(f"docker run on {cfg.name} printed no container id")
+    return container_id[0]
 
 
 def _upload(sftp: paramiko.SFTPClient, cfg: HostConfig, plan: LaunchPlan, run_dir: str,
@@ -155,8 +159,9 @@ def _upload(sftp: paramiko.SFTPClient, cfg: HostConfig, plan: LaunchPlan, run_di
             f.write(text.encode())
 
 
-def _remove_quietly(host: Host, run_id: str) -> None:
-    """Best effort: a failed start must not leave a container behind."""
+def remove_container(host: Host, run_id: str) -> None:
+    """Best effort: a failed start must not leave a container behind (the sync's clean-up
+    removes it later if the host cannot be reached now)."""
     try:
         host.run(docker.remove_command(host.config.docker, [docker.container_name(run_id)]))
     except RemoteError:

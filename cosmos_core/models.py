@@ -11,10 +11,16 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import peewee as pw
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as migrate_schema
 
 database = pw.DatabaseProxy()
 
 SQLITE_PRAGMAS = {"journal_mode": "wal", "busy_timeout": 30_000, "foreign_keys": 1, "synchronous": "normal"}
+
+
+class SchemaError(RuntimeError):
+    """The database was written by a newer version of this program."""
 
 
 class BaseModel(pw.Model):
@@ -59,6 +65,7 @@ class Run(BaseModel):
     created_at = pw.DoubleField(index=True)
     started_at = pw.DoubleField(null=True)
     completed_at = pw.DoubleField(null=True)
+    launched_on = pw.CharField(max_length=255, null=True)  # the machine whose process started the run
 
 
 class HostState(BaseModel):
@@ -83,7 +90,13 @@ def _create_v1(db: pw.Database) -> None:
 
 # Index i brings a database from version i to version i + 1. Append, never edit;
 # each step must be safe to run twice (two processes may open an old database at once).
-MIGRATIONS: list[Callable[[pw.Database], None]] = [_create_v1]
+def _add_launched_on_v2(db: pw.Database) -> None:
+    if "launched_on" not in {c.name for c in db.get_columns(Run._meta.table_name)}:
+        migrate_schema(SchemaMigrator.from_database(db).add_column(Run._meta.table_name, "launched_on",
+                                                                  Run.launched_on))
+
+
+MIGRATIONS: list[Callable[[pw.Database], None]] = [_create_v1, _add_launched_on_v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -119,7 +132,7 @@ def migrate(db: pw.Database) -> None:
     SchemaVersion.insert(id=1, version=0).on_conflict_ignore().execute()
     current = SchemaVersion.get_by_id(1).version
     if current > SCHEMA_VERSION:
-        raise RuntimeError(
+        raise SchemaError(
             f"the database is at schema version {current}, newer than this program's {SCHEMA_VERSION}: upgrade"
         )
     for version in range(current, SCHEMA_VERSION):

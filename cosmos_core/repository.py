@@ -13,6 +13,7 @@ import enum
 import fcntl
 import json
 import secrets
+import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -39,6 +40,7 @@ from .transfer import DownloadError
 MAX_PROMPT_CHARS = 20_000
 MAX_DOWNLOAD_ATTEMPTS = 3
 PROGRESS_EVERY_SECONDS = 0.5
+MACHINE = socket.gethostname()  # launch locks are files here: they only speak for this machine's processes
 ACTIVE = [RunStatus.RUNNING.value]
 LAUNCHING = [RunStatus.PENDING.value, RunStatus.UPLOADING.value]
 DOWNLOADABLE = [DownloadStatus.PENDING.value, DownloadStatus.DOWNLOADING.value]
@@ -125,6 +127,7 @@ class DataRepository:
         return Run.create(
             id=run_id, prompt=prompt_id, kind=kind, host=host, parent_run_id=parent_run_id, params=json.dumps(params),
             status=RunStatus.PENDING.value, remote_run_dir=remote_run_dir, created_at=self.clock(),
+            launched_on=MACHINE,
         )  # fmt: skip
 
     def transition(self, run_id: str, expect: RunStatus | Iterable[RunStatus], **fields: object) -> bool:
@@ -226,9 +229,10 @@ class DataRepository:
         if self.checker is None or refresh is Refresh.NONE:
             return report
         with ExitStack() as held:
-            # A launch whose lock we can take is orphaned: its process died before the run started.
+            # A launch from this machine whose lock we can take is orphaned: its process died.
             runs = [run for run in self._runs_to_probe()
-                    if run.status not in LAUNCHING or held.enter_context(self.run_lock(run.id))]
+                    if run.status not in LAUNCHING
+                    or (run.launched_on == MACHINE and held.enter_context(self.run_lock(run.id)))]
             for host, host_runs in _by_host(runs).items():
                 self._probe_host(host, host_runs, refresh is Refresh.FORCE, report)
         self._download_due(deadline, report, on_progress)
@@ -237,8 +241,9 @@ class DataRepository:
 
     def _runs_to_probe(self) -> list[Run]:
         running = Run.status.in_(ACTIVE + LAUNCHING)
+        # Container names are deterministic, so even a launch that failed midway is cleaned up.
         cleanup = (Run.status.in_(TERMINAL) & (Run.container_removed == False)  # noqa: E712
-                   & Run.container_id.is_null(False) & Run.download_status.in_(SETTLED))
+                   & Run.download_status.in_(SETTLED))
         return list(Run.select().where(running | cleanup))
 
     def _probe_host(self, host: str, runs: list[Run], force: bool, report: SyncReport) -> None:
@@ -246,11 +251,14 @@ class DataRepository:
         if host not in self.checker.hosts:
             report.unreachable[host] = f"host {host} is not in the config"
             return
+        active = [r for r in runs if r.status in ACTIVE + LAUNCHING]
+        known_down = HostState.get_or_none(HostState.name == host)
+        if not active and not force and known_down and known_down.last_error:
+            return  # only clean-up to do on a host that was down: wait for a forced sync or a new run
         if not self._claim_probe(host, self.clock(), force):
             if error := HostState.get_by_id(host).last_error:
                 report.unreachable[host] = error  # what the last probe, by any process, found
             return
-        active = [r for r in runs if r.status in ACTIVE + LAUNCHING]
         settled = [docker.container_name(r.id) for r in runs if r.status in TERMINAL]
         targets = [ProbeTarget(r.id, r.remote_run_dir, remote_files(r.kind, RunStatus.COMPLETED)) for r in active]
         try:
@@ -274,14 +282,19 @@ class DataRepository:
         return self.transition(change.run_id, change.expect, **change.fields)
 
     def _download_due(self, deadline: float | None, report: SyncReport, on_progress: ProgressListener | None) -> None:
+        assert self.checker is not None
         due = list(Run.select().where(Run.download_status.in_(DOWNLOADABLE)).order_by(Run.completed_at))
+        failed_hosts: set[str] = set()  # one failed connection per host per sync is enough
         for run in due:
-            if deadline is not None and time.monotonic() >= deadline:
+            if run.host not in self.checker.hosts:
+                report.unreachable[run.host] = f"host {run.host} is not in the config"
+            if run.host in failed_hosts or run.host not in self.checker.hosts or (
+                    deadline is not None and time.monotonic() >= deadline):
                 report.downloads_left += 1
                 continue
             with self.run_lock(run.id) as owned:
-                if owned:
-                    self._download(Run.get_by_id(run.id), deadline, report, on_progress)
+                if owned and not self._download(Run.get_by_id(run.id), deadline, report, on_progress):
+                    failed_hosts.add(run.host)
 
     @contextmanager
     def run_lock(self, run_id: str) -> Iterator[bool]:
@@ -299,10 +312,11 @@ class DataRepository:
             yield True
 
     def _download(self, run: Run, deadline: float | None, report: SyncReport,
-                  on_progress: ProgressListener | None) -> None:
+                  on_progress: ProgressListener | None) -> bool:
+        """Download what the run needs; False if its host could not be reached."""
         assert self.checker is not None
         if run.download_status not in DOWNLOADABLE:
-            return  # another process finished it before we got the lock
+            return True  # another process finished it before we got the lock
         reported = json.loads(run.remote_files)
         wanted = remote_files(run.kind, RunStatus(run.status))
         facts = {name: FileFacts(*reported[name]) for name in wanted if name in reported}
@@ -310,7 +324,7 @@ class DataRepository:
         if missing and run.status == RunStatus.COMPLETED.value:
             reason = f"{', '.join(missing)} not found on host {run.host} when the run ended"
             self._download_failed(run, reason, final=True)
-            return
+            return True
         Run.update(download_status=DownloadStatus.DOWNLOADING.value,
                    bytes_total=sum(f.size for f in facts.values())).where(Run.id == run.id).execute()
         try:
@@ -318,12 +332,13 @@ class DataRepository:
                                                  _ProgressWriter(run.id, self.clock, on_progress), deadline)
         except (RemoteError, OSError, DownloadError) as exc:
             self._download_failed(run, f"download from {run.host} failed: {exc}", final=False)
-            return
-        if not done:
+            return not isinstance(exc, RemoteError)
+        if done:
+            self._download_finished(run, facts)
+            report.downloads_done += 1
+        else:
             report.downloads_left += 1
-            return
-        self._download_finished(run, facts)
-        report.downloads_done += 1
+        return True
 
     def _download_finished(self, run: Run, facts: dict[str, FileFacts]) -> None:
         local = self.local_dir(run.id)

@@ -66,8 +66,6 @@ def download_file(sftp: paramiko.SFTPClient, remote_path: str, local_path: Path,
             src.seek(offset)
             src.prefetch(window_end)
             while offset < window_end:
-                if deadline is not None and time.monotonic() >= deadline:
-                    return False
                 chunk = src.read(min(READ_SIZE, window_end - offset))
                 if not chunk:
                     raise DownloadError(f"{remote_path} is shorter than the {expected.size} bytes reported")
@@ -75,6 +73,9 @@ def download_file(sftp: paramiko.SFTPClient, remote_path: str, local_path: Path,
                 digest.update(chunk)
                 offset += len(chunk)
                 on_progress(offset)
+                # Checked after a chunk, so that every call makes progress however long the resume took.
+                if deadline is not None and time.monotonic() >= deadline and offset < expected.size:
+                    return False
     if digest.hexdigest() != expected.sha256:
         part.unlink()
         raise DownloadError(f"{remote_path}: sha256 mismatch after download (the partial file was discarded)")

@@ -89,3 +89,19 @@ def test_terminal_statuses_are_final():
     for status in RunStatus:
         if status.is_terminal():
             assert not any(status.can_move_to(other) for other in RunStatus)
+
+
+def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path, video):
+    url = f"sqlite:///{tmp_path}/old.db"
+    db = models.connect(url)
+    repo = DataRepository(tmp_path / "outputs", SYNC)
+    prompt = repo.create_prompt("kept", video)
+    repo.create_run("rs_old", prompt.id, "inference", "gpu1", {})
+    db.execute_sql("ALTER TABLE run DROP COLUMN launched_on")  # what a version-1 database looks like
+    models.SchemaVersion.update(version=1).execute()
+    db.close()
+    db = models.connect(url)
+    assert models.SchemaVersion.get_by_id(1).version == models.SCHEMA_VERSION == 2
+    assert "launched_on" in {c.name for c in db.get_columns("run")}
+    assert repo.get_run("rs_old").launched_on is None and repo.get_prompt(prompt.id).text == "kept"
+    db.close()
