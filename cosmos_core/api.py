@@ -163,7 +163,11 @@ class CosmosAPI:
         if not self.repo.retry_download(run_id) and run.download_status not in ("pending", "downloading"):
             raise CosmosError(f"run {run_id} has no download to retry (download status {run.download_status})")
         self.sync(Refresh.FORCE, deadline=None)
-        run = self.repo.get_run(run_id, Refresh.NONE)
+        if self._stored_run(run_id).download_status in (DownloadStatus.PENDING, DownloadStatus.DOWNLOADING):
+            with self.repo.run_lock(run_id, wait=True):
+                pass  # another process was downloading it: let it finish its turn, then take ours
+            self.sync(Refresh.FORCE, deadline=None)
+        run = self._stored_run(run_id)
         if run.download_status != DownloadStatus.DONE.value:
             raise CosmosError(f"run {run_id}: download {run.download_status}: {run.download_error or 'not finished'}")
         return run_to_dict(run)

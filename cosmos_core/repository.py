@@ -297,15 +297,16 @@ class DataRepository:
                     failed_hosts.add(run.host)
 
     @contextmanager
-    def run_lock(self, run_id: str) -> Iterator[bool]:
-        """An exclusive, non-blocking lock on the run's local directory, held while
-        a process launches the run or downloads its outputs. The OS drops it when
-        its process dies, so a killed process blocks nobody."""
+    def run_lock(self, run_id: str, wait: bool = False) -> Iterator[bool]:
+        """An exclusive lock on the run's local directory, held while a process
+        launches the run or downloads its outputs; yields whether it was taken
+        (`wait` blocks until it is). The OS drops it when its process dies, so a
+        killed process blocks nobody."""
         directory = self.local_dir(run_id)
         directory.mkdir(parents=True, exist_ok=True)
         with open(directory / ".lock", "w") as lock:
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
                 yield False
                 return
