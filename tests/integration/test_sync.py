@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from cosmos_core.api import CosmosAPI, Refresh
+from cosmos_core.models import Run
+from cosmos_core.repository import MACHINE
 from tests.hostkit import wait_until
 
 
@@ -175,3 +177,13 @@ def test_filtered_listing_shows_a_run_as_it_now_is(workspace, api, sample_video)
     assert [r["id"] for r in listed] == [other["id"], run["id"]]  # newest first, both were running
     assert {r["id"]: r["status"] for r in listed} == {run["id"]: "completed", other["id"]: "failed"}
     assert [r["id"] for r in workspace.cli_json("runs", "--status", "failed")] == [other["id"]]
+
+
+def test_only_this_machines_dead_launches_are_failed(api, sample_video):
+    prompt = api.add_prompt("never launched", sample_video)
+    for run_id, machine in (("rs_elsewhere", "another-laptop"), ("rs_here", MACHINE)):
+        api.repo.create_run(run_id, prompt["id"], "inference", "gpu1", {})
+        Run.update(status="uploading", launched_on=machine).where(Run.id == run_id).execute()
+    api.sync(Refresh.FORCE)
+    assert api.get_run("rs_elsewhere", Refresh.NONE)["status"] == "uploading"  # its own machine will judge it
+    assert api.get_run("rs_here", Refresh.NONE)["status"] == "failed"  # no process here holds its lock
