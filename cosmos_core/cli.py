@@ -190,9 +190,22 @@ def cmd_runs(api: CosmosAPI, args: argparse.Namespace) -> int:
 def cmd_show(api: CosmosAPI, args: argparse.Namespace) -> int:
     run = api.get_run(args.run_id)
     _warn_unreachable(api)
-    plain = "\n".join(f"{key:14} {value}" for key, value in run.items())
-    _out(args, run, plain)
+    _out(args, run, "\n".join(_fields(run)))
     return 0
+
+
+def _fields(data: dict, indent: str = "") -> list[str]:
+    """`key  value` lines; a nested record (the download) indented under its key."""
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            lines += [f"{indent}{key}"] + _fields(value, indent + "  ")
+        elif isinstance(value, list):
+            labels = [key] + [""] * (len(value) - 1) if value else [key]
+            lines += [f"{indent}{label:14} {item}" for label, item in zip(labels, value or ["-"], strict=True)]
+        else:
+            lines.append(f"{indent}{key:14} {'-' if value is None else value}")
+    return lines
 
 
 def cmd_sync(api: CosmosAPI, args: argparse.Namespace) -> int:
