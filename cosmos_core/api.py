@@ -160,10 +160,11 @@ class CosmosAPI:
         run = self._stored_run(run_id)
         if run.download_status == DownloadStatus.DONE.value:
             return run_to_dict(run)
-        if not self.repo.retry_download(run_id) and run.download_status not in ("pending", "downloading"):
+        in_progress = (DownloadStatus.PENDING, DownloadStatus.DOWNLOADING)
+        if not self.repo.retry_download(run_id) and run.download_status not in in_progress:
             raise CosmosError(f"run {run_id} has no download to retry (download status {run.download_status})")
         self.sync(Refresh.FORCE, deadline=None)
-        if self._stored_run(run_id).download_status in (DownloadStatus.PENDING, DownloadStatus.DOWNLOADING):
+        if self._stored_run(run_id).download_status in in_progress:
             with self.repo.run_lock(run_id, wait=True):
                 pass  # another process was downloading it: let it finish its turn, then take ours
             self.sync(Refresh.FORCE, deadline=None)

@@ -11,7 +11,9 @@ import pytest
 
 from cosmos_core.api import CosmosAPI, Refresh
 from cosmos_core.models import Run
+from cosmos_core.probe import ProbeTarget
 from cosmos_core.repository import MACHINE
+from cosmos_core.status import RunFacts, RunStatus
 from tests.hostkit import wait_until
 
 
@@ -187,3 +189,17 @@ def test_only_this_machines_dead_launches_are_failed(api, sample_video):
     api.sync(Refresh.FORCE)
     assert api.get_run("rs_elsewhere", Refresh.NONE)["status"] == "uploading"  # its own machine will judge it
     assert api.get_run("rs_here", Refresh.NONE)["status"] == "failed"  # no process here holds its lock
+
+
+def test_the_earlier_tools_method_names_work_on_one_run(api, workspace, sample_video):
+    run = start(api, "named [sleep=1]", sample_video)
+    checker = api.repo.checker
+    target = ProbeTarget(run["id"], str(workspace.remote_run_dir(run["id"])), ("outputs/output.mp4", "run.log"))
+    assert checker.check_container_status("gpu1", target).status == "running"
+    workspace.wait_for_marker(run["id"])
+    assert checker.check_run_completion("gpu1", target) == 0
+    assert checker.parse_completion_marker("x\n[COSMOS_COMPLETE] exit_code=4\n") == 4
+    wait_until(lambda: checker.check_container_status("gpu1", target).stopped, 15, "the container to stop")
+    facts = RunFacts(run["id"], "inference", RunStatus.RUNNING, 0.0)
+    change = checker.sync_run_status(facts, "gpu1", target, time.time())
+    assert change.status is RunStatus.COMPLETED and "outputs/output.mp4" in change.fields["remote_files"]
