@@ -328,12 +328,15 @@ class DataRepository:
             return True
         Run.update(download_status=DownloadStatus.DOWNLOADING.value,
                    bytes_total=sum(f.size for f in facts.values())).where(Run.id == run.id).execute()
+        writer = _ProgressWriter(run.id, self.clock, on_progress)
         try:
             done = self.checker.download_outputs(run.host, run.remote_run_dir, facts, self.local_dir(run.id),
-                                                 _ProgressWriter(run.id, self.clock, on_progress), deadline)
+                                                 writer, deadline)
         except (RemoteError, OSError, DownloadError) as exc:
             self._download_failed(run, f"download from {run.host} failed: {exc}", final=False)
             return not isinstance(exc, RemoteError)
+        finally:
+            writer.flush()  # what arrived so far, also when the budget or the link ended this turn
         if done:
             self._download_finished(run, facts)
             report.downloads_done += 1
@@ -364,21 +367,31 @@ class DataRepository:
 
 
 class _ProgressWriter:
-    """Stores download progress (and tells the listener), at most every PROGRESS_EVERY_SECONDS."""
+    """Stores download progress (and tells the listener), at most every PROGRESS_EVERY_SECONDS;
+    `flush` stores the latest figures when the download stops."""
 
     def __init__(self, run_id: str, clock: Callable[[], float], listener: ProgressListener | None) -> None:
         self.run_id = run_id
         self.clock = clock
         self.listener = listener
         self.last = 0.0
+        self.unsaved: tuple[int, int] | None = None
 
     def progress(self, bytes_done: int, bytes_total: int) -> None:
+        self.unsaved = (bytes_done, bytes_total)
         now = self.clock()
         if now - self.last >= PROGRESS_EVERY_SECONDS or bytes_done >= bytes_total:
             self.last = now
-            Run.update(bytes_done=bytes_done, bytes_total=bytes_total).where(Run.id == self.run_id).execute()
-            if self.listener is not None:
-                self.listener(self.run_id, bytes_done, bytes_total)
+            self.flush()
+
+    def flush(self) -> None:
+        if self.unsaved is None:
+            return
+        bytes_done, bytes_total = self.unsaved
+        self.unsaved = None
+        Run.update(bytes_done=bytes_done, bytes_total=bytes_total).where(Run.id == self.run_id).execute()
+        if self.listener is not None:
+            self.listener(self.run_id, bytes_done, bytes_total)
 
 
 def _enhanced_text(path: Path) -> str | None:

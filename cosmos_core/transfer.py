@@ -37,8 +37,8 @@ class DownloadRecorder(Protocol):
     def progress(self, bytes_done: int, bytes_total: int) -> None: ...
 
 
-def sha256_of(path: Path, digest: hashlib._Hash | None = None) -> hashlib._Hash:
-    digest = digest or hashlib.sha256()
+def sha256_of(path: Path) -> hashlib._Hash:
+    digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(READ_SIZE):
             digest.update(chunk)
@@ -48,7 +48,10 @@ def sha256_of(path: Path, digest: hashlib._Hash | None = None) -> hashlib._Hash:
 def download_file(sftp: paramiko.SFTPClient, remote_path: str, local_path: Path, expected: FileFacts,
                   on_progress: Callable[[int], None], deadline: float | None = None) -> bool:
     """Bring `remote_path` to `local_path`, verified. False if `deadline`
-    (time.monotonic) passed first; the `.part` file then holds what arrived."""
+    (time.monotonic) passed first; the `.part` file then holds what arrived.
+
+    The sha256 is taken once, of the whole file at the end: a download that spans
+    many short dashboard refreshes never re-reads what it already has."""
     if _already_in_place(local_path, expected):
         on_progress(expected.size)
         return True
@@ -58,28 +61,34 @@ def download_file(sftp: paramiko.SFTPClient, remote_path: str, local_path: Path,
     if offset > expected.size:
         part.unlink()
         offset = 0
-    digest = sha256_of(part) if offset else hashlib.sha256()
     on_progress(offset)
+    if offset < expected.size and not _fetch(sftp, remote_path, part, offset, expected.size, on_progress, deadline):
+        return False
+    if sha256_of(part).hexdigest() != expected.sha256:
+        part.unlink()
+        raise DownloadError(f"{remote_path}: sha256 mismatch after download (the partial file was discarded)")
+    os.replace(part, local_path)
+    return True
+
+
+def _fetch(sftp: paramiko.SFTPClient, remote_path: str, part: Path, offset: int, size: int,
+           on_progress: Callable[[int], None], deadline: float | None) -> bool:
+    """Append bytes `offset`..`size` of the remote file to `part`; False if `deadline` came first."""
     with sftp.open(remote_path, "rb") as src, open(part, "ab") as dst:
-        while offset < expected.size:
-            window_end = min(expected.size, offset + PREFETCH_WINDOW)
+        while offset < size:
+            window_end = min(size, offset + PREFETCH_WINDOW)
             src.seek(offset)
             src.prefetch(window_end)
             while offset < window_end:
                 chunk = src.read(min(READ_SIZE, window_end - offset))
                 if not chunk:
-                    raise DownloadError(f"{remote_path} is shorter than the {expected.size} bytes reported")
+                    raise DownloadError(f"{remote_path} is shorter than the {size} bytes reported")
                 dst.write(chunk)
-                digest.update(chunk)
                 offset += len(chunk)
                 on_progress(offset)
-                # Checked after a chunk, so that every call makes progress however long the resume took.
-                if deadline is not None and time.monotonic() >= deadline and offset < expected.size:
+                # Checked after a chunk, so that every call makes progress.
+                if deadline is not None and time.monotonic() >= deadline and offset < size:
                     return False
-    if digest.hexdigest() != expected.sha256:
-        part.unlink()
-        raise DownloadError(f"{remote_path}: sha256 mismatch after download (the partial file was discarded)")
-    os.replace(part, local_path)
     return True
 
 
