@@ -15,11 +15,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from cosmos_core.api import CosmosAPI, CosmosError
-
-LOG_FILE = "run.log"
 
 
 class NetworkGate:
@@ -62,11 +59,8 @@ class LogTails:
         self.clock = clock
         self._cache: dict[str, _Tail] = {}
 
-    def local_path(self, run_id: str) -> Path:
-        return self.api.config.storage.outputs_dir / f"run_{run_id}" / LOG_FILE
-
     def read(self, run: dict) -> str:
-        if self.local_path(run["id"]).is_file():
+        if self.api.has_local_log(run["id"]):
             return self._read(run["id"])
         if run["status"] in ("pending", "uploading"):
             return ""

@@ -198,10 +198,17 @@ class CosmosAPI:
         with _as_cosmos_error():
             return self.repo.get_run(run_id, Refresh.NONE)
 
+    def has_local_log(self, run_id: str) -> bool:
+        """Whether the run's log has been downloaded (reading it then needs no host)."""
+        return self._local_log(run_id).is_file()
+
+    def _local_log(self, run_id: str) -> Path:
+        return self.repo.local_dir(run_id) / LOG_FILE
+
     def logs(self, run_id: str, tail: int | None = None) -> str:
         """The run's log: the downloaded copy once there is one, else from the host."""
         run = self._stored_run(run_id)
-        local = self.repo.local_dir(run.id) / LOG_FILE
+        local = self._local_log(run.id)
         if local.is_file():
             lines = local.read_text(errors="replace").splitlines(keepends=True)
             return "".join(lines[-tail:] if tail else lines)

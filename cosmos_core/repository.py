@@ -252,12 +252,13 @@ class DataRepository:
             report.unreachable[host] = f"host {host} is not in the config"
             return
         active = [r for r in runs if r.status in ACTIVE + LAUNCHING]
-        known_down = HostState.get_or_none(HostState.name == host)
-        if not active and not force and known_down and known_down.last_error:
+        state = HostState.get_or_none(HostState.name == host)
+        last_error = state.last_error if state else None
+        if not active and not force and last_error:
             return  # only clean-up to do on a host that was down: wait for a forced sync or a new run
         if not self._claim_probe(host, self.clock(), force):
-            if error := HostState.get_by_id(host).last_error:
-                report.unreachable[host] = error  # what the last probe, by any process, found
+            if last_error:
+                report.unreachable[host] = last_error  # what the last probe, by any process, found
             return
         settled = [docker.container_name(r.id) for r in runs if r.status in TERMINAL]
         targets = [ProbeTarget(r.id, r.remote_run_dir, remote_files(r.kind, RunStatus.COMPLETED)) for r in active]

@@ -70,11 +70,13 @@ def test_upscale_gives_output_4k_and_enhance_gives_enhanced_text(api, workspace,
 
 def test_model_exit_3_fails_with_the_code_and_the_log_is_downloaded(api, workspace, sample_video):
     run = start(api, "break [exit=3]", sample_video)
+    assert not api.has_local_log(run["id"])
     final = sync_until(api, run["id"], settled)
     assert (final["status"], final["exit_code"], final["error"]) == ("failed", 3, "Container exited with code 3")
     log = workspace.root / "outputs" / f"run_{run['id']}" / "run.log"
     assert final["download"]["status"] == "done" and final["download"]["files"] == [str(log)]
     assert log.read_text().strip().endswith("[COSMOS_COMPLETE] exit_code=3")
+    assert api.has_local_log(run["id"])
     assert final["output_path"] is None
     assert "exit_code=3" in workspace.cli("logs", run["id"], "--tail", "1", check=True).stdout
 

@@ -39,6 +39,7 @@ class FakeAPI:
         self.runs = runs if runs is not None else [make_run()]
         self.calls: list[tuple[str, tuple, dict]] = []
         self.log_text = "line 1\nline 2\n"
+        self.local_logs: set[str] = set()  # runs whose log has been downloaded
 
     def _record(self, method: str, /, *args: Any, **kwargs: Any) -> None:
         self.calls.append((method, args, kwargs))
@@ -70,6 +71,9 @@ class FakeAPI:
     def list_hosts(self):
         return [{"name": "gpu1", "hostname": "h", "port": 22, "user": "u", "image": "img", "remote_dir": "/r",
                  "num_gpus": 1, "last_ok_at": None, "last_error": None}]
+
+    def has_local_log(self, run_id):
+        return run_id in self.local_logs
 
     def logs(self, run_id, tail=None):
         self._record("logs", run_id, tail=tail)

@@ -81,9 +81,7 @@ def test_a_remote_log_is_read_once_per_ttl_and_a_local_one_each_time(api):
     now[0] = 6
     tails.read(running)
     assert len(api.called("logs")) == 2
-    local = tails.local_path("rs_1")
-    local.parent.mkdir(parents=True)
-    local.write_text("downloaded")
+    api.local_logs.add("rs_1")
     tails.read(running), tails.read(running)
     assert len(api.called("logs")) == 4
     assert tails.read(make_run("rs_2", status="pending")) == "" and len(api.called("logs")) == 4
