@@ -73,7 +73,6 @@ class SyncReport:
     unreachable: dict[str, str] = field(default_factory=dict)  # host -> reason
     transitions: int = 0
     downloads_done: int = 0
-    downloads_left: int = 0
 
 
 def new_id(prefix: str) -> str:
@@ -291,7 +290,6 @@ class DataRepository:
                 report.unreachable[run.host] = f"host {run.host} is not in the config"
             if run.host in failed_hosts or run.host not in self.checker.hosts or (
                     deadline is not None and time.monotonic() >= deadline):
-                report.downloads_left += 1
                 continue
             with self.run_lock(run.id) as owned:
                 if owned and not self._download(Run.get_by_id(run.id), deadline, report, on_progress):
@@ -341,8 +339,6 @@ class DataRepository:
         if done:
             self._download_finished(run, facts)
             report.downloads_done += 1
-        else:
-            report.downloads_left += 1
         return True
 
     def _download_finished(self, run: Run, facts: dict[str, FileFacts]) -> None:
