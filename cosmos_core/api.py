@@ -12,13 +12,15 @@ from pathlib import Path
 
 from . import docker, launcher, models
 from .config import Config, ConfigError
-from .launcher import InferenceParams, LaunchError, LaunchPlan, PromptInput
+from .launcher import LaunchError, LaunchPlan, PromptInput
 from .models import Prompt, Run
+from .params import InferenceParams, ParamError
 from .remote import Host, RemoteError
 from .repository import DataRepository, InvalidInput, NotFound, ProgressListener, Refresh, SyncReport, new_id
 from .status import LOG_FILE, DownloadStatus, RunStatus, StatusChecker
+from .transfer_models import DEFAULT_MODEL, MODELS, model
 
-__all__ = ["CosmosAPI", "CosmosError", "InferenceParams", "Refresh"]
+__all__ = ["MODELS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh"]
 
 
 class CosmosError(Exception):
@@ -59,18 +61,22 @@ class CosmosAPI:
 
     # -- starting runs -------------------------------------------------------
 
-    def start_inference(self, prompt_id: str, host: str | None = None, params: InferenceParams | None = None,
-                        on_upload: launcher.UploadProgress | None = None) -> dict:
-        params = params or InferenceParams()
-        if params.num_steps < 1 or any(w < 0 for w in params.weights) or not any(w > 0 for w in params.weights):
-            raise CosmosError("steps must be >= 1 and control weights >= 0 with at least one above 0")
+    def default_params(self, model_name: str = DEFAULT_MODEL) -> InferenceParams:
+        """The parameters a run of `model_name` gets unless the user says otherwise."""
         with _as_cosmos_error():
+            return model(model_name).defaults
+
+    def start_inference(self, prompt_id: str, host: str | None = None, params: InferenceParams | None = None,
+                        on_upload: launcher.UploadProgress | None = None, model_name: str = DEFAULT_MODEL) -> dict:
+        """Checks the parameters before anything is uploaded; None means the model's defaults."""
+        with _as_cosmos_error():
+            cosmos_model = model(model_name)
+            params = params or cosmos_model.defaults
+            cosmos_model.check(params)
             prompt = self.repo.get_prompt(prompt_id)
-            host_name = self.config.host(host).name
-        params_dict = {"num_steps": params.num_steps, "guidance": params.guidance, "seed": params.seed,
-                       "weights": list(params.weights)}
-        plan = launcher.plan_inference(new_id("rs"), _prompt_input(prompt), params)
-        return self._launch(plan, prompt.id, "inference", host_name, params_dict, on_upload=on_upload)
+            host_name = self._host_serving(cosmos_model.name, host)
+        plan = launcher.plan_inference(new_id("rs"), _prompt_input(prompt), params, cosmos_model)
+        return self._launch(plan, prompt.id, "inference", host_name, params.to_dict(), on_upload=on_upload)
 
     def start_upscale(self, parent_run_id: str, control_weight: float = 0.5, host: str | None = None) -> dict:
         with _as_cosmos_error():
@@ -78,6 +84,8 @@ class CosmosAPI:
         if parent.kind != "inference" or parent.status != RunStatus.COMPLETED.value:
             raise CosmosError(f"run {parent.id} is a {parent.status} {parent.kind} run; "
                               f"only a completed inference run can be upscaled")
+        if parent.model != DEFAULT_MODEL:
+            raise CosmosError(f"run {parent.id} ran {parent.model}; the 4K upscaler is Cosmos-Transfer1's")
         if host is not None and host != parent.host:
             raise CosmosError(f"run {parent.id} ran on host {parent.host}; its upscale must run there too")
         if not 0 <= control_weight <= 1:
@@ -87,11 +95,25 @@ class CosmosAPI:
                             parent_run_id=parent.id)
 
     def start_enhance(self, prompt_id: str, host: str | None = None) -> dict:
+        """Prompt enhancement runs Cosmos-Transfer1's prompt upsampler."""
         with _as_cosmos_error():
             prompt = self.repo.get_prompt(prompt_id)
-            host_name = self.config.host(host).name
+            host_name = self._host_serving(DEFAULT_MODEL, host)
         plan = launcher.plan_enhance(new_id("rs"), _prompt_input(prompt))
         return self._launch(plan, prompt.id, "enhance", host_name, {})
+
+    def _host_serving(self, model_name: str, host: str | None) -> str:
+        """The named host, or the first that serves the model; it must serve it."""
+        if host is None:
+            serving = [h.name for h in self.config.hosts if model_name in h.models]
+            if self.config.hosts and not serving:
+                raise InvalidInput(f"no configured host serves {model_name} (add it to a host's models)")
+            host = serving[0] if serving else None
+        config = self.config.host(host)
+        if model_name not in config.models:
+            served = ", ".join(config.models)
+            raise InvalidInput(f"host {config.name} does not serve {model_name}; its models: {served}")
+        return config.name
 
     def _launch(self, plan: LaunchPlan, prompt_id: str, kind: str, host_name: str, params: dict, *,
                 parent_run_id: str | None = None, on_upload: launcher.UploadProgress | None = None) -> dict:
@@ -99,7 +121,7 @@ class CosmosAPI:
         # Holding the run's lock says "being launched": a sync that can take it knows this process died.
         with self.repo.run_lock(plan.run_id):
             run = self.repo.create_run(plan.run_id, prompt_id, kind, host_name, params, parent_run_id,
-                                       remote_run_dir=plan.remote_dir(host.config.remote_dir))
+                                       remote_run_dir=plan.remote_dir(host.config), model=plan.model)
             self.repo.transition(run.id, RunStatus.PENDING, status=RunStatus.UPLOADING.value)
             self._start_container(run, host, plan, on_upload)
         return self.get_run(run.id, Refresh.NONE)
@@ -259,7 +281,9 @@ def run_to_dict(run: Run) -> dict:
     """A run in the JSON shape of SPEC.md (every key present)."""
     return {
         "id": run.id, "prompt_id": run.prompt_id, "kind": run.kind, "host": run.host,
-        "parent_run_id": run.parent_run_id, "status": run.status, "exit_code": run.exit_code, "error": run.error,
+        "parent_run_id": run.parent_run_id, "model": run.model, "sweep_id": None,
+        "status": run.status, "progress": run.progress, "queue_position": None, "gpus": None,
+        "exit_code": run.exit_code, "error": run.error,
         "download": {
             "status": run.download_status, "error": run.download_error,
             "bytes_done": run.bytes_done, "bytes_total": run.bytes_total, "files": json.loads(run.files),
@@ -295,5 +319,5 @@ def _as_cosmos_error() -> Iterator[None]:
     """Turns the core's lookup, validation and config errors into CosmosError."""
     try:
         yield
-    except (NotFound, InvalidInput, ConfigError) as exc:
+    except (NotFound, InvalidInput, ConfigError, ParamError) as exc:
         raise CosmosError(str(exc)) from exc

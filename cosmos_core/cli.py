@@ -7,14 +7,17 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import fields, replace
 
 from peewee import PeeweeException
 
-from .api import CosmosAPI, CosmosError, InferenceParams, Refresh
+from .api import MODELS, CosmosAPI, CosmosError, InferenceParams, Refresh
 from .config import ConfigError, load_config
 from .models import SchemaError
+from .params import STRENGTHS, ParamError, parse_weights
 from .remote import RemoteError
 from .status import RunStatus
+from .transfer_models import DEFAULT_MODEL
 
 POLL_SECONDS = 0.5  # sync --wait: pause between probes when the config allows faster
 
@@ -50,10 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start an inference run, print its id")
     run.add_argument("prompt_id")
     run.add_argument("--host")
-    run.add_argument("--steps", type=int, default=InferenceParams.num_steps)
-    run.add_argument("--guidance", type=float, default=InferenceParams.guidance)
-    run.add_argument("--seed", type=int, default=InferenceParams.seed)
-    run.add_argument("--weights", type=_weights, default=InferenceParams.weights, help="VIS,EDGE,DEPTH,SEG")
+    run.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL)
+    tuned = run.add_argument_group("parameters (default: the model's own; see README)")
+    tuned.add_argument("--steps", type=int, dest="num_steps")
+    tuned.add_argument("--guidance", type=float)
+    tuned.add_argument("--seed", type=int)
+    tuned.add_argument("--weights", type=_weights, help="control weights VIS,EDGE,DEPTH,SEG")
+    tuned.add_argument("--sigma-max", type=float, dest="sigma_max")
+    tuned.add_argument("--blur-strength", choices=STRENGTHS, dest="blur_strength", help="vis control")
+    tuned.add_argument("--canny-threshold", choices=STRENGTHS, dest="canny_threshold", help="edge control")
+    tuned.add_argument("--fps", type=int)
+    tuned.add_argument("--distilled", action="store_const", const=True, help="Transfer1's distilled edge model")
+    tuned.add_argument("--upsample-prompt", action="store_const", const=True, dest="upsample_prompt",
+                       help="Transfer1 rewrites the prompt with its upsampler first")
     run.add_argument("--json", action="store_true")
 
     upscale = sub.add_parser("upscale", help="4K upscale of a completed inference run")
@@ -93,12 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _weights(text: str) -> tuple[float, float, float, float]:
     try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"weights must be 4 numbers VIS,EDGE,DEPTH,SEG, got {text!r}") from None
-    if len(values) != 4:
-        raise argparse.ArgumentTypeError(f"weights must be 4 numbers VIS,EDGE,DEPTH,SEG, got {text!r}")
-    return values  # type: ignore[return-value]
+        return parse_weights(text)
+    except ParamError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -162,8 +171,9 @@ def cmd_prompts(api: CosmosAPI, args: argparse.Namespace) -> int:
 
 
 def cmd_run(api: CosmosAPI, args: argparse.Namespace) -> int:
-    params = InferenceParams(args.steps, args.guidance, args.seed, args.weights)
-    run = api.start_inference(args.prompt_id, args.host, params, on_upload=_upload_progress)
+    given = {f.name: getattr(args, f.name) for f in fields(InferenceParams) if getattr(args, f.name) is not None}
+    params = replace(api.default_params(args.model), **given)
+    run = api.start_inference(args.prompt_id, args.host, params, on_upload=_upload_progress, model_name=args.model)
     _out(args, run, run["id"])
     return 0
 

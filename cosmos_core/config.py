@@ -14,9 +14,11 @@ import re
 import shlex
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from .transfer_models import DEFAULT_MODEL, MODELS
 
 ENV_VAR = "COSMOS_CONFIG"
 DEFAULT_FILE = "cosmos.toml"
@@ -49,6 +51,15 @@ class SyncConfig:
 
 
 @dataclass(frozen=True)
+class ModelSetup:
+    """How a host runs one model: its image, its checkout (mounted at /workspace), docker run args."""
+
+    image: str
+    remote_dir: str
+    run_args: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class HostConfig:
     name: str
     hostname: str
@@ -56,11 +67,22 @@ class HostConfig:
     port: int
     key_file: Path
     known_hosts: Path
-    remote_dir: str
-    image: str
+    remote_dir: str  # Transfer1's checkout
+    image: str  # Transfer1's image
     docker: tuple[str, ...]  # command prefix, e.g. ("sudo", "docker")
     run_args: tuple[str, ...]
     num_gpus: int
+    models: tuple[str, ...] = (DEFAULT_MODEL,)  # the models this host serves
+    model_overrides: tuple[tuple[str, ModelSetup], ...] = ()  # [hosts.model."NAME"], for models other than transfer1
+
+    def setup(self, model: str) -> ModelSetup:
+        """Where and how this host runs `model` (Transfer1 from the host's own keys)."""
+        overrides = dict(self.model_overrides)
+        if model in overrides:
+            return overrides[model]
+        if model == DEFAULT_MODEL:
+            return ModelSetup(self.image, self.remote_dir, self.run_args)
+        return ModelSetup(MODELS[model].image, f"{_home(self.user)}/{MODELS[model].checkout}", self.run_args)
 
 
 @dataclass(frozen=True)
@@ -139,9 +161,17 @@ _HOST: dict[str, _Field] = {
     "docker": _Field(str, "docker", (_is_command, "must be a non-empty command")),
     "run_args": _Field(list, ("--gpus", "all", "--ipc=host", "--shm-size=8g")),
     "num_gpus": _Field(int, 1, (lambda v: v >= 1, "must be at least 1")),
+    "models": _Field(list, (DEFAULT_MODEL,), (lambda v: v and set(v) <= set(MODELS) and len(set(v)) == len(v),
+                                               f"must list some of {', '.join(MODELS)}, each once")),
+    "model": _Field(dict, {}),
+}
+_MODEL_SETUP: dict[str, _Field] = {
+    "image": _Field(str, None),
+    "remote_dir": _Field(str, None),
+    "run_args": _Field(list, None),
 }
 
-_EXPECTED = {str: "a string", int: "an integer", float: "a number", list: "an array"}
+_EXPECTED = {str: "a string", int: "an integer", float: "a number", list: "an array", dict: "a table"}
 _TOML_NAMES = {bool: "boolean", int: "integer", str: "string", list: "array", dict: "table"}
 
 
@@ -187,15 +217,31 @@ def _section(table: Any, schema: Mapping[str, _Field], where: str) -> dict[str, 
     return values
 
 
+def _home(user: str) -> str:
+    return "/root" if user == "root" else f"/home/{user}"
+
+
 def _host(table: Any, where: str) -> HostConfig:
     v = _section(table, _HOST, where)
     if v["remote_dir"] is None:
-        home = "/root" if v["user"] == "root" else f"/home/{v['user']}"
-        v["remote_dir"] = f"{home}/cosmos-transfer1"
+        v["remote_dir"] = f"{_home(v['user'])}/{MODELS[DEFAULT_MODEL].checkout}"
     v["key_file"] = Path(v["key_file"]).expanduser()
     v["known_hosts"] = Path(v["known_hosts"]).expanduser()
     v["docker"] = tuple(shlex.split(v["docker"]))
-    return HostConfig(**v)
+    overrides = v.pop("model")
+    host = HostConfig(**v)
+    return replace(host, model_overrides=tuple(
+        (name, _model_setup(host, name, table, f"{where}.model.{name}")) for name, table in overrides.items()))
+
+
+def _model_setup(host: HostConfig, name: str, table: Any, where: str) -> ModelSetup:
+    """[hosts.model."NAME"]: image, remote_dir, run_args, each defaulting to the model's own."""
+    if name not in host.models:
+        raise ConfigError(f"{where!r}: {name!r} is not in this host's models {list(host.models)}")
+    v = _section(table, _MODEL_SETUP, where)
+    base = host.setup(name)
+    return ModelSetup(v["image"] or base.image, v["remote_dir"] or base.remote_dir,
+                      base.run_args if v["run_args"] is None else v["run_args"])
 
 
 def _build(data: dict[str, Any], source: Path | None) -> Config:

@@ -18,24 +18,18 @@ import paramiko
 
 from . import docker
 from .config import HostConfig
+from .params import InferenceParams
 from .remote import Host, RemoteError
+from .specs import ModelCall, transfer1_upscale_call
 from .transfer import make_dirs, upload_file
+from .transfer_models import TRANSFER1, CosmosModel, model
 
 SCRIPTS_DIR = Path(__file__).resolve().parent.parent / "scripts"
 RUNS_SUBDIR = "cosmos_runs"
-CONTROLS = ("vis", "edge", "depth", "seg")
 
 
 class LaunchError(Exception):
     """A run could not be started; the message says why."""
-
-
-@dataclass(frozen=True)
-class InferenceParams:
-    num_steps: int = 35
-    guidance: float = 5.0
-    seed: int = 1
-    weights: tuple[float, float, float, float] = (0.25, 0.25, 0.25, 0.25)  # vis, edge, depth, seg
 
 
 @dataclass(frozen=True)
@@ -50,61 +44,56 @@ class PromptInput:
 @dataclass(frozen=True)
 class LaunchPlan:
     run_id: str
-    relative_dir: str  # the run dir relative to remote_dir, i.e. to /workspace in the container
+    relative_dir: str  # the run dir relative to the model's checkout, i.e. to /workspace in the container
     argv: tuple[str, ...]  # the container command
     uploads: Mapping[str, Path] = field(default_factory=dict)  # relative to the run dir -> local file
     texts: Mapping[str, str] = field(default_factory=dict)  # relative to the run dir -> content
+    model: str = TRANSFER1.name
 
-    def remote_dir(self, host_remote_dir: str) -> str:
-        return posixpath.join(host_remote_dir, self.relative_dir)
+    def remote_dir(self, host: HostConfig) -> str:
+        return posixpath.join(host.setup(self.model).remote_dir, self.relative_dir)
 
 
 def run_relative_dir(run_id: str) -> str:
     return f"{RUNS_SUBDIR}/{run_id}"
 
 
-def _input_name(path: Path) -> str:
-    return f"inputs/{path.name}"
+def input_name(role: str, path: Path) -> str:
+    """Each input has a fixed name by its role ("video", "depth", "seg"), so that no two collide."""
+    return f"inputs/{role}{path.suffix.lower() or '.mp4'}"
 
 
 def _script(rel: str, name: str) -> str:
     return f"{rel}/scripts/{name}"
 
 
-def plan_inference(run_id: str, prompt: PromptInput, params: InferenceParams) -> LaunchPlan:
+def _spec(call: ModelCall) -> dict[str, str]:
+    return {"spec.json": json.dumps(call.spec, indent=2, ensure_ascii=False)}
+
+
+def plan_inference(run_id: str, prompt: PromptInput, params: InferenceParams,
+                   model: CosmosModel = TRANSFER1) -> LaunchPlan:
+    """Uploads the video and the control videos of the controls in use, under fixed names."""
     rel = run_relative_dir(run_id)
-    uploads = {_input_name(prompt.video): prompt.video}
-    spec: dict[str, object] = {
-        "prompt": prompt.text,
-        "negative_prompt": prompt.negative_prompt,
-        "input_video_path": f"{rel}/{_input_name(prompt.video)}",
-    }
-    controls = {"depth": prompt.depth, "seg": prompt.seg}
-    for name, weight in zip(CONTROLS, params.weights, strict=False):
-        video = controls.get(name)
-        if weight <= 0 and video is None:
-            continue
-        block: dict[str, object] = {"control_weight": weight}
-        if video is not None:
-            upload_as = f"inputs/{name}_{video.name}"
-            uploads[upload_as] = video
-            block["input_control"] = f"{rel}/{upload_as}"
-        spec[name] = block
-    argv = ("bash", _script(rel, "inference.sh"), rel, str(params.num_steps), f"{params.guidance:g}", str(params.seed))
-    return LaunchPlan(run_id, rel, argv, uploads, {"spec.json": json.dumps(spec, indent=2, ensure_ascii=False)})
+    active = params.active_controls()
+    inputs = {"video": prompt.video} | {role: path for role, path in (("depth", prompt.depth), ("seg", prompt.seg))
+                                       if path is not None and role in active}
+    files = {role: input_name(role, path) for role, path in inputs.items()}
+    call = model.call(rel, files, prompt.text, prompt.negative_prompt, params)
+    argv = ("bash", _script(rel, model.script), rel, *call.flags)
+    uploads = {files[role]: path for role, path in inputs.items()}
+    return LaunchPlan(run_id, rel, argv, uploads, _spec(call), model.name)
 
 
 def plan_upscale(run_id: str, parent_run_id: str, control_weight: float) -> LaunchPlan:
     rel = run_relative_dir(run_id)
-    parent_output = f"{run_relative_dir(parent_run_id)}/outputs/output.mp4"
-    spec = {"input_video_path": parent_output, "upscale": {"control_weight": control_weight}}
-    argv = ("bash", _script(rel, "upscale.sh"), rel)
-    return LaunchPlan(run_id, rel, argv, {}, {"spec.json": json.dumps(spec, indent=2)})
+    call = transfer1_upscale_call(f"{run_relative_dir(parent_run_id)}/outputs/output.mp4", control_weight)
+    return LaunchPlan(run_id, rel, ("bash", _script(rel, "upscale.sh"), rel, *call.flags), {}, _spec(call))
 
 
 def plan_enhance(run_id: str, prompt: PromptInput) -> LaunchPlan:
     rel = run_relative_dir(run_id)
-    video = _input_name(prompt.video)
+    video = input_name("video", prompt.video)
     argv = ("bash", _script(rel, "enhance.sh"), rel, f"{rel}/{video}")
     return LaunchPlan(run_id, rel, argv, {video: prompt.video}, {"prompt.txt": prompt.text})
 
@@ -116,12 +105,13 @@ def launch(host: Host, plan: LaunchPlan, on_upload: UploadProgress | None = None
     """Upload and start; returns the container id. Raises LaunchError or RemoteError,
     after removing any container this call created."""
     cfg = host.config
-    run_dir = plan.remote_dir(cfg.remote_dir)
+    setup = cfg.setup(plan.model)
+    run_dir = plan.remote_dir(cfg)
     with host.sftp_session("uploading the run's files") as sftp:
-        _upload(sftp, cfg, plan, run_dir, on_upload)
+        _upload(sftp, cfg, setup.remote_dir, plan, run_dir, on_upload)
     command = docker.run_command(
-        cfg.docker, run_id=plan.run_id, image=cfg.image, run_args=cfg.run_args,
-        mount_dir=cfg.remote_dir, env={"NUM_GPU": str(cfg.num_gpus), "PYTHONPATH": docker.WORKSPACE},
+        cfg.docker, run_id=plan.run_id, image=setup.image, run_args=setup.run_args,
+        mount_dir=setup.remote_dir, env={"NUM_GPU": str(cfg.num_gpus), "PYTHONPATH": docker.WORKSPACE},
         argv=plan.argv,
     )  # fmt: skip
     try:
@@ -140,13 +130,13 @@ def launch(host: Host, plan: LaunchPlan, on_upload: UploadProgress | None = None
     return container_id[0]
 
 
-def _upload(sftp: paramiko.SFTPClient, cfg: HostConfig, plan: LaunchPlan, run_dir: str,
+def _upload(sftp: paramiko.SFTPClient, cfg: HostConfig, checkout: str, plan: LaunchPlan, run_dir: str,
             on_upload: UploadProgress | None) -> None:
     try:
-        sftp.stat(cfg.remote_dir)
+        sftp.stat(checkout)
     except FileNotFoundError:
-        raise LaunchError(f"remote_dir {cfg.remote_dir} does not exist on host {cfg.name} "
-                          f"(it must be the cosmos-transfer1 checkout with checkpoints/)") from None
+        raise LaunchError(f"remote_dir {checkout} does not exist on host {cfg.name} "
+                          f"(it must be the {model(plan.model).checkout} checkout)") from None
     for sub in ("inputs", "scripts", "outputs"):
         make_dirs(sftp, f"{run_dir}/{sub}")
     for script in sorted(SCRIPTS_DIR.glob("*.sh")):

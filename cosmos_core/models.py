@@ -66,6 +66,8 @@ class Run(BaseModel):
     started_at = pw.DoubleField(null=True)
     completed_at = pw.DoubleField(null=True)
     launched_on = pw.CharField(max_length=255, null=True)  # the machine whose process started the run
+    model = pw.CharField(max_length=40, default="transfer1")  # transfer_models.MODELS key
+    progress = pw.TextField(null=True)  # while running: the stage and progress figure its log shows
 
 
 class HostState(BaseModel):
@@ -90,13 +92,24 @@ def _create_v1(db: pw.Database) -> None:
 
 # Index i brings a database from version i to version i + 1. Append, never edit;
 # each step must be safe to run twice (two processes may open an old database at once).
+def _add_run_columns(db: pw.Database, *fields: pw.Field) -> None:
+    """Add the columns a Run table lacks (another process may have added them already)."""
+    have = {c.name for c in db.get_columns(Run._meta.table_name)}
+    migrator = SchemaMigrator.from_database(db)
+    steps = [migrator.add_column(Run._meta.table_name, f.column_name, f) for f in fields if f.column_name not in have]
+    if steps:
+        migrate_schema(*steps)
+
+
 def _add_launched_on_v2(db: pw.Database) -> None:
-    if "launched_on" not in {c.name for c in db.get_columns(Run._meta.table_name)}:
-        migrate_schema(SchemaMigrator.from_database(db).add_column(Run._meta.table_name, "launched_on",
-                                                                  Run.launched_on))
+    _add_run_columns(db, Run.launched_on)
 
 
-MIGRATIONS: list[Callable[[pw.Database], None]] = [_create_v1, _add_launched_on_v2]
+def _add_model_and_progress_v3(db: pw.Database) -> None:
+    _add_run_columns(db, Run.model, Run.progress)
+
+
+MIGRATIONS: list[Callable[[pw.Database], None]] = [_create_v1, _add_launched_on_v2, _add_model_and_progress_v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

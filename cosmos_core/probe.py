@@ -1,9 +1,10 @@
 """The batched remote question: one shell script per host per sync (pure).
 
 `build_probe_script` asks, for every active run at once, for its container's
-state, the last completion marker line of its log (from the tail only) and,
-once the run has finished, the size and sha256 of its files; it can also remove
-containers whose runs are settled. The answer is wrapped in payload tags so
+state, the last completion marker line of its log (from the tail only), while
+it runs its latest stage and progress-bar lines, and, once it has finished, the
+log lines that may say why and the size and sha256 of its files; it can also
+remove containers whose runs are settled. The answer is wrapped in payload tags so
 that anything a login shell prints around it cannot break `parse_probe_output`.
 """
 
@@ -15,10 +16,13 @@ from dataclasses import dataclass, field
 
 from . import docker
 from .markers import parse_completion_marker
+from .transfer_models import probe_patterns
 
 OPEN_TAG = "<cosmos-payload>"
 CLOSE_TAG = "</cosmos-payload>"
 LOG_TAIL_BYTES = 65536
+MAX_LINE_BYTES = 400  # a log line brought back is cut to this
+REASON_LINES = 12  # candidate lines for why a run failed, from the end of its log
 
 
 class ProbeError(Exception):
@@ -45,6 +49,9 @@ class Observation:
     container: docker.ContainerState | None  # None: no such container
     marker_exit: int | None
     files: Mapping[str, FileFacts] = field(default_factory=dict)
+    stage_line: str = ""  # while running: the latest log line naming a stage
+    counter_line: str = ""  # while running: the latest progress-bar line
+    reason_lines: tuple[str, ...] = ()  # once finished: lines that may say why it failed
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,7 @@ class ProbeReport:
 
 _SCRIPT_HEAD = r"""set -u
 D=(%(docker)s)
+STAGES=%(stages)s COUNTERS=%(counters)s REASONS=%(reasons_re)s
 printf '%(open)s\n'
 declare -A state
 if names=$("${D[@]}" %(list)s 2>&1); then
@@ -80,13 +88,24 @@ remove() {  # prints R<tab>name for every container that is gone afterwards
   [ ${#have[@]} -gt 0 ] || return 0
   "${D[@]}" rm -f "${have[@]}" >/dev/null 2>&1 && printf 'R\t%%s\n' "${have[@]}"
 }
+lines() {  # lines DIR PATTERN COUNT: the log tail's last COUNT lines matching PATTERN (a \r ends a line)
+  tail -c %(tail)d "$1/run.log" 2>/dev/null | tr '\r\t' '\n ' | grep -aE -- "$2" | tail -n "$3" \
+    | cut -c1-%(line)d
+}
 probe_run() {
-  local id=$1 name=$2 dir=$3 marker f
+  local id=$1 name=$2 dir=$3 marker f line
   shift 3
   marker=$(tail -c %(tail)d "$dir/run.log" 2>/dev/null | tr -d '\r' \
     | grep -ax '\[COSMOS_COMPLETE\] exit_code=-\{0,1\}[0-9]\{1,\}[[:blank:]]*' | tail -n 1)
   printf 'M\t%%s\t%%s\n' "$id" "$marker"
-  case "${state[$name]:-gone}" in exited|dead|stopped|gone) ;; *) [ -n "$marker" ] || return 0 ;; esac
+  case "${state[$name]:-gone}" in
+    exited|dead|stopped|gone) ;;
+    *) if [ -z "$marker" ]; then
+         printf 'G\t%%s\t%%s\t%%s\n' "$id" "$(lines "$dir" "$STAGES" 1)" "$(lines "$dir" "$COUNTERS" 1)"
+         return 0
+       fi ;;
+  esac
+  lines "$dir" "$REASONS" %(reasons)d | while IFS= read -r line; do printf 'X\t%%s\t%%s\n' "$id" "$line"; done
   for f in "$@"; do
     [ -f "$dir/$f" ] || continue
     printf 'F\t%%s\t%%s\t%%s\t%%s\n' "$id" "$f" "$(stat -c %%s -- "$dir/$f")" \
@@ -107,6 +126,9 @@ def build_probe_script(docker_prefix: Sequence[str], targets: Sequence[ProbeTarg
         "list": list_args,
         "format": q(docker.INSPECT_FORMAT),
         "tail": LOG_TAIL_BYTES,
+        "line": MAX_LINE_BYTES,
+        "reasons": REASON_LINES,
+        **dict(zip(("stages", "counters", "reasons_re"), map(q, probe_patterns()), strict=True)),
     }]  # fmt: skip
     names = [docker.container_name(t.run_id) for t in targets]
     if names:
@@ -131,6 +153,8 @@ def parse_probe_output(stdout: str, targets: Sequence[ProbeTarget]) -> ProbeRepo
     containers: dict[str, docker.ContainerState] = {}
     markers: dict[str, int | None] = {}
     files: dict[str, dict[str, FileFacts]] = {}
+    progress: dict[str, tuple[str, str]] = {}
+    reasons: dict[str, list[str]] = {}
     removed: list[str] = []
     for line in lines:
         kind, _, rest = line.partition("\t")
@@ -142,6 +166,13 @@ def parse_probe_output(stdout: str, targets: Sequence[ProbeTarget]) -> ProbeRepo
         elif kind == "F" and (file_line := _parse_file_line(rest)):
             run_id, name, facts = file_line
             files.setdefault(run_id, {})[name] = facts
+        elif kind == "G":
+            run_id, _, stage_and_counter = rest.partition("\t")
+            stage, _, counter = stage_and_counter.partition("\t")
+            progress[run_id] = (stage, counter)
+        elif kind == "X":
+            run_id, _, reason = rest.partition("\t")
+            reasons.setdefault(run_id, []).append(reason)
         elif kind == "R":
             removed.append(rest)
     observations = {
@@ -149,6 +180,9 @@ def parse_probe_output(stdout: str, targets: Sequence[ProbeTarget]) -> ProbeRepo
             container=containers.get(docker.container_name(t.run_id)),
             marker_exit=markers.get(t.run_id),
             files=files.get(t.run_id, {}),
+            stage_line=progress.get(t.run_id, ("", ""))[0],
+            counter_line=progress.get(t.run_id, ("", ""))[1],
+            reason_lines=tuple(reasons.get(t.run_id, ())),
         )
         for t in targets
     }

@@ -36,6 +36,7 @@ from .status import (
     remote_files,
 )
 from .transfer import DownloadError
+from .transfer_models import DEFAULT_MODEL
 
 MAX_PROMPT_CHARS = 20_000
 MAX_DOWNLOAD_ATTEMPTS = 3
@@ -121,12 +122,13 @@ class DataRepository:
     # -- runs ----------------------------------------------------------------
 
     def create_run(self, run_id: str, prompt_id: str, kind: str, host: str, params: dict,
-                   parent_run_id: str | None = None, remote_run_dir: str | None = None) -> Run:
+                   parent_run_id: str | None = None, remote_run_dir: str | None = None,
+                   model: str = DEFAULT_MODEL) -> Run:
         self.get_prompt(prompt_id)
         return Run.create(
             id=run_id, prompt=prompt_id, kind=kind, host=host, parent_run_id=parent_run_id, params=json.dumps(params),
             status=RunStatus.PENDING.value, remote_run_dir=remote_run_dir, created_at=self.clock(),
-            launched_on=MACHINE,
+            launched_on=MACHINE, model=model,
         )  # fmt: skip
 
     def transition(self, run_id: str, expect: RunStatus | Iterable[RunStatus], **fields: object) -> bool:
@@ -400,7 +402,8 @@ def _enhanced_text(path: Path) -> str | None:
 
 
 def _facts(run: Run) -> RunFacts:
-    return RunFacts(run.id, run.kind, RunStatus(run.status), run.created_at, run.missing_since)
+    return RunFacts(run.id, run.kind, RunStatus(run.status), run.created_at, run.missing_since, run.model,
+                    run.progress)
 
 
 def _needs_sync(run: Run) -> bool:

@@ -14,10 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .loglines import failure_reason, progress_text
 from .markers import parse_completion_marker as _parse_marker
 from .probe import FileFacts, Observation, ProbeReport, ProbeTarget, build_probe_script, parse_probe_output
 from .remote import Host
 from .transfer import DownloadRecorder, download_file
+from .transfer_models import DEFAULT_MODEL, model
 
 
 class RunStatus(enum.StrEnum):
@@ -55,10 +57,15 @@ OUTPUT_FILE = {"inference": "output.mp4", "upscale": "output_4k.mp4", "enhance":
 LOG_FILE = "run.log"
 
 
+def output_file(kind: str) -> str:
+    """The file a run of this kind writes, relative to its remote run dir."""
+    return f"outputs/{OUTPUT_FILE[kind]}"
+
+
 def remote_files(kind: str, status: RunStatus) -> tuple[str, ...]:
     """The files to download for a finished run, relative to its remote run dir."""
     if status is RunStatus.COMPLETED:
-        return (f"outputs/{OUTPUT_FILE[kind]}", LOG_FILE)
+        return (output_file(kind), LOG_FILE)
     return (LOG_FILE,)
 
 
@@ -71,6 +78,8 @@ class RunFacts:
     status: RunStatus
     created_at: float
     missing_since: float | None = None
+    model: str = DEFAULT_MODEL
+    progress: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,9 +105,10 @@ def exit_reason(code: int, oom_killed: bool = False) -> str:
     return {137: "killed (SIGKILL)", 143: "terminated (SIGTERM)", 130: "interrupted (SIGINT)"}.get(code, "")
 
 
-def failure_message(code: int, oom_killed: bool = False) -> str:
-    reason = exit_reason(code, oom_killed)
-    return f"Container exited with code {code}" + (f": {reason}" if reason else "")
+def failure_message(code: int, oom_killed: bool = False, log_reason: str | None = None) -> str:
+    """`Container exited with code N`, then why: the signal or OOM kill, and what the log says."""
+    reasons = [r for r in (exit_reason(code, oom_killed), log_reason) if r]
+    return f"Container exited with code {code}" + (f": {'; '.join(reasons)}" if reasons else "")
 
 
 def decide(run: RunFacts, seen: Observation, now: float, lost_after: float) -> Transition | None:
@@ -120,15 +130,20 @@ def decide(run: RunFacts, seen: Observation, now: float, lost_after: float) -> T
         return Transition(run.id, run.status, {"status": RunStatus.RUNNING.value, "started_at": now,
                                                "container_id": container.name})
     if container is not None and not container.stopped:
-        return _clear_missing(run)
+        return _still_running(run, seen)
+    log_reason = failure_reason(model(run.model), seen.reason_lines)
     if seen.marker_exit == 0:
-        return _finish(run, now, RunStatus.COMPLETED, 0, None, seen)
+        output = output_file(run.kind)
+        if output in seen.files:
+            return _finish(run, now, RunStatus.COMPLETED, 0, None, seen)
+        error = f"Container exited with code 0 but wrote no {output}" + (f": {log_reason}" if log_reason else "")
+        return _finish(run, now, RunStatus.FAILED, 0, error, seen)
     if seen.marker_exit is not None:
         code, oom = seen.marker_exit, bool(container and container.oom_killed)
-        return _finish(run, now, RunStatus.FAILED, code, failure_message(code, oom), seen)
+        return _finish(run, now, RunStatus.FAILED, code, failure_message(code, oom, log_reason), seen)
     if container is not None:  # stopped without a marker: the script never finished
         code = container.exit_code
-        error = failure_message(code, container.oom_killed) if code else NO_MARKER
+        error = failure_message(code, container.oom_killed, log_reason) if code else NO_MARKER
         return _finish(run, now, RunStatus.FAILED, code, error, seen)
     if run.missing_since is None:
         return Transition(run.id, run.status, {"missing_since": now})
@@ -138,8 +153,15 @@ def decide(run: RunFacts, seen: Observation, now: float, lost_after: float) -> T
     return None
 
 
-def _clear_missing(run: RunFacts) -> Transition | None:
-    return Transition(run.id, run.status, {"missing_since": None}) if run.missing_since is not None else None
+def _still_running(run: RunFacts, seen: Observation) -> Transition | None:
+    """Forget that the container was missing, and note a new stage or progress figure."""
+    fields: dict[str, object] = {}
+    if run.missing_since is not None:
+        fields["missing_since"] = None
+    progress = progress_text(model(run.model), seen.stage_line, seen.counter_line)
+    if progress is not None and progress != run.progress:
+        fields["progress"] = progress
+    return Transition(run.id, run.status, fields) if fields else None
 
 
 def _finish(run: RunFacts, now: float, status: RunStatus, code: int | None, error: str | None,
@@ -148,8 +170,8 @@ def _finish(run: RunFacts, now: float, status: RunStatus, code: int | None, erro
     facts = {name: [f.size, f.sha256] for name, f in seen.files.items() if name in wanted}
     return Transition(run.id, run.status, {
         "status": status.value, "exit_code": code, "error": error, "completed_at": now,
-        "missing_since": None, "download_status": DownloadStatus.PENDING.value, "download_error": None,
-        "remote_files": facts,
+        "missing_since": None, "progress": None, "download_status": DownloadStatus.PENDING.value,
+        "download_error": None, "remote_files": facts,
     })  # fmt: skip
 
 

@@ -12,16 +12,24 @@ NOW = 1000.0
 LOST = 120.0
 
 
-def run(status=RunStatus.RUNNING, missing_since=None, kind="inference"):
-    return RunFacts("rs_1", kind, status, created_at=0.0, missing_since=missing_since)
+OUTPUT = {"outputs/output.mp4": FileFacts(10, "ab")}
+
+
+def run(status=RunStatus.RUNNING, missing_since=None, kind="inference", model="transfer1", progress=None):
+    return RunFacts("rs_1", kind, status, created_at=0.0, missing_since=missing_since, model=model,
+                    progress=progress)
 
 
 def container(status="exited", code=0, oom=False):
     return ContainerState("cosmos-rs_1", status, code, oom)
 
 
-def seen(c=None, marker=None, files=None):
-    return Observation(container=c, marker_exit=marker, files=files or {})
+def seen(c=None, marker=None, files=None, stage="", counter="", reasons=()):
+    """What a probe saw; a run that exited 0 wrote its video unless `files` says otherwise."""
+    if files is None:
+        files = OUTPUT if marker == 0 else {}
+    return Observation(container=c, marker_exit=marker, files=files, stage_line=stage, counter_line=counter,
+                       reason_lines=tuple(reasons))
 
 
 def test_running_container_changes_nothing_even_with_a_marker_in_the_log():
@@ -149,3 +157,42 @@ def test_decide_never_moves_backwards_and_running_containers_decide_nothing(stat
         assert change.fields["exit_code"] == 0
     if marker is not None and change.status.is_terminal() and status is RunStatus.RUNNING:
         assert change.fields["exit_code"] == marker
+
+
+def test_exit_zero_without_the_video_fails_with_the_log_reason():
+    """Transfer2.5 exits 0 and writes no video when its guardrail blocks the prompt."""
+    blocked = "[12-01 10:00:00|CRITICAL|cosmos_transfer2/inference.py:216:generate] Guardrail blocked generation. " \
+              "Prompt: a bad prompt"
+    change = decide(run(model="transfer2.5"), seen(container("exited", 0), marker=0, files={}, reasons=[blocked]),
+                    NOW, LOST)
+    assert change.status is RunStatus.FAILED and change.fields["exit_code"] == 0
+    assert change.fields["error"] == ("Container exited with code 0 but wrote no outputs/output.mp4: "
+                                      "blocked by the guardrail: Prompt: a bad prompt")
+
+
+def test_a_failure_names_the_reason_the_log_gives():
+    lines = ["[12-01 10:00:00|CRITICAL|cosmos_transfer1/auxiliary/guardrail/common/presets.py:55:run_text_guardrail] "
+             "GUARDRAIL BLOCKED: BLOCKLIST: Prompt blocked by censorship: Censored Prompt: x",
+             "TypeError: cannot unpack non-iterable NoneType object",
+             "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: "]
+    change = decide(run(), seen(container("exited", 1), marker=1, reasons=lines), NOW, LOST)
+    assert change.fields["error"] == ("Container exited with code 1: blocked by the guardrail: "
+                                      "BLOCKLIST: Prompt blocked by censorship: Censored Prompt: x")
+    oom = decide(run(), seen(container("exited", 137, oom=True), reasons=["RuntimeError: boom"]), NOW, LOST)
+    assert oom.fields["error"] == "Container exited with code 137: out of memory (OOMKilled); RuntimeError: boom"
+
+
+def test_a_running_run_notes_its_stage_and_progress_once():
+    stage = "[12-01 10:00:00|INFO|cosmos_transfer1/diffusion/inference/world_generation_pipeline.py:615:_run_model]" \
+            " Starting diffusion sampling"
+    change = decide(run(), seen(container("running"), stage=stage, counter="  50%|#####     | 1/2 [00:02<00:02]"),
+                    NOW, LOST)
+    assert change.fields == {"progress": "diffusion sampling · 1/2 chunks"} and change.status is RunStatus.RUNNING
+    same = decide(run(progress="diffusion sampling · 1/2 chunks"), seen(container("running"), stage=stage,
+                  counter="  50%|#####     | 1/2 [00:02<00:02]"), NOW, LOST)
+    assert same is None
+
+
+def test_a_finished_run_forgets_its_progress():
+    change = decide(run(progress="decoding"), seen(container("exited", 0), marker=0), NOW, LOST)
+    assert change.fields["progress"] is None and change.status is RunStatus.COMPLETED

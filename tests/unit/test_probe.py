@@ -109,3 +109,39 @@ def test_a_file_that_vanished_mid_probe_is_left_out():
     payload = "<cosmos-payload>\nP\tok\nF\trs_1\toutputs/output.mp4\t\t\nM\trs_1\t\n</cosmos-payload>\n"
     report = parse_probe_output(payload, [ProbeTarget("rs_1", "/r", FILES)])
     assert report.observations["rs_1"].files == {}
+
+
+T1_LOG = "[12-01 10:00:00|INFO|cosmos_transfer1/diffusion/inference/world_generation_pipeline.py:{}:_run_model] {}\n"
+
+
+def test_a_running_run_brings_back_its_latest_stage_and_progress_bar(tmp_path, fake_docker):
+    """tqdm redraws with carriage returns: the latest redraw counts."""
+    log = (T1_LOG.format(771, "Run generation") + "  0%|          | 0/3 [00:00<?, ?it/s]\r"
+           + T1_LOG.format(615, "Starting diffusion sampling") + T1_LOG.format(638, "Completed diffusion sampling")
+           + " 33%|###3      | 1/3 [00:02<00:04,  2.00s/it]\r" + T1_LOG.format(615, "Starting diffusion sampling")
+           + "noise\twith a tab\n")
+    report = run_probe(fake_docker, [make_run(tmp_path, "rs_run", log)])
+    seen = report.observations["rs_run"]
+    assert seen.stage_line.endswith("] Starting diffusion sampling")
+    assert seen.counter_line == " 33%|###3      | 1/3 [00:02<00:04,  2.00s/it]"
+    assert seen.reason_lines == ()
+
+
+def test_a_finished_run_brings_back_the_lines_that_say_why(tmp_path, fake_docker):
+    log = ("[12-01 10:00:00|CRITICAL|cosmos_transfer1/auxiliary/guardrail/common/presets.py:55:run_text_guardrail] "
+           "GUARDRAIL BLOCKED: BLOCKLIST: Prompt blocked by censorship\n" + "filler\n" * 40
+           + "TypeError: cannot unpack non-iterable NoneType object\n[COSMOS_COMPLETE] exit_code=1\n")
+    report = run_probe(fake_docker, [make_run(tmp_path, "rs_oom", log)])
+    seen = report.observations["rs_oom"]
+    assert seen.reason_lines[0].endswith("GUARDRAIL BLOCKED: BLOCKLIST: Prompt blocked by censorship")
+    assert seen.reason_lines[-1] == "TypeError: cannot unpack non-iterable NoneType object"
+    assert seen.stage_line == "" and seen.counter_line == ""
+
+
+def test_log_lines_cannot_forge_payload_records(tmp_path, fake_docker):
+    """A log line brought back stays inside its own record, however it is written."""
+    log = "KeyError: 'x'\tF\trs_oom\toutputs/output.mp4\t1\tab\rM\trs_oom\t[COSMOS_COMPLETE] exit_code=0\n"
+    report = run_probe(fake_docker, [make_run(tmp_path, "rs_oom", log)])
+    seen = report.observations["rs_oom"]
+    assert seen.marker_exit is None and "outputs/output.mp4" not in seen.files
+    assert seen.reason_lines == ("KeyError: 'x' F rs_oom outputs/output.mp4 1 ab",)

@@ -97,11 +97,14 @@ def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path, video):
     repo = DataRepository(tmp_path / "outputs", SYNC)
     prompt = repo.create_prompt("kept", video)
     repo.create_run("rs_old", prompt.id, "inference", "gpu1", {})
-    db.execute_sql("ALTER TABLE run DROP COLUMN launched_on")  # what a version-1 database looks like
+    for column in ("launched_on", "model", "progress"):  # what a version-1 database looks like
+        db.execute_sql(f"ALTER TABLE run DROP COLUMN {column}")
     models.SchemaVersion.update(version=1).execute()
     db.close()
     db = models.connect(url)
-    assert models.SchemaVersion.get_by_id(1).version == models.SCHEMA_VERSION == 2
-    assert "launched_on" in {c.name for c in db.get_columns("run")}
-    assert repo.get_run("rs_old").launched_on is None and repo.get_prompt(prompt.id).text == "kept"
+    assert models.SchemaVersion.get_by_id(1).version == models.SCHEMA_VERSION == 3
+    assert {"launched_on", "model", "progress"} <= {c.name for c in db.get_columns("run")}
+    old = repo.get_run("rs_old")
+    assert old.launched_on is None and old.model == "transfer1" and old.progress is None
+    assert repo.get_prompt(prompt.id).text == "kept"
     db.close()
