@@ -261,12 +261,13 @@ COMMANDS = {
 
 def _run_line(run: dict) -> str:
     download = run["download"]
-    detail = run["error"] or ""
+    detail = run["error"] or run["progress"] or ""
     if download["status"] in ("pending", "downloading") and download["bytes_total"]:
         detail = f"downloading {100 * download['bytes_done'] // download['bytes_total']}%"
     elif download["status"] == "failed":
         detail = f"download failed: {download['error']}"
-    return f"{run['id']}  {run['kind']:9} {run['host']:8} {run['status']:10} {run['created_at']}  {detail}".rstrip()
+    kind = run["kind"] if run["model"] == DEFAULT_MODEL else f"{run['kind']} ({run['model']})"
+    return f"{run['id']}  {kind:9} {run['host']:8} {run['status']:10} {run['created_at']}  {detail}".rstrip()
 
 
 def _upload_progress(name: str, sent: int, total: int) -> None:

@@ -23,6 +23,7 @@ class CosmosModel:
     title: str
     script: str  # the run script in scripts/ that calls the model
     checkout: str  # default checkout directory name under the user's home
+    checkout_marker: str  # what a ready checkout holds (hosts check looks for it)
     image: str  # default Docker image
     defaults: InferenceParams
     tunes: frozenset[str]  # InferenceParams fields the model takes; the others keep their defaults
@@ -50,6 +51,7 @@ EXCEPTION_LINE = f"^(\\[rank[0-9]+\\]: *)?(({_NAME}\\.)*{_NAME}(Error|Exception|
 
 TRANSFER1 = CosmosModel(
     name="transfer1", title="Cosmos-Transfer1", script="inference.sh", checkout="cosmos-transfer1",
+    checkout_marker="checkpoints",
     image="cosmos-transfer1:latest", defaults=InferenceParams(), tunes=_ALL_TUNES, call=transfer1_call,
     max_weight=10.0, whole_guidance=False, max_guidance=20.0,
     stages=(
@@ -71,6 +73,7 @@ TRANSFER1 = CosmosModel(
 
 TRANSFER25 = CosmosModel(
     name="transfer2.5", title="Cosmos-Transfer2.5", script="transfer25.sh", checkout="cosmos-transfer2.5",
+    checkout_marker="examples/inference.py",
     image="cosmos-transfer2.5:latest",
     defaults=InferenceParams(guidance=3, seed=2025, weights=(0.0, 1.0, 0.0, 0.0), sigma_max=None),
     tunes=frozenset({"num_steps", "guidance", "seed", "weights", "sigma_max", "blur_strength", "canny_threshold"}),
