@@ -53,14 +53,15 @@ class Workspace:
                           timeout, f"the completion marker of {run_id}")
 
 
-def write_config(root: Path, host: TestHost, **sync: float) -> Path:
+def write_config(root: Path, host: TestHost, models: tuple[str, ...] = ("transfer1",), **sync: float) -> Path:
     settings = {"min_interval_seconds": 0.0, "lost_after_seconds": 3, "download_budget_seconds": 3, **sync}
     config = root / "cosmos.toml"
     config.write_text(
         "[storage]\n"
         f'database = "sqlite:///{root}/outputs/cosmos.db"\n'
         f'outputs_dir = "{root}/outputs"\n'
-        "[sync]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()) + host.host_config_toml("gpu1")
+        "[sync]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
+        + host.host_config_toml("gpu1", models=models)
     )
     return config
 

@@ -154,7 +154,7 @@ def test_a_launch_killed_mid_upload_is_failed_by_the_next_sync(workspace, tmp_pa
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     uploads = Path(workspace.host.remote_dir) / "cosmos_runs"
-    wait_until(lambda: any(0 < p.stat().st_size < BIG for p in uploads.glob("*/inputs/big input.mp4")),
+    wait_until(lambda: any(0 < p.stat().st_size < BIG for p in uploads.glob("*/inputs/video.mp4")),
                30, "a partly uploaded input")
     assert workspace.cli_json("runs")[0]["status"] == "uploading"  # the launch is alive: left alone
     os.kill(launching.pid, signal.SIGKILL)

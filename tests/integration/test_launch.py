@@ -34,13 +34,14 @@ def test_prompt_add_then_run_starts_the_documented_command_on_the_host(workspace
         "--nproc_per_node=1", "--nnodes=1", "--node_rank=0", "cosmos_transfer1/diffusion/inference/transfer.py",
         "--checkpoint_dir", "checkpoints", "--video_save_folder", f"{rel}/outputs", "--video_save_name", "output",
         "--controlnet_specs", f"{rel}/spec.json", "--num_gpus", "1", "--num_steps", "12", "--guidance", "6.5",
-        "--seed", "9", "--offload_text_encoder_model", "--offload_guardrail_models",
+        "--seed", "9", "--sigma_max", "70", "--blur_strength", "medium", "--canny_threshold", "medium",
+        "--fps", "24", "--offload_text_encoder_model", "--offload_guardrail_models",
     ]  # fmt: skip
     remote = workspace.remote_run_dir(run["id"])
     assert (remote / "outputs" / "output.mp4").read_bytes()[4:8] == b"ftyp"
     spec = json.loads((remote / "spec.json").read_text())
     assert spec["vis"] == {"control_weight": 0.4} and spec["seg"] == {"control_weight": 0.1}
-    assert (remote / "inputs" / "sample.mp4").read_bytes() == sample_video.read_bytes()
+    assert (remote / "inputs" / "video.mp4").read_bytes() == sample_video.read_bytes()
 
 
 def test_a_model_that_exits_3_leaves_marker_3(api, sample_video, workspace):
