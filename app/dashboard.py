@@ -17,14 +17,15 @@ import gradio as gr
 from cosmos_core.api import CosmosAPI, CosmosError, Refresh
 
 from . import layout
-from .handlers import Handlers, NewRun, Query, diff
+from .handlers import DEFAULT_MODEL, KNOB_FIELDS, Handlers, NewRun, Query, diff
 
 # View key -> the component (layout name) that shows it, in the order of the render outputs.
 RENDERED = {
     "table": "table", "counts": "counts", "banner": "banner", "pager": "pager", "newer": "newer",
-    "older": "older", "hosts": "hosts", "run_status": "run_status", "run_video": "run_video", "run_log": "run_log",
-    "run_enhanced": "run_enhanced", "run_prompt": "run_prompt", "run_can_retry": "retry",
-    "run_can_cancel": "cancel", "run_can_upscale": "upscale", "run_can_enhance": "enhance",
+    "older": "older", "hosts": "hosts", "run_status": "run_status", "run_progress": "run_progress",
+    "run_video": "run_video", "run_log": "run_log", "run_enhanced": "run_enhanced", "run_prompt": "run_prompt",
+    "run_can_retry": "retry", "run_can_cancel": "cancel", "run_can_upscale": "upscale",
+    "run_can_enhance": "enhance",
 }  # fmt: skip
 PROGRESS_EVERY_SECONDS = 0.2
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
@@ -45,7 +46,7 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
             with gr.Tab("Runs", id="runs"):
                 ui |= layout.runs_tab(hosts)
             with gr.Tab("New run", id="new", elem_id="new-run") as ui["new_tab"]:
-                ui["form"] = layout.new_run_form(hosts)
+                ui["form"] = layout.new_run_form(handlers.model_choices(), handlers.model_form(DEFAULT_MODEL))
             with gr.Tab("Hosts", id="hosts") as ui["hosts_tab"]:
                 ui |= layout.hosts_tab(hosts)
         ui["timer"] = gr.Timer(api.config.ui.refresh_seconds)
@@ -122,7 +123,7 @@ def _wire_actions(handlers: Handlers, ui: dict[str, Any], rerender: Callable[[An
 
 
 def _wire_form(handlers: Handlers, ui: dict[str, Any], rerender: Callable[[Any], Any]) -> None:
-    form = ui["form"]
+    form, fields = ui["form"], ui["form"]["fields"]
 
     def start(*values: Any, progress: gr.Progress = gr.Progress()) -> list[Any]:  # noqa: B008 (Gradio's idiom)
         run = _notice(handlers.start)(_form_values(values), _upload_reporter(progress))
@@ -132,8 +133,22 @@ def _wire_form(handlers: Handlers, ui: dict[str, Any], rerender: Callable[[Any],
         return [message, message, gr.Tabs(selected="runs"), run["id"]]
 
     outputs = [form["status"], ui["notice"], ui["tabs"], ui["selected"]]
-    rerender(form["start"].click(start, form["inputs"], outputs, show_progress_on=form["status"], **PRIVATE))
-    ui["new_tab"].select(lambda: gr.update(choices=handlers.video_choices()), None, form["picked"], **PRIVATE)
+    inputs = list(fields.values())
+    rerender(form["start"].click(start, inputs, outputs, show_progress_on=form["status"], **PRIVATE))
+    ui["new_tab"].select(lambda: gr.update(choices=handlers.video_choices()), None, fields["picked"], **PRIVATE)
+    knobs = [fields[name] for name in KNOB_FIELDS]
+    fields["model"].change(_model_switch(handlers), fields["model"], [fields["host"], *knobs], **PRIVATE)
+
+
+def _model_switch(handlers: Handlers) -> Callable[[str], list[Any]]:
+    """On a new model: the hosts serving it, and every knob back to its default, shown if it applies."""
+
+    def switch(model_name: str) -> list[Any]:
+        form = handlers.model_form(model_name)
+        knobs = [gr.update(value=k.value, visible=k.shown) for k in form.knobs.values()]
+        return [gr.update(**layout.host_choices(form.hosts)), *knobs]
+
+    return switch
 
 
 def _notice(action: Callable[..., Any]) -> Callable[..., Any]:
@@ -179,7 +194,15 @@ def _form_values(values: tuple[Any, ...]) -> NewRun:
     v = dict(zip(layout.FORM_FIELDS, values, strict=True))
     return NewRun(
         prompt=v["prompt"] or "", upload=v["upload"], picked=v["picked"], depth=v["depth"], seg=v["seg"],
-        negative=v["negative"] or "", name=v["name"] or "", host=v["host"],
-        weights=(v["vis"], v["edge"], v["depth_w"], v["seg_w"]),
-        steps=int(v["steps"] or 0), guidance=float(v["guidance"] or 0), seed=int(v["seed"] or 0),
+        negative=v["negative"] or "", name=v["name"] or "", model=v["model"], host=v["host"],
+        weights=(v["vis"], v["edge"], v["depth_w"], v["seg_w"]), steps=_number(int, v["steps"]),
+        guidance=_number(float, v["guidance"]), seed=_number(int, v["seed"]),
+        sigma_max=_number(float, v["sigma_max"]), blur_strength=v["blur_strength"],
+        canny_threshold=v["canny_threshold"], fps=_number(int, v["fps"]), distilled=v["distilled"],
+        upsample_prompt=v["upsample_prompt"],
     )  # fmt: skip
+
+
+def _number(kind: type[int] | type[float], value: Any) -> Any:
+    """A Number field's value as `kind`; None when the field is empty (the model's default)."""
+    return None if value is None else kind(value)

@@ -6,16 +6,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+from cosmos_core.api import MODELS
 
 from .tables import download_text, local_time, run_duration
 
 VIDEO_SUFFIXES = (".mp4",)
 CONTROLS = ("vis", "edge", "depth", "seg")
+# Stored inference parameters, in the order shown, with their labels; a run shows those it stored.
+PARAM_LABELS = {
+    "num_steps": "steps", "guidance": "guidance", "seed": "seed", "weights": "weights", "sigma_max": "sigma_max",
+    "blur_strength": "blur strength", "canny_threshold": "canny threshold", "fps": "fps", "distilled": "distilled",
+    "upsample_prompt": "upsample prompt",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Details:
     status: str  # markdown for `run-status`
+    progress: str  # markdown for `run-progress`: a running run's stage and progress figure, else ""
     video: str | None  # absolute path of the downloaded video, served from outputs_dir
     log: str
     enhanced: str  # the enhanced prompt of an enhancement run, else ""
@@ -26,7 +36,7 @@ class Details:
     can_enhance: bool
 
 
-NO_RUN = Details("Select a run in the table to see its details.", None, "", "", "", False, False, False, False)
+NO_RUN = Details("Select a run in the table to see its details.", "", None, "", "", "", False, False, False, False)
 
 
 def video_of(run: Mapping) -> str | None:
@@ -39,7 +49,8 @@ def video_of(run: Mapping) -> str | None:
 
 def status_markdown(run: Mapping, now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
-    parts = [f"**{run['id']}**", f"{run['kind']} on {run['host']}", f"status **{run['status']}**"]
+    parts = [f"**{run['id']}**", f"{run['kind']} on {run['host']}", model_title(run["model"]),
+             f"status **{run['status']}**"]
     if run["exit_code"] is not None:
         parts.append(f"exit code {run['exit_code']}")
     if download := download_text(run["download"]):
@@ -55,12 +66,28 @@ def status_markdown(run: Mapping, now: datetime | None = None) -> str:
     return "\n\n".join(lines)
 
 
+def model_title(name: str) -> str:
+    return MODELS[name].title if name in MODELS else name
+
+
+def progress_markdown(run: Mapping) -> str:
+    return f"⏳ {run['progress']}" if run["status"] == "running" and run["progress"] else ""
+
+
+def _param_text(key: str, value: Any) -> str:
+    if key == "weights":
+        value = ", ".join(f"{c} {w:g}" for c, w in zip(CONTROLS, value, strict=False))
+    elif isinstance(value, bool):
+        value = "yes" if value else "no"
+    elif value is None:
+        value = "model default"
+    return f"{PARAM_LABELS[key]} {value}"
+
+
 def _params_text(run: Mapping) -> str:
     params = run["params"]
     if run["kind"] == "inference":
-        weights = ", ".join(f"{c} {w:g}" for c, w in zip(CONTROLS, params.get("weights", []), strict=False))
-        return (f"steps {params.get('num_steps')} · guidance {params.get('guidance')} · "
-                f"seed {params.get('seed')} · weights {weights}")
+        return " · ".join(_param_text(key, params[key]) for key in PARAM_LABELS if key in params)
     if run["kind"] == "upscale":
         return f"4K upscale of {run['parent_run_id']} · control weight {params.get('control_weight')}"
     return "prompt enhancement"
@@ -84,6 +111,7 @@ def run_details(run: Mapping, prompt: Mapping | None, log: str, video_exists: bo
     completed_inference = run["kind"] == "inference" and run["status"] == "completed"
     return Details(
         status=status_markdown(run),
+        progress=progress_markdown(run),
         video=video_of(run) if video_exists else None,
         log=log,
         enhanced=run["enhanced_text"] or "",

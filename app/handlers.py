@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from cosmos_core.api import CosmosAPI, CosmosError, InferenceParams, Refresh
+from cosmos_core.api import MODELS, CosmosAPI, CosmosError, InferenceParams, Refresh
 
 from . import tables
 from .details import NO_RUN, Details, run_details
@@ -24,6 +24,15 @@ from .remote import HostChecks, LogTails, NetworkGate
 
 ALL = "all"
 PAGE_SIZE = 50
+DEFAULT_MODEL = "transfer1"
+# InferenceParams field -> the new-run form's fields that show it (weights: one slider per control).
+KNOBS = {
+    "weights": ("vis", "edge", "depth_w", "seg_w"), "num_steps": ("steps",), "guidance": ("guidance",),
+    "seed": ("seed",), "sigma_max": ("sigma_max",), "blur_strength": ("blur_strength",),
+    "canny_threshold": ("canny_threshold",), "fps": ("fps",), "distilled": ("distilled",),
+    "upsample_prompt": ("upsample_prompt",),
+}  # fmt: skip
+KNOB_FIELDS = tuple(name for names in KNOBS.values() for name in names)
 UploadProgress = Callable[[str, int, int], None]
 
 
@@ -40,7 +49,8 @@ class Query:
 
 @dataclass(frozen=True)
 class NewRun:
-    """The new-run form: `upload` is a fresh upload, `picked` a video an earlier prompt used."""
+    """The new-run form, in FORM_FIELDS order: `upload` is a fresh upload, `picked` a video an
+    earlier prompt used. A knob left empty (None) takes the model's default."""
 
     prompt: str
     upload: str | None = None
@@ -49,11 +59,43 @@ class NewRun:
     seg: str | None = None
     negative: str = ""
     name: str = ""
+    model: str = DEFAULT_MODEL
     host: str | None = None
-    weights: tuple[float, float, float, float] = (0.25, 0.25, 0.25, 0.25)
-    steps: int = 35
-    guidance: float = 5.0
-    seed: int = 1
+    weights: tuple[float, float, float, float] | None = None  # vis, edge, depth, seg
+    steps: int | None = None
+    guidance: float | None = None
+    seed: int | None = None
+    sigma_max: float | None = None
+    blur_strength: str | None = None
+    canny_threshold: str | None = None
+    fps: int | None = None
+    distilled: bool | None = None
+    upsample_prompt: bool | None = None
+
+    def params(self, defaults: InferenceParams) -> InferenceParams:
+        """The knobs over the model's `defaults`; the core checks them."""
+        given = {
+            "num_steps": self.steps, "guidance": self.guidance, "seed": self.seed,
+            "weights": None if self.weights is None else tuple(float(w) for w in self.weights),
+            "sigma_max": self.sigma_max, "blur_strength": self.blur_strength,
+            "canny_threshold": self.canny_threshold, "fps": self.fps, "distilled": self.distilled,
+            "upsample_prompt": self.upsample_prompt,
+        }  # fmt: skip
+        return replace(defaults, **{k: v for k, v in given.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class Knob:
+    value: Any
+    shown: bool  # whether the model takes it
+
+
+@dataclass(frozen=True)
+class ModelForm:
+    """What the new-run form offers for one model."""
+
+    hosts: list[str]  # the hosts serving it, the default first
+    knobs: dict[str, Knob]  # form field (KNOB_FIELDS order) -> the model's default and whether it applies
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -145,6 +187,21 @@ class Handlers:
     def host_names(self) -> list[str]:
         return [h.name for h in self.api.config.hosts]
 
+    def model_choices(self) -> list[tuple[str, str]]:
+        """(title, name) of each model, for the form's Model dropdown."""
+        return [(m.title, name) for name, m in MODELS.items()]
+
+    def model_form(self, model_name: str) -> ModelForm:
+        """The form reset to `model_name`: its defaults, the knobs it takes, the hosts serving it."""
+        model = MODELS[model_name]
+        knobs: dict[str, Knob] = {}
+        for field, names in KNOBS.items():
+            value = getattr(model.defaults, field)
+            values = value if field == "weights" else (value,)
+            knobs |= {name: Knob(v, field in model.tunes) for name, v in zip(names, values, strict=True)}
+        hosts = [h.name for h in self.api.config.hosts if model_name in h.models]
+        return ModelForm(hosts, knobs)
+
     def video_choices(self) -> list[tuple[str, str]]:
         """Input videos of earlier prompts still on disk, as (label, path), newest first."""
         seen: dict[str, str] = {}
@@ -189,13 +246,13 @@ class Handlers:
             video = Path(form.picked)
         else:
             raise CosmosError("choose an input video: upload one or pick one used before")
+        params = form.params(self.api.default_params(form.model))
         depth, seg = (self.keep_upload(p) if p else None for p in (form.depth, form.seg))
         prompt = self.api.add_prompt(form.prompt, video, name=form.name.strip() or None,
                                      negative_prompt=form.negative, depth=depth, seg=seg)
-        params = InferenceParams(num_steps=int(form.steps), guidance=float(form.guidance), seed=int(form.seed),
-                                 weights=tuple(float(w) for w in form.weights))
         with self.gate.exclusive():
-            return self.api.start_inference(prompt["id"], form.host or None, params, on_upload=on_upload)
+            return self.api.start_inference(prompt["id"], form.host or None, params, on_upload=on_upload,
+                                            model_name=form.model)
 
     def keep_upload(self, path: str) -> Path:
         """Copy an uploaded file (Gradio's temp dir) to outputs_dir/inputs/<sha256 prefix>/<name>,

@@ -1,6 +1,6 @@
 """The page's components, created in place inside `gr.Blocks`; each function returns them by name.
 
-The elem_ids `runs-table`, `refresh-now`, `run-status`, `run-video`, `run-log`,
+The elem_ids `runs-table`, `refresh-now`, `run-status`, `run-progress`, `run-video`, `run-log`,
 `retry-download`, `cancel-run` and `new-run` are a stable test contract (SPEC.md).
 """
 
@@ -10,15 +10,19 @@ from typing import Any
 
 import gradio as gr
 
+from cosmos_core.params import STRENGTHS
+
 from . import tables
-from .handlers import ALL
+from .handlers import ALL, DEFAULT_MODEL, KNOBS, ModelForm
 
 STATUSES = ["pending", "uploading", "running", "completed", "failed", "cancelled"]
 KINDS = ["inference", "upscale", "enhance"]
 VIDEO_TYPES = [".mp4", ".mov", ".avi", ".mkv", ".webm"]
 # The new-run form's inputs, in the order the start handler receives them.
-FORM_FIELDS = ["prompt", "upload", "picked", "depth", "seg", "negative", "name", "host",
-               "vis", "edge", "depth_w", "seg_w", "steps", "guidance", "seed"]  # fmt: skip
+FORM_FIELDS = ["prompt", "upload", "picked", "depth", "seg", "negative", "name", "model", "host",
+               "vis", "edge", "depth_w", "seg_w", "steps", "guidance", "seed", "sigma_max", "blur_strength",
+               "canny_threshold", "fps", "distilled", "upsample_prompt"]  # fmt: skip
+NO_HOST = "No configured host serves this model: add it to a host's models in cosmos.toml"
 
 
 def header() -> dict[str, Any]:
@@ -54,7 +58,8 @@ def runs_tab(hosts: list[str]) -> dict[str, Any]:
 
 
 def details() -> dict[str, Any]:
-    ui: dict[str, Any] = {"run_status": gr.Markdown(elem_id="run-status")}
+    ui: dict[str, Any] = {"run_status": gr.Markdown(elem_id="run-status"),
+                          "run_progress": gr.Markdown(elem_id="run-progress")}
     with gr.Row():
         with gr.Column():
             ui["run_video"] = gr.Video(elem_id="run-video", interactive=False, label="Output video", height=360)
@@ -74,33 +79,54 @@ def details() -> dict[str, Any]:
     return ui
 
 
-def new_run_form(hosts: list[str]) -> dict[str, Any]:
-    """The form's components: "inputs" in FORM_FIELDS order, the start button, its status line."""
+def new_run_form(models: list[tuple[str, str]], form: ModelForm) -> dict[str, Any]:
+    """The form's components: "fields" by FORM_FIELDS name, the start button, its status line.
+    `form` gives the default model's hosts, knob values and which knobs it takes."""
+    f: dict[str, Any] = {}
     with gr.Row():
         with gr.Column():
-            upload = gr.File(label="Input video (upload)", file_types=VIDEO_TYPES, elem_id="new-run-video")
-            picked = gr.Dropdown([], value=None, label="…or a video used before", elem_id="new-run-picked")
+            f["upload"] = gr.File(label="Input video (upload)", file_types=VIDEO_TYPES, elem_id="new-run-video")
+            f["picked"] = gr.Dropdown([], value=None, label="…or a video used before", elem_id="new-run-picked")
             with gr.Row():
-                depth = gr.File(label="Depth video (optional)", file_types=VIDEO_TYPES, elem_id="new-run-depth")
-                seg = gr.File(label="Segmentation video (optional)", file_types=VIDEO_TYPES, elem_id="new-run-seg")
+                f["depth"] = gr.File(label="Depth video (optional)", file_types=VIDEO_TYPES, elem_id="new-run-depth")
+                f["seg"] = gr.File(label="Segmentation video (optional)", file_types=VIDEO_TYPES,
+                                   elem_id="new-run-seg")
         with gr.Column():
-            prompt = gr.Textbox(label="Prompt", lines=4, elem_id="new-run-prompt")
-            negative = gr.Textbox(label="Negative prompt", lines=2)
-            name = gr.Textbox(label="Name (optional)")
-            host = gr.Dropdown(hosts, value=hosts[0] if hosts else None, label="Host", elem_id="new-run-host",
-                               info=None if hosts else "No host configured: add [[hosts]] to cosmos.toml")
+            f["prompt"] = gr.Textbox(label="Prompt", lines=4, elem_id="new-run-prompt")
+            f["negative"] = gr.Textbox(label="Negative prompt", lines=2)
+            f["name"] = gr.Textbox(label="Name (optional)")
+            with gr.Row():
+                f["model"] = gr.Dropdown(models, value=DEFAULT_MODEL, label="Model", elem_id="new-run-model")
+                f["host"] = gr.Dropdown(**host_choices(form.hosts), label="Host", elem_id="new-run-host")
+    knob = {name: {"value": k.value, "visible": k.shown} for name, k in form.knobs.items()}
     with gr.Row():
-        weights = [gr.Slider(0, 1, value=0.25, step=0.05, label=f"{c} weight") for c in ("vis", "edge", "depth", "seg")]
+        for name, control in zip(KNOBS["weights"], ("vis", "edge", "depth", "seg"), strict=True):
+            f[name] = gr.Slider(0, 1, step=0.05, label=f"{control} weight", **knob[name])
     with gr.Row():
-        steps = gr.Number(35, precision=0, minimum=1, label="Steps")
-        guidance = gr.Number(5.0, label="Guidance")
-        seed = gr.Number(1, precision=0, label="Seed")
+        f["steps"] = gr.Number(precision=0, minimum=1, label="Steps", **knob["steps"])
+        f["guidance"] = gr.Number(label="Guidance", **knob["guidance"])
+        f["seed"] = gr.Number(precision=0, label="Seed", **knob["seed"])
+        f["sigma_max"] = gr.Number(label="sigma_max", info="empty: the model's default", elem_id="new-run-sigma-max",
+                                   **knob["sigma_max"])
+    with gr.Row(equal_height=True):
+        f["blur_strength"] = gr.Dropdown(list(STRENGTHS), label="Blur strength (vis)", elem_id="new-run-blur",
+                                         **knob["blur_strength"])
+        f["canny_threshold"] = gr.Dropdown(list(STRENGTHS), label="Canny threshold (edge)", elem_id="new-run-canny",
+                                           **knob["canny_threshold"])
+        f["fps"] = gr.Number(precision=0, label="FPS", elem_id="new-run-fps", **knob["fps"])
+        f["distilled"] = gr.Checkbox(label="Distilled edge model", elem_id="new-run-distilled", **knob["distilled"])
+        f["upsample_prompt"] = gr.Checkbox(label="Upsample prompt first", elem_id="new-run-upsample",
+                                           **knob["upsample_prompt"])
     return {
-        "inputs": [prompt, upload, picked, depth, seg, negative, name, host, *weights, steps, guidance, seed],
-        "picked": picked,
+        "fields": {name: f[name] for name in FORM_FIELDS},
         "start": gr.Button("Start run", variant="primary", elem_id="new-run-start"),
         "status": gr.Markdown(elem_id="new-run-status", min_height=60),
     }
+
+
+def host_choices(hosts: list[str]) -> dict[str, Any]:
+    """The Host dropdown's choices for a model: the hosts serving it, the first one picked."""
+    return {"choices": hosts, "value": hosts[0] if hosts else None, "info": None if hosts else NO_HOST}
 
 
 def hosts_tab(hosts: list[str]) -> dict[str, Any]:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-RUN_COLUMNS = ["id", "prompt", "kind", "host", "status", "download", "duration", "created"]
+RUN_COLUMNS = ["id", "prompt", "kind", "model", "host", "status", "download", "duration", "created"]
 HOST_COLUMNS = ["host", "address", "reachable", "docker", "image", "GPUs", "last sync", "last error"]
-RUN_COLUMN_WIDTHS = ["15%", "19%", "8%", "6%", "21%", "8%", "8%", "15%"]
+RUN_COLUMN_WIDTHS = ["14%", "15%", "8%", "8%", "6%", "23%", "7%", "7%", "12%"]
 REASON_CHARS = 48
 STATUS_ORDER = ["pending", "uploading", "running", "completed", "failed", "cancelled"]
 
@@ -45,10 +45,13 @@ def run_duration(run: Mapping, now: datetime) -> str:
 
 
 def status_text(run: Mapping, limit: int = REASON_CHARS) -> str:
-    """The status, with the start of the reason when the run failed (the details show all of it)."""
+    """The status, with the start of the reason when the run failed (the details show all of it)
+    and the stage and progress figure while it runs."""
     if run["status"] == "failed" and run["error"]:
         reason = run["error"] if len(run["error"]) <= limit else run["error"][: limit - 1] + "…"
         return f"failed: {reason}"
+    if run["status"] == "running" and run["progress"]:
+        return f"running · {run['progress']}"
     return run["status"]
 
 
@@ -65,7 +68,7 @@ def runs_frame(runs: Sequence[Mapping], prompt_names: Mapping[str, str], now: da
     """One row per run, in the order given (the API's newest first)."""
     now = now or datetime.now(UTC)
     rows = [[
-        run["id"], prompt_names.get(run["prompt_id"], run["prompt_id"]), run["kind"], run["host"],
+        run["id"], prompt_names.get(run["prompt_id"], run["prompt_id"]), run["kind"], run["model"], run["host"],
         status_text(run), download_text(run["download"]), run_duration(run, now), local_time(run["created_at"]),
     ] for run in runs]  # fmt: skip
     return pd.DataFrame(rows, columns=RUN_COLUMNS)

@@ -38,15 +38,18 @@ def test_a_failed_download_shows_an_enabled_retry_that_makes_it_succeed(page, e2
     assert e2e_api.get_run(run["id"], Refresh.NONE)["download"]["status"] == "done"
 
 
-def test_cancel_stops_a_running_run_while_its_log_follows(page, e2e_api, e2e_workspace, tmp_path):
+def test_cancel_stops_a_running_run_while_its_log_and_stage_follow(page, e2e_api, e2e_workspace, tmp_path):
     run = e2e_api.start_inference(e2e_api.add_prompt("a slow pan [sleep=60]", make_video(tmp_path / "in.mp4"))["id"])
     select_run(page, run["id"])
     log = page.locator("#run-log textarea")
     expect(log).to_have_value(re.compile(r"step 1/60"))
     expect(log).to_have_value(re.compile(r"step 3/60"))  # the tail follows the run
+    expect(page.locator("#run-progress")).to_contain_text("diffusion sampling")  # the stage, from the log
+    expect(page.locator("#runs-table")).to_contain_text("running · diffusion sampling")
     expect(page.locator("#cancel-run")).to_be_enabled()
     page.locator("#cancel-run").click()
     expect_status(page, "cancelled")
+    expect(page.locator("#run-progress")).to_have_text("")
     expect(page.locator("#cancel-run")).to_be_disabled()
     container = f"cosmos-{run['id']}"
     wait_until(lambda: _not_running(e2e_workspace.host, container), 20, f"{container} to stop")

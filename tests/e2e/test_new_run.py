@@ -1,9 +1,13 @@
-"""The new-run form in a real browser: upload a video, watch the upload progress, get a running run."""
+"""The new-run form in a real browser: upload a video, set the model's knobs, watch the upload
+progress, get a running run; switching the model resets the form."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
+from cosmos_core.api import Refresh
 from tests.e2e.ui import choose, expect_status, open_tab, wait_video_ready
 from tests.hostkit import make_video
 
@@ -18,7 +22,8 @@ WATCH_PROGRESS = """() => {
 }"""
 
 
-def test_the_form_starts_a_run_from_an_uploaded_video_showing_upload_progress(page, e2e_workspace, tmp_path):
+def test_the_form_starts_a_run_from_an_uploaded_video_showing_upload_progress(page, e2e_workspace, e2e_api,
+                                                                               tmp_path):
     video = make_video(tmp_path / "my drone shot.mp4")
     video.write_bytes(video.read_bytes() + bytes(PADDING))
     open_tab(page, "New run")
@@ -31,14 +36,28 @@ def test_the_form_starts_a_run_from_an_uploaded_video_showing_upload_progress(pa
     form.get_by_label("Negative prompt").fill("blurry")
     form.get_by_label("Steps").fill("12")
     form.get_by_label("Seed").fill("7")
+    form.locator("#new-run-sigma-max input").fill("80")
+    choose(page, "new-run-blur", "high")
+    form.locator("#new-run-fps input").fill("16")
+    form.locator("#new-run-upsample input").check()
     page.evaluate(WATCH_PROGRESS)
     form.locator("#new-run-start").click()
 
     expect(page.locator("#notice")).to_contain_text("Started run rs_", timeout=60_000)
+    run_id = re.search(r"Started run (rs_\S+) on", page.locator("#notice").inner_text()).group(1)
+    run = e2e_api.get_run(run_id, Refresh.NONE)
+    assert run["model"] == "transfer1"
+    assert {k: run["params"][k] for k in ("num_steps", "seed", "sigma_max", "blur_strength", "fps",
+                                          "upsample_prompt", "canny_threshold")} == {
+        "num_steps": 12, "seed": 7, "sigma_max": 80.0, "blur_strength": "high", "fps": 16,
+        "upsample_prompt": True, "canny_threshold": "medium"}  # fmt: skip
     assert page.evaluate("window.uploadProgress"), "no upload progress was shown"
     expect(page.get_by_role("tab", name="Runs")).to_have_attribute("aria-selected", "true")
     expect(page.locator("#run-prompt")).to_contain_text("steps 12")
     expect(page.locator("#run-prompt")).to_contain_text("seed 7")
+    expect(page.locator("#run-prompt")).to_contain_text("sigma_max 80.0 · blur strength high")
+    expect(page.locator("#run-prompt")).to_contain_text("fps 16 · distilled no · upsample prompt yes")
+    expect(page.locator("#run-status")).to_contain_text("Cosmos-Transfer1")
     expect(page.locator("#run-prompt")).to_contain_text("Negative: blurry")
     expect(page.locator("#run-prompt")).to_contain_text("video my drone shot.mp4, depth depth.mp4")
     expect_status(page, "completed")
@@ -63,3 +82,25 @@ def test_form_errors_appear_in_the_page(page, e2e_api, tmp_path):
     expect(form.locator("#new-run-status")).to_contain_text("failed to start")
     expect(form.locator("#new-run-status")).to_contain_text("gpu2")
     expect(page.locator("body")).not_to_contain_text("Traceback")
+
+
+def test_switching_the_model_resets_the_form_and_offers_only_hosts_serving_it(page, tmp_path):
+    open_tab(page, "New run")
+    form = page.locator("#new-run")
+    form.locator("#new-run-fps input").fill("12")
+    choose(page, "new-run-model", "Cosmos-Transfer2.5")
+    expect(form.locator("#new-run-fps")).to_be_hidden()  # Transfer2.5 takes no fps, distilled or upsample
+    expect(form.locator("#new-run-distilled")).to_be_hidden()
+    expect(form.locator("#new-run-upsample")).to_be_hidden()
+    expect(form.get_by_label("Seed")).to_have_value("2025")
+    expect(form.locator("#new-run-sigma-max input")).to_have_value("")
+    expect(form.locator("#new-run-host")).to_contain_text("No configured host serves this model")
+    form.locator("#new-run-video input[type=file]").set_input_files(make_video(tmp_path / "clip.mp4"))
+    expect(form.locator("#new-run-video")).to_contain_text("clip.mp4")
+    form.locator("#new-run-prompt textarea").fill("a robot arm")
+    form.locator("#new-run-start").click()
+    expect(form.locator("#new-run-status")).to_contain_text("no configured host serves transfer2.5")
+
+    choose(page, "new-run-model", "Cosmos-Transfer1")
+    expect(form.locator("#new-run-fps input")).to_have_value("24")
+    expect(form.locator("#new-run-host input")).to_have_value("gpu1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cosmos_core.api import CosmosError
+from cosmos_core.api import MODELS, CosmosError
 from cosmos_core.config import load_config
 
 
@@ -15,7 +15,8 @@ def make_run(run_id: str = "rs_1", **fields: Any) -> dict:
     download.update({k.removeprefix("download_"): fields.pop(k) for k in list(fields) if k.startswith("download_")})
     run = {
         "id": run_id, "prompt_id": "ps_1", "kind": "inference", "host": "gpu1", "parent_run_id": None,
-        "status": "completed", "exit_code": 0, "error": None, "download": download, "output_path": None,
+        "model": "transfer1", "status": "completed", "progress": None, "exit_code": 0, "error": None,
+        "download": download, "output_path": None,
         "enhanced_text": None, "created_at": "2025-01-02T03:04:05.000Z", "started_at": "2025-01-02T03:04:05.000Z",
         "completed_at": "2025-01-02T03:05:15.000Z",
         "params": {"num_steps": 35, "guidance": 5.0, "seed": 1, "weights": [0.25, 0.25, 0.25, 0.25]},
@@ -29,12 +30,14 @@ PROMPT = {"id": "ps_1", "name": "red robot", "text": "a red robot", "negative_pr
 
 
 class FakeAPI:
-    """Answers from memory and records every call as (method, args, kwargs)."""
+    """Answers from memory and records every call as (method, args, kwargs). Its config has
+    gpu1 (serving transfer1) and gpu25 (serving transfer2.5)."""
 
     def __init__(self, root: Path, runs: list[dict] | None = None) -> None:
         config = root / "cosmos.toml"
         config.write_text(f'[storage]\noutputs_dir = "{root}/outputs"\ndatabase = "sqlite:///{root}/c.db"\n'
-                          '[[hosts]]\nname = "gpu1"\nhostname = "h"\nuser = "u"\n')
+                          '[[hosts]]\nname = "gpu1"\nhostname = "h"\nuser = "u"\n'
+                          '[[hosts]]\nname = "gpu25"\nhostname = "h25"\nuser = "u"\nmodels = ["transfer2.5"]\n')
         self.config = load_config(config)
         self.runs = runs if runs is not None else [make_run()]
         self.calls: list[tuple[str, tuple, dict]] = []
@@ -83,8 +86,13 @@ class FakeAPI:
         self._record("add_prompt", text, video, **kwargs)
         return {**PROMPT, "text": text, "video": str(video)}
 
-    def start_inference(self, prompt_id, host=None, params=None, on_upload=None):
-        self._record("start_inference", prompt_id, host, params)
+    def default_params(self, model_name="transfer1"):
+        if model_name not in MODELS:
+            raise CosmosError(f"unknown model {model_name!r}")
+        return MODELS[model_name].defaults
+
+    def start_inference(self, prompt_id, host=None, params=None, on_upload=None, model_name="transfer1"):
+        self._record("start_inference", prompt_id, host, params, model_name=model_name)
         if on_upload:
             on_upload("v.mp4", 10, 10)
         return make_run("rs_new", status="running")

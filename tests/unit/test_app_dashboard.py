@@ -1,20 +1,31 @@
-"""The page as built (no browser): the stable elem_ids, private events, the timer, upload progress."""
+"""The page as built (no browser): the stable elem_ids, private events, the timer, upload progress,
+the new-run form's fields and model switch."""
 
 from __future__ import annotations
 
-from app.dashboard import _upload_reporter, build_app
+from dataclasses import fields
+
+from app.dashboard import _form_values, _model_switch, _upload_reporter, build_app
+from app.handlers import KNOB_FIELDS, Handlers, NewRun
+from app.layout import FORM_FIELDS
 from tests.unit.app_fakes import FakeAPI
 
-ELEM_IDS = {"runs-table", "refresh-now", "run-status", "run-video", "run-log", "retry-download", "cancel-run",
-            "new-run"}
+ELEM_IDS = {"runs-table", "refresh-now", "run-status", "run-progress", "run-video", "run-log", "retry-download",
+            "cancel-run", "new-run"}
+FORM_IDS = {"new-run-model", "new-run-host", "new-run-sigma-max", "new-run-blur", "new-run-canny", "new-run-fps",
+            "new-run-distilled", "new-run-upsample"}
+WEIGHTS = ["vis", "edge", "depth_w", "seg_w"]
 
 
 def test_the_page_has_the_test_hooks_a_cosmos_title_and_only_private_events(tmp_path):
     config = build_app(FakeAPI(tmp_path)).get_config_file()
     ids = {c["props"].get("elem_id") for c in config["components"]}
-    assert ELEM_IDS <= ids
+    assert ELEM_IDS | FORM_IDS <= ids
     assert "Cosmos" in config["title"]
     assert {d["api_visibility"] for d in config["dependencies"]} == {"private"}
+    props = {c["props"].get("elem_id"): c["props"] for c in config["components"]}
+    assert props["new-run-model"]["value"] == "transfer1"
+    assert props["new-run-host"]["choices"] == [("gpu1", "gpu1")]  # gpu25 serves transfer2.5 only
     timers = [c for c in config["components"] if c["type"] == "timer"]
     assert [t["props"]["value"] for t in timers] == [5]  # ui.refresh_seconds' default
 
@@ -27,3 +38,32 @@ def test_upload_progress_is_reported_at_most_five_times_a_second_and_at_the_end(
     assert calls[0] == (0.0, "Uploading clip.mp4: 0.0 / 1.0 MB")
     assert calls[-1] == (1.0, "Uploading clip.mp4: 1.0 / 1.0 MB")
     assert len(calls) < 10
+
+
+def test_the_form_fields_follow_new_run():
+    names = [f.name for f in fields(NewRun)]
+    at = names.index("weights")
+    assert FORM_FIELDS == names[:at] + WEIGHTS + names[at + 1:]
+
+
+def test_form_values_become_a_new_run_and_empty_numbers_the_models_default():
+    values = {"prompt": "p", "upload": None, "picked": "/in/v.mp4", "depth": None, "seg": None, "negative": None,
+              "name": "", "model": "transfer1", "host": "gpu1", "vis": 0.5, "edge": 0, "depth_w": 0, "seg_w": 0,
+              "steps": 12, "guidance": 6, "seed": None, "sigma_max": None, "blur_strength": "low",
+              "canny_threshold": "high", "fps": 30, "distilled": False, "upsample_prompt": True}  # fmt: skip
+    form = _form_values(tuple(values[name] for name in FORM_FIELDS))
+    assert form == NewRun(prompt="p", picked="/in/v.mp4", model="transfer1", host="gpu1", weights=(0.5, 0, 0, 0),
+                          steps=12, guidance=6.0, seed=None, sigma_max=None, blur_strength="low",
+                          canny_threshold="high", fps=30, distilled=False, upsample_prompt=True)
+    assert isinstance(form.guidance, float)
+
+
+def test_switching_the_model_offers_its_hosts_and_resets_and_hides_the_knobs(tmp_path):
+    switch = _model_switch(Handlers(FakeAPI(tmp_path)))
+    host, *knobs = switch("transfer2.5")
+    assert (host["choices"], host["value"]) == (["gpu25"], "gpu25")
+    knob = dict(zip(KNOB_FIELDS, knobs, strict=True))
+    assert (knob["seed"]["value"], knob["edge"]["value"], knob["sigma_max"]["value"]) == (2025, 1.0, None)
+    assert [name for name, update in knob.items() if not update["visible"]] == ["fps", "distilled", "upsample_prompt"]
+    host, *_ = switch("transfer1")
+    assert host["choices"] == ["gpu1"] and host["info"] is None

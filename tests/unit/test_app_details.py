@@ -63,3 +63,29 @@ def test_prompt_markdown_lists_inputs_and_parameters():
 
 def test_nothing_selected_disables_every_button():
     assert not any((NO_RUN.can_retry, NO_RUN.can_cancel, NO_RUN.can_upscale, NO_RUN.can_enhance))
+
+
+def test_a_new_run_shows_its_model_and_every_parameter():
+    params = {"num_steps": 35, "guidance": 3.0, "seed": 2025, "weights": [0.0, 1.0, 0.0, 0.0], "sigma_max": None,
+              "blur_strength": "low", "canny_threshold": "high", "fps": 24, "distilled": False,
+              "upsample_prompt": True}
+    run = make_run(model="transfer2.5", params=params)
+    details = run_details(run, PROMPT, "")
+    assert "inference on gpu1 · Cosmos-Transfer2.5 · status" in details.status
+    assert details.prompt.endswith(
+        "**Parameters:** steps 35 · guidance 3.0 · seed 2025 · weights vis 0, edge 1, depth 0, seg 0 · "
+        "sigma_max model default · blur strength low · canny threshold high · fps 24 · distilled no · "
+        "upsample prompt yes")
+
+
+def test_an_old_run_shows_the_parameters_it_stored():
+    text = prompt_markdown(make_run(params={"num_steps": 35, "seed": 1}), PROMPT)
+    assert text.endswith("**Parameters:** steps 35 · seed 1")
+
+
+def test_progress_shows_only_while_running():
+    running = make_run(status="running", exit_code=None, progress="decoding · 2/2 chunks")
+    assert run_details(running, PROMPT, "").progress == "⏳ decoding · 2/2 chunks"
+    assert run_details(make_run(status="running", exit_code=None), PROMPT, "").progress == ""
+    assert run_details(make_run(status="cancelled", progress="decoding"), PROMPT, "").progress == ""
+    assert NO_RUN.progress == ""

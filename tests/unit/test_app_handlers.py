@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
-from app.handlers import PAGE_SIZE, Handlers, NewRun, Query, diff
+from app.handlers import KNOB_FIELDS, PAGE_SIZE, Handlers, NewRun, Query, diff
 from app.remote import LogTails, NetworkGate
 from app.serving import launch_options
-from cosmos_core.api import CosmosError, Refresh
+from cosmos_core.api import MODELS, CosmosError, InferenceParams, Refresh
 from tests.unit.app_fakes import FakeAPI, make_run
 
 
@@ -102,6 +104,60 @@ def test_starting_a_run_keeps_the_upload_and_passes_the_parameters(api, tmp_path
     (_, host, params), _ = api.called("start_inference")[0]
     assert host == "gpu1" and (params.num_steps, params.guidance, params.seed) == (12, 6.5, 9)
     assert params.weights == (0.5, 0.0, 0.0, 0.0)
+
+
+def test_every_knob_of_the_form_reaches_the_api_with_the_model(api, tmp_path):
+    form = NewRun(prompt="p", picked=str(tmp_path / "v.mp4"), model="transfer1", host="gpu1",
+                  weights=(0, 1, 0, 0), steps=20, guidance=7.5, seed=3, sigma_max=80.5, blur_strength="high",
+                  canny_threshold="low", fps=16, distilled=True, upsample_prompt=True)
+    Handlers(api).start(form)
+    (_, host, params), kwargs = api.called("start_inference")[0]
+    assert kwargs == {"model_name": "transfer1"} and host == "gpu1"
+    assert params == InferenceParams(num_steps=20, guidance=7.5, seed=3, weights=(0.0, 1.0, 0.0, 0.0),
+                                     sigma_max=80.5, blur_strength="high", canny_threshold="low", fps=16,
+                                     distilled=True, upsample_prompt=True)
+
+
+def test_empty_knobs_take_the_models_defaults(api, tmp_path):
+    Handlers(api).start(NewRun(prompt="p", picked=str(tmp_path / "v.mp4"), model="transfer2.5", seed=4))
+    (_, host, params), kwargs = api.called("start_inference")[0]
+    assert kwargs == {"model_name": "transfer2.5"} and host is None  # the core picks a host serving it
+    assert params == replace(MODELS["transfer2.5"].defaults, seed=4) and params.sigma_max is None
+
+
+def test_an_unknown_model_stores_nothing(api, tmp_path):
+    with pytest.raises(CosmosError, match="unknown model"):
+        Handlers(api).start(NewRun(prompt="p", picked=str(tmp_path / "v.mp4"), model="transfer9"))
+    assert not api.called("add_prompt") and not api.called("start_inference")
+
+
+def test_the_model_dropdown_offers_each_model_by_title(api):
+    assert Handlers(api).model_choices() == [("Cosmos-Transfer1", "transfer1"), ("Cosmos-Transfer2.5", "transfer2.5")]
+
+
+def test_a_model_resets_the_knobs_to_its_defaults_hides_the_others_and_offers_its_hosts(api):
+    handlers = Handlers(api)
+    transfer1 = handlers.model_form("transfer1")
+    assert transfer1.hosts == ["gpu1"] and list(transfer1.knobs) == list(KNOB_FIELDS)
+    assert all(k.shown for k in transfer1.knobs.values())
+    assert {n: k.value for n, k in transfer1.knobs.items()} == {
+        "vis": 0.25, "edge": 0.25, "depth_w": 0.25, "seg_w": 0.25, "steps": 35, "guidance": 5.0, "seed": 1,
+        "sigma_max": 70.0, "blur_strength": "medium", "canny_threshold": "medium", "fps": 24, "distilled": False,
+        "upsample_prompt": False}  # fmt: skip
+    transfer25 = handlers.model_form("transfer2.5")
+    assert transfer25.hosts == ["gpu25"]
+    assert [n for n, k in transfer25.knobs.items() if not k.shown] == ["fps", "distilled", "upsample_prompt"]
+    values = {n: k.value for n, k in transfer25.knobs.items()}
+    assert (values["guidance"], values["seed"], values["sigma_max"]) == (3, 2025, None)
+    assert (values["vis"], values["edge"], values["depth_w"], values["seg_w"]) == (0, 1, 0, 0)
+
+
+def test_a_running_runs_progress_is_rendered(api):
+    api.runs = [make_run(status="running", exit_code=None, progress="diffusion sampling · 1/2 chunks")]
+    view = Handlers(api).render(Query(), "rs_1")
+    assert view["run_progress"] == "⏳ diffusion sampling · 1/2 chunks"
+    assert view["table"].loc[0, "status"] == "running · diffusion sampling · 1/2 chunks"
+    assert Handlers(api).render(Query(), None)["run_progress"] == ""
 
 
 def test_a_run_needs_a_video(api):

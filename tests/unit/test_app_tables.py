@@ -27,6 +27,16 @@ def test_status_carries_a_short_failure_reason():
     assert tables.status_text(make_run(status="running", error=None)) == "running"
 
 
+def test_a_running_run_shows_its_stage_and_progress_and_every_run_its_model():
+    running = make_run(status="running", model="transfer2.5", progress="chunk 1/3 · 12/35 steps")
+    assert tables.status_text(running) == "running · chunk 1/3 · 12/35 steps"
+    assert tables.status_text({**running, "status": "completed"}) == "completed"
+    frame = tables.runs_frame([running], {}, NOW)
+    assert frame.loc[0, "model"] == "transfer2.5" and frame.loc[0, "kind"] == "inference"
+    assert len(tables.RUN_COLUMN_WIDTHS) == len(tables.RUN_COLUMNS)
+    assert sum(int(w.rstrip("%")) for w in tables.RUN_COLUMN_WIDTHS) == 100
+
+
 def test_download_shows_percent_only_while_downloading():
     assert tables.download_text({"status": "downloading", "bytes_done": 25, "bytes_total": 200}) == "12%"
     assert tables.download_text({"status": "downloading", "bytes_done": 0, "bytes_total": 0}) == "0%"
