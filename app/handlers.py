@@ -247,6 +247,7 @@ class Handlers:
         else:
             raise CosmosError("choose an input video: upload one or pick one used before")
         params = form.params(self.api.default_params(form.model))
+        self.api.check_params(params, form.model)  # before anything is stored
         depth, seg = (self.keep_upload(p) if p else None for p in (form.depth, form.seg))
         prompt = self.api.add_prompt(form.prompt, video, name=form.name.strip() or None,
                                      negative_prompt=form.negative, depth=depth, seg=seg)

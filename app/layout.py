@@ -10,7 +10,7 @@ from typing import Any
 
 import gradio as gr
 
-from cosmos_core.params import STRENGTHS
+from cosmos_core.api import STRENGTHS
 
 from . import tables
 from .handlers import ALL, DEFAULT_MODEL, KNOBS, ModelForm

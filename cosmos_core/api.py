@@ -14,13 +14,13 @@ from . import docker, launcher, models
 from .config import Config, ConfigError
 from .launcher import LaunchError, LaunchPlan, PromptInput
 from .models import Prompt, Run
-from .params import InferenceParams, ParamError
+from .params import STRENGTHS, InferenceParams, ParamError
 from .remote import Host, RemoteError
 from .repository import DataRepository, InvalidInput, NotFound, ProgressListener, Refresh, SyncReport, new_id
 from .status import LOG_FILE, DownloadStatus, RunStatus, StatusChecker
 from .transfer_models import DEFAULT_MODEL, MODELS, model
 
-__all__ = ["MODELS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh"]
+__all__ = ["MODELS", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh"]
 
 
 class CosmosError(Exception):
@@ -66,13 +66,18 @@ class CosmosAPI:
         with _as_cosmos_error():
             return model(model_name).defaults
 
+    def check_params(self, params: InferenceParams, model_name: str = DEFAULT_MODEL) -> None:
+        """Raise CosmosError (one line) if `model_name` cannot run with `params`."""
+        with _as_cosmos_error():
+            model(model_name).check(params)
+
     def start_inference(self, prompt_id: str, host: str | None = None, params: InferenceParams | None = None,
                         on_upload: launcher.UploadProgress | None = None, model_name: str = DEFAULT_MODEL) -> dict:
         """Checks the parameters before anything is uploaded; None means the model's defaults."""
+        params = params or self.default_params(model_name)
+        self.check_params(params, model_name)
         with _as_cosmos_error():
             cosmos_model = model(model_name)
-            params = params or cosmos_model.defaults
-            cosmos_model.check(params)
             prompt = self.repo.get_prompt(prompt_id)
             host_name = self._host_serving(cosmos_model.name, host)
         plan = launcher.plan_inference(new_id("rs"), _prompt_input(prompt), params, cosmos_model)
@@ -206,7 +211,7 @@ class CosmosAPI:
         # container and record a failure. A launch in progress sees the cancel and removes its container.
         active = [RunStatus.PENDING, RunStatus.UPLOADING, RunStatus.RUNNING]
         if not self.repo.transition(run.id, active, status=RunStatus.CANCELLED.value, completed_at=time.time(),
-                                    error="Cancelled by the user"):
+                                    error="Cancelled by the user", progress=None):
             raise CosmosError(f"run {run_id} finished before it could be cancelled")
         if run.status == RunStatus.RUNNING.value:
             try:

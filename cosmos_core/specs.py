@@ -34,9 +34,11 @@ def transfer1_call(run_dir: str, files: Mapping[str, str], prompt: str, negative
         spec[control] = block
     flags = [
         "--num_steps", str(params.num_steps), "--guidance", f"{params.guidance:g}", "--seed", str(params.seed),
-        "--sigma_max", f"{params.sigma_max:g}", "--blur_strength", params.blur_strength,
-        "--canny_threshold", params.canny_threshold, "--fps", str(params.fps),
+        "--blur_strength", params.blur_strength, "--canny_threshold", params.canny_threshold,
+        "--fps", str(params.fps),
     ]  # fmt: skip
+    if params.sigma_max is not None:  # None: upstream's default
+        flags[6:6] = ["--sigma_max", f"{params.sigma_max:g}"]
     if params.distilled:
         flags.append("--use_distilled")
     if params.upsample_prompt:

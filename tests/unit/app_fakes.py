@@ -91,6 +91,12 @@ class FakeAPI:
             raise CosmosError(f"unknown model {model_name!r}")
         return MODELS[model_name].defaults
 
+    def check_params(self, params, model_name="transfer1"):
+        try:
+            MODELS[model_name].check(params)
+        except ValueError as exc:
+            raise CosmosError(str(exc)) from exc
+
     def start_inference(self, prompt_id, host=None, params=None, on_upload=None, model_name="transfer1"):
         self._record("start_inference", prompt_id, host, params, model_name=model_name)
         if on_upload:

@@ -187,3 +187,13 @@ def test_launch_serves_outputs_but_not_the_database(api, tmp_path):
     assert options["allowed_paths"] == [str(tmp_path / "outputs")]
     assert str(tmp_path / "c.db") in options["blocked_paths"] and str(tmp_path / "c.db-wal") in options["blocked_paths"]
     assert options["auth"] is None
+
+
+def test_bad_parameters_store_no_prompt(tmp_path):
+    api = FakeAPI(tmp_path)
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"v")
+    form = NewRun(prompt="p", picked=str(video), sigma_max=0)
+    with pytest.raises(CosmosError, match="sigma_max must be above 0"):
+        Handlers(api).start(form)
+    assert not [c for c in api.calls if c[0] == "add_prompt"]

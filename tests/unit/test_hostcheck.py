@@ -9,6 +9,7 @@ def test_items_checked_per_model_are_merged():
            "image\tfail\tct25:latest not found (docker pull or build it)\nremote_dir\tok\t/r/ct25\n")
     checks = parse_checks(out)
     assert checks["docker"] == {"status": "ok", "detail": "24.0"}
-    assert checks["image"] == {"status": "fail", "detail": "ct1:latest; ct25:latest not found (docker pull or build it)"}
+    assert checks["image"] == {"status": "fail",
+                               "detail": "ct1:latest; ct25:latest not found (docker pull or build it)"}
     assert checks["remote_dir"] == {"status": "ok", "detail": "/r/ct1; /r/ct25"}
     assert checks["gpus"]["status"] == "absent"

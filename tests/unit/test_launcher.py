@@ -104,3 +104,8 @@ def test_no_prompt_text_reaches_the_command_line(model):
     plan = plan_inference("rs_1", PromptInput("--seed 9; $(x)", "-neg", Path("/v.mp4")), params,
                           *([model] if model else []))
     assert not any("$(x)" in arg or "-neg" == arg for arg in plan.argv)
+
+
+def test_no_sigma_max_leaves_upstreams_default():
+    argv = plan_inference("rs_1", PromptInput("p", "", Path("/v.mp4")), InferenceParams(sigma_max=None)).argv
+    assert "--sigma_max" not in argv and argv[-2:] == ("--fps", "24")
