@@ -45,6 +45,10 @@ RUN_ARGS = ("--gpus", "all", "--ipc=host")
 DOCKER_CLI_RUN_ARGS = (*RUN_ARGS, "--network=none")
 TRANSFER_SCRIPT = "cosmos_transfer1/diffusion/inference/transfer.py"
 UPSAMPLER_SCRIPT = "cosmos_transfer1/auxiliary/upsampler/inference/upsampler_pipeline.py"
+TRANSFER25_SCRIPT = "examples/inference.py"  # Cosmos-Transfer2.5's entry point
+# What the Transfer2.5 container gets on top of run_args: the stand-in, like
+# the real model, downloads its checkpoints only with a Hugging Face token.
+TRANSFER25_ENV = ("-e", "HF_TOKEN=hf_standin")
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # sshd (LogLevel VERBOSE) writes one such line per exec channel, e.g.
@@ -216,6 +220,12 @@ class TestHost:
         return str(self.root / "gpu-host" / "cosmos-transfer1")
 
     @property
+    def remote_dir_25(self) -> str:
+        """The cosmos-transfer2.5 checkout on the 'GPU host' (no checkpoints dir:
+        the real one downloads them from Hugging Face)."""
+        return str(self.root / "gpu-host" / "cosmos-transfer2.5")
+
+    @property
     def podman_dir(self) -> Path:
         return self.root / "podman"
 
@@ -311,8 +321,12 @@ class TestHost:
         remote = Path(self.remote_dir)
         (remote / "checkpoints").mkdir(parents=True)
         (remote / "checkpoints" / "README.txt").write_text("dummy checkpoints\n")
-        for script in (TRANSFER_SCRIPT, UPSAMPLER_SCRIPT):
-            path = remote / script
+        placeholders = [
+            remote / TRANSFER_SCRIPT,
+            remote / UPSAMPLER_SCRIPT,
+            Path(self.remote_dir_25) / TRANSFER25_SCRIPT,
+        ]
+        for path in placeholders:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("# placeholder: tests/standin/torchrun plays this script\n")
 
@@ -605,33 +619,65 @@ class TestHost:
             client.close()
         return subprocess.CompletedProcess(text, code, stdout, stderr)
 
-    def container_argv(self, *args: str, detach: bool = False) -> list[str]:
-        """``docker run`` of the test image with remote_dir at /workspace."""
+    def container_argv(
+        self,
+        *args: str,
+        detach: bool = False,
+        remote_dir: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> list[str]:
+        """``docker run`` of the test image with a checkout at /workspace.
+
+        ``remote_dir`` defaults to the Transfer1 checkout (``remote_dir_25``
+        for Transfer2.5); ``env`` adds ``-e NAME=VALUE`` options.
+        """
         mode = ["-d"] if detach else ["--rm"]
+        env_args = [word for key, value in (env or {}).items() for word in ("-e", f"{key}={value}")]
         return [
             self.docker_cmd,
             "run",
             *mode,
             *RUN_ARGS,
+            *env_args,
             "-v",
-            f"{self.remote_dir}:/workspace",
+            f"{remote_dir or self.remote_dir}:/workspace",
             "-w",
             "/workspace",
             self.image,
             *args,
         ]
 
-    def host_config_toml(self, name: str = "gpu1", docker_cli: bool = False) -> str:
+    def host_config_toml(
+        self, name: str = "gpu1", docker_cli: bool = False, models: Sequence[str] = ("transfer1",)
+    ) -> str:
         """A ``[[hosts]]`` block for the product's config file.
 
         ``docker_cli=True``: the host's ``docker`` is the real Docker CLI
-        (``docker_cli_cmd``; call start_docker_api() first).
+        (``docker_cli_cmd``; call start_docker_api() first).  ``models`` other
+        than the default adds ``models = [...]`` and, with "transfer2.5", a
+        ``[hosts.model."transfer2.5"]`` table: the same test image, its own
+        checkout (``remote_dir_25``) and run_args that pass the stand-in a
+        Hugging Face token.
         """
 
         def q(value: str) -> str:
             return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-        run_args = ", ".join(q(arg) for arg in (DOCKER_CLI_RUN_ARGS if docker_cli else RUN_ARGS))
+        def q_list(values: Sequence[str]) -> str:
+            return "[" + ", ".join(q(value) for value in values) + "]"
+
+        base_args = DOCKER_CLI_RUN_ARGS if docker_cli else RUN_ARGS
+        extra: list[str] = []
+        if tuple(models) != ("transfer1",):
+            extra.append(f"models = {q_list(models)}")
+        if "transfer2.5" in models:
+            extra += [
+                "",
+                '[hosts.model."transfer2.5"]',
+                f"image = {q(self.image)}",  # one test image plays both models
+                f"remote_dir = {q(self.remote_dir_25)}",
+                f"run_args = {q_list((*base_args, *TRANSFER25_ENV))}",
+            ]
         return "\n".join(
             [
                 "[[hosts]]",
@@ -644,15 +690,21 @@ class TestHost:
                 f"remote_dir = {q(self.remote_dir)}",
                 f"image = {q(self.image)}",
                 f"docker = {q(self.docker_cli_cmd if docker_cli else self.docker_cmd)}",
-                f"run_args = [{run_args}]",
+                f"run_args = {q_list(base_args)}",
                 "num_gpus = 1",
+                *extra,
                 "",
             ]
         )
 
 
 def _populate_rootfs(rootfs: Path) -> None:
-    """busybox + bash + jq (with their libraries) + the stand-in model."""
+    """busybox + bash + jq (with their libraries) + the stand-in model.
+
+    tests/standin/torchrun becomes /usr/local/bin/torchrun (and, linked, the
+    ``python`` that runs an entry point without torchrun's environment); the
+    files it sources go to /opt/standin with the sample video.
+    """
     for sub in ("bin", "usr/bin", "usr/local/bin", "etc", "opt/standin", "workspace", "root", "proc", "sys", "dev"):
         (rootfs / sub).mkdir(parents=True, exist_ok=True)
     (rootfs / "tmp").mkdir(mode=0o1777)
@@ -674,6 +726,10 @@ def _populate_rootfs(rootfs: Path) -> None:
     torchrun = rootfs / "usr" / "local" / "bin" / "torchrun"
     shutil.copy(STANDIN_DIR / "torchrun", torchrun)
     torchrun.chmod(0o755)
+    (rootfs / "usr" / "local" / "bin" / "python").symlink_to("torchrun")
+    for part in STANDIN_DIR.iterdir():
+        if part.name != "torchrun" and part.suffix in (".sh", ".jq"):
+            shutil.copy(part, rootfs / "opt" / "standin" / part.name)
     make_video(rootfs / "opt" / "standin" / "sample.mp4")
 
 
