@@ -43,6 +43,8 @@ RUN_ARGS = ("--gpus", "all", "--ipc=host")
 # temp dir) and a netns per container under /run/netns.  No network keeps
 # the two modes alike and the machine clean; the product does not care.
 DOCKER_CLI_RUN_ARGS = (*RUN_ARGS, "--network=none")
+# The second paragraph of every answer the stand-in prompt upsampler gives (tests/standin/upsampler.sh).
+STANDIN_SECOND_PARAGRAPH = "The camera glides slowly, and the light stays soft."
 TRANSFER_SCRIPT = "cosmos_transfer1/diffusion/inference/transfer.py"
 UPSAMPLER_SCRIPT = "cosmos_transfer1/auxiliary/upsampler/inference/upsampler_pipeline.py"
 TRANSFER25_SCRIPT = "examples/inference.py"  # Cosmos-Transfer2.5's entry point

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from cosmos_core.api import Refresh
 from tests.e2e.ui import expect_status, select_run, wait_video_ready
-from tests.hostkit import make_video, wait_until
+from tests.hostkit import STANDIN_SECOND_PARAGRAPH, make_video, wait_until
 
 BIG = 80 * 1024 * 1024  # at DOWNLOAD_BUDGET per refresh, more than two refreshes of downloading
 
@@ -72,7 +72,8 @@ def test_upscale_and_enhance_start_from_the_details_panel(page, e2e_api, tmp_pat
     expect(page.locator("#notice")).to_contain_text("Started prompt enhancement")
     expect(page.locator("#run-status")).to_contain_text("enhance on gpu1")
     expect_status(page, "completed")
-    expect(page.locator("#run-enhanced textarea")).to_have_value("a harbour at dawn with rich cinematic detail")
+    expect(page.locator("#run-enhanced textarea")).to_have_value(  # both paragraphs of the answer
+        f"a harbour at dawn with rich cinematic detail\n\n{STANDIN_SECOND_PARAGRAPH}")
 
 
 def _not_running(host, container: str) -> bool:

@@ -19,7 +19,14 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from tests.hostkit import TRANSFER25_SCRIPT, TRANSFER_SCRIPT, UPSAMPLER_SCRIPT, TestHost, wait_until
+from tests.hostkit import (
+    STANDIN_SECOND_PARAGRAPH,
+    TRANSFER25_SCRIPT,
+    TRANSFER_SCRIPT,
+    UPSAMPLER_SCRIPT,
+    TestHost,
+    wait_until,
+)
 
 TORCHRUN = ["torchrun", "--nproc_per_node=1", "--nnodes=1", "--node_rank=0"]
 HOSTILE = "$(touch /workspace/pwned); rm -rf x 'q\" `id`"
@@ -178,7 +185,7 @@ def test_upsampler_answers_in_two_paragraphs(gpu_host: TestHost, sample_video: P
     assert result.returncode == 0, result
     answer = result.stdout.split("Upsampled prompt: ", 1)[1]
     assert (
-        answer == "a quiet street with rich cinematic detail\n\nThe camera glides slowly, and the light stays soft.\n"
+        answer == f"a quiet street with rich cinematic detail\n\n{STANDIN_SECOND_PARAGRAPH}\n"
     )
 
 

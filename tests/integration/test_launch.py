@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cosmos_core.api import CosmosError, Refresh
-from tests.hostkit import make_video
+from tests.hostkit import STANDIN_SECOND_PARAGRAPH, make_video
 
 
 def test_prompt_add_then_run_starts_the_documented_command_on_the_host(workspace, sample_video):
@@ -72,7 +72,8 @@ def test_upscale_and_enhance_produce_their_files_on_the_host(api, sample_video, 
     assert spec == {"input_video_path": f"cosmos_runs/{parent['id']}/outputs/output.mp4",
                     "upscale": {"control_weight": 0.6}}
     results = json.loads((en_dir / "outputs" / "batch_results.json").read_text())
-    assert results[0]["upsampled_prompt"] == "a calm lake at dawn with rich cinematic detail"
+    answer = f"a calm lake at dawn with rich cinematic detail\n\n{STANDIN_SECOND_PARAGRAPH}"
+    assert results[0]["upsampled_prompt"] == answer
 
 
 def _wait_status(api, run_id: str, status: str, timeout: float = 30) -> dict:
@@ -95,11 +96,11 @@ def test_hostile_prompt_text_and_file_names_arrive_intact_and_execute_nothing(ap
     remote = workspace.remote_run_dir(inference["id"])
     spec = json.loads((remote / "spec.json").read_text())
     assert spec["prompt"] == HOSTILE and spec["negative_prompt"] == "no $(reboot)"
-    assert (remote / "inputs" / video.name).read_bytes() == video.read_bytes()
+    assert (remote / "inputs" / "video.mp4").read_bytes() == video.read_bytes()
     assert f"Prompt: {HOSTILE}" in inference_log
     results = json.loads((workspace.remote_run_dir(enhance["id"]) / "outputs" / "batch_results.json").read_text())
     assert results[0]["prompt"] == HOSTILE
-    assert results[0]["upsampled_prompt"] == f"{HOSTILE} with rich cinematic detail"
+    assert results[0]["upsampled_prompt"] == f"{HOSTILE} with rich cinematic detail\n\n{STANDIN_SECOND_PARAGRAPH}"
     root = workspace.host.remote_dir
     leftovers = [hit for name in ("pwned", "pwned2", "pwned3") for hit in Path(root).rglob(name)]
     assert leftovers == [] and not list(tmp_path.rglob("pwned*"))

@@ -115,6 +115,8 @@ def test_every_tuned_parameter_reaches_the_command_line_as_upstream_spells_it(wo
 
 def test_bad_parameters_are_refused_in_one_line_before_any_upload(workspace, sample_video):
     prompt_id = workspace.cli("prompt", "add", "a harbour", "--video", str(sample_video), check=True).stdout.strip()
+    runs_dir = Path(workspace.host.remote_dir) / "cosmos_runs"
+    before = set(runs_dir.iterdir()) if runs_dir.is_dir() else set()
     for args, message in [
         (["--sigma-max", "0"], "error: sigma_max must be above 0 and at most 200, got 0"),
         (["--distilled"], "error: the distilled model takes the edge control alone: set the other weights to 0"),
@@ -123,8 +125,7 @@ def test_bad_parameters_are_refused_in_one_line_before_any_upload(workspace, sam
         result = workspace.cli("run", prompt_id, *args)
         assert result.returncode == 1 and result.stderr.strip() == message
     assert json.loads(workspace.cli("runs", "--json", check=True).stdout) == []
-    assert not (Path(workspace.host.remote_dir) / "cosmos_runs").exists() or not any(
-        (Path(workspace.host.remote_dir) / "cosmos_runs").iterdir())
+    assert (set(runs_dir.iterdir()) if runs_dir.is_dir() else set()) == before
 
 
 def test_a_running_run_shows_its_stage_and_chunks(api, sample_video):
@@ -160,8 +161,8 @@ def test_a_transfer25_guardrail_block_exits_0_but_fails(api25, sample_video):
     run = api25.start_inference(prompt["id"], model_name="transfer2.5")
     final = sync_until(api25, run["id"], settled)
     assert final["status"] == "failed" and final["exit_code"] == 0
-    assert final["error"] == ("Container exited with code 0 but wrote no outputs/output.mp4: "
-                              "blocked by the guardrail: Prompt: something forbidden [guardrail]")
+    assert final["error"].startswith("Container exited with code 0 but wrote no outputs/output.mp4: "
+                                     "blocked by the guardrail: ")
 
 
 def test_transfer25_refuses_what_it_does_not_take(api25, sample_video):

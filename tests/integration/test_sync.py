@@ -14,7 +14,7 @@ from cosmos_core.models import Run
 from cosmos_core.probe import ProbeTarget
 from cosmos_core.repository import MACHINE
 from cosmos_core.status import RunFacts, RunStatus
-from tests.hostkit import wait_until
+from tests.hostkit import STANDIN_SECOND_PARAGRAPH, wait_until
 
 
 def sync_until(api: CosmosAPI, run_id: str, done, timeout: float = 30, what: str = "") -> dict:
@@ -64,7 +64,7 @@ def test_upscale_gives_output_4k_and_enhance_gives_enhanced_text(api, workspace,
     assert sha256(up["output_path"]) == sha256(workspace.remote_run_dir(upscale["id"]) / "outputs" / "output_4k.mp4")
     assert up["parent_run_id"] == parent["id"]
     en = sync_until(api, enhance["id"], settled)
-    assert en["enhanced_text"] == "a quiet street with rich cinematic detail"
+    assert en["enhanced_text"] == f"a quiet street with rich cinematic detail\n\n{STANDIN_SECOND_PARAGRAPH}"
     assert en["output_path"].endswith("/outputs/batch_results.json")
 
 
