@@ -25,6 +25,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 REFRESH_SECONDS = 1
 DOWN_HOST = "gpu2"
+TRANSFER25_HOST = "gpu25"  # the stand-in again, serving only Cosmos-Transfer2.5
 DOWNLOAD_BUDGET = 0.3  # seconds a refresh may download: a big file takes several refreshes
 expect.set_options(timeout=20_000)
 
@@ -33,11 +34,12 @@ expect.set_options(timeout=20_000)
 def e2e_workspace(tmp_path_factory: pytest.TempPathFactory, gpu_host: TestHost) -> Workspace:
     """A workspace whose dashboard refreshes every second, probes a host at most once a second and
     downloads for DOWNLOAD_BUDGET per refresh; besides the stand-in host gpu1 it has gpu2, where
-    nothing listens."""
+    nothing listens, and gpu25, the stand-in serving Cosmos-Transfer2.5 alone."""
     root = tmp_path_factory.mktemp("e2e")
     config = write_config(root, gpu_host, min_interval_seconds=1.0, download_budget_seconds=DOWNLOAD_BUDGET)
     down = gpu_host.host_config_toml(DOWN_HOST).replace(f"port = {gpu_host.port}\n", f"port = {free_port()}\n")
-    config.write_text(f"{config.read_text()}\n{down}\n[ui]\nrefresh_seconds = {REFRESH_SECONDS}\n")
+    transfer25 = gpu_host.host_config_toml(TRANSFER25_HOST, models=("transfer2.5",))
+    config.write_text(f"{config.read_text()}\n{down}\n{transfer25}\n[ui]\nrefresh_seconds = {REFRESH_SECONDS}\n")
     return Workspace(root, config, gpu_host)
 
 

@@ -8,6 +8,7 @@ import re
 from playwright.sync_api import expect
 
 from cosmos_core.api import Refresh
+from tests.e2e.conftest import TRANSFER25_HOST
 from tests.e2e.ui import choose, expect_status, open_tab, wait_video_ready
 from tests.hostkit import make_video
 
@@ -84,7 +85,7 @@ def test_form_errors_appear_in_the_page(page, e2e_api, tmp_path):
     expect(page.locator("body")).not_to_contain_text("Traceback")
 
 
-def test_switching_the_model_resets_the_form_and_offers_only_hosts_serving_it(page, tmp_path):
+def test_a_transfer25_run_from_the_form_plays_inline_and_switching_back_resets_the_form(page, e2e_api, tmp_path):
     open_tab(page, "New run")
     form = page.locator("#new-run")
     form.locator("#new-run-fps input").fill("12")
@@ -94,13 +95,22 @@ def test_switching_the_model_resets_the_form_and_offers_only_hosts_serving_it(pa
     expect(form.locator("#new-run-upsample")).to_be_hidden()
     expect(form.get_by_label("Seed")).to_have_value("2025")
     expect(form.locator("#new-run-sigma-max input")).to_have_value("")
-    expect(form.locator("#new-run-host")).to_contain_text("No configured host serves this model")
+    expect(form.locator("#new-run-host input")).to_have_value(TRANSFER25_HOST)  # the one host serving it
     form.locator("#new-run-video input[type=file]").set_input_files(make_video(tmp_path / "clip.mp4"))
     expect(form.locator("#new-run-video")).to_contain_text("clip.mp4")
-    form.locator("#new-run-prompt textarea").fill("a robot arm")
+    form.locator("#new-run-prompt textarea").fill("a robot arm [sleep=4] [chunks=2]")
     form.locator("#new-run-start").click()
-    expect(form.locator("#new-run-status")).to_contain_text("no configured host serves transfer2.5")
 
+    expect(page.locator("#notice")).to_contain_text("Started run rs_", timeout=60_000)
+    run_id = re.search(r"Started run (rs_\S+) on", page.locator("#notice").inner_text()).group(1)
+    run = e2e_api.get_run(run_id, Refresh.NONE)
+    assert (run["model"], run["host"], run["params"]["seed"]) == ("transfer2.5", TRANSFER25_HOST, 2025)
+    expect(page.locator("#run-status")).to_contain_text("Cosmos-Transfer2.5")
+    expect(page.locator("#run-progress")).to_contain_text("steps")  # the diffusion steps of a chunk
+    expect_status(page, "completed")
+    assert wait_video_ready(page).endswith("/outputs/output.mp4")
+
+    open_tab(page, "New run")
     choose(page, "new-run-model", "Cosmos-Transfer1")
     expect(form.locator("#new-run-fps input")).to_have_value("24")
     expect(form.locator("#new-run-host input")).to_have_value("gpu1")
