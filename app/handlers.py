@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from cosmos_core.api import MODELS, CosmosAPI, CosmosError, InferenceParams, Refresh
+from cosmos_core.api import DEFAULT_MODEL, MODELS, CosmosAPI, CosmosError, InferenceParams, Refresh
 
 from . import tables
 from .details import NO_RUN, Details, run_details
@@ -24,7 +24,6 @@ from .remote import HostChecks, LogTails, NetworkGate
 
 ALL = "all"
 PAGE_SIZE = 50
-DEFAULT_MODEL = "transfer1"
 # InferenceParams field -> the new-run form's fields that show it (weights: one slider per control).
 KNOBS = {
     "weights": ("vis", "edge", "depth_w", "seg_w"), "num_steps": ("steps",), "guidance": ("guidance",),

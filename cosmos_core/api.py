@@ -20,7 +20,7 @@ from .repository import DataRepository, InvalidInput, NotFound, ProgressListener
 from .status import LOG_FILE, DownloadStatus, RunStatus, StatusChecker
 from .transfer_models import DEFAULT_MODEL, MODELS, model
 
-__all__ = ["MODELS", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh"]
+__all__ = ["DEFAULT_MODEL", "MODELS", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh"]
 
 
 class CosmosError(Exception):
