@@ -18,6 +18,7 @@ from .params import STRENGTHS, InferenceParams, ParamError
 from .remote import Host, RemoteError
 from .repository import DataRepository, InvalidInput, NotFound, ProgressListener, Refresh, SyncReport, new_id
 from .status import LOG_FILE, DownloadStatus, RunStatus, StatusChecker
+from .tailing import tail_lines
 from .transfer_models import DEFAULT_MODEL, MODELS, model
 
 __all__ = ["DEFAULT_MODEL", "MODELS", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh"]
@@ -237,8 +238,7 @@ class CosmosAPI:
         run = self._stored_run(run_id)
         local = self._local_log(run.id)
         if local.is_file():
-            lines = local.read_text(errors="replace").splitlines(keepends=True)
-            return "".join(lines[-tail:] if tail else lines)
+            return tail_lines(local, tail) if tail else local.read_text(errors="replace")
         if not run.remote_run_dir:
             return ""
         host = self.hosts.get(run.host)

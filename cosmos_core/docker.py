@@ -102,4 +102,6 @@ def parse_inspect_line(line: str) -> ContainerState | None:
         code = int(exit_code)
     except ValueError:
         return None
+    if not -(2**31) <= code < 2**31:  # no runtime reports that: a garbled answer, never stored
+        return None
     return ContainerState(name.lstrip("/"), status.lower(), code, oom.lower() == "true")

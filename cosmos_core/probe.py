@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from . import docker
-from .markers import parse_completion_marker
+from .markers import EXIT_STATUS_ERE, parse_completion_marker
 from .transfer_models import probe_patterns
 
 OPEN_TAG = "<cosmos-payload>"
@@ -96,7 +96,7 @@ probe_run() {
   local id=$1 name=$2 dir=$3 marker f line
   shift 3
   marker=$(tail -c %(tail)d "$dir/run.log" 2>/dev/null | tr -d '\r' \
-    | grep -ax '\[COSMOS_COMPLETE\] exit_code=-\{0,1\}[0-9]\{1,\}[[:blank:]]*' | tail -n 1)
+    | grep -axE %(marker)s | tail -n 1)
   printf 'M\t%%s\t%%s\n' "$id" "$marker"
   case "${state[$name]:-gone}" in
     exited|dead|stopped|gone) ;;
@@ -126,6 +126,7 @@ def build_probe_script(docker_prefix: Sequence[str], targets: Sequence[ProbeTarg
         "list": list_args,
         "format": q(docker.INSPECT_FORMAT),
         "tail": LOG_TAIL_BYTES,
+        "marker": q(f"\\[COSMOS_COMPLETE\\] exit_code={EXIT_STATUS_ERE}[[:blank:]]*"),
         "line": MAX_LINE_BYTES,
         "reasons": REASON_LINES,
         **dict(zip(("stages", "counters", "reasons_re"), map(q, probe_patterns()), strict=True)),

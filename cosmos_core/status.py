@@ -95,6 +95,7 @@ class Transition:
         return RunStatus(self.fields.get("status", self.expect))
 
 
+NEVER_STARTED = "created"  # `docker run -d` starts what it creates: a container left here failed to start
 LAUNCH_DIED = "The process starting this run stopped before its container started"
 NO_MARKER = "Container exited with code 0 but its log has no completion marker"
 
@@ -129,27 +130,36 @@ def decide(run: RunFacts, seen: Observation, now: float, lost_after: float) -> T
             return _finish(run, now, RunStatus.FAILED, None, LAUNCH_DIED, seen)
         return Transition(run.id, run.status, {"status": RunStatus.RUNNING.value, "started_at": now,
                                                "container_id": container.name})
+    if container is not None and container.status == NEVER_STARTED:
+        return _missing(run, now, lost_after, seen, "Container was created but never started")
     if container is not None and not container.stopped:
         return _still_running(run, seen)
     log_reason = failure_reason(model(run.model), seen.reason_lines)
-    if seen.marker_exit == 0:
+    marker = seen.marker_exit
+    if container is not None and container.exit_code != 0 and marker is not None and marker != container.exit_code:
+        marker = None  # the script exits with its marker's code: a different marker was echoed, then it died
+    if marker == 0:
         output = output_file(run.kind)
         if output in seen.files:
             return _finish(run, now, RunStatus.COMPLETED, 0, None, seen)
         error = f"Container exited with code 0 but wrote no {output}" + (f": {log_reason}" if log_reason else "")
         return _finish(run, now, RunStatus.FAILED, 0, error, seen)
-    if seen.marker_exit is not None:
-        code, oom = seen.marker_exit, bool(container and container.oom_killed)
-        return _finish(run, now, RunStatus.FAILED, code, failure_message(code, oom, log_reason), seen)
+    if marker is not None:
+        oom = bool(container and container.oom_killed)
+        return _finish(run, now, RunStatus.FAILED, marker, failure_message(marker, oom, log_reason), seen)
     if container is not None:  # stopped without a marker: the script never finished
         code = container.exit_code
         error = failure_message(code, container.oom_killed, log_reason) if code else NO_MARKER
         return _finish(run, now, RunStatus.FAILED, code, error, seen)
+    return _missing(run, now, lost_after, seen, "Container is gone and its log has no completion marker")
+
+
+def _missing(run: RunFacts, now: float, lost_after: float, seen: Observation, what: str) -> Transition | None:
+    """First note when the run went missing; fail it once that is `lost_after` seconds ago."""
     if run.missing_since is None:
         return Transition(run.id, run.status, {"missing_since": now})
     if now - run.missing_since >= lost_after:
-        return _finish(run, now, RunStatus.FAILED, None,
-                       f"Container is gone and its log has no completion marker (lost for {lost_after:g} s)", seen)
+        return _finish(run, now, RunStatus.FAILED, None, f"{what} (lost for {lost_after:g} s)", seen)
     return None
 
 

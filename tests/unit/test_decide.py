@@ -34,7 +34,7 @@ def seen(c=None, marker=None, files=None, stage="", counter="", reasons=()):
 
 def test_running_container_changes_nothing_even_with_a_marker_in_the_log():
     assert decide(run(), seen(container("running"), marker=0), NOW, LOST) is None
-    assert decide(run(), seen(container("created")), NOW, LOST) is None
+    assert decide(run(), seen(container("paused")), NOW, LOST) is None
 
 
 def test_running_again_clears_missing_since():
@@ -151,12 +151,13 @@ def test_decide_never_moves_backwards_and_running_containers_decide_nothing(stat
         return
     assert change.expect is status
     assert change.status is status or status.can_move_to(change.status)
-    if c is not None and not c.stopped and status is RunStatus.RUNNING:
+    if c is not None and not c.stopped and c.status != "created" and status is RunStatus.RUNNING:
         assert change.status is status
     if change.status is RunStatus.COMPLETED:
         assert change.fields["exit_code"] == 0
     if marker is not None and change.status.is_terminal() and status is RunStatus.RUNNING:
-        assert change.fields["exit_code"] == marker
+        died_otherwise = c is not None and c.exit_code not in (0, marker)
+        assert change.fields["exit_code"] == (c.exit_code if died_otherwise else marker)
 
 
 def test_exit_zero_without_the_video_fails_with_the_log_reason():
@@ -196,3 +197,21 @@ def test_a_running_run_notes_its_stage_and_progress_once():
 def test_a_finished_run_forgets_its_progress():
     change = decide(run(progress="decoding"), seen(container("exited", 0), marker=0), NOW, LOST)
     assert change.fields["progress"] is None and change.status is RunStatus.COMPLETED
+
+
+def test_a_marker_echoed_before_a_kill_does_not_complete_the_run():
+    """The script exits with its marker's code; a killed container with a 0 marker echoed by the model failed."""
+    change = decide(run(), seen(container("exited", 137), marker=0), NOW, LOST)
+    assert change.status is RunStatus.FAILED and change.fields["exit_code"] == 137
+    assert change.fields["error"] == "Container exited with code 137: killed (SIGKILL)"
+    stopped = decide(run(), seen(container("exited", 143), marker=143), NOW, LOST)
+    assert stopped.fields["exit_code"] == 143  # docker stop: the trap wrote the marker, same code
+
+
+def test_a_container_stuck_in_created_fails_after_lost_after():
+    first = decide(run(), seen(container("created")), NOW, LOST)
+    assert first.fields == {"missing_since": NOW} and first.status is RunStatus.RUNNING
+    assert decide(run(missing_since=NOW), seen(container("created")), NOW + LOST - 1, LOST) is None
+    final = decide(run(missing_since=NOW), seen(container("created")), NOW + LOST, LOST)
+    assert final.status is RunStatus.FAILED
+    assert final.fields["error"] == "Container was created but never started (lost for 120 s)"
