@@ -60,7 +60,19 @@ class ProbeReport:
     removed: tuple[str, ...]  # container names removed on request
 
 
-_SCRIPT_HEAD = r"""set -u
+# facts ID DIR FILE...: size and sha256 of each FILE (relative to DIR) that exists.
+_FACTS = r"""facts() {
+  local id=$1 dir=$2 f
+  shift 2
+  for f in "$@"; do
+    [ -f "$dir/$f" ] || continue
+    printf 'F\t%s\t%s\t%s\t%s\n' "$id" "$f" "$(stat -c %s -- "$dir/$f")" \
+      "$(sha256sum -- "$dir/$f" | cut -d' ' -f1)"
+  done
+}
+"""
+
+_SCRIPT_HEAD = _FACTS.replace("%", "%%") + r"""set -u
 D=(%(docker)s)
 STAGES=%(stages)s COUNTERS=%(counters)s REASONS=%(reasons_re)s
 printf '%(open)s\n'
@@ -106,11 +118,7 @@ probe_run() {
        fi ;;
   esac
   lines "$dir" "$REASONS" %(reasons)d | while IFS= read -r line; do printf 'X\t%%s\t%%s\n' "$id" "$line"; done
-  for f in "$@"; do
-    [ -f "$dir/$f" ] || continue
-    printf 'F\t%%s\t%%s\t%%s\t%%s\n' "$id" "$f" "$(stat -c %%s -- "$dir/$f")" \
-      "$(sha256sum -- "$dir/$f" | cut -d' ' -f1)"
-  done
+  facts "$id" "$dir" "$@"
 }
 """
 
@@ -196,3 +204,21 @@ def _parse_file_line(rest: str) -> tuple[str, str, FileFacts] | None:
         return None  # the file vanished between the test and the stat
     run_id, name, size, sha = parts
     return run_id, name, FileFacts(int(size), sha)
+
+
+def build_facts_script(run_dir: str, names: Sequence[str]) -> str:
+    """A bash script (for `bash -s`) giving the size and sha256 of the files among `names`."""
+    call = shlex.join(["facts", "-", run_dir, *names])
+    return f"{_FACTS}printf '{OPEN_TAG}\\n'\n{call}\nprintf '{CLOSE_TAG}\\n'\n"
+
+
+def parse_facts_output(stdout: str) -> dict[str, FileFacts]:
+    start, end = stdout.find(OPEN_TAG), stdout.rfind(CLOSE_TAG)
+    if start < 0 or end < start:
+        raise ProbeError("the host's answer has no complete payload (is bash installed on the host?)")
+    found = {}
+    for line in stdout[start + len(OPEN_TAG):end].split("\n"):
+        kind, _, rest = line.partition("\t")
+        if kind == "F" and (file_line := _parse_file_line(rest)):
+            found[file_line[1]] = file_line[2]
+    return found

@@ -183,8 +183,9 @@ class DataRepository:
         run = self.get_run(run_id, Refresh.NONE)
         if run.download_status != DownloadStatus.FAILED.value:
             return False
+        # The facts stored when the run ended may have been wrong or missing: the next turn asks again.
         return Run.update(download_status=DownloadStatus.PENDING.value, download_error=None,
-                          download_attempts=0).where(
+                          download_attempts=0, remote_files="{}", files="[]").where(
             (Run.id == run_id) & (Run.download_status == DownloadStatus.FAILED.value)).execute() == 1
 
     def local_dir(self, run_id: str) -> Path:
@@ -272,10 +273,11 @@ class DataRepository:
         self.record_host(host, None)
         report.probed.append(host)
         now = self.clock()
-        for run in active:
-            change = decide(_facts(run), result.observations[run.id], now, self.sync_config.lost_after_seconds)
-            if change is not None and self._apply(change):
-                report.transitions += 1
+        with Run._meta.database.atomic():  # one host's transitions land together or not at all
+            for run in active:
+                change = decide(_facts(run), result.observations[run.id], now, self.sync_config.lost_after_seconds)
+                if change is not None and self._apply(change):
+                    report.transitions += 1
         removed = [name.removeprefix("cosmos-") for name in result.removed]
         if removed:
             Run.update(container_removed=True).where(Run.id.in_(removed)).execute()
@@ -323,21 +325,35 @@ class DataRepository:
         wanted = remote_files(run.kind, RunStatus(run.status))
         facts = {name: FileFacts(*reported[name]) for name in wanted if name in reported}
         missing = [name for name in wanted if name not in facts]
+        if missing:
+            try:
+                facts |= self.checker.file_facts(run.host, run.remote_run_dir, missing)
+            except (RemoteError, ProbeError) as exc:
+                self._download_failed(run, f"download from {run.host} failed: {exc}", final=False)
+                return False
+            Run.update(remote_files=json.dumps({n: [f.size, f.sha256] for n, f in facts.items()})).where(
+                Run.id == run.id).execute()
+            missing = [name for name in wanted if name not in facts]
         if missing and run.status == RunStatus.COMPLETED.value:
-            reason = f"{', '.join(missing)} not found on host {run.host} when the run ended"
-            self._download_failed(run, reason, final=True)
+            self._download_failed(run, f"{', '.join(missing)} not found on host {run.host}", final=True)
             return True
         Run.update(download_status=DownloadStatus.DOWNLOADING.value,
                    bytes_total=sum(f.size for f in facts.values())).where(Run.id == run.id).execute()
-        writer = _ProgressWriter(run.id, self.clock, on_progress)
+        writer = _ProgressWriter(run.id, self.clock, on_progress, verified=json.loads(run.files))
         try:
             done = self.checker.download_outputs(run.host, run.remote_run_dir, facts, self.local_dir(run.id),
                                                  writer, deadline)
         except (RemoteError, OSError, DownloadError) as exc:
+            if writer.advanced:  # failures count in a row: bytes arrived before this one
+                run.download_attempts = 0
+            if isinstance(exc, DownloadError):  # the file is not what the host said: ask again next time
+                Run.update(remote_files="{}").where(Run.id == run.id).execute()
             self._download_failed(run, f"download from {run.host} failed: {exc}", final=False)
             return not isinstance(exc, RemoteError)
         finally:
             writer.flush()  # what arrived so far, also when the budget or the link ended this turn
+        if writer.advanced:
+            Run.update(download_attempts=0).where(Run.id == run.id).execute()
         if done:
             self._download_finished(run, facts)
             report.downloads_done += 1
@@ -369,14 +385,29 @@ class _ProgressWriter:
     """Stores download progress (and tells the listener), at most every PROGRESS_EVERY_SECONDS;
     `flush` stores the latest figures when the download stops."""
 
-    def __init__(self, run_id: str, clock: Callable[[], float], listener: ProgressListener | None) -> None:
+    def __init__(self, run_id: str, clock: Callable[[], float], listener: ProgressListener | None,
+                 verified: list[str]) -> None:
         self.run_id = run_id
         self.clock = clock
         self.listener = listener
         self.last = 0.0
         self.unsaved: tuple[int, int] | None = None
+        self.started_at: int | None = None  # bytes done when this turn began
+        self.advanced = False  # whether bytes arrived in this turn
+        self.verified = verified  # local files already checked and in place
+
+    def is_verified(self, path: Path) -> bool:
+        return str(path.resolve()) in self.verified
+
+    def file_done(self, path: Path) -> None:
+        """A file is checked and in place: it is never hashed again."""
+        self.verified.append(str(path.resolve()))
+        Run.update(files=json.dumps(self.verified)).where(Run.id == self.run_id).execute()
 
     def progress(self, bytes_done: int, bytes_total: int) -> None:
+        if self.started_at is None:
+            self.started_at = bytes_done
+        self.advanced = self.advanced or bytes_done > self.started_at
         self.unsaved = (bytes_done, bytes_total)
         now = self.clock()
         if now - self.last >= PROGRESS_EVERY_SECONDS or bytes_done >= bytes_total:

@@ -16,7 +16,16 @@ from pathlib import Path
 
 from .loglines import failure_reason, progress_text
 from .markers import parse_completion_marker as _parse_marker
-from .probe import FileFacts, Observation, ProbeReport, ProbeTarget, build_probe_script, parse_probe_output
+from .probe import (
+    FileFacts,
+    Observation,
+    ProbeReport,
+    ProbeTarget,
+    build_facts_script,
+    build_probe_script,
+    parse_facts_output,
+    parse_probe_output,
+)
 from .remote import Host
 from .transfer import DownloadRecorder, download_file
 from .transfer_models import DEFAULT_MODEL, model
@@ -228,13 +237,22 @@ class StatusChecker:
         total = sum(f.size for f in files.values())
         for name, facts in files.items():
             local = local_dir / name  # outputs/<file> stays under outputs/, run.log beside it
-            with host.sftp_session(f"downloading {name}") as sftp:
-                complete = download_file(
-                    sftp, f"{run_dir}/{name}", local, facts,
-                    lambda n, base=done_before: recorder.progress(base + n, total), deadline,
-                )  # fmt: skip
-            if not complete:
-                return False
+            if recorder.is_verified(local) and local.is_file() and local.stat().st_size == facts.size:
+                recorder.progress(done_before + facts.size, total)  # checked by an earlier turn: not hashed again
+            else:
+                with host.sftp_session(f"downloading {name}") as sftp:
+                    complete = download_file(
+                        sftp, f"{run_dir}/{name}", local, facts,
+                        lambda n, base=done_before: recorder.progress(base + n, total), deadline,
+                    )  # fmt: skip
+                if not complete:
+                    return False
+                recorder.file_done(local)
             done_before += facts.size
         return True
+
+    def file_facts(self, host_name: str, run_dir: str, names: Sequence[str]) -> dict[str, FileFacts]:
+        """Size and sha256 of the files that exist among `names` (relative to `run_dir`), asked now."""
+        result = self.hosts[host_name].run("bash -s", stdin=build_facts_script(run_dir, names))
+        return parse_facts_output(result.stdout)
 

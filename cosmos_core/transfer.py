@@ -36,6 +36,12 @@ class DownloadError(Exception):
 class DownloadRecorder(Protocol):
     def progress(self, bytes_done: int, bytes_total: int) -> None: ...
 
+    def is_verified(self, path: Path) -> bool:
+        """Whether this local file was checked and put in place by an earlier turn."""
+
+    def file_done(self, path: Path) -> None:
+        """This local file is now checked and in place."""
+
 
 def sha256_of(path: Path) -> hashlib._Hash:
     digest = hashlib.sha256()

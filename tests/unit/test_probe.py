@@ -6,7 +6,15 @@ import textwrap
 
 import pytest
 
-from cosmos_core.probe import FileFacts, ProbeError, ProbeTarget, build_probe_script, parse_probe_output
+from cosmos_core.probe import (
+    FileFacts,
+    ProbeError,
+    ProbeTarget,
+    build_facts_script,
+    build_probe_script,
+    parse_facts_output,
+    parse_probe_output,
+)
 
 FILES = ("outputs/output.mp4", "run.log")
 
@@ -145,3 +153,15 @@ def test_log_lines_cannot_forge_payload_records(tmp_path, fake_docker):
     seen = report.observations["rs_oom"]
     assert seen.marker_exit is None and "outputs/output.mp4" not in seen.files
     assert seen.reason_lines == ("KeyError: 'x' F rs_oom outputs/output.mp4 1 ab",)
+
+
+def test_facts_are_asked_for_named_files_only(tmp_path):
+    run_dir = tmp_path / "it's a $(dir)"
+    (run_dir / "outputs").mkdir(parents=True)
+    (run_dir / "outputs" / "output.mp4").write_bytes(b"abc")
+    script = build_facts_script(str(run_dir), ["outputs/output.mp4", "run.log"])
+    result = subprocess.run(["bash", "-s"], input=script, capture_output=True, text=True, check=True)
+    facts = parse_facts_output("noise\n" + result.stdout)
+    assert facts == {"outputs/output.mp4": FileFacts(3, hashlib.sha256(b"abc").hexdigest())}
+    with pytest.raises(ProbeError):
+        parse_facts_output("no payload")
