@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -130,7 +130,8 @@ class Handlers:
         hosts = self.api.list_hosts()
         shown = runs[:PAGE_SIZE]
         first = query.page * PAGE_SIZE
-        names = {r["prompt_id"]: (self.prompt(r["prompt_id"]) or {}).get("name", r["prompt_id"]) for r in shown}
+        self._cache_prompts(r["prompt_id"] for r in shown)
+        names = {r["prompt_id"]: self._prompts.get(r["prompt_id"], {}).get("name", r["prompt_id"]) for r in shown}
         view = {
             "table": tables.runs_frame(shown, names),
             "counts": tables.counts_text(self.api.count_by_status()),
@@ -176,12 +177,14 @@ class Handlers:
 
     def prompt(self, prompt_id: str) -> dict | None:
         """A prompt, cached: prompts never change once stored."""
-        if prompt_id not in self._prompts:
-            try:
-                self._prompts[prompt_id] = self.api.get_prompt(prompt_id)
-            except CosmosError:
-                return None
-        return self._prompts[prompt_id]
+        self._cache_prompts([prompt_id])
+        return self._prompts.get(prompt_id)
+
+    def _cache_prompts(self, prompt_ids: Iterable[str]) -> None:
+        """Fetch, in one query, the prompts not cached yet."""
+        missing = set(prompt_ids) - self._prompts.keys()
+        if missing:
+            self._prompts |= self.api.get_prompts(missing)
 
     def host_names(self) -> list[str]:
         return [h.name for h in self.api.config.hosts]

@@ -116,6 +116,9 @@ class DataRepository:
             raise NotFound(f"no prompt with id {prompt_id!r}")
         return prompt
 
+    def prompts_by_id(self, prompt_ids: set[str]) -> list[Prompt]:
+        return list(Prompt.select().where(Prompt.id.in_(list(prompt_ids)))) if prompt_ids else []
+
     def list_prompts(self) -> list[Prompt]:
         return list(Prompt.select().order_by(Prompt.created_at.desc()))
 

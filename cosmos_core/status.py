@@ -140,7 +140,9 @@ def decide(run: RunFacts, seen: Observation, now: float, lost_after: float) -> T
         return Transition(run.id, run.status, {"status": RunStatus.RUNNING.value, "started_at": now,
                                                "container_id": container.name})
     if container is not None and container.status == NEVER_STARTED:
-        return _missing(run, now, lost_after, seen, "Container was created but never started")
+        if seen.marker_exit is None:
+            return _missing(run, now, lost_after, seen, "Container was created but never started")
+        container = None  # it runs nothing: the marker decides, as for a container that is gone
     if container is not None and not container.stopped:
         return _still_running(run, seen)
     log_reason = failure_reason(model(run.model), seen.reason_lines)

@@ -61,9 +61,9 @@ class FakeAPI:
                 return run
         raise CosmosError(f"no run with id {run_id!r}")
 
-    def get_prompt(self, prompt_id):
-        self._record("get_prompt", prompt_id)
-        return {**PROMPT, "id": prompt_id}
+    def get_prompts(self, prompt_ids):
+        self._record("get_prompts", sorted(prompt_ids))
+        return {i: {**PROMPT, "id": i} for i in prompt_ids}
 
     def list_prompts(self):
         return [PROMPT]

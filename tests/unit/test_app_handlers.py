@@ -68,7 +68,7 @@ def test_details_of_the_selected_run_and_prompts_read_once(api):
     view = handlers.render(Query(), "rs_1")
     assert "**rs_1**" in view["run_status"] and view["run_log"] == "line 1\nline 2\n"
     handlers.render(Query(), "rs_1")
-    assert len(api.called("get_prompt")) == 1
+    assert api.called("get_prompts") == [((["ps_1"],), {})]  # one query, then the cache
     assert "no run with id" in handlers.render(Query(), "rs_gone")["run_status"]
 
 

@@ -156,7 +156,7 @@ def test_decide_never_moves_backwards_and_running_containers_decide_nothing(stat
     if change.status is RunStatus.COMPLETED:
         assert change.fields["exit_code"] == 0
     if marker is not None and change.status.is_terminal() and status is RunStatus.RUNNING:
-        died_otherwise = c is not None and c.exit_code not in (0, marker)
+        died_otherwise = c is not None and c.stopped and c.exit_code not in (0, marker)
         assert change.fields["exit_code"] == (c.exit_code if died_otherwise else marker)
 
 
