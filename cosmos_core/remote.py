@@ -23,6 +23,9 @@ COMMAND_TIMEOUT = 120.0
 KEEPALIVE_SECONDS = 15
 
 
+_CHANNEL_ERRORS = (TimeoutError, paramiko.SSHException, EOFError, OSError)
+
+
 class RemoteError(Exception):
     """A host could not be used; the message names the host and the reason."""
 
@@ -92,26 +95,33 @@ class Host:
 
     def run(self, command: str, *, stdin: str | None = None, timeout: float | None = None) -> Result:
         """Run one shell command on the host; its arguments must already be quoted."""
+        return self.start(command, stdin=stdin, timeout=timeout).wait()
+
+    def start(self, command: str, *, stdin: str | None = None, timeout: float | None = None) -> Started:
+        """Start one shell command and return at once; `wait()` gives its Result. Other work
+        (SFTP) can go on over the same connection meanwhile."""
         channel = self._open_channel()
+        seconds = timeout or self.command_timeout
         try:
-            channel.settimeout(timeout or self.command_timeout)
+            channel.settimeout(seconds)
             channel.exec_command(command)
             if stdin is not None:
                 channel.sendall(stdin.encode())
             channel.shutdown_write()
-            stdout = _read_all(channel.recv)
-            stderr = _read_all(channel.recv_stderr)
-            code = channel.recv_exit_status()
-        except TimeoutError as exc:
-            self.close()
-            seconds = timeout or self.command_timeout
-            raise CommandTimeout(f"{self.label}: command timed out after {seconds:.0f} s") from exc
-        except (paramiko.SSHException, EOFError, OSError) as exc:
-            self.close()
-            raise HostUnreachable(f"{self.label}: connection lost: {exc or type(exc).__name__}") from exc
-        finally:
+        except _CHANNEL_ERRORS as exc:
             channel.close()
-        return Result(code, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
+            raise self._lost(exc, seconds) from exc
+        except BaseException:
+            channel.close()
+            raise
+        return Started(self, channel, seconds)
+
+    def _lost(self, exc: Exception, seconds: float) -> RemoteError:
+        """The error for a command whose channel failed; the connection is dropped."""
+        self.close()
+        if isinstance(exc, TimeoutError):
+            return CommandTimeout(f"{self.label}: command timed out after {seconds:.0f} s")
+        return HostUnreachable(f"{self.label}: connection lost: {exc or type(exc).__name__}")
 
     @contextmanager
     def sftp_session(self, doing: str) -> Iterator[paramiko.SFTPClient]:
@@ -207,6 +217,31 @@ class Host:
             raise HostUnreachable(f"{self.label}: cannot connect: {exc or type(exc).__name__}") from exc
         client.get_transport().set_keepalive(KEEPALIVE_SECONDS)
         return client
+
+
+class Started:
+    """A command running on a host (`Host.start`)."""
+
+    def __init__(self, host: Host, channel: paramiko.Channel, seconds: float) -> None:
+        self.host = host
+        self.channel = channel
+        self.seconds = seconds
+
+    def wait(self) -> Result:
+        """Its output and exit code, once it ends (at most the command timeout)."""
+        try:
+            stdout = _read_all(self.channel.recv)
+            stderr = _read_all(self.channel.recv_stderr)
+            code = self.channel.recv_exit_status()
+        except _CHANNEL_ERRORS as exc:
+            raise self.host._lost(exc, self.seconds) from exc
+        finally:
+            self.channel.close()
+        return Result(code, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
+
+    def abandon(self) -> None:
+        """Stop waiting for it (the host ends it by itself)."""
+        self.channel.close()
 
 
 def _read_all(recv) -> bytes:

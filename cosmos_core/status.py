@@ -10,7 +10,9 @@ database itself.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+import re
+import shlex
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,8 +28,8 @@ from .probe import (
     parse_facts_output,
     parse_probe_output,
 )
-from .remote import Host
-from .transfer import DownloadRecorder, download_file
+from .remote import Host, Started
+from .transfer import DownloadError, DownloadRecorder, download_file
 from .transfer_models import DEFAULT_MODEL, model
 
 
@@ -242,9 +244,11 @@ class StatusChecker:
             if recorder.is_verified(local) and local.is_file() and local.stat().st_size == facts.size:
                 recorder.progress(done_before + facts.size, total)  # checked by an earlier turn: not hashed again
             else:
-                with host.sftp_session(f"downloading {name}") as sftp:
+                remote = f"{run_dir}/{name}"
+                with _RemoteHash(host, remote, facts.sha256) as remote_sha256, \
+                        host.sftp_session(f"downloading {name}") as sftp:
                     complete = download_file(
-                        sftp, f"{run_dir}/{name}", local, facts,
+                        sftp, remote, local, facts.size, remote_sha256,
                         lambda n, base=done_before: recorder.progress(base + n, total), deadline,
                     )  # fmt: skip
                 if not complete:
@@ -258,3 +262,33 @@ class StatusChecker:
         result = self.hosts[host_name].run("bash -s", stdin=build_facts_script(run_dir, names))
         return parse_facts_output(result.stdout)
 
+
+
+class _RemoteHash:
+    """The sha256 of a file on the host, computed there while the transfer runs (so that neither
+    waits for the other); a known one is used as it is. Used as a context manager that gives the
+    function to call once the bytes are all here."""
+
+    def __init__(self, host: Host, path: str, known: str | None) -> None:
+        self.host, self.path, self.known = host, path, known
+        self.started: Started | None = None
+
+    def __enter__(self) -> Callable[[], str]:
+        if self.known is None:
+            self.started = self.host.start(f"sha256sum -- {shlex.quote(self.path)}")
+        return self.value
+
+    def value(self) -> str:
+        if self.known is None:
+            assert self.started is not None
+            result, self.started = self.started.wait(), None
+            digest = result.stdout.split(" ", 1)[0]
+            if not result.ok or not re.fullmatch(r"[0-9a-f]{64}", digest):
+                detail = (result.stderr.strip() or result.stdout.strip() or f"exit {result.exit_code}").splitlines()[0]
+                raise DownloadError(f"cannot hash {self.path} on the host: {detail}")
+            self.known = digest
+        return self.known
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.started is not None:  # the turn ended before the file was whole
+            self.started.abandon()

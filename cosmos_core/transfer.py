@@ -1,9 +1,10 @@
 """Files over SFTP: uploads, and resumable, verified downloads.
 
 A download goes to `<file>.part`, resumes from that file's size, is checked by
-size and sha256 against the facts the host reported, and only then is renamed
-into place: a crash or a cut connection at any point leaves something the next
-attempt continues, never a wrong file under the real name.
+size and sha256 against the host's file, and only then is renamed into place: a
+crash or a cut connection at any point leaves something the next attempt
+continues, never a wrong file under the real name. A file fetched whole in one
+go is hashed as it arrives, so nothing is read twice.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from pathlib import Path
 from typing import Protocol
 
 import paramiko
-
-from .probe import FileFacts
 
 READ_SIZE = 256 * 1024
 # A download asks for one window at a time, every request of the window in
@@ -51,26 +50,29 @@ def sha256_of(path: Path) -> hashlib._Hash:
     return digest
 
 
-def download_file(sftp: paramiko.SFTPClient, remote_path: str, local_path: Path, expected: FileFacts,
-                  on_progress: Callable[[int], None], deadline: float | None = None) -> bool:
-    """Bring `remote_path` to `local_path`, verified. False if `deadline`
+def download_file(sftp: paramiko.SFTPClient, remote_path: str, local_path: Path, size: int,
+                  remote_sha256: Callable[[], str], on_progress: Callable[[int], None],
+                  deadline: float | None = None) -> bool:
+    """Bring `remote_path` (`size` bytes) to `local_path`, verified. False if `deadline`
     (time.monotonic) passed first; the `.part` file then holds what arrived.
 
-    The sha256 is taken once, of the whole file at the end: a download that spans
-    many short dashboard refreshes never re-reads what it already has."""
-    if _already_in_place(local_path, expected):
-        on_progress(expected.size)
+    `remote_sha256()` is asked only once the bytes are all here. A download that spans
+    many short dashboard refreshes is hashed once, at the end, never re-read each turn."""
+    if local_path.is_file() and local_path.stat().st_size == size and \
+            sha256_of(local_path).hexdigest() == remote_sha256():  # put in place by a turn whose record was lost
+        on_progress(size)
         return True
     part = local_path.with_name(local_path.name + ".part")
     part.parent.mkdir(parents=True, exist_ok=True)
     offset = part.stat().st_size if part.exists() else 0
-    if offset > expected.size:
+    if offset > size:
         part.unlink()
         offset = 0
     on_progress(offset)
-    if offset < expected.size and not _fetch(sftp, remote_path, part, offset, expected.size, on_progress, deadline):
+    digest = hashlib.sha256() if offset == 0 else None  # whole in this turn: hashed as it arrives
+    if offset < size and not _fetch(sftp, remote_path, part, offset, size, on_progress, deadline, digest):
         return False
-    if sha256_of(part).hexdigest() != expected.sha256:
+    if (digest or sha256_of(part)).hexdigest() != remote_sha256():
         part.unlink()
         raise DownloadError(f"{remote_path}: sha256 mismatch after download (the partial file was discarded)")
     os.replace(part, local_path)
@@ -78,8 +80,9 @@ def download_file(sftp: paramiko.SFTPClient, remote_path: str, local_path: Path,
 
 
 def _fetch(sftp: paramiko.SFTPClient, remote_path: str, part: Path, offset: int, size: int,
-           on_progress: Callable[[int], None], deadline: float | None) -> bool:
-    """Append bytes `offset`..`size` of the remote file to `part`; False if `deadline` came first."""
+           on_progress: Callable[[int], None], deadline: float | None, digest: hashlib._Hash | None) -> bool:
+    """Append bytes `offset`..`size` of the remote file to `part` (and to `digest`); False if
+    `deadline` came first."""
     with sftp.open(remote_path, "rb") as src, open(part, "ab") as dst:
         while offset < size:
             window_end = min(size, offset + PREFETCH_WINDOW)
@@ -90,17 +93,14 @@ def _fetch(sftp: paramiko.SFTPClient, remote_path: str, part: Path, offset: int,
                 if not chunk:
                     raise DownloadError(f"{remote_path} is shorter than the {size} bytes reported")
                 dst.write(chunk)
+                if digest is not None:
+                    digest.update(chunk)
                 offset += len(chunk)
                 on_progress(offset)
                 # Checked after a chunk, so that every call makes progress.
                 if deadline is not None and time.monotonic() >= deadline and offset < size:
                     return False
     return True
-
-
-def _already_in_place(path: Path, expected: FileFacts) -> bool:
-    return (path.is_file() and path.stat().st_size == expected.size
-            and sha256_of(path).hexdigest() == expected.sha256)
 
 
 def upload_file(sftp: paramiko.SFTPClient, local_path: Path, remote_path: str,
