@@ -20,9 +20,11 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from peewee import fn
+
 from . import docker
 from .config import SyncConfig
-from .models import HostState, Prompt, Run
+from .models import Changes, HostState, Prompt, Run
 from .probe import FileFacts, ProbeError, ProbeTarget
 from .remote import RemoteError
 from .status import (
@@ -88,6 +90,7 @@ class DataRepository:
         self.clock = clock
         self.checker: StatusChecker | None = None
         self.last_report = SyncReport()
+        self._counts: tuple[int, dict[str, int]] | None = None  # (Changes.count when counted, runs per status)
 
     def initialize_status_checker(self, checker: StatusChecker) -> None:
         """Turn on lazy sync: from now on, reads first move unfinished runs forward."""
@@ -128,11 +131,13 @@ class DataRepository:
                    parent_run_id: str | None = None, remote_run_dir: str | None = None,
                    model: str = DEFAULT_MODEL) -> Run:
         self.get_prompt(prompt_id)
-        return Run.create(
-            id=run_id, prompt=prompt_id, kind=kind, host=host, parent_run_id=parent_run_id, params=json.dumps(params),
-            status=RunStatus.PENDING.value, remote_run_dir=remote_run_dir, created_at=self.clock(),
-            launched_on=MACHINE, model=model,
-        )  # fmt: skip
+        with Run._meta.database.atomic():
+            _count_change()
+            return Run.create(
+                id=run_id, prompt=prompt_id, kind=kind, host=host, parent_run_id=parent_run_id,
+                params=json.dumps(params), status=RunStatus.PENDING.value, remote_run_dir=remote_run_dir,
+                created_at=self.clock(), launched_on=MACHINE, model=model,
+            )  # fmt: skip
 
     def transition(self, run_id: str, expect: RunStatus | Iterable[RunStatus], **fields: object) -> bool:
         """Compare-and-set: write `fields` only if the run's status is still `expect`.
@@ -142,7 +147,11 @@ class DataRepository:
             raise ValueError(f"status cannot move from {[e.value for e in expected]} to {fields['status']}")
         allowed = [e.value for e in expected]
         fields = {k: json.dumps(v) if k == "remote_files" else v for k, v in fields.items()}
-        return Run.update(**fields).where((Run.id == run_id) & Run.status.in_(allowed)).execute() == 1
+        with Run._meta.database.atomic():
+            changed = Run.update(**fields).where((Run.id == run_id) & Run.status.in_(allowed)).execute() == 1
+            if changed and "status" in fields:
+                _count_change()
+        return changed
 
     def get_run(self, run_id: str, refresh: Refresh = Refresh.AUTO) -> Run:
         run = Run.get_or_none(Run.id == run_id)
@@ -172,10 +181,12 @@ class DataRepository:
         return [by_id[i] for i in ids if i in by_id]
 
     def count_by_status(self) -> dict[str, int]:
-        from peewee import fn
-
-        rows = Run.select(Run.status, fn.COUNT(Run.id).alias("n")).group_by(Run.status)
-        return {row.status: row.n for row in rows}
+        """Runs per status; counted again only when a status changed since the last count."""
+        changes = Changes.get_by_id(1).count
+        if self._counts is None or self._counts[0] != changes:
+            rows = Run.select(Run.status, fn.COUNT(Run.id).alias("n")).group_by(Run.status)
+            self._counts = (changes, {row.status: row.n for row in rows})
+        return dict(self._counts[1])
 
     def count_unsettled(self) -> int:
         """Runs starting, running or with a download to finish."""
@@ -245,11 +256,13 @@ class DataRepository:
         return report
 
     def _runs_to_probe(self) -> list[Run]:
-        running = Run.status.in_(ACTIVE + LAUNCHING)
+        """Unfinished runs, and settled ones whose container is still to remove (two indexed queries:
+        one with an OR would read every run)."""
+        running = list(Run.select().where(Run.status.in_(ACTIVE + LAUNCHING)))
         # Container names are deterministic, so even a launch that failed midway is cleaned up.
-        cleanup = (Run.status.in_(TERMINAL) & (Run.container_removed == False)  # noqa: E712
-                   & Run.download_status.in_(SETTLED))
-        return list(Run.select().where(running | cleanup))
+        cleanup = Run.select().where((Run.container_removed == False) & Run.status.in_(TERMINAL)  # noqa: E712
+                                     & Run.download_status.in_(SETTLED))
+        return running + list(cleanup)
 
     def _probe_host(self, host: str, runs: list[Run], force: bool, report: SyncReport) -> None:
         assert self.checker is not None
@@ -433,6 +446,11 @@ def _enhanced_text(path: Path) -> str | None:
         return str(entries[0]["upsampled_prompt"])
     except (OSError, ValueError, LookupError, TypeError):
         return None
+
+
+def _count_change() -> None:
+    """Inside the transaction that changes a run's status: readers recount."""
+    Changes.update(count=Changes.count + 1).where(Changes.id == 1).execute()
 
 
 def _facts(run: Run) -> RunFacts:

@@ -79,7 +79,7 @@ def test_download_throughput_against_a_low_prefetch_cap(api, workspace, capsys, 
 
         def timed(client, name: str) -> float:
             started = time.perf_counter()
-            assert download_file(client, str(remote), tmp_path / name, facts, lambda n: None)
+            assert download_file(client, str(remote), tmp_path / name, facts.size, lambda: facts.sha256, lambda n: None)
             return len(data) / 1e6 / (time.perf_counter() - started)
 
         ours = timed(sftp, "ours.bin")

@@ -102,9 +102,36 @@ def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path, video):
     models.SchemaVersion.update(version=1).execute()
     db.close()
     db = models.connect(url)
-    assert models.SchemaVersion.get_by_id(1).version == models.SCHEMA_VERSION == 3
+    assert models.SchemaVersion.get_by_id(1).version == models.SCHEMA_VERSION == 4
     assert {"launched_on", "model", "progress"} <= {c.name for c in db.get_columns("run")}
     old = repo.get_run("rs_old")
     assert old.launched_on is None and old.model == "transfer1" and old.progress is None
     assert repo.get_prompt(prompt.id).text == "kept"
     db.close()
+
+
+def test_counts_are_recounted_only_after_a_status_changed(tmp_path, video):
+    models.connect(f"sqlite:///{tmp_path}/c.db")
+    repo = DataRepository(tmp_path / "outputs", SYNC)
+    prompt = repo.create_prompt("p", video)
+    repo.create_run("rs_1", prompt.id, "inference", "gpu1", {})
+    assert repo.count_by_status() == {"pending": 1}
+    models.Run.update(status="running").where(models.Run.id == "rs_1").execute()  # behind the repository's back
+    assert repo.count_by_status() == {"pending": 1}  # nothing counted again: no status change was recorded
+    assert repo.transition("rs_1", RunStatus.RUNNING, status="completed")
+    assert repo.count_by_status() == {"completed": 1}
+    other = DataRepository(tmp_path / "outputs", SYNC)  # another process's view moves with it
+    repo.create_run("rs_2", prompt.id, "inference", "gpu1", {})
+    assert other.count_by_status() == {"completed": 1, "pending": 1}
+
+
+def test_the_tick_queries_use_indexes(tmp_path):
+    db = models.connect(f"sqlite:///{tmp_path}/i.db")
+    plans = {
+        "page": "SELECT id FROM run ORDER BY created_at DESC, id LIMIT 51",
+        "downloads": "SELECT id FROM run WHERE download_status IN ('pending', 'downloading')",
+        "cleanup": "SELECT id FROM run WHERE container_removed = 0 AND status IN ('completed')",
+    }
+    for name, sql in plans.items():
+        plan = " ".join(row[-1] for row in db.execute_sql(f"EXPLAIN QUERY PLAN {sql}").fetchall())
+        assert "INDEX run_" in plan, (name, plan)  # not a scan of every run
