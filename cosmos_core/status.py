@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import openssh
 from .loglines import failure_reason, progress_text
 from .markers import parse_completion_marker as _parse_marker
 from .probe import (
@@ -28,8 +29,8 @@ from .probe import (
     parse_facts_output,
     parse_probe_output,
 )
-from .remote import Host, Started
-from .transfer import DownloadError, DownloadRecorder, download_file
+from .remote import Host, HostUnreachable, Started
+from .transfer import DownloadError, DownloadRecorder, Fetch, download_file, sftp_fetch
 from .transfer_models import DEFAULT_MODEL, model
 
 
@@ -204,6 +205,7 @@ class StatusChecker:
     def __init__(self, hosts: Mapping[str, Host], lost_after_seconds: float) -> None:
         self.hosts = hosts
         self.lost_after_seconds = lost_after_seconds
+        self.paramiko_only: set[str] = set()  # hosts whose downloads OpenSSH's sftp could not start
 
     @staticmethod
     def parse_completion_marker(log_text: str) -> int | None:
@@ -245,23 +247,56 @@ class StatusChecker:
                 recorder.progress(done_before + facts.size, total)  # checked by an earlier turn: not hashed again
             else:
                 remote = f"{run_dir}/{name}"
-                with _RemoteHash(host, remote, facts.sha256) as remote_sha256, \
-                        host.sftp_session(f"downloading {name}") as sftp:
-                    complete = download_file(
-                        sftp, remote, local, facts.size, remote_sha256,
-                        lambda n, base=done_before: recorder.progress(base + n, total), deadline,
-                    )  # fmt: skip
-                if not complete:
+                progress = (lambda n, base=done_before: recorder.progress(base + n, total))
+                if not self._download_file(host, remote, local, facts, progress, deadline):
                     return False
                 recorder.file_done(local)
             done_before += facts.size
         return True
+
+    def _download_file(self, host: Host, remote: str, local: Path, facts: FileFacts,
+                       progress: Callable[[int], None], deadline: float | None) -> bool:
+        """One file: a big one through OpenSSH's sftp when this process can use it for the host, else
+        over paramiko's connection, already open (a new sftp process costs a handshake). OpenSSH
+        failing where paramiko then works (say, a key file it finds too open) makes this process use
+        paramiko for the host from then on."""
+        with _RemoteHash(host, remote, facts.sha256) as remote_sha256:
+            big = facts.size >= openssh.MIN_BYTES
+            if big and host.config.name not in self.paramiko_only and openssh.available():
+                fetch = _openssh_fetch(host, remote, facts.size, progress, deadline)
+                try:
+                    return download_file(fetch, remote, local, facts.size, remote_sha256, progress, streams=False)
+                except _UseParamiko:
+                    pass
+            with host.sftp_session(f"downloading {remote.rsplit('/', 1)[-1]}") as sftp:
+                fetch = sftp_fetch(sftp, remote, facts.size, progress, deadline)
+                complete = download_file(fetch, remote, local, facts.size, remote_sha256, progress)
+            if big and openssh.available():
+                self.paramiko_only.add(host.config.name)  # paramiko worked where OpenSSH did not
+            return complete
 
     def file_facts(self, host_name: str, run_dir: str, names: Sequence[str]) -> dict[str, FileFacts]:
         """Size and sha256 of the files that exist among `names` (relative to `run_dir`), asked now."""
         result = self.hosts[host_name].run("bash -s", stdin=build_facts_script(run_dir, names))
         return parse_facts_output(result.stdout)
 
+
+
+class _UseParamiko(Exception):
+    """OpenSSH's sftp failed before any byte arrived: paramiko tries instead."""
+
+
+def _openssh_fetch(host: Host, remote: str, size: int, progress: Callable[[int], None],
+                   deadline: float | None) -> Fetch:
+    def fetch(part: Path, offset: int, digest: object, lock: int) -> bool:
+        try:
+            return openssh.fetch(host.config, remote, part, size, progress, deadline, host.connect_timeout, lock)
+        except openssh.OpenSshFailed as exc:
+            if openssh.size_of(part) > offset:
+                raise HostUnreachable(f"{host.label}: connection lost while downloading {remote}: {exc}") from exc
+            raise _UseParamiko(str(exc)) from exc
+
+    return fetch
 
 
 class _RemoteHash:

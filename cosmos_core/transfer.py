@@ -9,6 +9,7 @@ go is hashed as it arrives, so nothing is read twice.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import posixpath
@@ -50,32 +51,50 @@ def sha256_of(path: Path) -> hashlib._Hash:
     return digest
 
 
-def download_file(sftp: paramiko.SFTPClient, remote_path: str, local_path: Path, size: int,
-                  remote_sha256: Callable[[], str], on_progress: Callable[[int], None],
-                  deadline: float | None = None) -> bool:
-    """Bring `remote_path` (`size` bytes) to `local_path`, verified. False if `deadline`
-    (time.monotonic) passed first; the `.part` file then holds what arrived.
+# Brings the remote file into the part file from `offset` on: False if the turn's deadline came
+# first. Given a digest, it also feeds it every byte (so the file need not be read again). The last
+# argument is the part file's lock: a process the fetch starts must hold it open until it ends.
+Fetch = Callable[[Path, int, "hashlib._Hash | None", int], bool]
+
+
+def sftp_fetch(sftp: paramiko.SFTPClient, remote_path: str, size: int, on_progress: Callable[[int], None],
+               deadline: float | None) -> Fetch:
+    """Fetch over paramiko's SFTP client."""
+    return lambda part, offset, digest, lock: _fetch(sftp, remote_path, part, offset, size, on_progress, deadline,
+                                                     digest)
+
+
+def download_file(fetch: Fetch, remote_path: str, local_path: Path, size: int, remote_sha256: Callable[[], str],
+                  on_progress: Callable[[int], None], streams: bool = True) -> bool:
+    """Bring `remote_path` (`size` bytes) to `local_path` with `fetch`, verified. False if the
+    turn's deadline passed first; the `.part` file then holds what arrived.
 
     `remote_sha256()` is asked only once the bytes are all here. A download that spans
-    many short dashboard refreshes is hashed once, at the end, never re-read each turn."""
+    many short dashboard refreshes is hashed once, at the end, never re-read each turn;
+    one fetched whole in one turn by a fetch that `streams` is hashed as it arrives."""
     if local_path.is_file() and local_path.stat().st_size == size and \
             sha256_of(local_path).hexdigest() == remote_sha256():  # put in place by a turn whose record was lost
         on_progress(size)
         return True
     part = local_path.with_name(local_path.name + ".part")
     part.parent.mkdir(parents=True, exist_ok=True)
-    offset = part.stat().st_size if part.exists() else 0
-    if offset > size:
-        part.unlink()
-        offset = 0
-    on_progress(offset)
-    digest = hashlib.sha256() if offset == 0 else None  # whole in this turn: hashed as it arrives
-    if offset < size and not _fetch(sftp, remote_path, part, offset, size, on_progress, deadline, digest):
-        return False
-    if (digest or sha256_of(part)).hexdigest() != remote_sha256():
-        part.unlink()
-        raise DownloadError(f"{remote_path}: sha256 mismatch after download (the partial file was discarded)")
-    os.replace(part, local_path)
+    with open(part, "ab") as lock:
+        try:  # a transfer started by a process that has died may still be writing it: wait for its end
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        offset = part.stat().st_size
+        if offset > size:
+            os.truncate(part, 0)
+            offset = 0
+        on_progress(offset)
+        digest = hashlib.sha256() if offset == 0 and streams else None
+        if offset < size and not fetch(part, offset, digest, lock.fileno()):
+            return False
+        if (digest or sha256_of(part)).hexdigest() != remote_sha256():
+            os.truncate(part, 0)
+            raise DownloadError(f"{remote_path}: sha256 mismatch after download (the partial file was discarded)")
+        os.replace(part, local_path)
     return True
 
 

@@ -16,7 +16,7 @@ import pytest
 from cosmos_core import docker
 from cosmos_core.probe import FileFacts, ProbeTarget
 from cosmos_core.repository import Refresh
-from cosmos_core.transfer import PREFETCH_WINDOW, download_file
+from cosmos_core.transfer import PREFETCH_WINDOW, download_file, sftp_fetch
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +79,8 @@ def test_download_throughput_against_a_low_prefetch_cap(api, workspace, capsys, 
 
         def timed(client, name: str) -> float:
             started = time.perf_counter()
-            assert download_file(client, str(remote), tmp_path / name, facts.size, lambda: facts.sha256, lambda n: None)
+            fetch = sftp_fetch(client, str(remote), facts.size, lambda n: None, None)
+            assert download_file(fetch, str(remote), tmp_path / name, facts.size, lambda: facts.sha256, lambda n: None)
             return len(data) / 1e6 / (time.perf_counter() - started)
 
         ours = timed(sftp, "ours.bin")
