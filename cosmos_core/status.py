@@ -206,6 +206,7 @@ class StatusChecker:
         self.hosts = hosts
         self.lost_after_seconds = lost_after_seconds
         self.paramiko_only: set[str] = set()  # hosts whose downloads OpenSSH's sftp could not start
+        self.hashes = _RemoteHashes()
 
     @staticmethod
     def parse_completion_marker(log_text: str) -> int | None:
@@ -260,20 +261,23 @@ class StatusChecker:
         over paramiko's connection, already open (a new sftp process costs a handshake). OpenSSH
         failing where paramiko then works (say, a key file it finds too open) makes this process use
         paramiko for the host from then on."""
-        with _RemoteHash(host, remote, facts.sha256) as remote_sha256:
-            big = facts.size >= openssh.MIN_BYTES
-            if big and host.config.name not in self.paramiko_only and openssh.available():
-                fetch = _openssh_fetch(host, remote, facts.size, progress, deadline)
-                try:
-                    return download_file(fetch, remote, local, facts.size, remote_sha256, progress, streams=False)
-                except _UseParamiko:
-                    pass
-            with host.sftp_session(f"downloading {remote.rsplit('/', 1)[-1]}") as sftp:
-                fetch = sftp_fetch(sftp, remote, facts.size, progress, deadline)
-                complete = download_file(fetch, remote, local, facts.size, remote_sha256, progress)
-            if big and openssh.available():
-                self.paramiko_only.add(host.config.name)  # paramiko worked where OpenSSH did not
-            return complete
+        known = facts.sha256
+        if known is None:
+            self.hashes.start(host, remote)
+        remote_sha256 = (lambda: known) if known else (lambda: self.hashes.result(host, remote))
+        big = facts.size >= openssh.MIN_BYTES
+        if big and host.config.name not in self.paramiko_only and openssh.available():
+            fetch = _openssh_fetch(host, remote, facts.size, progress, deadline)
+            try:
+                return download_file(fetch, remote, local, facts.size, remote_sha256, progress, streams=False)
+            except _UseParamiko:
+                pass
+        with host.sftp_session(f"downloading {remote.rsplit('/', 1)[-1]}") as sftp:
+            fetch = sftp_fetch(sftp, remote, facts.size, progress, deadline)
+            complete = download_file(fetch, remote, local, facts.size, remote_sha256, progress)
+        if big and openssh.available():
+            self.paramiko_only.add(host.config.name)  # paramiko worked where OpenSSH did not
+        return complete
 
     def file_facts(self, host_name: str, run_dir: str, names: Sequence[str]) -> dict[str, FileFacts]:
         """Size and sha256 of the files that exist among `names` (relative to `run_dir`), asked now."""
@@ -299,31 +303,24 @@ def _openssh_fetch(host: Host, remote: str, size: int, progress: Callable[[int],
     return fetch
 
 
-class _RemoteHash:
-    """The sha256 of a file on the host, computed there while the transfer runs (so that neither
-    waits for the other); a known one is used as it is. Used as a context manager that gives the
-    function to call once the bytes are all here."""
+class _RemoteHashes:
+    """The sha256 of files on hosts, computed there while the transfers run (neither waits for the
+    other). One hash per file per process: a turn that ends before its file is whole leaves the
+    hash running for a later turn instead of starting another."""
 
-    def __init__(self, host: Host, path: str, known: str | None) -> None:
-        self.host, self.path, self.known = host, path, known
-        self.started: Started | None = None
+    def __init__(self) -> None:
+        self.running: dict[tuple[str, str], Started] = {}
 
-    def __enter__(self) -> Callable[[], str]:
-        if self.known is None:
-            self.started = self.host.start(f"sha256sum -- {shlex.quote(self.path)}")
-        return self.value
+    def start(self, host: Host, path: str) -> None:
+        if (host.config.name, path) not in self.running:
+            self.running[host.config.name, path] = host.start(f"sha256sum -- {shlex.quote(path)}")
 
-    def value(self) -> str:
-        if self.known is None:
-            assert self.started is not None
-            result, self.started = self.started.wait(), None
-            digest = result.stdout.split(" ", 1)[0]
-            if not result.ok or not re.fullmatch(r"[0-9a-f]{64}", digest):
-                detail = (result.stderr.strip() or result.stdout.strip() or f"exit {result.exit_code}").splitlines()[0]
-                raise DownloadError(f"cannot hash {self.path} on the host: {detail}")
-            self.known = digest
-        return self.known
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.started is not None:  # the turn ended before the file was whole
-            self.started.abandon()
+    def result(self, host: Host, path: str) -> str:
+        if (host.config.name, path) not in self.running:
+            self.start(host, path)
+        result = self.running.pop((host.config.name, path)).wait()
+        digest = result.stdout.split(" ", 1)[0]
+        if not result.ok or not re.fullmatch(r"[0-9a-f]{64}", digest):
+            detail = (result.stderr.strip() or result.stdout.strip() or f"exit {result.exit_code}").splitlines()[0]
+            raise DownloadError(f"cannot hash {path} on the host: {detail}")
+        return digest
