@@ -22,6 +22,7 @@ from .config import HostConfig
 
 POLL_SECONDS = 0.1  # how often progress is reported while sftp runs
 MIN_BYTES = 16 * 1024 * 1024  # smaller files go over the connection already open
+MIN_TURN_SECONDS = 20  # shorter download turns (the dashboard's) too
 _SPECIAL = '\\"*?[]'  # escaped in sftp's quoted arguments (quote, escape, remote glob characters)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import re
 import shlex
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -257,16 +258,16 @@ class StatusChecker:
 
     def _download_file(self, host: Host, remote: str, local: Path, facts: FileFacts,
                        progress: Callable[[int], None], deadline: float | None) -> bool:
-        """One file: a big one fetched to the end (`sync`, `retry`: no deadline) through OpenSSH's
-        sftp when this process can use it for the host, else over paramiko's connection, already open
-        (a new sftp process costs a handshake and a login on the host: too much for the dashboard's
-        short turns). OpenSSH failing where paramiko then works (say, a key file it finds too open)
+        """One file: a big one, in a long turn (`sync`, `retry`), through OpenSSH's sftp when this
+        process can use it for the host, else over paramiko's connection, already open (a new sftp
+        process costs a handshake and a login on the host: too much for the dashboard's short turns). OpenSSH failing where paramiko then works (say, a key file it finds too open)
         makes this process use paramiko for the host from then on."""
         known = facts.sha256
         if known is None:
             self.hashes.start(host, remote)
         remote_sha256 = (lambda: known) if known else (lambda: self.hashes.result(host, remote))
-        big = facts.size >= openssh.MIN_BYTES and deadline is None
+        long_turn = deadline is None or deadline - time.monotonic() >= openssh.MIN_TURN_SECONDS
+        big = facts.size >= openssh.MIN_BYTES and long_turn
         if big and host.config.name not in self.paramiko_only and openssh.available():
             fetch = _openssh_fetch(host, remote, facts.size, progress, deadline)
             try:
