@@ -260,8 +260,9 @@ class StatusChecker:
                        progress: Callable[[int], None], deadline: float | None) -> bool:
         """One file: a big one, in a long turn (`sync`, `retry`), through OpenSSH's sftp when this
         process can use it for the host, else over paramiko's connection, already open (a new sftp
-        process costs a handshake and a login on the host: too much for the dashboard's short turns). OpenSSH failing where paramiko then works (say, a key file it finds too open)
-        makes this process use paramiko for the host from then on."""
+        process costs a handshake and a login on the host: too much for the dashboard's short turns).
+        OpenSSH failing where paramiko then works (say, a key file it finds too open) makes this
+        process use paramiko for the host from then on."""
         known = facts.sha256
         if known is None:
             self.hashes.start(host, remote)
