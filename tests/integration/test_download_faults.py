@@ -152,13 +152,14 @@ def test_a_launch_killed_mid_upload_is_failed_by_the_next_sync(workspace, tmp_pa
     big_input = tmp_path / "big input.mp4"
     big_input.write_bytes(os.urandom(BIG))
     prompt = workspace.cli("prompt", "add", "never starts", "--video", str(big_input), check=True).stdout.strip()
+    uploads = Path(workspace.host.remote_dir) / "cosmos_runs"
+    earlier = set(uploads.glob("*/inputs/video.mp4"))  # other tests' runs share the host
     launching = subprocess.Popen(
         [sys.executable, "-m", "cosmos_core", "--config", str(workspace.config), "run", prompt],
         cwd=workspace.root, env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    uploads = Path(workspace.host.remote_dir) / "cosmos_runs"
-    wait_until(lambda: any(0 < p.stat().st_size < BIG for p in uploads.glob("*/inputs/video.mp4")),
+    wait_until(lambda: any(0 < p.stat().st_size < BIG for p in set(uploads.glob("*/inputs/video.mp4")) - earlier),
                30, "a partly uploaded input")
     assert workspace.cli_json("runs")[0]["status"] == "uploading"  # the launch is alive: left alone
     os.kill(launching.pid, signal.SIGKILL)
