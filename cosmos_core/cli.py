@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -113,7 +112,6 @@ def _weights(text: str) -> tuple[float, float, float, float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _quiet_libraries()
     try:
         api = CosmosAPI(load_config(args.config))
     except (ConfigError, SchemaError) as exc:
@@ -130,12 +128,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("interrupted")
     finally:
         api.close()
-
-
-def _quiet_libraries() -> None:
-    """paramiko logs a dropped connection ("Socket exception: ...") on its own; with no handler
-    Python prints that to stderr beside our one-line error. The error we raise says it already."""
-    logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 def _fail(message: str) -> int:

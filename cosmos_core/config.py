@@ -48,6 +48,7 @@ class SyncConfig:
     min_interval_seconds: float
     lost_after_seconds: float
     download_budget_seconds: float
+    probe_timeout_seconds: float = 15.0  # a host silent this long during a probe or download is unreachable
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ _SECTIONS: dict[str, dict[str, _Field]] = {
         "min_interval_seconds": _Field(float, 2.0, _NOT_NEGATIVE),
         "lost_after_seconds": _Field(float, 120.0, _NOT_NEGATIVE),
         "download_budget_seconds": _Field(float, 3.0, _POSITIVE),
+        "probe_timeout_seconds": _Field(float, 15.0, _POSITIVE),
     },
 }
 _HOST: dict[str, _Field] = {

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import CodeType, TracebackType
 
 import paramiko
 
@@ -24,6 +28,39 @@ KEEPALIVE_SECONDS = 15
 
 
 _CHANNEL_ERRORS = (TimeoutError, paramiko.SSHException, EOFError, OSError)
+
+# Nothing paramiko says reaches the user's stderr but through our own one-line errors:
+# - its log: it logs the failures it also raises, some with a traceback at ERROR ("Error
+#   reading SSH protocol banner"), which Python prints when no logging is set up; it never
+#   logs at CRITICAL, so this turns it off (lower the level again to debug a connection);
+logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+# - its SFTP prefetch thread (see _quiet_prefetch_deaths).
+_PREFETCH_THREAD = paramiko.SFTPFile._prefetch_thread.__code__
+_previous_excepthook = threading.excepthook
+
+
+def _quiet_prefetch_deaths(args: threading.ExceptHookArgs) -> None:
+    """`threading.excepthook`: drop a prefetch thread's death on a lost connection, pass on the rest.
+
+    `SFTPFile.prefetch` sends a download's read requests from a thread of its own, which dies
+    with EOFError or a socket error when the connection drops (sshd killed, link cut), and
+    Python prints its traceback. The thread that reads the file meets the same failure in its
+    own read and reports it (HostUnreachable), so this death tells the user nothing more.
+    """
+    if issubclass(args.exc_type, _CHANNEL_ERRORS) and _raised_in(args.exc_traceback, _PREFETCH_THREAD):
+        return
+    _previous_excepthook(args)
+
+
+def _raised_in(tb: TracebackType | None, code: CodeType) -> bool:
+    while tb is not None:
+        if tb.tb_frame.f_code is code:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+threading.excepthook = _quiet_prefetch_deaths
 
 
 class RemoteError(Exception):
@@ -99,11 +136,17 @@ class Host:
 
     def start(self, command: str, *, stdin: str | None = None, timeout: float | None = None) -> Started:
         """Start one shell command and return at once; `wait()` gives its Result. Other work
-        (SFTP) can go on over the same connection meanwhile."""
-        channel = self._open_channel()
+        (SFTP) can go on over the same connection meanwhile.
+
+        `timeout` (default: the command timeout) counts from now and covers connecting and
+        opening the channel too: a host that stops answering, at any step, is given up on
+        within it."""
         seconds = timeout or self.command_timeout
+        deadline = time.monotonic() + seconds
+        channel = self._open_channel(deadline)
         try:
-            channel.settimeout(seconds)
+            channel.settimeout(_left(deadline))
+            _limit_silence(channel, seconds)
             channel.exec_command(command)
             if stdin is not None:
                 channel.sendall(stdin.encode())
@@ -121,20 +164,30 @@ class Host:
         self.close()
         if isinstance(exc, TimeoutError):
             return CommandTimeout(f"{self.label}: command timed out after {seconds:.0f} s")
-        return HostUnreachable(f"{self.label}: connection lost: {exc or type(exc).__name__}")
+        return HostUnreachable(f"{self.label}: connection lost: {_reason(exc)}")
 
     @contextmanager
-    def sftp_session(self, doing: str) -> Iterator[paramiko.SFTPClient]:
+    def sftp_session(self, doing: str, timeout: float | None = None) -> Iterator[paramiko.SFTPClient]:
         """The SFTP client, for this thread alone until the block ends. A dropped
         connection becomes HostUnreachable naming `doing`, and is closed so the
-        next use reconnects."""
+        next use reconnects.
+
+        `timeout` (default: the command timeout) bounds connecting and each wait for the
+        host's answer: a stalled read (a half-open connection after a network cut or
+        sleep) fails instead of hanging."""
+        seconds = timeout or self.command_timeout
         with self._sftp_lock:
             try:
-                yield self._sftp_client()
-            except (paramiko.SSHException, EOFError, ConnectionError, TimeoutError) as exc:
+                sftp = self._sftp_client(min(self.connect_timeout, seconds))
+                sftp.get_channel().settimeout(seconds)
+                _limit_silence(sftp.get_channel(), seconds)
+                yield sftp
+            except TimeoutError as exc:
                 self.close()
-                reason = exc or type(exc).__name__
-                raise HostUnreachable(f"{self.label}: connection lost while {doing}: {reason}") from exc
+                raise HostUnreachable(f"{self.label}: no answer within {seconds:g} s while {doing}") from exc
+            except (paramiko.SSHException, EOFError, ConnectionError) as exc:
+                self.close()
+                raise HostUnreachable(f"{self.label}: connection lost while {doing}: {_reason(exc)}") from exc
 
     def close(self) -> None:
         with self._lock:
@@ -143,43 +196,43 @@ class Host:
             self._client = None
             self._sftp = None
 
-    def _sftp_client(self) -> paramiko.SFTPClient:
+    def _sftp_client(self, wait: float) -> paramiko.SFTPClient:
         with self._lock:
             if self._sftp is not None and self._sftp.sock.closed:
                 self.close()  # the connection died since (sshd restarted, laptop slept)
             if self._sftp is None:
                 try:
-                    self._sftp = self._connected().open_sftp()
-                    # A stalled read (a half-open connection after sleep) must fail, not hang.
-                    self._sftp.get_channel().settimeout(self.command_timeout)
+                    self._sftp = self._connected(wait).open_sftp()
                 except (paramiko.SSHException, EOFError, OSError) as exc:
                     self.close()
-                    raise HostUnreachable(f"{self.label}: cannot open SFTP: {exc or type(exc).__name__}") from exc
+                    raise HostUnreachable(f"{self.label}: cannot open SFTP: {_reason(exc)}") from exc
             return self._sftp
 
-    def _open_channel(self) -> paramiko.Channel:
-        """A session channel; a stale reused connection is replaced once, since
-        nothing has run on the host until the channel opens."""
+    def _open_channel(self, deadline: float) -> paramiko.Channel:
+        """A session channel, by `deadline` (time.monotonic); a stale reused connection is
+        replaced once, since nothing has run on the host until the channel opens."""
         for attempt in (1, 2):
+            wait = min(self.connect_timeout, _left(deadline))
             try:
-                return self._connected().get_transport().open_session(timeout=self.connect_timeout)
+                return self._connected(wait).get_transport().open_session(timeout=wait)
             except (paramiko.SSHException, EOFError, OSError, AttributeError) as exc:
                 self.close()
-                if attempt == 2:
-                    raise HostUnreachable(f"{self.label}: cannot open a session: {exc or type(exc).__name__}") from exc
+                if attempt == 2 or time.monotonic() >= deadline:
+                    raise HostUnreachable(f"{self.label}: cannot open a session: {_reason(exc)}") from exc
         raise AssertionError("unreachable")
 
-    def _connected(self) -> paramiko.SSHClient:
+    def _connected(self, wait: float) -> paramiko.SSHClient:
+        """The open connection, or a new one; `wait`: seconds each step of connecting may take."""
         with self._lock:
             if self._client is not None:
                 transport = self._client.get_transport()
                 if transport is not None and transport.is_active():
                     return self._client
                 self.close()
-            self._client = self._connect()
+            self._client = self._connect(wait)
             return self._client
 
-    def _connect(self) -> paramiko.SSHClient:
+    def _connect(self, wait: float) -> paramiko.SSHClient:
         c = self.config
         client = paramiko.SSHClient()
         known_hosts = str(c.known_hosts)
@@ -193,8 +246,7 @@ class Host:
         try:
             client.connect(
                 c.hostname, port=c.port, username=c.user, key_filename=str(c.key_file),
-                timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
-                auth_timeout=self.connect_timeout, channel_timeout=self.connect_timeout,
+                timeout=wait, banner_timeout=wait, auth_timeout=wait, channel_timeout=wait,
                 look_for_keys=False, allow_agent=False,
             )  # fmt: skip
         except RemoteError:
@@ -211,10 +263,14 @@ class Host:
             raise RemoteError(f"{self.label}: key {c.key_file} was not accepted for user {c.user}") from exc
         except TimeoutError as exc:
             client.close()
-            raise HostUnreachable(f"{self.label}: no answer within {self.connect_timeout:.0f} s") from exc
+            raise HostUnreachable(f"{self.label}: no answer within {wait:.0f} s") from exc
+        except paramiko.ssh_exception.NoValidConnectionsError as exc:  # refused, no route: say which
+            client.close()
+            reasons = "; ".join(sorted({e.strerror or str(e) for e in exc.errors.values()}))
+            raise HostUnreachable(f"{self.label}: cannot connect: {reasons}") from exc
         except (paramiko.SSHException, EOFError, OSError) as exc:
             client.close()
-            raise HostUnreachable(f"{self.label}: cannot connect: {exc or type(exc).__name__}") from exc
+            raise HostUnreachable(f"{self.label}: cannot connect: {_reason(exc)}") from exc
         client.get_transport().set_keepalive(KEEPALIVE_SECONDS)
         return client
 
@@ -242,6 +298,33 @@ class Started:
     def abandon(self) -> None:
         """Stop waiting for it (the host ends it by itself)."""
         self.channel.close()
+
+
+_TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", None)  # Linux; elsewhere the hang below remains
+
+
+def _limit_silence(channel: paramiko.Channel, seconds: float) -> None:
+    """Have the kernel drop the connection once data sent on it goes unacknowledged for `seconds`.
+
+    On a cut link paramiko's sender (the SFTP prefetch thread, say) fills the socket's buffer and
+    then retries `send` forever while holding the transport's send lock; every thread that needs
+    that lock (a read acknowledging what it got, the keepalive) then hangs past its own timeout
+    until the link comes back. TCP_USER_TIMEOUT makes that `send` fail instead. The connection is
+    shared, so the latest command or SFTP session sets it for all.
+    """
+    if _TCP_USER_TIMEOUT is not None:
+        channel.get_transport().sock.setsockopt(socket.IPPROTO_TCP, _TCP_USER_TIMEOUT, max(1, int(seconds * 1000)))
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception's message, or its name when it has none (socket timeouts, EOFError); paramiko's
+    "Server connection dropped: " loses its empty tail."""
+    return str(exc).strip().removesuffix(":") or type(exc).__name__
+
+
+def _left(deadline: float) -> float:
+    """Seconds until `deadline` (time.monotonic); never 0, which paramiko reads as "do not wait"."""
+    return max(deadline - time.monotonic(), 0.01)
 
 
 def _read_all(recv) -> bytes:

@@ -6,6 +6,10 @@ Docker Engine API on a unix socket, and a second shim (``docker_cli_cmd``)
 runs the real Docker CLI against it, so the product can be tested with
 Docker's own output formats.
 
+Optionally (``cuttable_link()``) the same host is also reached through a
+veth pair into a network namespace, whose link a test sets down and up: a
+real network cut (see CuttableLink).
+
 Everything lives under one temp dir; daemons are started by hand and
 stopped by their own PID.  See /work/shared/TESTHOST.md for the facts this
 is built on.  Plain Python, no pytest: fixtures live in tests/conftest.py.
@@ -14,6 +18,7 @@ is built on.  Plain Python, no pytest: fixtures live in tests/conftest.py.
 from __future__ import annotations
 
 import os
+import random
 import re
 import shlex
 import shutil
@@ -23,7 +28,8 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -59,6 +65,8 @@ EXEC_SESSION_MARK = "Starting session: command "
 # sftp-server -l INFO logs each open, e.g.
 # 'open "/path/file" flags WRITE,CREATE,TRUNCATE mode 0644'.
 SFTP_OPEN_RE = re.compile(r'^open "(.*)" flags (\S+) mode [0-7]+$')
+# ... and each close, e.g. 'close "/path/file" bytes read 1048576 written 0'.
+SFTP_CLOSE_RE = re.compile(r'^close "(.*)" bytes read (\d+) written \d+$')
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.02) -> Any:
@@ -488,23 +496,33 @@ class TestHost:
             _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)])
         shutil.copy(f"{self.key_file}.pub", ssh / "authorized_keys")
         self.port = free_port()
-        key_type, key_b64 = Path(f"{host_key}.pub").read_text().split()[:2]
-        Path(self.known_hosts).write_text(f"[{self.hostname}]:{self.port} {key_type} {key_b64}\n")
+        self.trust(self.hostname, self.port)
         listing = _run(["ssh-keygen", "-l", "-E", "sha256", "-f", f"{host_key}.pub"])
         self.host_key_fingerprint = listing.stdout.split()[1]
-        (ssh / "sshd_config").write_text(self._sshd_config(host_key))
         Path("/run/sshd").mkdir(exist_ok=True)
-        _run([SSHD, "-t", "-f", str(ssh / "sshd_config")])
+        self.write_sshd_config(ssh / "sshd_config", self.hostname, self.port, ssh / "sshd.pid")
 
-    def _sshd_config(self, host_key: Path) -> str:
+    def trust(self, address: str, port: int) -> None:
+        """Add the host key at ``address:port`` to ``known_hosts`` (the product checks it strictly)."""
+        key_type, key_b64 = Path(f"{self.ssh_dir / 'ssh_host_ed25519_key'}.pub").read_text().split()[:2]
+        name = address if port == 22 else f"[{address}]:{port}"  # OpenSSH's known_hosts form
+        with open(self.known_hosts, "a") as known:
+            known.write(f"{name} {key_type} {key_b64}\n")
+
+    def write_sshd_config(self, config: Path, address: str, port: int, pid_file: Path) -> None:
+        """An sshd config for this host (its keys, shim, log) listening on ``address:port``; validated."""
+        config.write_text(self._sshd_config(address, port, pid_file))
+        _run([SSHD, "-t", "-f", str(config)])
+
+    def _sshd_config(self, address: str, port: int, pid_file: Path) -> str:
         ssh = self.ssh_dir
         path = f"{Path(self.docker_cmd).parent}:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
         return "\n".join(
             [
-                f"Port {self.port}",
-                f"ListenAddress {self.hostname}",
-                f"HostKey {host_key}",
-                f"PidFile {ssh / 'sshd.pid'}",
+                f"Port {port}",
+                f"ListenAddress {address}",
+                f"HostKey {ssh / 'ssh_host_ed25519_key'}",
+                f"PidFile {pid_file}",
                 f"AuthorizedKeysFile {ssh / 'authorized_keys'}",
                 "PubkeyAuthentication yes",
                 "PasswordAuthentication no",
@@ -528,24 +546,35 @@ class TestHost:
         """Start sshd (same port and keys as before) and wait until it listens."""
         if self.sshd_pid is not None:
             raise RuntimeError("sshd is already running")
+        self._sshd = self.launch_sshd(self.ssh_dir / "sshd_config", self.hostname, self.port)
+
+    def launch_sshd(self, config: Path, address: str, port: int, prefix: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+        """Start ``prefix sshd -D -f config`` (its log appended to ours) and wait until it
+        listens on ``address:port``; the Popen's PID is sshd's own (``prefix`` must exec)."""
         offset = self.sshd_log.stat().st_size if self.sshd_log.exists() else 0
         with open(self.sshd_log, "ab") as log:
-            self._sshd = subprocess.Popen(
-                [SSHD, "-D", "-f", str(self.ssh_dir / "sshd_config"), "-E", str(self.sshd_log)],
+            sshd = subprocess.Popen(
+                [*prefix, SSHD, "-D", "-f", str(config), "-E", str(self.sshd_log)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
             )
-        listening = f"Server listening on {self.hostname} port {self.port}.".encode()
+        listening = f"Server listening on {address} port {port}.".encode()
 
         def ready() -> bool:
             # Byte offsets: sshd ends its lines with \r\n, text mode drops the \r.
             new_lines = self.sshd_log.read_bytes()[offset:]
-            if self._sshd is not None and self._sshd.poll() is not None:
+            if sshd.poll() is not None:
                 raise RuntimeError(f"sshd exited: {new_lines.decode(errors='replace')}")
             return listening in new_lines
 
-        wait_until(ready, 10, "sshd to listen")
+        try:
+            wait_until(ready, 10, "sshd to listen")
+        except BaseException:
+            kill_tree(sshd.pid)
+            sshd.wait(timeout=10)
+            raise
+        return sshd
 
     def stop_sshd(self) -> None:
         """Kill sshd by its PID, with every connection and command it spawned.
@@ -587,6 +616,20 @@ class TestHost:
             if flag is None or flag in match.group(2).split(","):
                 count += 1
         return count
+
+    @contextmanager
+    def cuttable_link(self) -> Iterator[CuttableLink]:
+        """This host's SSH through a link the test can cut (see CuttableLink); removed on exit."""
+        link = CuttableLink(self).start()
+        try:
+            yield link
+        finally:
+            link.stop()
+
+    def sftp_bytes_read(self, path_substring: str) -> list[int]:
+        """Bytes read per closed SFTP handle so far, of paths containing the substring."""
+        matches = (SFTP_CLOSE_RE.match(line) for line in self.sshd_log_text().splitlines())
+        return [int(m.group(2)) for m in matches if m and path_substring in m.group(1)]
 
     # ------------------------------------------------------- clients
     def connect(self, **kwargs: Any) -> Any:
@@ -650,12 +693,18 @@ class TestHost:
         ]
 
     def host_config_toml(
-        self, name: str = "gpu1", docker_cli: bool = False, models: Sequence[str] = ("transfer1",)
+        self,
+        name: str = "gpu1",
+        docker_cli: bool = False,
+        models: Sequence[str] = ("transfer1",),
+        link: CuttableLink | None = None,
     ) -> str:
         """A ``[[hosts]]`` block for the product's config file.
 
         ``docker_cli=True``: the host's ``docker`` is the real Docker CLI
-        (``docker_cli_cmd``; call start_docker_api() first).  ``models`` other
+        (``docker_cli_cmd``; call start_docker_api() first).  ``link``: the
+        host is reached through that cuttable link (its address and gated
+        docker shim).  ``models`` other
         than the default adds ``models = [...]`` and, with "transfer2.5", a
         ``[hosts.model."transfer2.5"]`` table: the same test image, its own
         checkout (``remote_dir_25``) and run_args that pass the stand-in a
@@ -684,20 +733,154 @@ class TestHost:
             [
                 "[[hosts]]",
                 f"name = {q(name)}",
-                f"hostname = {q(self.hostname)}",
-                f"port = {self.port}",
+                f"hostname = {q(link.address if link else self.hostname)}",
+                f"port = {link.port if link else self.port}",
                 f"user = {q(self.user)}",
                 f"key_file = {q(self.key_file)}",
                 f"known_hosts = {q(self.known_hosts)}",
                 f"remote_dir = {q(self.remote_dir)}",
                 f"image = {q(self.image)}",
-                f"docker = {q(self.docker_cli_cmd if docker_cli else self.docker_cmd)}",
+                f"docker = {q(link.docker_cmd if link else self.docker_cli_cmd if docker_cli else self.docker_cmd)}",
                 f"run_args = {q_list(base_args)}",
                 "num_gpus = 1",
                 *extra,
                 "",
             ]
         )
+
+
+class CuttableLink:
+    """The stand-in host's SSH, reached through a network link a test can cut.
+
+    A network namespace of our own (``ip netns add``) holds one end of a veth
+    pair and a second sshd of the same host (same keys, podman state,
+    checkouts and log), listening on the namespace's address; the other end
+    stays here, and the two ends share a /30 of 10.200.0.0/16 that no
+    interface here uses::
+
+        product  10.200.A.B+1 [thlXXXXXXXXh] ===veth=== [thlXXXXXXXXn] 10.200.A.B+2:22  sshd
+
+    ``down()`` sets the namespace's end down: packets stop and no socket is
+    closed, so a connection is left half-open (a command or SFTP read in
+    flight hears nothing until its own timeout); a new connect fails with "No
+    route to host" after about 3 s of unanswered ARP.  ``up()`` restores it.
+
+    sshd is started with ``nsenter --net=`` (not ``ip netns exec``, which also
+    remounts /sys in a mount namespace of its own: podman, run in its sessions,
+    needs the real cgroup tree); containers have no network (``netns =
+    "none"``), so only SSH crosses the link.
+
+    ``docker_cmd`` is the host's docker shim behind a gate: between
+    ``hold_docker()`` and ``release_docker()`` every docker command over the
+    link waits on the host, so a test can cut the link while a probe runs.
+
+    ``stop()`` (also on failure) kills this sshd with its sessions and deletes
+    the veth pair and the namespace.  The pair is deleted by name because a
+    namespace outlives ``ip netns delete`` while anything refers to it (a
+    socket in TIME_WAIT, a conmon started through the link), and its veth end
+    with it.
+    """
+
+    __test__ = False
+    port = 22  # nothing else listens in the namespace
+
+    def __init__(self, host: TestHost) -> None:
+        self.host = host
+        tag = host.root.name.removeprefix("th-")  # unique among live test hosts; names stay within 15 bytes
+        self.netns = f"thl-{tag}"
+        self.outer_dev, self.inner_dev = f"thl{tag}h", f"thl{tag}n"
+        self.dir = host.root / "link"
+        self.address = ""
+        self._sshd: subprocess.Popen[bytes] | None = None
+
+    @property
+    def docker_cmd(self) -> str:
+        return str(self.dir / "docker")
+
+    @property
+    def sshd_pid(self) -> int | None:
+        return self._sshd.pid if self._sshd and self._sshd.poll() is None else None
+
+    @property
+    def _gate(self) -> Path:
+        return self.dir / "gate"
+
+    @property
+    def _waiting(self) -> Path:
+        return self.dir / "waiting"
+
+    def start(self) -> Self:
+        try:
+            self._make_link()
+            self._write_gated_shim()
+            config = self.dir / "sshd_config"
+            self.host.write_sshd_config(config, self.address, self.port, self.dir / "sshd.pid")
+            self.host.trust(self.address, self.port)
+            self._sshd = self.host.launch_sshd(
+                config, self.address, self.port, prefix=("nsenter", f"--net=/run/netns/{self.netns}")
+            )
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        sshd, self._sshd = self._sshd, None
+        if sshd is not None:
+            kill_tree(sshd.pid)
+            sshd.wait(timeout=10)
+        self.release_docker()
+        _run(["ip", "link", "delete", self.outer_dev], check=False)
+        _run(["ip", "netns", "delete", self.netns], check=False)
+
+    def down(self) -> None:
+        _run(["ip", "-n", self.netns, "link", "set", self.inner_dev, "down"])
+
+    def up(self) -> None:
+        _run(["ip", "-n", self.netns, "link", "set", self.inner_dev, "up"])
+
+    def hold_docker(self) -> None:
+        """From now on docker commands over the link wait on the host (see release_docker)."""
+        self._waiting.unlink(missing_ok=True)
+        self._gate.touch()
+
+    def wait_docker_held(self, timeout: float = 30) -> None:
+        """Return once a docker command waits at the gate."""
+        wait_until(self._waiting.exists, timeout, "a docker command to reach the gate")
+
+    def release_docker(self) -> None:
+        self._gate.unlink(missing_ok=True)
+
+    def _make_link(self) -> None:
+        self.dir.mkdir(exist_ok=True)
+        outer, self.address = _unused_pair()
+        _run(["ip", "netns", "add", self.netns])
+        _run(["ip", "link", "add", self.outer_dev, "type", "veth", "peer", "name", self.inner_dev, "netns", self.netns])
+        _run(["ip", "addr", "add", f"{outer}/30", "dev", self.outer_dev])
+        _run(["ip", "-n", self.netns, "addr", "add", f"{self.address}/30", "dev", self.inner_dev])
+        _run(["ip", "link", "set", self.outer_dev, "up"])
+        self.up()
+
+    def _write_gated_shim(self) -> None:
+        shim = Path(self.docker_cmd)
+        gate, waiting = shlex.quote(str(self._gate)), shlex.quote(str(self._waiting))
+        shim.write_text(
+            "#!/bin/sh\n"
+            f"while [ -e {gate} ]; do touch {waiting}; sleep 0.05; done\n"
+            f'exec {shlex.quote(self.host.docker_cmd)} "$@"\n'
+        )
+        shim.chmod(0o755)
+
+
+def _unused_pair() -> tuple[str, str]:
+    """The two host addresses of a random 10.200.A.B/30 in which no interface here has an address."""
+    used = set(re.findall(r"inet (10\.200\.\d+\.\d+)/", _run(["ip", "-4", "-o", "addr", "show"]).stdout))
+    for _ in range(1000):
+        a, b = random.randrange(256), 4 * random.randrange(64)
+        block = [f"10.200.{a}.{b + i}" for i in range(4)]
+        if not used.intersection(block):
+            return block[1], block[2]
+    raise RuntimeError("no free /30 in 10.200.0.0/16")
 
 
 def _populate_rootfs(rootfs: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cosmos_core.api import CosmosAPI
 from cosmos_core.config import load_config
-from tests.hostkit import TestHost, wait_until
+from tests.hostkit import CuttableLink, TestHost, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,7 +53,8 @@ class Workspace:
                           timeout, f"the completion marker of {run_id}")
 
 
-def write_config(root: Path, host: TestHost, models: tuple[str, ...] = ("transfer1",), **sync: float) -> Path:
+def write_config(root: Path, host: TestHost, models: tuple[str, ...] = ("transfer1",),
+                 link: CuttableLink | None = None, **sync: float) -> Path:
     settings = {"min_interval_seconds": 0.0, "lost_after_seconds": 3, "download_budget_seconds": 3, **sync}
     config = root / "cosmos.toml"
     config.write_text(
@@ -61,7 +62,7 @@ def write_config(root: Path, host: TestHost, models: tuple[str, ...] = ("transfe
         f'database = "sqlite:///{root}/outputs/cosmos.db"\n'
         f'outputs_dir = "{root}/outputs"\n'
         "[sync]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
-        + host.host_config_toml("gpu1", models=models)
+        + host.host_config_toml("gpu1", models=models, link=link)
     )
     return config
 

@@ -33,6 +33,7 @@ auth = "admin:s3cret"
 min_interval_seconds = 1
 lost_after_seconds = 60.5
 download_budget_seconds = 10
+probe_timeout_seconds = 7.5
 
 [[hosts]]
 name = "gpu1"
@@ -99,7 +100,7 @@ def test_no_file_gives_defaults(cwd: Path) -> None:
     assert config.storage.outputs_dir == cwd / "outputs"
     assert config.ui == UIConfig(host="127.0.0.1", port=7860, refresh_seconds=5.0, auth="")
     assert config.sync == SyncConfig(
-        min_interval_seconds=2.0, lost_after_seconds=120.0, download_budget_seconds=3.0
+        min_interval_seconds=2.0, lost_after_seconds=120.0, download_budget_seconds=3.0, probe_timeout_seconds=15.0
     )
     assert config.hosts == ()
 
@@ -160,7 +161,7 @@ def test_full_file(cwd: Path, home: Path) -> None:
         host="0.0.0.0", port=8080, refresh_seconds=2.5, auth="admin:s3cret"
     )
     assert config.sync == SyncConfig(
-        min_interval_seconds=1.0, lost_after_seconds=60.5, download_budget_seconds=10.0
+        min_interval_seconds=1.0, lost_after_seconds=60.5, download_budget_seconds=10.0, probe_timeout_seconds=7.5
     )
     assert type(config.sync.min_interval_seconds) is float
     gpu1, gpu2 = config.hosts
@@ -472,6 +473,10 @@ def test_no_hosts_error_names_the_file(cwd: Path) -> None:
             "cosmos.toml: 'sync.lost_after_seconds' must be a number, got boolean",
         ),
         (
+            "[sync]\nprobe_timeout_seconds = '15'\n",
+            "cosmos.toml: 'sync.probe_timeout_seconds' must be a number, got string",
+        ),
+        (
             "[storage]\noutputs_dir = 5\n",
             "cosmos.toml: 'storage.outputs_dir' must be a string, got integer",
         ),
@@ -561,6 +566,18 @@ def test_no_hosts_error_names_the_file(cwd: Path) -> None:
         (
             "[sync]\ndownload_budget_seconds = 0\n",
             "cosmos.toml: 'sync.download_budget_seconds' must be a positive number",
+        ),
+        (
+            "[sync]\nprobe_timeout_seconds = 0\n",
+            "cosmos.toml: 'sync.probe_timeout_seconds' must be a positive number",
+        ),
+        (
+            "[sync]\nprobe_timeout_seconds = -3\n",
+            "cosmos.toml: 'sync.probe_timeout_seconds' must be a positive number",
+        ),
+        (
+            "[sync]\nprobe_timeout_seconds = inf\n",
+            "cosmos.toml: 'sync.probe_timeout_seconds' must be a positive number",
         ),
         (
             HOST + "num_gpus = 0\n",
