@@ -15,7 +15,7 @@ from .config import Config, ConfigError
 from .launcher import LaunchError, LaunchPlan, PromptInput
 from .models import Prompt, Run
 from .params import STRENGTHS, InferenceParams, ParamError
-from .remote import Host, RemoteError
+from .remote import CONNECT_TIMEOUT, Host, RemoteError
 from .repository import DataRepository, InvalidInput, NotFound, ProgressListener, Refresh, SyncReport, new_id
 from .status import LOG_FILE, DownloadStatus, RunStatus, StatusChecker
 from .tailing import tail_lines
@@ -32,9 +32,12 @@ class CosmosAPI:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.db = models.connect(config.storage.database)
-        self.hosts = {h.name: Host(h) for h in config.hosts}
-        self.repo = DataRepository(config.storage.outputs_dir, config.sync)
-        self.repo.initialize_status_checker(StatusChecker(self.hosts, config.sync.lost_after_seconds))
+        sync = config.sync
+        connect = min(CONNECT_TIMEOUT, sync.probe_timeout_seconds)  # a refresh answers within the probe timeout
+        self.hosts = {h.name: Host(h, connect_timeout=connect) for h in config.hosts}
+        self.repo = DataRepository(config.storage.outputs_dir, sync)
+        self.repo.initialize_status_checker(
+            StatusChecker(self.hosts, sync.lost_after_seconds, sync.probe_timeout_seconds))
         self.last_sync = SyncReport()
 
     def close(self) -> None:

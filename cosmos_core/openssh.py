@@ -11,6 +11,7 @@ has a hole.
 
 from __future__ import annotations
 
+import math
 import shutil
 import signal
 import subprocess
@@ -39,8 +40,8 @@ def sftp_command(config: HostConfig, connect_timeout: float) -> list[str]:
     config decides the host, port, user, key and known_hosts, and unknown keys are refused."""
     options = {
         "BatchMode": "yes", "StrictHostKeyChecking": "yes", "UserKnownHostsFile": str(config.known_hosts),
-        "IdentitiesOnly": "yes", "ConnectTimeout": str(int(connect_timeout)), "ServerAliveInterval": "15",
-        "ServerAliveCountMax": "2",
+        "IdentitiesOnly": "yes", "ConnectTimeout": str(math.ceil(connect_timeout)),
+        "ServerAliveInterval": str(math.ceil(connect_timeout / 3)), "ServerAliveCountMax": "3",
     }  # fmt: skip
     args = ["sftp", "-q", "-b", "-", "-F", "none", "-P", str(config.port), "-i", str(config.key_file)]
     for key, value in options.items():

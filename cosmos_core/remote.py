@@ -295,10 +295,6 @@ class Started:
             self.channel.close()
         return Result(code, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
 
-    def abandon(self) -> None:
-        """Stop waiting for it (the host ends it by itself)."""
-        self.channel.close()
-
 
 _TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", None)  # Linux; elsewhere the hang below remains
 

@@ -203,9 +203,10 @@ def _finish(run: RunFacts, now: float, status: RunStatus, code: int | None, erro
 class StatusChecker:
     """Asks hosts about runs and fetches their outputs; the repository applies the results."""
 
-    def __init__(self, hosts: Mapping[str, Host], lost_after_seconds: float) -> None:
+    def __init__(self, hosts: Mapping[str, Host], lost_after_seconds: float, probe_timeout_seconds: float) -> None:
         self.hosts = hosts
         self.lost_after_seconds = lost_after_seconds
+        self.probe_timeout_seconds = probe_timeout_seconds  # a host answers a probe or a read within this
         self.paramiko_only: set[str] = set()  # hosts whose downloads OpenSSH's sftp could not start
         self.hashes = _RemoteHashes()
 
@@ -217,7 +218,7 @@ class StatusChecker:
         """One remote round trip for all `targets` on one host."""
         host = self.hosts[host_name]
         script = build_probe_script(host.config.docker, targets, remove)
-        result = host.run("bash -s", stdin=script)
+        result = host.run("bash -s", stdin=script, timeout=self.probe_timeout_seconds)
         return parse_probe_output(result.stdout, targets)
 
     def check_container_status(self, host_name: str, target: ProbeTarget):
@@ -275,7 +276,7 @@ class StatusChecker:
                 return download_file(fetch, remote, local, facts.size, remote_sha256, progress, streams=False)
             except _UseParamiko:
                 pass
-        with host.sftp_session(f"downloading {remote.rsplit('/', 1)[-1]}") as sftp:
+        with host.sftp_session(f"downloading {remote.rsplit('/', 1)[-1]}", timeout=self.probe_timeout_seconds) as sftp:
             fetch = sftp_fetch(sftp, remote, facts.size, progress, deadline)
             complete = download_file(fetch, remote, local, facts.size, remote_sha256, progress)
         if big and openssh.available():

@@ -30,7 +30,7 @@ class NoHost:
     def start(self, command: str, **kwargs):
         raise AssertionError(f"the host was asked to run {command}")
 
-    def sftp_session(self, purpose: str):
+    def sftp_session(self, purpose: str, timeout: float | None = None):
         raise AssertionError(f"the host was asked for {purpose}")
 
 
@@ -40,7 +40,7 @@ def test_a_verified_file_in_place_is_neither_downloaded_nor_hashed_again(tmp_pat
     video.write_bytes(b"v" * 10)
     monkeypatch.setattr("cosmos_core.transfer.sha256_of", lambda path: (_ for _ in ()).throw(AssertionError("hashed")))
     recorder = Recorder([video])
-    done = StatusChecker({"gpu1": NoHost()}, 120).download_outputs(
+    done = StatusChecker({"gpu1": NoHost()}, 120, 15).download_outputs(
         "gpu1", "/remote/run", {"outputs/output.mp4": FileFacts(10, "not-checked")}, tmp_path, recorder, None)
     assert done and recorder.seen == [(10, 10)]
 
@@ -50,7 +50,7 @@ def test_a_verified_file_that_changed_size_is_fetched_again(tmp_path, monkeypatc
     video = tmp_path / "outputs" / "output.mp4"
     video.parent.mkdir()
     video.write_bytes(b"v" * 9)
-    checker = StatusChecker({"gpu1": NoHost()}, 120)
+    checker = StatusChecker({"gpu1": NoHost()}, 120, 15)
     try:
         checker.download_outputs("gpu1", "/r", {"outputs/output.mp4": FileFacts(10, "x")}, tmp_path,
                                  Recorder([video]), None)
