@@ -13,7 +13,7 @@ from peewee import PeeweeException
 
 from .api import MODELS, CosmosAPI, CosmosError, InferenceParams, Refresh
 from .config import ConfigError, load_config
-from .models import SchemaError
+from .models import BUSY_TIMEOUT_SECONDS, SchemaError
 from .params import STRENGTHS, ParamError, parse_weights
 from .remote import RemoteError
 from .status import RunStatus
@@ -117,17 +117,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, SchemaError) as exc:
         return _fail(str(exc))
     except (PeeweeException, OSError) as exc:
-        return _fail(f"cannot open the database: {exc}")
+        return _fail(_database_locked(exc) or f"cannot open the database: {exc}")
     try:
         return COMMANDS[args.command](api, args)
     except (CosmosError, RemoteError) as exc:
         return _fail(str(exc))
     except (PeeweeException, OSError) as exc:
-        return _fail(f"{type(exc).__name__}: {exc}")
+        return _fail(_database_locked(exc) or f"{type(exc).__name__}: {exc}")
     except KeyboardInterrupt:
         return _fail("interrupted")
     finally:
         api.close()
+
+
+def _database_locked(exc: Exception) -> str | None:
+    """SQLite's "database is locked", in words; None for any other error."""
+    if not isinstance(exc, PeeweeException) or "locked" not in str(exc):
+        return None
+    return (f"the database is locked by another process (waited {BUSY_TIMEOUT_SECONDS} s), so this command "
+            f"could not record its work; see `runs` for what was recorded, then try again")
 
 
 def _fail(message: str) -> int:

@@ -16,7 +16,9 @@ from playhouse.migrate import migrate as migrate_schema
 
 database = pw.DatabaseProxy()
 
-SQLITE_PRAGMAS = {"journal_mode": "wal", "busy_timeout": 30_000, "foreign_keys": 1, "synchronous": "normal"}
+BUSY_TIMEOUT_SECONDS = 30  # how long SQLite waits for another process's write lock before giving up
+SQLITE_PRAGMAS = {"journal_mode": "wal", "busy_timeout": BUSY_TIMEOUT_SECONDS * 1000, "foreign_keys": 1,
+                  "synchronous": "normal"}
 
 
 class SchemaError(RuntimeError):
@@ -152,7 +154,7 @@ def _open(url: str) -> pw.Database:
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        return pw.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, timeout=30)
+        return pw.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, timeout=BUSY_TIMEOUT_SECONDS)
     parts = urlparse(url)
     if parts.scheme in ("postgresql", "postgres"):
         return pw.PostgresqlDatabase(
@@ -166,10 +168,15 @@ def _open(url: str) -> pw.Database:
 
 
 def migrate(db: pw.Database) -> None:
-    """Apply every migration the database has not seen yet, each in its own transaction."""
-    db.create_tables([SchemaVersion])
-    SchemaVersion.insert(id=1, version=0).on_conflict_ignore().execute()
-    current = SchemaVersion.get_by_id(1).version
+    """Apply every migration the database has not seen yet, each in its own transaction.
+
+    A database that is up to date is only read: opening it takes no write lock, so a command
+    that only reads still works while another process holds the write lock."""
+    current = _schema_version(db)
+    if current is None:
+        db.create_tables([SchemaVersion])
+        SchemaVersion.insert(id=1, version=0).on_conflict_ignore().execute()
+        current = SchemaVersion.get_by_id(1).version
     if current > SCHEMA_VERSION:
         raise SchemaError(
             f"the database is at schema version {current}, newer than this program's {SCHEMA_VERSION}: upgrade"
@@ -178,3 +185,11 @@ def migrate(db: pw.Database) -> None:
         with db.atomic():
             MIGRATIONS[version](db)
             SchemaVersion.update(version=version + 1).where(SchemaVersion.version == version).execute()
+
+
+def _schema_version(db: pw.Database) -> int | None:
+    """The version the database has reached; None when it has no version row yet."""
+    if not db.table_exists(SchemaVersion._meta.table_name):
+        return None
+    row = SchemaVersion.get_or_none(SchemaVersion.id == 1)
+    return None if row is None else row.version
