@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -242,34 +243,55 @@ class Handlers:
 
     def start(self, form: NewRun, on_upload: UploadProgress | None = None) -> dict:
         """Store the prompt (an upload is kept under outputs_dir first) and start the inference run."""
-        if form.upload:
-            video = self.keep_upload(form.upload)
-        elif form.picked:
-            video = Path(form.picked)
-        else:
+        if not form.upload and not form.picked:
             raise CosmosError("choose an input video: upload one or pick one used before")
         params = form.params(self.api.default_params(form.model))
         self.api.check_params(params, form.model)  # before anything is stored
-        depth, seg = (self.keep_upload(p) if p else None for p in (form.depth, form.seg))
-        prompt = self.api.add_prompt(form.prompt, video, name=form.name.strip() or None,
-                                     negative_prompt=form.negative, depth=depth, seg=seg)
+        prompt = self._store_prompt(form)
         with self.gate.exclusive():
             return self.api.start_inference(prompt["id"], form.host or None, params, on_upload=on_upload,
                                             model_name=form.model)
 
+    def _store_prompt(self, form: NewRun) -> dict:
+        """The form's prompt, its uploads kept under outputs_dir; a prompt the core refuses keeps no file."""
+        kept: list[Path] = []
+        try:
+            video = self._keep(form.upload, kept) if form.upload else Path(str(form.picked))
+            depth, seg = (self._keep(p, kept) if p else None for p in (form.depth, form.seg))
+            return self.api.add_prompt(form.prompt, video, name=form.name.strip() or None,
+                                       negative_prompt=form.negative, depth=depth, seg=seg)
+        except BaseException:
+            for path in kept:
+                path.unlink(missing_ok=True)
+                with suppress(OSError):
+                    path.parent.rmdir()  # only if nothing else is kept there
+            raise
+
+    def _keep(self, path: str, kept: list[Path]) -> Path:
+        """keep_upload, noting in `kept` a file this call created."""
+        copy, created = self._keep_upload(path)
+        if created:
+            kept.append(copy)
+        return copy
+
     def keep_upload(self, path: str) -> Path:
         """Copy an uploaded file (Gradio's temp dir) to outputs_dir/inputs/<sha256 prefix>/<name>,
         so that the prompt's file outlives the browser session."""
+        return self._keep_upload(path)[0]
+
+    def _keep_upload(self, path: str) -> tuple[Path, bool]:
+        """(the kept copy, whether this call made it)."""
         source = Path(path)
         digest = hashlib.sha256()
         with open(source, "rb") as f:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
         kept = self.outputs_dir / "inputs" / digest.hexdigest()[:16] / source.name
-        if not kept.is_file():
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, kept)
-        return kept
+        if kept.is_file():
+            return kept, False
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, kept)
+        return kept, True
 
 
 def _required(run_id: str | None) -> str:
