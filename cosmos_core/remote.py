@@ -188,6 +188,11 @@ class Host:
             except (paramiko.SSHException, EOFError, ConnectionError) as exc:
                 self.close()
                 raise HostUnreachable(f"{self.label}: connection lost while {doing}: {_reason(exc)}") from exc
+            except OSError as exc:
+                if exc.errno is not None:  # a local file's error (a full disk, say): not the link's
+                    raise
+                self.close()  # paramiko's own "Socket is closed" when the transport died under a write
+                raise HostUnreachable(f"{self.label}: connection lost while {doing}: {_reason(exc)}") from exc
 
     def close(self) -> None:
         with self._lock:

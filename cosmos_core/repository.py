@@ -360,8 +360,8 @@ class DataRepository:
             done = self.checker.download_outputs(run.host, run.remote_run_dir, facts, self.local_dir(run.id),
                                                  writer, deadline)
         except (RemoteError, OSError, DownloadError) as exc:
-            if writer.advanced:  # failures count in a row: bytes arrived before this one
-                run.download_attempts = 0
+            if writer.advanced and not isinstance(exc, DownloadError):  # failures count in a row: bytes
+                run.download_attempts = 0  # arrived before this one (and were kept, unlike a bad file's)
             if isinstance(exc, DownloadError):  # the file is not what the host said: ask again next time
                 Run.update(remote_files="{}").where(Run.id == run.id).execute()
             self._download_failed(run, f"download from {run.host} failed: {exc}", final=False)

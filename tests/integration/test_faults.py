@@ -107,11 +107,6 @@ def test_sshd_killed_during_an_upload_fails_the_run_with_the_reason_and_leaves_n
     assert workspace.cli_json("show", run["id"]) == run
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Host.sftp_session turns paramiko's SSHException, EOFError and ConnectionError into HostUnreachable naming "
-    "the host, but not the plain OSError('Socket is closed') paramiko raises when the transport died under a "
-    "write (seen about once in 15 sshd kills mid-upload: 'run X failed to start: Socket is closed', no host "
-    "named). Fix in remote.py: catch OSError there too"))
 def test_a_socket_closed_under_an_sftp_session_names_the_host(workspace):
     """Injects: the OSError("Socket is closed") paramiko raises when sshd dies under an SFTP write, raised
     inside a real SFTP session (the race that makes it real is rare: the kill must land inside a write)."""

@@ -28,16 +28,10 @@ from tests.integration.test_sync import settled, sha256, start, sync_until
 from tests.workspace import Workspace
 
 PASSWD = Path("/etc/passwd")
-ENDLESS_RETRY = (
-    "repository._download resets the failure streak when bytes arrived in the turn, also when the turn ended "
-    "in DownloadError (sha256 mismatch) and those bytes were discarded: a file that never verifies is "
-    "downloaded again on every sync, for ever (attempts stay at 1, status pending). Fix: reset only when the "
-    "turn kept its bytes (`if writer.advanced and not isinstance(exc, DownloadError)`)"
-)
 SYMLINK_DEFECT = (
     "a symlink out of the run dir is followed: the probe's `stat -c %s` gives the link's own size while "
     "the host's sha256sum and the SFTP read follow it to the host file, so the download reads the first bytes "
-    "of a file outside the run dir and ends in 'sha256 mismatch', retried on every sync (see ENDLESS_RETRY). "
+    "of a file outside the run dir and ends in 'sha256 mismatch'. "
     "Fix in probe.py/status.py: refuse anything that is not a regular file inside the run dir (`[ -f ] && "
     "[ ! -L ]`, or `realpath` under the run dir) and say so: 'outputs/output.mp4 on host gpu1 is a symlink to "
     "/etc/passwd, not a file the run wrote'"
@@ -131,7 +125,6 @@ def rewritten_all_the_time(path: Path) -> Iterator[None]:
         writer.wait(timeout=10)
 
 
-@pytest.mark.xfail(strict=True, reason=ENDLESS_RETRY)
 def test_a_file_that_never_verifies_fails_its_download_after_its_attempts(api, workspace, sample_video):
     """Injects: a process on the host rewriting output.mp4 (same size, new bytes) all the time, so that no
     download of it can match the sha256 the host gives."""
