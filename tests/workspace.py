@@ -29,14 +29,24 @@ class Workspace:
 
     def cli(self, *args: str, timeout: float = 120, check: bool | None = None) -> subprocess.CompletedProcess[str]:
         """`python -m cosmos_core --config ... ARGS` as a real process."""
-        result = subprocess.run(
-            [sys.executable, "-m", "cosmos_core", "--config", str(self.config), *args],
-            cwd=self.root, capture_output=True, text=True, timeout=timeout,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-        )  # fmt: skip
+        process = self.start_cli(*args)
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise
+        result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
         if check is True:
             assert result.returncode == 0, result.stderr
         return result
+
+    def start_cli(self, *args: str, output: int = subprocess.PIPE) -> subprocess.Popen[str]:
+        """The same command started in the background; `output` (PIPE or DEVNULL) takes stdout and stderr."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "cosmos_core", "--config", str(self.config), *args],
+            cwd=self.root, stdout=output, stderr=output, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+        )  # fmt: skip
 
     def cli_json(self, *args: str) -> dict | list:
         return json.loads(self.cli(*args, "--json", check=True).stdout)

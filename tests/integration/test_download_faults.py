@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,19 +14,10 @@ import pytest
 from cosmos_core.api import Refresh
 from cosmos_core.transfer import PREFETCH_WINDOW
 from tests.hostkit import wait_until
-from tests.workspace import REPO
 
 BIG = 50 * 1024 * 1024
 
 pytestmark = pytest.mark.slow
-
-
-def sync_process(workspace, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "cosmos_core", "--config", str(workspace.config), "sync", *args],
-        cwd=workspace.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
 
 
 def finished_run(api, workspace, video: Path, text: str) -> dict:
@@ -58,7 +48,7 @@ def test_sshd_killed_mid_download_resumes_fails_visibly_then_retry_succeeds(api,
     traceback reaches stderr (paramiko's prefetch thread dies with the connection); `retry`
     resumes from the partial file."""
     run = finished_run(api, workspace, sample_video, f"big [size={BIG}]")
-    syncing = sync_process(workspace, "--wait", "--timeout", "60")
+    syncing = workspace.start_cli("sync", "--wait", "--timeout", "60")
     wait_for_partial(workspace, run["id"])
     os.kill(syncing.pid, signal.SIGSTOP)  # freeze the download mid-file, so the cut lands there
     workspace.host.stop_sshd()
@@ -88,13 +78,13 @@ def test_sshd_killed_mid_download_resumes_fails_visibly_then_retry_succeeds(api,
 
 def test_sync_killed_mid_download_loses_nothing(api, workspace, sample_video):
     run = finished_run(api, workspace, sample_video, f"big [size={BIG}]")
-    syncing = sync_process(workspace, "--wait")
+    syncing = workspace.start_cli("sync", "--wait")
     wait_for_partial(workspace, run["id"])
     os.kill(syncing.pid, signal.SIGKILL)
     syncing.wait(timeout=10)
     kept = part_file(workspace, run["id"]).stat().st_size
     assert api.get_run(run["id"], Refresh.NONE)["download"]["status"] == "downloading"
-    finishing = sync_process(workspace, "--wait", "--timeout", "60")
+    finishing = workspace.start_cli("sync", "--wait", "--timeout", "60")
     _, err = finishing.communicate(timeout=90)
     assert finishing.returncode == 0, err
     assert f"{run['id']}: downloaded 100%" in err  # sync --wait shows progress
@@ -112,7 +102,7 @@ def test_four_syncs_at_once_apply_each_transition_once_and_download_each_file_on
     runs = [api.start_inference(prompt["id"]) for _ in range(4)]
     for run in runs:
         workspace.wait_for_marker(run["id"])
-    processes = [sync_process(workspace, "--wait", "--timeout", "90") for _ in range(4)]
+    processes = [workspace.start_cli("sync", "--wait", "--timeout", "90") for _ in range(4)]
     summaries = []
     for process in processes:
         _, err = process.communicate(timeout=120)
@@ -153,11 +143,7 @@ def test_a_launch_killed_mid_upload_is_failed_by_the_next_sync(workspace, tmp_pa
     prompt = workspace.cli("prompt", "add", "never starts", "--video", str(big_input), check=True).stdout.strip()
     uploads = Path(workspace.host.remote_dir) / "cosmos_runs"
     earlier = set(uploads.glob("*/inputs/video.mp4"))  # other tests' runs share the host
-    launching = subprocess.Popen(
-        [sys.executable, "-m", "cosmos_core", "--config", str(workspace.config), "run", prompt],
-        cwd=workspace.root, env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    launching = workspace.start_cli("run", prompt, output=subprocess.DEVNULL)
     wait_until(lambda: any(0 < p.stat().st_size < BIG for p in set(uploads.glob("*/inputs/video.mp4")) - earlier),
                30, "a partly uploaded input")
     assert workspace.cli_json("runs")[0]["status"] == "uploading"  # the launch is alive: left alone

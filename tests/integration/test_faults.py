@@ -11,7 +11,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,20 +22,11 @@ from cosmos_core.api import Refresh
 from cosmos_core.config import load_config
 from cosmos_core.remote import Host, RemoteError
 from tests.hostkit import wait_until
-from tests.workspace import REPO, Workspace
+from tests.workspace import Workspace
 
 BIG = 50 * 1024 * 1024
 
 pytestmark = pytest.mark.slow
-
-
-def cli_process(workspace: Workspace, *args: str) -> subprocess.Popen[str]:
-    """`python -m cosmos_core ARGS` started in the background, its output captured."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "cosmos_core", "--config", str(workspace.config), *args],
-        cwd=workspace.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
 
 
 def one_error_line(returncode: int, stderr: str, *needles: str) -> str:
@@ -71,7 +61,7 @@ def uploading(workspace: Workspace, tmp_path: Path, text: str) -> tuple[subproce
     big_input.write_bytes(os.urandom(BIG))
     prompt = workspace.cli("prompt", "add", text, "--video", str(big_input), check=True).stdout.strip()
     before = remote_runs(workspace)  # the stand-in host is shared by every test
-    launching = cli_process(workspace, "run", prompt)
+    launching = workspace.start_cli("run", prompt)
     wait_until(lambda: partial_upload(workspace, before) or launching.poll() is not None, 30,
                "a partly uploaded input", interval=0.005)
     assert launching.poll() is None, launching.communicate()
@@ -213,7 +203,7 @@ def test_the_database_locked_past_the_busy_timeout_fails_writers_plainly_and_los
     launching, _ = uploading(workspace, tmp_path, "locked out [sleep=1]")
     with database_write_locked(workspace):
         started = time.monotonic()
-        adding = cli_process(workspace, "prompt", "add", "while locked", "--video", str(tmp_path / "big input.mp4"))
+        adding = workspace.start_cli("prompt", "add", "while locked", "--video", str(tmp_path / "big input.mp4"))
         listed = workspace.cli("runs", "--json")  # reading needs no write lock
         assert listed.returncode == 0, listed.stderr
         assert [r["status"] for r in json.loads(listed.stdout)] == ["uploading"]

@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 
 from cosmos_core.api import CosmosAPI, Refresh
 from tests.hostkit import CuttableLink, TestHost, wait_until
-from tests.workspace import REPO, Workspace, write_config
+from tests.workspace import Workspace, write_config
 
 PROBE_TIMEOUT = 3.0  # sync.probe_timeout_seconds in these tests
 MARGIN = 3.0  # on top of it: a process reading the database and exiting, on a loaded machine
@@ -48,14 +47,6 @@ def cut_api(cut: Workspace) -> Iterator[CosmosAPI]:
     api = cut.api()
     yield api
     api.close()
-
-
-def cli_process(workspace: Workspace, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "cosmos_core", "--config", str(workspace.config), *args],
-        cwd=workspace.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 60) -> tuple[str, str]:
@@ -94,7 +85,7 @@ def test_link_cut_during_a_probe_returns_within_the_probe_timeout(cut, cut_api, 
     wait_until(lambda: cut_api.get_run(run["id"])["status"] == "running", 30, "the run to run")
     before = states(cut_api.list_runs(refresh=Refresh.NONE))
     link.hold_docker()
-    refresh = cli_process(cut, "runs", "--json")
+    refresh = cut.start_cli("runs", "--json")
     link.wait_docker_held()
     link.down()
     cut_at = time.monotonic()
@@ -132,7 +123,7 @@ def test_link_cut_during_a_download_fails_it_plainly_and_retry_resumes(cut, cut_
     up `retry` resumes from the partial file and the checksum is right."""
     run = cut_api.start_inference(cut_api.add_prompt(f"cut while downloading [size={BIG}]", sample_video)["id"])
     cut.wait_for_marker(run["id"])
-    syncing = cli_process(cut, "sync", "--wait", "--timeout", "60")
+    syncing = cut.start_cli("sync", "--wait", "--timeout", "60")
     part = cut.root / "outputs" / f"run_{run['id']}" / "outputs" / "output.mp4.part"
     wait_until(lambda: part.is_file() and 1_000_000 < part.stat().st_size < BIG, 30, "a partial download", 0.005)
     os.kill(syncing.pid, signal.SIGSTOP)

@@ -21,7 +21,6 @@ import pytest
 from cosmos_core.api import CosmosAPI, Refresh
 from cosmos_core.status import RunStatus
 from tests.hostkit import wait_until
-from tests.integration.test_download_faults import sync_process
 from tests.workspace import Workspace
 
 MB = 1024 * 1024
@@ -119,7 +118,7 @@ def kill_at(workspace: Workspace, point: KillPoint) -> bool:
     """Start `sync --wait`, SIGKILL it once `point` holds; False if it finished first."""
     watch = Watch(workspace, time.monotonic(), local_bytes(workspace), workspace.host.count_exec_sessions(),
                   closed_sessions(workspace))
-    syncing = sync_process(workspace, "--wait", "--timeout", "60")
+    syncing = workspace.start_cli("sync", "--wait", "--timeout", "60")
     wait_until(lambda: syncing.poll() is not None or point(watch), 60, "the kill point", interval=0.002)
     syncing.send_signal(signal.SIGKILL)
     syncing.communicate(timeout=30)
@@ -173,7 +172,7 @@ def test_a_sync_killed_at_many_points_loses_nothing(api, workspace, sample_video
     killed += kill_along(api, workspace, SECOND_RUNS, seen)
     assert len(killed) >= 14, killed  # most points were reached before a sync could finish on its own
 
-    finishing = sync_process(workspace, "--wait", "--timeout", "60")  # an ordinary sync, to the end
+    finishing = workspace.start_cli("sync", "--wait", "--timeout", "60")  # an ordinary sync, to the end
     _, err = finishing.communicate(timeout=90)
     assert finishing.returncode == 0, err
     ends = {first: ("completed", 0), second: ("completed", 0), third: ("failed", 3)}
