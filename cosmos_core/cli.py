@@ -11,6 +11,7 @@ from dataclasses import fields, replace
 
 from peewee import PeeweeException
 
+from . import dbcopy
 from .api import MODELS, CosmosAPI, CosmosError, InferenceParams, Refresh
 from .config import ConfigError, load_config
 from .models import BUSY_TIMEOUT_SECONDS, SchemaError
@@ -100,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     logs = sub.add_parser("logs", help="a run's log")
     logs.add_argument("run_id")
     logs.add_argument("--tail", type=int)
+
+    db = sub.add_parser("db", help="'db migrate --to URL' copies the whole history into another, empty database")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_migrate = db_sub.add_parser("migrate", help="copy every table from storage.database to URL")
+    db_migrate.add_argument("--to", required=True, metavar="URL", help="sqlite:///PATH or postgresql://...")
+    db_migrate.add_argument("--json", action="store_true")
     return parser
 
 
@@ -260,10 +267,24 @@ def cmd_logs(api: CosmosAPI, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db(api: CosmosAPI, args: argparse.Namespace) -> int:
+    """`db migrate --to URL`: storage.database's history into an empty database (see dbcopy)."""
+    def progress(table: str, done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\rcopying {table}: {done}/{total}", end="\n" if done >= total else "", file=sys.stderr)
+
+    try:
+        counts = dbcopy.copy_history(api.config.storage.database, args.to, on_progress=progress)
+    except dbcopy.CopyError as exc:
+        return _fail(str(exc))
+    _out(args, counts, f"copied {dbcopy.summary(counts)} to {dbcopy.mask_url(args.to)}")
+    return 0
+
+
 COMMANDS = {
     "hosts": cmd_hosts, "prompt": cmd_prompt, "prompts": cmd_prompts, "run": cmd_run, "upscale": cmd_upscale,
     "enhance": cmd_enhance, "runs": cmd_runs, "show": cmd_show, "sync": cmd_sync, "retry": cmd_retry,
-    "cancel": cmd_cancel, "logs": cmd_logs,
+    "cancel": cmd_cancel, "logs": cmd_logs, "db": cmd_db,
 }  # fmt: skip
 
 

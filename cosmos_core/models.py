@@ -6,7 +6,8 @@ PostgreSQL, and cheap to compare in compare-and-set updates.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -172,19 +173,42 @@ def migrate(db: pw.Database) -> None:
 
     A database that is up to date is only read: opening it takes no write lock, so a command
     that only reads still works while another process holds the write lock."""
-    current = _schema_version(db)
-    if current is None:
-        db.create_tables([SchemaVersion])
-        SchemaVersion.insert(id=1, version=0).on_conflict_ignore().execute()
-        current = SchemaVersion.get_by_id(1).version
-    if current > SCHEMA_VERSION:
-        raise SchemaError(
-            f"the database is at schema version {current}, newer than this program's {SCHEMA_VERSION}: upgrade"
-        )
-    for version in range(current, SCHEMA_VERSION):
-        with db.atomic():
-            MIGRATIONS[version](db)
-            SchemaVersion.update(version=version + 1).where(SchemaVersion.version == version).execute()
+    if _schema_version(db) == SCHEMA_VERSION:
+        return
+    with _one_migrator(db):
+        current = _schema_version(db)
+        if current is None:
+            db.create_tables([SchemaVersion])
+            SchemaVersion.insert(id=1, version=0).on_conflict_ignore().execute()
+            current = SchemaVersion.get_by_id(1).version
+        if current > SCHEMA_VERSION:
+            raise SchemaError(
+                f"the database is at schema version {current}, newer than this program's {SCHEMA_VERSION}: upgrade"
+            )
+        for version in range(current, SCHEMA_VERSION):
+            with db.atomic():
+                MIGRATIONS[version](db)
+                SchemaVersion.update(version=version + 1).where(SchemaVersion.version == version).execute()
+
+
+MIGRATION_LOCK_KEY = 0x636F736D6F73  # "cosmos": the PostgreSQL advisory lock that migrate() holds
+
+
+@contextmanager
+def _one_migrator(db: pw.Database) -> Iterator[None]:
+    """One process at a time migrates a PostgreSQL database: there `CREATE TABLE IF NOT EXISTS`
+    does not wait for another transaction creating the same table, and one of two processes
+    opening a new database at once failed (duplicate key in pg_type). A session advisory lock
+    (released when the process dies) makes the second wait and find the tables made. SQLite's
+    write lock already serialises each step."""
+    if not isinstance(db, pw.PostgresqlDatabase):
+        yield
+        return
+    db.execute_sql("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+    try:
+        yield
+    finally:
+        db.execute_sql("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
 
 
 def _schema_version(db: pw.Database) -> int | None:

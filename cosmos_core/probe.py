@@ -40,6 +40,17 @@ class ProbeTarget:
 class FileFacts:
     size: int
     sha256: str | None = None  # None: not asked yet (the download hashes on the host alongside the transfer)
+    symlink_to: str | None = None  # the file is a symlink to this: never followed, never downloaded
+
+    def stored(self) -> list:
+        """As the database keeps it (JSON)."""
+        return [self.size, self.sha256, self.symlink_to]
+
+    def refusal(self, name: str) -> str | None:
+        """Why this file cannot be downloaded, if it cannot."""
+        if self.symlink_to is None:
+            return None
+        return f"{name} is a symlink to {self.symlink_to}, not a file the run wrote"
 
 
 @dataclass(frozen=True)
@@ -60,13 +71,19 @@ class ProbeReport:
     removed: tuple[str, ...]  # container names removed on request
 
 
-# facts ID DIR FILE...: the size of each FILE (relative to DIR) that exists. Never a hash: a probe
-# must not wait on reading a big file (the download asks for the sha256 while it transfers).
+# facts ID DIR FILE...: the size of each FILE (relative to DIR) that exists, or where it points if it
+# is a symlink (never followed: it may lead out of the run's dir). Never a hash: a probe must not wait
+# on reading a big file (the download asks for the sha256 while it transfers).
 _FACTS = r"""facts() {
-  local id=$1 dir=$2 f
+  local id=$1 dir=$2 f to
   shift 2
   for f in "$@"; do
-    [ -f "$dir/$f" ] && printf 'F\t%s\t%s\t%s\n' "$id" "$f" "$(stat -c %s -- "$dir/$f")"
+    if [ -L "$dir/$f" ]; then
+      to=$(readlink -- "$dir/$f")
+      printf 'L\t%s\t%s\t%.300s\n' "$id" "$f" "${to//[$'\t\n']/ }"
+    elif [ -f "$dir/$f" ]; then
+      printf 'F\t%s\t%s\t%s\n' "$id" "$f" "$(stat -c %s -- "$dir/$f")"
+    fi
   done
   return 0
 }
@@ -172,7 +189,7 @@ def parse_probe_output(stdout: str, targets: Sequence[ProbeTarget]) -> ProbeRepo
         elif kind == "M":
             run_id, _, marker = rest.partition("\t")
             markers[run_id] = parse_completion_marker(marker)
-        elif kind == "F" and (file_line := _parse_file_line(rest)):
+        elif kind in ("F", "L") and (file_line := _parse_file_line(kind, rest)):
             run_id, name, facts = file_line
             files.setdefault(run_id, {})[name] = facts
         elif kind == "G":
@@ -198,12 +215,16 @@ def parse_probe_output(stdout: str, targets: Sequence[ProbeTarget]) -> ProbeRepo
     return ProbeReport(observations, tuple(removed))
 
 
-def _parse_file_line(rest: str) -> tuple[str, str, FileFacts] | None:
+def _parse_file_line(kind: str, rest: str) -> tuple[str, str, FileFacts] | None:
     parts = rest.split("\t")
-    if len(parts) != 3 or not parts[2].isdigit():
+    if len(parts) != 3:
+        return None
+    run_id, name, value = parts
+    if kind == "L":
+        return run_id, name, FileFacts(0, symlink_to=value)
+    if not value.isdigit():
         return None  # the file vanished between the test and the stat
-    run_id, name, size = parts
-    return run_id, name, FileFacts(int(size))
+    return run_id, name, FileFacts(int(value))
 
 
 def build_facts_script(run_dir: str, names: Sequence[str]) -> str:
@@ -219,6 +240,6 @@ def parse_facts_output(stdout: str) -> dict[str, FileFacts]:
     found = {}
     for line in stdout[start + len(OPEN_TAG):end].split("\n"):
         kind, _, rest = line.partition("\t")
-        if kind == "F" and (file_line := _parse_file_line(rest)):
+        if kind in ("F", "L") and (file_line := _parse_file_line(kind, rest)):
             found[file_line[1]] = file_line[2]
     return found

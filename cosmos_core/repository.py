@@ -37,7 +37,7 @@ from .status import (
     decide,
     remote_files,
 )
-from .transfer import DownloadError
+from .transfer import DownloadError, LocalWriteError
 from .transfer_models import DEFAULT_MODEL
 
 MAX_PROMPT_CHARS = 20_000
@@ -347,9 +347,13 @@ class DataRepository:
             except (RemoteError, ProbeError) as exc:
                 self._download_failed(run, f"download from {run.host} failed: {exc}", final=False)
                 return False
-            Run.update(remote_files=json.dumps({n: [f.size, f.sha256] for n, f in facts.items()})).where(
+            Run.update(remote_files=json.dumps({n: f.stored() for n, f in facts.items()})).where(
                 Run.id == run.id).execute()
             missing = [name for name in wanted if name not in facts]
+        refused = [reason for name, f in facts.items() if (reason := f.refusal(name))]
+        if refused:
+            self._download_failed(run, f"{'; '.join(refused)} (on host {run.host})", final=True)
+            return True
         if missing and run.status == RunStatus.COMPLETED.value:
             self._download_failed(run, f"{', '.join(missing)} not found on host {run.host}", final=True)
             return True
@@ -359,6 +363,9 @@ class DataRepository:
         try:
             done = self.checker.download_outputs(run.host, run.remote_run_dir, facts, self.local_dir(run.id),
                                                  writer, deadline)
+        except LocalWriteError as exc:
+            self._download_failed(run, str(exc), final=False)
+            return True
         except (RemoteError, OSError, DownloadError) as exc:
             if writer.advanced and not isinstance(exc, DownloadError):  # failures count in a row: bytes
                 run.download_attempts = 0  # arrived before this one (and were kept, unlike a bad file's)

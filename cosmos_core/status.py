@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import re
 import shlex
+import stat
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from .probe import (
     parse_probe_output,
 )
 from .remote import Host, HostUnreachable, Started
-from .transfer import DownloadError, DownloadRecorder, Fetch, download_file, sftp_fetch
+from .transfer import DownloadError, DownloadRecorder, Fetch, LocalWriteError, download_file, sftp_fetch
 from .transfer_models import DEFAULT_MODEL, model
 
 
@@ -155,9 +156,11 @@ def decide(run: RunFacts, seen: Observation, now: float, lost_after: float) -> T
         marker = None  # the script exits with its marker's code: a different marker was echoed, then it died
     if marker == 0:
         output = output_file(run.kind)
-        if output in seen.files:
+        refused = seen.files[output].refusal(output) if output in seen.files else None
+        if output in seen.files and not refused:
             return _finish(run, now, RunStatus.COMPLETED, 0, None, seen)
-        error = f"Container exited with code 0 but wrote no {output}" + (f": {log_reason}" if log_reason else "")
+        error = f"Container exited with code 0 but {refused or f'wrote no {output}'}" + (
+            f": {log_reason}" if log_reason else "")
         return _finish(run, now, RunStatus.FAILED, 0, error, seen)
     if marker is not None:
         oom = bool(container and container.oom_killed)
@@ -192,7 +195,7 @@ def _still_running(run: RunFacts, seen: Observation) -> Transition | None:
 def _finish(run: RunFacts, now: float, status: RunStatus, code: int | None, error: str | None,
             seen: Observation) -> Transition:
     wanted = remote_files(run.kind, status)
-    facts = {name: [f.size, f.sha256] for name, f in seen.files.items() if name in wanted}
+    facts = {name: f.stored() for name, f in seen.files.items() if name in wanted}
     return Transition(run.id, run.status, {
         "status": status.value, "exit_code": code, "error": error, "completed_at": now,
         "missing_since": None, "progress": None, "download_status": DownloadStatus.PENDING.value,
@@ -250,12 +253,20 @@ class StatusChecker:
                 recorder.progress(done_before + facts.size, total)  # checked by an earlier turn: not hashed again
             else:
                 remote = f"{run_dir}/{name}"
+                self._refuse_symlink(host, remote, name)
                 progress = (lambda n, base=done_before: recorder.progress(base + n, total))
                 if not self._download_file(host, remote, local, facts, progress, deadline):
                     return False
                 recorder.file_done(local)
             done_before += facts.size
         return True
+
+    def _refuse_symlink(self, host: Host, remote: str, name: str) -> None:
+        """The file may have become a symlink since the probe saw it: a symlink is never followed (it
+        may lead out of the run's dir)."""
+        with host.sftp_session(f"checking {name}", timeout=self.probe_timeout_seconds) as sftp:
+            if stat.S_ISLNK(sftp.lstat(remote).st_mode or 0):
+                raise DownloadError(FileFacts(0, symlink_to=sftp.readlink(remote)).refusal(name))
 
     def _download_file(self, host: Host, remote: str, local: Path, facts: FileFacts,
                        progress: Callable[[int], None], deadline: float | None) -> bool:
@@ -300,6 +311,8 @@ def _openssh_fetch(host: Host, remote: str, size: int, progress: Callable[[int],
         try:
             return openssh.fetch(host.config, remote, part, size, progress, deadline, host.connect_timeout, lock)
         except openssh.OpenSshFailed as exc:
+            if str(part) in str(exc):  # sftp names the local file only when writing it failed
+                raise LocalWriteError(part, str(exc).rsplit(": ", 1)[-1]) from exc
             if openssh.size_of(part) > offset:
                 raise HostUnreachable(f"{host.label}: connection lost while downloading {remote}: {exc}") from exc
             raise _UseParamiko(str(exc)) from exc

@@ -33,6 +33,13 @@ class DownloadError(Exception):
     """A download cannot succeed as things stand (the file is wrong, not the link)."""
 
 
+class LocalWriteError(Exception):
+    """This machine could not write a downloaded file: its own disk, not the host or the link."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"cannot write {path}: {reason} (this machine's disk)")
+
+
 class DownloadRecorder(Protocol):
     def progress(self, bytes_done: int, bytes_total: int) -> None: ...
 
@@ -111,7 +118,10 @@ def _fetch(sftp: paramiko.SFTPClient, remote_path: str, part: Path, offset: int,
                 chunk = src.read(min(READ_SIZE, window_end - offset))
                 if not chunk:
                     raise DownloadError(f"{remote_path} is shorter than the {size} bytes reported")
-                dst.write(chunk)
+                try:
+                    dst.write(chunk)
+                except OSError as exc:
+                    raise LocalWriteError(part, exc.strerror or str(exc)) from exc
                 if digest is not None:
                     digest.update(chunk)
                 offset += len(chunk)

@@ -173,11 +173,6 @@ def test_local_disk_full_during_a_download_fails_it_plainly_and_retry_completes_
     assert Path(done["output_path"]).parent == disk and not (disk / "output.mp4.part").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the reason reads 'download from gpu1 failed: [Errno 28] No space left on device': it blames the host and "
-    "does not say which disk. repository._download catches the local OSError with the link's errors; fix: "
-    "transfer.py wraps errors of the local write (LocalWriteError naming the .part path) and repository "
-    "says e.g. 'cannot write <dir>/output.mp4.part: No space left on device (this machine's disk)'"))
 def test_a_full_local_disk_is_named_as_the_reason(workspace, sample_video, small_disk):
     """Injects: the local disk full mid-download, as above; the reason must name the local directory."""
     run_id, disk = download_to_a_full_disk(workspace, sample_video, small_disk)

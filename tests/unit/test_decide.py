@@ -50,7 +50,7 @@ def test_exit_zero_by_marker_completes_and_queues_the_download():
     assert change.fields["exit_code"] == 0 and change.fields["error"] is None
     assert change.fields["completed_at"] == NOW
     assert change.fields["download_status"] == "pending"
-    assert change.fields["remote_files"] == {"outputs/output.mp4": [10, "ab"], "run.log": [5, "cd"]}
+    assert change.fields["remote_files"] == {"outputs/output.mp4": [10, "ab", None], "run.log": [5, "cd", None]}
 
 
 def test_last_marker_gives_the_code_over_the_container_code():
@@ -64,7 +64,7 @@ def test_nonzero_marker_fails_and_downloads_only_the_log():
     files = {"outputs/output.mp4": FileFacts(10, "ab"), "run.log": FileFacts(5, "cd")}
     change = decide(run(), seen(container("exited", 3), marker=3, files=files), NOW, LOST)
     assert change.fields["error"] == "Container exited with code 3"
-    assert change.fields["remote_files"] == {"run.log": [5, "cd"]}
+    assert change.fields["remote_files"] == {"run.log": [5, "cd", None]}
     assert change.fields["download_status"] == "pending"
 
 
@@ -215,3 +215,12 @@ def test_a_container_stuck_in_created_fails_after_lost_after():
     final = decide(run(missing_since=NOW), seen(container("created")), NOW + LOST, LOST)
     assert final.status is RunStatus.FAILED
     assert final.fields["error"] == "Container was created but never started (lost for 120 s)"
+
+
+def test_exit_zero_with_a_symlinked_video_fails_naming_the_link():
+    files = {"outputs/output.mp4": FileFacts(0, symlink_to="/etc/passwd"), "run.log": FileFacts(5)}
+    change = decide(run(), seen(container("exited", 0), marker=0, files=files), NOW, LOST)
+    assert change.status is RunStatus.FAILED
+    assert change.fields["error"] == ("Container exited with code 0 but outputs/output.mp4 is a symlink to "
+                                      "/etc/passwd, not a file the run wrote")
+    assert change.fields["remote_files"] == {"run.log": [5, None, None]}

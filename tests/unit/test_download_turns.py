@@ -55,6 +55,6 @@ def test_a_verified_file_that_changed_size_is_fetched_again(tmp_path, monkeypatc
         checker.download_outputs("gpu1", "/r", {"outputs/output.mp4": FileFacts(10, "x")}, tmp_path,
                                  Recorder([video]), None)
     except AssertionError as exc:
-        assert "downloading output.mp4" in str(exc)
+        assert "the host was asked for checking outputs/output.mp4" in str(exc)
     else:
         raise AssertionError("a file of the wrong size was trusted")

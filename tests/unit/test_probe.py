@@ -164,3 +164,14 @@ def test_facts_are_asked_for_named_files_only(tmp_path):
     assert facts == {"outputs/output.mp4": FileFacts(3)}
     with pytest.raises(ProbeError):
         parse_facts_output("no payload")
+
+
+def test_a_symlinked_output_is_reported_as_a_link_never_followed(tmp_path, fake_docker):
+    """A symlink out of the run dir: where it points comes back, never its target's size."""
+    target = make_run(tmp_path, "rs_done", "[COSMOS_COMPLETE] exit_code=0\n")
+    (tmp_path / "rs_done" / "outputs" / "output.mp4").symlink_to("/etc/passwd")
+    facts = run_probe(fake_docker, [target]).observations["rs_done"].files
+    assert facts["outputs/output.mp4"] == FileFacts(0, symlink_to="/etc/passwd")
+    assert facts["outputs/output.mp4"].refusal("outputs/output.mp4") == (
+        "outputs/output.mp4 is a symlink to /etc/passwd, not a file the run wrote")
+    assert facts["run.log"].symlink_to is None and facts["run.log"].refusal("run.log") is None

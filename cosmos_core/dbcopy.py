@@ -1,0 +1,162 @@
+"""Copy the whole history (every table of models.py) from one database into another, empty one:
+`python -m cosmos_core db migrate --to postgresql://...` moves a SQLite history to PostgreSQL.
+
+Both databases are brought to the current schema first. The rows go in batches, in one transaction
+on the target: a failed copy leaves the target as it was. `models.database` is one proxy per
+process, so each database is opened on its own here and every query names the database it runs
+on; `models.migrate`, whose steps use the models' own database, runs under `Database.bind_ctx`,
+which rebinds the model classes for the moment: not for a process that serves the dashboard too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import peewee as pw
+
+from . import models
+from .models import BaseModel, Changes, Prompt, Run, SchemaError, SchemaVersion
+
+BATCH_PARAMETERS = 30_000  # bound values per INSERT: under SQLite's 32766 (3.32+) and PostgreSQL's 65535
+MUST_BE_EMPTY = (Prompt, Run)  # a target that holds any of these already has a history of its own
+
+ProgressListener = Callable[[str, int, int], None]  # (table, rows copied so far, rows in the table)
+
+
+class CopyError(ValueError):
+    """The copy did not happen; the message is one line and names the database."""
+
+
+def copied_models() -> list[type[BaseModel]]:
+    """Every table of models.py but the schema version, parents before the tables that refer to them."""
+    found = [m for m in vars(models).values()
+             if isinstance(m, type) and issubclass(m, BaseModel) and m not in (BaseModel, SchemaVersion)]
+    return pw.sort_models(found)
+
+
+def copy_history(source_url: str, target_url: str, on_progress: ProgressListener | None = None) -> dict[str, int]:
+    """Copy every row of every table from `source_url` into `target_url`, which must hold no
+    prompts and no runs; return the rows copied per table name. Other rows the target holds
+    (host state, the change counter its migration made) are replaced by the source's. The target's
+    change counter ends one past the larger of the two, so a reader that counted there counts again."""
+    if source_url == target_url:
+        raise CopyError(f"the source and the target are the same database: {mask_url(target_url)}")
+    source = _open_migrated(source_url, "source")
+    try:
+        target = _open_migrated(target_url, "target")
+        try:
+            return _copy(source, target, target_url, on_progress)
+        finally:
+            target.close()
+    finally:
+        source.close()
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password (if any) shown as ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{hostport}"))
+
+
+def summary(counts: dict[str, int]) -> str:
+    """'2 prompt rows, 5 run rows, 1 hoststate row, 1 changes row'."""
+    return ", ".join(f"{n} {table} row{'' if n == 1 else 's'}" for table, n in counts.items())
+
+
+def _open_migrated(url: str, role: str) -> pw.Database:
+    shown = mask_url(url)
+    if url.startswith("sqlite:///") and role == "source" and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise CopyError(f"no {role} database at {shown}")
+    try:
+        db = models._open(url)
+    except ValueError:
+        raise CopyError(f"unsupported {role} database URL {shown}: use sqlite:///PATH or postgresql://...") from None
+    except OSError as exc:
+        raise CopyError(f"cannot open the {role} database {shown}: {exc}") from None
+    try:
+        db.connect()
+    except pw.OperationalError as exc:
+        raise CopyError(f"cannot connect to the {role} database at {_where(url)}: {_first_line(exc)}") from None
+    try:
+        with db.bind_ctx([*copied_models(), SchemaVersion]):
+            models.migrate(db)
+    except SchemaError as exc:
+        db.close()
+        raise CopyError(f"the {role} database {shown}: {exc}") from None
+    except (pw.PeeweeException, ValueError) as exc:
+        db.close()
+        raise CopyError(f"cannot bring the {role} database {shown} to the current schema: "
+                        f"{_first_line(exc)}") from None
+    return db
+
+
+def _copy(source: pw.Database, target: pw.Database, target_url: str,
+          on_progress: ProgressListener | None) -> dict[str, int]:
+    tables = copied_models()
+    with _write_transaction(target, tables):
+        held = {m._meta.table_name: m.select().count(target) for m in MUST_BE_EMPTY}
+        if any(held.values()):
+            rows = " and ".join(f"{n} {table} rows" for table, n in held.items())
+            raise CopyError(f"the target database {mask_url(target_url)} is not empty (it holds {rows}): "
+                            f"db migrate copies into an empty database only")
+        moved = max(_change_count(target), _change_count(source)) + 1
+        for model in reversed(tables):
+            model.delete().execute(target)
+        counts = {model._meta.table_name: _copy_table(model, source, target, on_progress) for model in tables}
+        Changes.update(count=moved).where(Changes.id == 1).execute(target)
+    return counts
+
+
+def _copy_table(model: type[BaseModel], source: pw.Database, target: pw.Database,
+                on_progress: ProgressListener | None) -> int:
+    table = model._meta.table_name
+    fields = model._meta.sorted_fields
+    total = model.select().count(source)
+    rows = model.select(*fields).order_by(*model._meta.get_primary_keys()).tuples().iterator(source)
+    done = 0
+    for batch in pw.chunked(rows, max(1, BATCH_PARAMETERS // len(fields))):
+        try:
+            model.insert_many(batch, fields=fields).execute(target)
+        except (pw.DataError, pw.IntegrityError, ValueError) as exc:  # psycopg2: ValueError for a NUL in text
+            raise CopyError(f"cannot copy {table} rows {batch[0][0]!r}..{batch[-1][0]!r} into the target "
+                            f"database: {_first_line(exc)}") from None
+        done += len(batch)
+        if on_progress is not None:
+            on_progress(table, done, total)
+    return done
+
+
+@contextmanager
+def _write_transaction(db: pw.Database, tables: list[type[BaseModel]]) -> Iterator[None]:
+    """One transaction that holds off every other writer of these tables from its first statement,
+    so that two copies into one database cannot both find it empty."""
+    if isinstance(db, pw.SqliteDatabase):
+        with db.atomic("IMMEDIATE"):
+            yield
+        return
+    with db.atomic():
+        names = ", ".join(f'"{m._meta.table_name}"' for m in tables)
+        db.execute_sql(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
+        yield
+
+
+def _change_count(db: pw.Database) -> int:
+    return Changes.select(Changes.count).where(Changes.id == 1).scalar(db) or 0  # a new query: results are cached
+
+
+def _where(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme.startswith("sqlite"):
+        return url
+    return f"{parts.hostname}:{parts.port or 5432} ({mask_url(url)})"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0].strip() if lines else type(exc).__name__
