@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
-import shlex
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import docker, launcher, models
+from . import launcher, models
 from .config import Config, ConfigError
-from .launcher import LaunchError, LaunchPlan, PromptInput
+from .executors import Executor, JobState, SubmitError, make_executor
+from .launcher import LaunchPlan, PromptInput
 from .models import Prompt, Run
 from .params import STRENGTHS, InferenceParams, ParamError
-from .remote import CONNECT_TIMEOUT, Host, RemoteError
+from .remote import RemoteError
 from .repository import DataRepository, InvalidInput, NotFound, ProgressListener, Refresh, SyncReport, new_id
 from .status import LOG_FILE, DownloadStatus, RunStatus, StatusChecker
 from .tailing import tail_lines
@@ -33,16 +33,16 @@ class CosmosAPI:
         self.config = config
         self.db = models.connect(config.storage.database)
         sync = config.sync
-        connect = min(CONNECT_TIMEOUT, sync.probe_timeout_seconds)  # a refresh answers within the probe timeout
-        self.hosts = {h.name: Host(h, connect_timeout=connect) for h in config.hosts}
+        # A refresh answers within the probe timeout, whatever the host.
+        self.executors: dict[str, Executor] = {h.name: make_executor(h, sync.probe_timeout_seconds)
+                                               for h in config.hosts}
         self.repo = DataRepository(config.storage.outputs_dir, sync)
-        self.repo.initialize_status_checker(
-            StatusChecker(self.hosts, sync.lost_after_seconds, sync.probe_timeout_seconds))
+        self.repo.initialize_status_checker(StatusChecker(self.executors, sync.lost_after_seconds))
         self.last_sync = SyncReport()
 
     def close(self) -> None:
-        for host in self.hosts.values():
-            host.close()
+        for executor in self.executors.values():
+            executor.close()
         self.db.close()
 
     # -- prompts -------------------------------------------------------------
@@ -116,44 +116,57 @@ class CosmosAPI:
         return self._launch(plan, prompt.id, "enhance", host_name, {})
 
     def _host_serving(self, model_name: str, host: str | None) -> str:
-        """The named host, or the first that serves the model; it must serve it."""
-        if host is None:
-            serving = [h.name for h in self.config.hosts if model_name in h.models]
-            if self.config.hosts and not serving:
-                raise InvalidInput(f"no configured host serves {model_name} (add it to a host's models)")
-            host = serving[0] if serving else None
-        config = self.config.host(host)
-        if model_name not in config.models:
-            served = ", ".join(config.models)
-            raise InvalidInput(f"host {config.name} does not serve {model_name}; its models: {served}")
-        return config.name
+        """The named host, which must serve the model; else, of the hosts serving it, the one with the
+        fewest active runs among those whose last contact went well (config order breaks ties)."""
+        if host is not None:
+            config = self.config.host(host)
+            if model_name not in config.models:
+                served = ", ".join(config.models)
+                raise InvalidInput(f"host {config.name} does not serve {model_name}; its models: {served}")
+            return config.name
+        serving = [h.name for h in self.config.hosts if model_name in h.models]
+        if not serving:
+            self.config.host(None)  # no hosts at all: that error says how to add one
+            raise InvalidInput(f"no configured host serves {model_name} (add it to a host's models)")
+        down = self.repo.unreachable_hosts()
+        busy = self.repo.active_runs_by_host()
+        return min(serving, key=lambda name: (name in down, busy.get(name, 0), serving.index(name)))
 
     def _launch(self, plan: LaunchPlan, prompt_id: str, kind: str, host_name: str, params: dict, *,
                 parent_run_id: str | None = None, on_upload: launcher.UploadProgress | None = None) -> dict:
-        host = self.hosts[host_name]
+        executor = self.executors[host_name]
         # Holding the run's lock says "being launched": a sync that can take it knows this process died.
         with self.repo.run_lock(plan.run_id):
             run = self.repo.create_run(plan.run_id, prompt_id, kind, host_name, params, parent_run_id,
-                                       remote_run_dir=plan.remote_dir(host.config), model=plan.model)
+                                       remote_run_dir=plan.remote_dir(self.config.host(host_name)), model=plan.model)
             self.repo.transition(run.id, RunStatus.PENDING, status=RunStatus.UPLOADING.value)
-            self._start_container(run, host, plan, on_upload)
+            self._submit(run, executor, plan, on_upload)
         return self.get_run(run.id, Refresh.NONE)
 
-    def _start_container(self, run: Run, host: Host, plan: LaunchPlan,
-                         on_upload: launcher.UploadProgress | None) -> None:
+    def _submit(self, run: Run, executor: Executor, plan: LaunchPlan,
+                on_upload: launcher.UploadProgress | None) -> None:
+        """Start the run's job. A cancel while it uploads is a change in the database, which the
+        upload notices between files: then nothing is started."""
+        def cancelled() -> bool:
+            return self.repo.stored_run(run.id).status == RunStatus.CANCELLED.value
+
         try:
-            container_id = launcher.launch(host, plan, on_upload)
-        except (LaunchError, RemoteError, OSError) as exc:
+            handle = executor.submit(plan, on_upload, cancelled)
+        except (SubmitError, RemoteError, OSError) as exc:
+            if cancelled():
+                return
             self._fail_launch(run, str(exc))
             raise CosmosError(f"run {run.id} failed to start: {exc}") from exc
         except KeyboardInterrupt:
             self._fail_launch(run, "Interrupted while starting")
-            launcher.remove_container(host, run.id)
+            executor.cleanup([run.id])
             raise
-        started = self.repo.transition(run.id, RunStatus.UPLOADING, status=RunStatus.RUNNING.value,
-                                       container_id=container_id, started_at=time.time())
+        status = RunStatus.QUEUED if executor.first_state is JobState.QUEUED else RunStatus.RUNNING
+        started = self.repo.transition(run.id, RunStatus.UPLOADING, status=status.value, container_id=handle,
+                                       started_at=time.time())
         if not started:  # cancelled (or failed by someone else) while uploading: nothing may run
-            launcher.remove_container(host, run.id)
+            executor.cancel(run.id, handle)
+            executor.cleanup([run.id])
             now = self.repo.get_run(run.id, Refresh.NONE)
             if now.status != RunStatus.CANCELLED.value:
                 raise CosmosError(f"run {run.id} became {now.status} while starting: {now.error}")
@@ -212,22 +225,26 @@ class CosmosAPI:
         run = self._stored_run(run_id)
         if RunStatus(run.status).is_terminal():
             raise CosmosError(f"run {run_id} is already {run.status}")
-        host = self.hosts.get(run.host)
-        if host is None:
-            raise CosmosError(f"run {run_id} ran on host {run.host}, which is not in the config")
-        # Decide first, then stop: a sync between the two would otherwise see the stopped
-        # container and record a failure. A launch in progress sees the cancel and removes its container.
-        active = [RunStatus.PENDING, RunStatus.UPLOADING, RunStatus.RUNNING]
-        if not self.repo.transition(run.id, active, status=RunStatus.CANCELLED.value, completed_at=time.time(),
+        executor = self._executor(run)
+        # Decide first, then stop: a sync between the two would otherwise see the stopped job and
+        # record a failure. A launch in progress sees the cancel and starts nothing.
+        unfinished = [RunStatus.PENDING, RunStatus.UPLOADING, RunStatus.QUEUED, RunStatus.RUNNING]
+        if not self.repo.transition(run.id, unfinished, status=RunStatus.CANCELLED.value, completed_at=time.time(),
                                     error="Cancelled by the user", progress=None):
             raise CosmosError(f"run {run_id} finished before it could be cancelled")
-        if run.status == RunStatus.RUNNING.value:
+        if run.status in (RunStatus.QUEUED.value, RunStatus.RUNNING.value):
             try:
-                host.run(docker.stop_command(host.config.docker, run.id))
+                executor.cancel(run.id, run.container_id)
             except RemoteError as exc:
-                raise CosmosError(f"run {run_id} is cancelled, but its container could not be stopped now ({exc}); "
+                raise CosmosError(f"run {run_id} is cancelled, but its job could not be stopped now ({exc}); "
                                   f"the next sync that reaches the host removes it") from exc
         return self.get_run(run_id, Refresh.NONE)
+
+    def _executor(self, run: Run) -> Executor:
+        executor = self.executors.get(run.host)
+        if executor is None:
+            raise CosmosError(f"run {run.id} ran on host {run.host}, which is not in the config")
+        return executor
 
     def _stored_run(self, run_id: str) -> Run:
         with _as_cosmos_error():
@@ -248,16 +265,10 @@ class CosmosAPI:
             return tail_lines(local, tail) if tail else local.read_text(errors="replace")
         if not run.remote_run_dir:
             return ""
-        host = self.hosts.get(run.host)
-        if host is None:
-            raise CosmosError(f"run {run_id} ran on host {run.host}, which is not in the config")
-        path = shlex.quote(f"{run.remote_run_dir}/{LOG_FILE}")
-        command = f"tail -n {int(tail)} -- {path}" if tail else f"cat -- {path}"
         try:
-            result = host.run(command)
+            return self._executor(run).read_log(run.remote_run_dir, tail)
         except RemoteError as exc:
             raise CosmosError(f"cannot read the log of run {run_id}: {exc}") from exc
-        return result.stdout
 
     # -- hosts ---------------------------------------------------------------
 
@@ -265,17 +276,17 @@ class CosmosAPI:
         states = self.repo.host_states()
         return [{
             "name": h.name, "hostname": h.hostname, "port": h.port, "user": h.user, "image": h.image,
-            "remote_dir": h.remote_dir, "num_gpus": h.num_gpus,
+            "remote_dir": h.remote_dir, "num_gpus": h.num_gpus, "executor": h.executor,
             "last_ok_at": _iso(states[h.name].last_ok_at) if h.name in states else None,
             "last_error": states[h.name].last_error if h.name in states else None,
         } for h in self.config.hosts]  # fmt: skip
 
     def check_host(self, name: str | None = None) -> dict:
-        from .hostcheck import check_host
+        from .executors.hostcheck import check_host
 
         with _as_cosmos_error():
             config = self.config.host(name)
-        report = check_host(self.hosts[config.name])
+        report = check_host(self.executors[config.name].shell, config)
         self.repo.record_host(config.name, None if report["ssh"]["status"] == "ok" else report["ssh"]["detail"])
         return report
 

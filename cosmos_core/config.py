@@ -8,6 +8,7 @@ CLI can print it as is.
 
 from __future__ import annotations
 
+import getpass
 import math
 import os
 import re
@@ -21,6 +22,8 @@ from typing import Any, NamedTuple
 from .transfer_models import DEFAULT_MODEL, MODELS
 
 ENV_VAR = "COSMOS_CONFIG"
+EXECUTORS = ("docker", "local", "slurm")
+CONTAINERS = ("docker", "apptainer", "pyxis")
 DEFAULT_FILE = "cosmos.toml"
 PathArg = str | os.PathLike[str]
 
@@ -61,6 +64,17 @@ class ModelSetup:
 
 
 @dataclass(frozen=True)
+class SlurmConfig:
+    """How runs are submitted on a Slurm cluster (empty: Slurm's own default)."""
+
+    partition: str
+    gres: str  # e.g. "gpu:1"
+    time_limit: str  # e.g. "04:00:00"
+    account: str
+    container: str  # how the job runs the image: "docker", "apptainer" or "pyxis"
+
+
+@dataclass(frozen=True)
 class HostConfig:
     name: str
     hostname: str
@@ -75,6 +89,8 @@ class HostConfig:
     num_gpus: int
     models: tuple[str, ...] = (DEFAULT_MODEL,)  # the models this host serves
     model_overrides: tuple[tuple[str, ModelSetup], ...] = ()  # [hosts.model."NAME"], for models other than transfer1
+    executor: str = "docker"  # "docker" (over SSH), "local" (this machine), "slurm" (sbatch on a login node)
+    slurm: SlurmConfig | None = None  # for executor = "slurm"
 
     def setup(self, model: str) -> ModelSetup:
         """Where and how this host runs `model` (Transfer1 from the host's own keys)."""
@@ -166,7 +182,14 @@ _HOST: dict[str, _Field] = {
     "models": _Field(list, (DEFAULT_MODEL,), (lambda v: v and set(v) <= set(MODELS) and len(set(v)) == len(v),
                                                f"must list some of {', '.join(MODELS)}, each once")),
     "model": _Field(dict, {}),
+    "executor": _Field(str, "docker", (lambda v: v in EXECUTORS, f"must be one of {', '.join(EXECUTORS)}")),
+    "partition": _Field(str, ""),
+    "gres": _Field(str, "", (lambda v: re.fullmatch(r"([A-Za-z0-9_:,.-]+)?", v), "must look like gpu:1")),
+    "time_limit": _Field(str, "", (lambda v: re.fullmatch(r"([0-9]+-)?[0-9:]*", v), "must look like 04:00:00")),
+    "account": _Field(str, ""),
+    "container": _Field(str, "docker", (lambda v: v in CONTAINERS, f"must be one of {', '.join(CONTAINERS)}")),
 }
+_SLURM_KEYS = ("partition", "gres", "time_limit", "account", "container")
 _MODEL_SETUP: dict[str, _Field] = {
     "image": _Field(str, None),
     "remote_dir": _Field(str, None),
@@ -224,7 +247,14 @@ def _home(user: str) -> str:
 
 
 def _host(table: Any, where: str) -> HostConfig:
+    if type(table) is dict and table.get("executor") == "local":  # this machine: no address to give
+        table = {"hostname": "localhost", "user": getpass.getuser(), **table}
     v = _section(table, _HOST, where)
+    slurm = {key: v.pop(key) for key in _SLURM_KEYS}
+    if v["executor"] == "slurm":
+        v["slurm"] = SlurmConfig(**slurm)
+    elif type(table) is dict and (given := [k for k in _SLURM_KEYS if k in table]):
+        raise ConfigError(f"{where + '.' + given[0]!r} is for Slurm hosts only (set executor = \"slurm\")")
     if v["remote_dir"] is None:
         v["remote_dir"] = f"{_home(v['user'])}/{MODELS[DEFAULT_MODEL].checkout}"
     v["key_file"] = Path(v["key_file"]).expanduser()

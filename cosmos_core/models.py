@@ -97,6 +97,17 @@ class HostState(BaseModel):
     last_probe_at = pw.DoubleField(default=0.0)
     last_ok_at = pw.DoubleField(null=True)
     last_error = pw.TextField(null=True)
+    failures = pw.IntegerField(default=0)  # failed contacts in a row
+    retry_at = pw.DoubleField(default=0.0)  # no automatic probe before this (back-off after failures)
+
+
+class DownloadLease(BaseModel):
+    """Who downloads a run's files now: the install holding an unexpired lease (renewed while bytes
+    arrive; another install takes it over once it expires). Shared by every machine on the database."""
+
+    run_id = pw.CharField(primary_key=True, max_length=40)
+    owner = pw.CharField(max_length=64)
+    expires_at = pw.DoubleField()
 
 
 class SchemaVersion(BaseModel):
@@ -112,21 +123,21 @@ def _create_v1(db: pw.Database) -> None:
 
 # Index i brings a database from version i to version i + 1. Append, never edit;
 # each step must be safe to run twice (two processes may open an old database at once).
-def _add_run_columns(db: pw.Database, *fields: pw.Field) -> None:
-    """Add the columns a Run table lacks (another process may have added them already)."""
-    have = {c.name for c in db.get_columns(Run._meta.table_name)}
+def _add_columns(db: pw.Database, model: type[pw.Model], *fields: pw.Field) -> None:
+    """Add the columns a table lacks (another process may have added them already)."""
+    have = {c.name for c in db.get_columns(model._meta.table_name)}
     migrator = SchemaMigrator.from_database(db)
-    steps = [migrator.add_column(Run._meta.table_name, f.column_name, f) for f in fields if f.column_name not in have]
+    steps = [migrator.add_column(model._meta.table_name, f.column_name, f) for f in fields if f.column_name not in have]
     if steps:
         migrate_schema(*steps)
 
 
 def _add_launched_on_v2(db: pw.Database) -> None:
-    _add_run_columns(db, Run.launched_on)
+    _add_columns(db, Run, Run.launched_on)
 
 
 def _add_model_and_progress_v3(db: pw.Database) -> None:
-    _add_run_columns(db, Run.model, Run.progress)
+    _add_columns(db, Run, Run.model, Run.progress)
 
 
 def _add_indexes_and_changes_v4(db: pw.Database) -> None:
@@ -136,8 +147,14 @@ def _add_indexes_and_changes_v4(db: pw.Database) -> None:
     Changes.insert(id=1, count=0).on_conflict_ignore().execute()
 
 
+def _add_backoff_and_leases_v5(db: pw.Database) -> None:
+    _add_columns(db, HostState, HostState.failures, HostState.retry_at)
+    db.create_tables([DownloadLease])
+
+
 MIGRATIONS: list[Callable[[pw.Database], None]] = [
     _create_v1, _add_launched_on_v2, _add_model_and_progress_v3, _add_indexes_and_changes_v4,
+    _add_backoff_and_leases_v5,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,44 +1,30 @@
 """Run status: the ordered enum, the pure `decide()` rule, and `StatusChecker`.
 
-`decide` turns what a probe saw into the next state of a run; it does no I/O
-and is tested for every branch. `StatusChecker` is the I/O edge: it asks each
-host about many runs in one round trip and downloads outputs, reporting
-progress through a `DownloadRecorder` it is handed; it never writes the
-database itself.
+`decide` turns what an executor saw into the next state of a run; it does no I/O,
+knows no engine (Docker, Slurm) and is tested for every branch. `StatusChecker`
+is the I/O edge: it asks each host's executor about many runs in one round trip
+and downloads outputs, reporting progress through a `DownloadRecorder` it is
+handed; it never writes the database itself.
 """
 
 from __future__ import annotations
 
 import enum
-import re
-import shlex
-import stat
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import openssh
+from .executors import Executor, FileFacts, JobState, Observation, ProbeReport, ProbeTarget
 from .loglines import failure_reason, progress_text
 from .markers import parse_completion_marker as _parse_marker
-from .probe import (
-    FileFacts,
-    Observation,
-    ProbeReport,
-    ProbeTarget,
-    build_facts_script,
-    build_probe_script,
-    parse_facts_output,
-    parse_probe_output,
-)
-from .remote import Host, HostUnreachable, Started
-from .transfer import DownloadError, DownloadRecorder, Fetch, LocalWriteError, download_file, sftp_fetch
+from .transfer import DownloadRecorder
 from .transfer_models import DEFAULT_MODEL, model
 
 
 class RunStatus(enum.StrEnum):
     PENDING = "pending"
     UPLOADING = "uploading"
+    QUEUED = "queued"  # its job waits for GPUs (a Slurm PENDING job)
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -66,6 +52,12 @@ class DownloadStatus(enum.StrEnum):
     DONE = "done"
     FAILED = "failed"
 
+
+ACTIVE = [RunStatus.QUEUED.value, RunStatus.RUNNING.value]  # their job exists on the host
+LAUNCHING = [RunStatus.PENDING.value, RunStatus.UPLOADING.value]  # a process is starting them
+TERMINAL = [s.value for s in RunStatus if s.is_terminal()]
+DOWNLOADABLE = [DownloadStatus.PENDING.value, DownloadStatus.DOWNLOADING.value]
+SETTLED = [DownloadStatus.NONE.value, DownloadStatus.DONE.value, DownloadStatus.FAILED.value]
 
 OUTPUT_FILE = {"inference": "output.mp4", "upscale": "output_4k.mp4", "enhance": "batch_results.json"}
 LOG_FILE = "run.log"
@@ -109,85 +101,97 @@ class Transition:
         return RunStatus(self.fields.get("status", self.expect))
 
 
-NEVER_STARTED = "created"  # `docker run -d` starts what it creates: a container left here failed to start
-LAUNCH_DIED = "The process starting this run stopped before its container started"
-NO_MARKER = "Container exited with code 0 but its log has no completion marker"
+LAUNCH_DIED = "The process starting this run stopped before its job started"
 
 
-def exit_reason(code: int, oom_killed: bool = False) -> str:
-    if oom_killed:
-        return "out of memory (OOMKilled)"
+def exit_reason(code: int) -> str:
+    """What an exit code says by itself: the signal that ended the job."""
     return {137: "killed (SIGKILL)", 143: "terminated (SIGTERM)", 130: "interrupted (SIGINT)"}.get(code, "")
 
 
-def failure_message(code: int, oom_killed: bool = False, log_reason: str | None = None) -> str:
-    """`Container exited with code N`, then why: the signal or OOM kill, and what the log says."""
-    reasons = [r for r in (exit_reason(code, oom_killed), log_reason) if r]
-    return f"Container exited with code {code}" + (f": {'; '.join(reasons)}" if reasons else "")
+def failure_message(subject: str, code: int, engine_reason: str = "", log_reason: str | None = None) -> str:
+    """`Container exited with code N`, then why: what the engine says (an OOM kill, a time limit) or
+    the signal, and what the log says."""
+    reasons = [r for r in (engine_reason or exit_reason(code), log_reason) if r]
+    return f"{subject} exited with code {code}" + (f": {'; '.join(reasons)}" if reasons else "")
 
 
 def decide(run: RunFacts, seen: Observation, now: float, lost_after: float) -> Transition | None:
     """The next state of a run, from one observation; None when nothing changes.
 
-    The outcome is decided only once the container is no longer running; then the
-    last marker gives the exit code, else the container's own exit code. A container
-    that is gone with no marker fails after `lost_after` seconds.
+    The outcome is decided only once the job is no longer running; then the last
+    marker gives the exit code, else the job's own exit code. A job that is gone
+    with no marker fails after `lost_after` seconds.
 
     A pending or uploading run must only be passed in when the process that was
-    launching it is known to be gone: then its container, if any, decides.
+    launching it is known to be gone: then its job, if any, decides.
     """
     if run.status.is_terminal():
         return None
-    container = seen.container
-    if run.status is not RunStatus.RUNNING:  # an orphaned launch
-        if container is None:
+    if run.status in (RunStatus.PENDING, RunStatus.UPLOADING):  # an orphaned launch
+        if seen.state is JobState.GONE:
             return _finish(run, now, RunStatus.FAILED, None, LAUNCH_DIED, seen)
-        return Transition(run.id, run.status, {"status": RunStatus.RUNNING.value, "started_at": now,
-                                               "container_id": container.name})
-    if container is not None and container.status == NEVER_STARTED:
-        if seen.marker_exit is None:
-            return _missing(run, now, lost_after, seen, "Container was created but never started")
-        container = None  # it runs nothing: the marker decides, as for a container that is gone
-    if container is not None and not container.stopped:
-        return _still_running(run, seen)
+        status = RunStatus.QUEUED if seen.state is JobState.QUEUED else RunStatus.RUNNING
+        return Transition(run.id, run.status, {"status": status.value, "started_at": now, "container_id": seen.handle})
+    if seen.state is JobState.QUEUED:
+        return _waiting(run, seen)
+    if seen.state is JobState.RUNNING:
+        return _still_running(run, seen, now)
     log_reason = failure_reason(model(run.model), seen.reason_lines)
-    marker = seen.marker_exit
-    if container is not None and container.exit_code != 0 and marker is not None and marker != container.exit_code:
+    marker, code = seen.marker_exit, seen.exit_code
+    if code is not None and code != 0 and marker is not None and marker != code:
         marker = None  # the script exits with its marker's code: a different marker was echoed, then it died
     if marker == 0:
         output = output_file(run.kind)
         refused = seen.files[output].refusal(output) if output in seen.files else None
         if output in seen.files and not refused:
             return _finish(run, now, RunStatus.COMPLETED, 0, None, seen)
-        error = f"Container exited with code 0 but {refused or f'wrote no {output}'}" + (
+        error = f"{seen.subject} exited with code 0 but {refused or f'wrote no {output}'}" + (
             f": {log_reason}" if log_reason else "")
         return _finish(run, now, RunStatus.FAILED, 0, error, seen)
     if marker is not None:
-        oom = bool(container and container.oom_killed)
-        return _finish(run, now, RunStatus.FAILED, marker, failure_message(marker, oom, log_reason), seen)
-    if container is not None:  # stopped without a marker: the script never finished
-        code = container.exit_code
-        error = failure_message(code, container.oom_killed, log_reason) if code else NO_MARKER
+        error = failure_message(seen.subject, marker, seen.reason, log_reason)
+        return _finish(run, now, RunStatus.FAILED, marker, error, seen)
+    if seen.state is JobState.FINISHED and code is not None:  # no marker: the script never finished
+        error = (failure_message(seen.subject, code, seen.reason, log_reason) if code or seen.reason
+                 else f"{seen.subject} exited with code 0 but its log has no completion marker")
         return _finish(run, now, RunStatus.FAILED, code, error, seen)
-    return _missing(run, now, lost_after, seen, "Container is gone and its log has no completion marker")
+    return _missing(run, now, lost_after, seen)
 
 
-def _missing(run: RunFacts, now: float, lost_after: float, seen: Observation, what: str) -> Transition | None:
+def _missing(run: RunFacts, now: float, lost_after: float, seen: Observation) -> Transition | None:
     """First note when the run went missing; fail it once that is `lost_after` seconds ago."""
     if run.missing_since is None:
         return Transition(run.id, run.status, {"missing_since": now})
     if now - run.missing_since >= lost_after:
-        return _finish(run, now, RunStatus.FAILED, None, f"{what} (lost for {lost_after:g} s)", seen)
+        what = seen.reason or f"{seen.subject} is gone"
+        error = f"{what} and its log has no completion marker (lost for {lost_after:g} s)"
+        return _finish(run, now, RunStatus.FAILED, None, error, seen)
     return None
 
 
-def _still_running(run: RunFacts, seen: Observation) -> Transition | None:
-    """Forget that the container was missing, and note a new stage or progress figure."""
+def _waiting(run: RunFacts, seen: Observation) -> Transition | None:
+    """A queued job: note what it waits for (a running run never goes back to queued)."""
+    if run.status is not RunStatus.QUEUED:
+        return None
     fields: dict[str, object] = {}
+    progress = f"waiting: {seen.reason}" if seen.reason else "waiting for GPUs"
+    if progress != run.progress:
+        fields["progress"] = progress
+    if run.missing_since is not None:
+        fields["missing_since"] = None
+    return Transition(run.id, run.status, fields) if fields else None
+
+
+def _still_running(run: RunFacts, seen: Observation, now: float) -> Transition | None:
+    """Start a queued run, forget that the job was missing, and note a new stage or progress figure."""
+    fields: dict[str, object] = {}
+    if run.status is RunStatus.QUEUED:
+        fields |= {"status": RunStatus.RUNNING.value, "started_at": now}
     if run.missing_since is not None:
         fields["missing_since"] = None
     progress = progress_text(model(run.model), seen.stage_line, seen.counter_line)
-    if progress is not None and progress != run.progress:
+    if progress != run.progress and (progress is not None or run.status is RunStatus.QUEUED):
         fields["progress"] = progress
     return Transition(run.id, run.status, fields) if fields else None
 
@@ -204,38 +208,31 @@ def _finish(run: RunFacts, now: float, status: RunStatus, code: int | None, erro
 
 
 class StatusChecker:
-    """Asks hosts about runs and fetches their outputs; the repository applies the results."""
+    """Asks hosts' executors about runs and fetches their outputs; the sync applies the results."""
 
-    def __init__(self, hosts: Mapping[str, Host], lost_after_seconds: float, probe_timeout_seconds: float) -> None:
-        self.hosts = hosts
+    def __init__(self, executors: Mapping[str, Executor], lost_after_seconds: float) -> None:
+        self.executors = executors
         self.lost_after_seconds = lost_after_seconds
-        self.probe_timeout_seconds = probe_timeout_seconds  # a host answers a probe or a read within this
-        self.paramiko_only: set[str] = set()  # hosts whose downloads OpenSSH's sftp could not start
-        self.hashes = _RemoteHashes()
 
     @staticmethod
     def parse_completion_marker(log_text: str) -> int | None:
         return _parse_marker(log_text)
 
-    def probe(self, host_name: str, targets: Sequence[ProbeTarget], remove: Sequence[str] = ()) -> ProbeReport:
+    def probe(self, host_name: str, targets: Sequence[ProbeTarget], cleanup: Sequence[str] = ()) -> ProbeReport:
         """One remote round trip for all `targets` on one host."""
-        host = self.hosts[host_name]
-        script = build_probe_script(host.config.docker, targets, remove)
-        result = host.run("bash -s", stdin=script, timeout=self.probe_timeout_seconds)
-        return parse_probe_output(result.stdout, targets)
+        return self.executors[host_name].probe(targets, cleanup)
 
-    def check_container_status(self, host_name: str, target: ProbeTarget):
-        """The container state of one run (None when it has no container)."""
-        return self.probe(host_name, [target]).observations[target.run_id].container
+    def check_container_status(self, host_name: str, target: ProbeTarget) -> Observation:
+        """What the host's engine says of one run's job."""
+        return self.probe(host_name, [target]).observations[target.run_id]
 
     def check_run_completion(self, host_name: str, target: ProbeTarget) -> int | None:
         """The exit code in one run's completion marker, or None if it has none yet."""
-        return self.probe(host_name, [target]).observations[target.run_id].marker_exit
+        return self.check_container_status(host_name, target).marker_exit
 
     def sync_run_status(self, run: RunFacts, host_name: str, target: ProbeTarget, now: float) -> Transition | None:
         """The transition for one run (the batched path is `probe` + `decide`)."""
-        seen = self.probe(host_name, [target]).observations[run.id]
-        return decide(run, seen, now, self.lost_after_seconds)
+        return decide(run, self.check_container_status(host_name, target), now, self.lost_after_seconds)
 
     def download_outputs(self, host_name: str, run_dir: str, files: Mapping[str, FileFacts],
                          local_dir: Path, recorder: DownloadRecorder, deadline: float | None) -> bool:
@@ -244,100 +241,8 @@ class StatusChecker:
         True when every file is in place and verified; False when the deadline
         came first (the partial files stay and the next call resumes them).
         """
-        host = self.hosts[host_name]
-        done_before = 0
-        total = sum(f.size for f in files.values())
-        for name, facts in files.items():
-            local = local_dir / name  # outputs/<file> stays under outputs/, run.log beside it
-            if recorder.is_verified(local) and local.is_file() and local.stat().st_size == facts.size:
-                recorder.progress(done_before + facts.size, total)  # checked by an earlier turn: not hashed again
-            else:
-                remote = f"{run_dir}/{name}"
-                self._refuse_symlink(host, remote, name)
-                progress = (lambda n, base=done_before: recorder.progress(base + n, total))
-                if not self._download_file(host, remote, local, facts, progress, deadline):
-                    return False
-                recorder.file_done(local)
-            done_before += facts.size
-        return True
-
-    def _refuse_symlink(self, host: Host, remote: str, name: str) -> None:
-        """The file may have become a symlink since the probe saw it: a symlink is never followed (it
-        may lead out of the run's dir)."""
-        with host.sftp_session(f"checking {name}", timeout=self.probe_timeout_seconds) as sftp:
-            if stat.S_ISLNK(sftp.lstat(remote).st_mode or 0):
-                raise DownloadError(FileFacts(0, symlink_to=sftp.readlink(remote)).refusal(name))
-
-    def _download_file(self, host: Host, remote: str, local: Path, facts: FileFacts,
-                       progress: Callable[[int], None], deadline: float | None) -> bool:
-        """One file: a big one, in a long turn (`sync`, `retry`), through OpenSSH's sftp when this
-        process can use it for the host, else over paramiko's connection, already open (a new sftp
-        process costs a handshake and a login on the host: too much for the dashboard's short turns).
-        OpenSSH failing where paramiko then works (say, a key file it finds too open) makes this
-        process use paramiko for the host from then on."""
-        known = facts.sha256
-        if known is None:
-            self.hashes.start(host, remote)
-        remote_sha256 = (lambda: known) if known else (lambda: self.hashes.result(host, remote))
-        long_turn = deadline is None or deadline - time.monotonic() >= openssh.MIN_TURN_SECONDS
-        big = facts.size >= openssh.MIN_BYTES and long_turn
-        if big and host.config.name not in self.paramiko_only and openssh.available():
-            fetch = _openssh_fetch(host, remote, facts.size, progress, deadline)
-            try:
-                return download_file(fetch, remote, local, facts.size, remote_sha256, progress, streams=False)
-            except _UseParamiko:
-                pass
-        with host.sftp_session(f"downloading {remote.rsplit('/', 1)[-1]}", timeout=self.probe_timeout_seconds) as sftp:
-            fetch = sftp_fetch(sftp, remote, facts.size, progress, deadline)
-            complete = download_file(fetch, remote, local, facts.size, remote_sha256, progress)
-        if big and openssh.available():
-            self.paramiko_only.add(host.config.name)  # paramiko worked where OpenSSH did not
-        return complete
+        return self.executors[host_name].download(run_dir, files, local_dir, recorder, deadline)
 
     def file_facts(self, host_name: str, run_dir: str, names: Sequence[str]) -> dict[str, FileFacts]:
-        """Size and sha256 of the files that exist among `names` (relative to `run_dir`), asked now."""
-        result = self.hosts[host_name].run("bash -s", stdin=build_facts_script(run_dir, names))
-        return parse_facts_output(result.stdout)
-
-
-
-class _UseParamiko(Exception):
-    """OpenSSH's sftp failed before any byte arrived: paramiko tries instead."""
-
-
-def _openssh_fetch(host: Host, remote: str, size: int, progress: Callable[[int], None],
-                   deadline: float | None) -> Fetch:
-    def fetch(part: Path, offset: int, digest: object, lock: int) -> bool:
-        try:
-            return openssh.fetch(host.config, remote, part, size, progress, deadline, host.connect_timeout, lock)
-        except openssh.OpenSshFailed as exc:
-            if str(part) in str(exc):  # sftp names the local file only when writing it failed
-                raise LocalWriteError(part, str(exc).rsplit(": ", 1)[-1]) from exc
-            if openssh.size_of(part) > offset:
-                raise HostUnreachable(f"{host.label}: connection lost while downloading {remote}: {exc}") from exc
-            raise _UseParamiko(str(exc)) from exc
-
-    return fetch
-
-
-class _RemoteHashes:
-    """The sha256 of files on hosts, computed there while the transfers run (neither waits for the
-    other). One hash per file per process: a turn that ends before its file is whole leaves the
-    hash running for a later turn instead of starting another."""
-
-    def __init__(self) -> None:
-        self.running: dict[tuple[str, str], Started] = {}
-
-    def start(self, host: Host, path: str) -> None:
-        if (host.config.name, path) not in self.running:
-            self.running[host.config.name, path] = host.start(f"sha256sum -- {shlex.quote(path)}")
-
-    def result(self, host: Host, path: str) -> str:
-        if (host.config.name, path) not in self.running:
-            self.start(host, path)
-        result = self.running.pop((host.config.name, path)).wait()
-        digest = result.stdout.split(" ", 1)[0]
-        if not result.ok or not re.fullmatch(r"[0-9a-f]{64}", digest):
-            detail = (result.stderr.strip() or result.stdout.strip() or f"exit {result.exit_code}").splitlines()[0]
-            raise DownloadError(f"cannot hash {path} on the host: {detail}")
-        return digest
+        """Size of the files that exist among `names` (relative to `run_dir`), asked now."""
+        return self.executors[host_name].file_facts(run_dir, names)

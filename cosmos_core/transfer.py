@@ -17,7 +17,7 @@ import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import paramiko
 
@@ -105,19 +105,35 @@ def download_file(fetch: Fetch, remote_path: str, local_path: Path, size: int, r
     return True
 
 
+def local_fetch(source: Path, size: int, on_progress: Callable[[int], None], deadline: float | None) -> Fetch:
+    """Fetch by copying a file on this machine (the local executor's runs)."""
+    def fetch(part: Path, offset: int, digest: hashlib._Hash | None, lock: int) -> bool:
+        with open(source, "rb") as src:
+            return _append(src, str(source), part, offset, size, on_progress, deadline, digest, None)
+
+    return fetch
+
+
 def _fetch(sftp: paramiko.SFTPClient, remote_path: str, part: Path, offset: int, size: int,
            on_progress: Callable[[int], None], deadline: float | None, digest: hashlib._Hash | None) -> bool:
-    """Append bytes `offset`..`size` of the remote file to `part` (and to `digest`); False if
-    `deadline` came first."""
-    with sftp.open(remote_path, "rb") as src, open(part, "ab") as dst:
+    with sftp.open(remote_path, "rb") as src:
+        return _append(src, remote_path, part, offset, size, on_progress, deadline, digest, src.prefetch)
+
+
+def _append(src: BinaryIO, name: str, part: Path, offset: int, size: int, on_progress: Callable[[int], None],
+            deadline: float | None, digest: hashlib._Hash | None, prefetch: Callable[[int], None] | None) -> bool:
+    """Append bytes `offset`..`size` of `src` to `part` (and to `digest`), a window at a time, each
+    window asked for at once with `prefetch`; False if `deadline` came first."""
+    with open(part, "ab") as dst:
         while offset < size:
             window_end = min(size, offset + PREFETCH_WINDOW)
             src.seek(offset)
-            src.prefetch(window_end)
+            if prefetch is not None:
+                prefetch(window_end)
             while offset < window_end:
                 chunk = src.read(min(READ_SIZE, window_end - offset))
                 if not chunk:
-                    raise DownloadError(f"{remote_path} is shorter than the {size} bytes reported")
+                    raise DownloadError(f"{name} is shorter than the {size} bytes reported")
                 try:
                     dst.write(chunk)
                 except OSError as exc:

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from cosmos_core import docker, models
+from cosmos_core import models
+from cosmos_core.executors import docker_cli as docker
 from cosmos_core.models import Prompt, Run
 from cosmos_core.transfer_models import DEFAULT_MODEL, model
 from tests.hostkit import TestHost, make_video, wait_until

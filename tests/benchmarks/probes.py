@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.handlers import Handlers, Query
-from cosmos_core import docker
+from cosmos_core.executors import docker_cli as docker
 from cosmos_core.api import CosmosAPI, Refresh
-from cosmos_core.probe import ProbeTarget
+from cosmos_core.executors.base import ProbeTarget
 from cosmos_core.remote import Host
 from tests.workspace import Workspace
 
@@ -75,7 +75,7 @@ def naive_status(host: Host, targets: Sequence[ProbeTarget]) -> None:
 def sync_against_naive(workspace: Workspace, api: CosmosAPI, run_ids: Sequence[str]) -> dict[str, float]:
     """One product sync over the running runs, then the naive design over the same runs:
     remote commands (exec sessions on the host's sshd) and seconds of each."""
-    host = api.hosts["gpu1"]
+    host = api.executors["gpu1"].shell
     targets = [ProbeTarget(r, str(workspace.remote_run_dir(r)), ("outputs/output.mp4", "run.log")) for r in run_ids]
     count = workspace.host.count_exec_sessions
     before = count()
@@ -96,7 +96,7 @@ def sync_against_naive(workspace: Workspace, api: CosmosAPI, run_ids: Sequence[s
 def bench_commands(bench: Bench) -> None:
     active = active_runs(bench)
     api = active.api
-    api.hosts["gpu1"].run("true")  # an open connection, as a dashboard keeps: neither side pays the handshake
+    api.executors["gpu1"].shell.run("true")  # an open connection, as a dashboard keeps: neither side pays the handshake
     figures = sync_against_naive(active.workspace, api, active.run_ids)
     n = len(active.run_ids)
     bench.emit(f"sync_{n}_active_remote_commands", figures["sync_commands"])

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cosmos_core import docker
-from cosmos_core.probe import FileFacts, ProbeTarget
+from cosmos_core.executors import docker_cli as docker
+from cosmos_core.executors.base import FileFacts, ProbeTarget
 from cosmos_core.repository import Refresh
 from cosmos_core.transfer import PREFETCH_WINDOW, download_file, sftp_fetch
 
@@ -31,10 +31,10 @@ def report(capsys, title: str, rows: list[tuple[str, float, str]]) -> None:
 def test_batched_probe_against_two_commands_per_run(api, workspace, sample_video, capsys):
     prompt = api.add_prompt("bench [sleep=120]", sample_video)
     runs = [api.start_inference(prompt["id"]) for _ in range(20)]
-    host = api.hosts["gpu1"]
+    host = api.executors["gpu1"].shell
     targets = [ProbeTarget(r["id"], str(workspace.remote_run_dir(r["id"])), ("outputs/output.mp4", "run.log"))
                for r in runs]
-    checker = api.repo.checker
+    checker = api.repo.syncer.checker
 
     sessions = workspace.host.count_exec_sessions()
     started = time.perf_counter()
@@ -75,7 +75,7 @@ def test_download_throughput_against_a_low_prefetch_cap(api, workspace, capsys, 
     remote = Path(workspace.host.remote_dir) / "bench.bin"
     remote.write_bytes(data)
     facts = FileFacts(len(data), hashlib.sha256(data).hexdigest())
-    with api.hosts["gpu1"].sftp_session("benchmarking") as sftp:
+    with api.executors["gpu1"].shell.sftp_session("benchmarking") as sftp:
 
         def timed(client, name: str) -> float:
             started = time.perf_counter()

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from cosmos_core.api import CosmosAPI, Refresh
-from cosmos_core.repository import MAX_DOWNLOAD_ATTEMPTS
+from cosmos_core.sync import MAX_DOWNLOAD_ATTEMPTS
 from tests.hostkit import wait_until
 from tests.integration.test_sync import settled, sha256, start, sync_until
 from tests.workspace import Workspace

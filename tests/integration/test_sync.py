@@ -11,8 +11,8 @@ import pytest
 
 from cosmos_core.api import CosmosAPI, Refresh
 from cosmos_core.models import Run
-from cosmos_core.probe import ProbeTarget
-from cosmos_core.repository import MACHINE
+from cosmos_core.executors.base import JobState, ProbeTarget
+from cosmos_core.install import install_id
 from cosmos_core.status import RunFacts, RunStatus
 from tests.hostkit import STANDIN_SECOND_PARAGRAPH, wait_until
 
@@ -185,7 +185,7 @@ def test_filtered_listing_shows_a_run_as_it_now_is(workspace, api, sample_video)
 
 def test_only_this_machines_dead_launches_are_failed(api, sample_video):
     prompt = api.add_prompt("never launched", sample_video)
-    for run_id, machine in (("rs_elsewhere", "another-laptop"), ("rs_here", MACHINE)):
+    for run_id, machine in (("rs_elsewhere", "another-laptop"), ("rs_here", install_id())):
         api.repo.create_run(run_id, prompt["id"], "inference", "gpu1", {})
         Run.update(status="uploading", launched_on=machine).where(Run.id == run_id).execute()
     api.sync(Refresh.FORCE)
@@ -195,13 +195,13 @@ def test_only_this_machines_dead_launches_are_failed(api, sample_video):
 
 def test_the_earlier_tools_method_names_work_on_one_run(api, workspace, sample_video):
     run = start(api, "named [sleep=1]", sample_video)
-    checker = api.repo.checker
+    checker = api.repo.syncer.checker
     target = ProbeTarget(run["id"], str(workspace.remote_run_dir(run["id"])), ("outputs/output.mp4", "run.log"))
-    assert checker.check_container_status("gpu1", target).status == "running"
+    assert checker.check_container_status("gpu1", target).state is JobState.RUNNING
     workspace.wait_for_marker(run["id"])
     assert checker.check_run_completion("gpu1", target) == 0
     assert checker.parse_completion_marker("x\n[COSMOS_COMPLETE] exit_code=4\n") == 4
-    wait_until(lambda: checker.check_container_status("gpu1", target).stopped, 15, "the container to stop")
+    wait_until(lambda: checker.check_container_status("gpu1", target).state is JobState.FINISHED, 15, "the container to stop")
     facts = RunFacts(run["id"], "inference", RunStatus.RUNNING, 0.0)
     change = checker.sync_run_status(facts, "gpu1", target, time.time())
     assert change.status is RunStatus.COMPLETED and "outputs/output.mp4" in change.fields["remote_files"]

@@ -4,8 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cosmos_core.docker import ContainerState
-from cosmos_core.probe import FileFacts, Observation
+from cosmos_core.executors.base import FileFacts, JobState, Observation
+from cosmos_core.executors.docker_cli import ContainerState
+from cosmos_core.executors.docker_probe import observed
 from cosmos_core.status import RunFacts, RunStatus, decide, exit_reason
 
 NOW = 1000.0
@@ -28,8 +29,8 @@ def seen(c=None, marker=None, files=None, stage="", counter="", reasons=()):
     """What a probe saw; a run that exited 0 wrote its video unless `files` says otherwise."""
     if files is None:
         files = OUTPUT if marker == 0 else {}
-    return Observation(container=c, marker_exit=marker, files=files, stage_line=stage, counter_line=counter,
-                       reason_lines=tuple(reasons))
+    return Observation(**observed(c, "cosmos-rs_1"), marker_exit=marker, files=files, stage_line=stage,
+                       counter_line=counter, reason_lines=tuple(reasons))
 
 
 def test_running_container_changes_nothing_even_with_a_marker_in_the_log():
@@ -114,7 +115,7 @@ def test_terminal_runs_never_change(status):
 @pytest.mark.parametrize("status", [RunStatus.PENDING, RunStatus.UPLOADING])
 def test_an_orphaned_launch_without_a_container_fails(status):
     change = decide(run(status), seen(None), NOW, LOST)
-    assert change.status is RunStatus.FAILED and "stopped before its container started" in change.fields["error"]
+    assert change.status is RunStatus.FAILED and "stopped before its job started" in change.fields["error"]
 
 
 @pytest.mark.parametrize("state", ["running", "exited"])
@@ -214,7 +215,7 @@ def test_a_container_stuck_in_created_fails_after_lost_after():
     assert decide(run(missing_since=NOW), seen(container("created")), NOW + LOST - 1, LOST) is None
     final = decide(run(missing_since=NOW), seen(container("created")), NOW + LOST, LOST)
     assert final.status is RunStatus.FAILED
-    assert final.fields["error"] == "Container was created but never started (lost for 120 s)"
+    assert final.fields["error"] == "Container was created but never started and its log has no completion marker (lost for 120 s)"
 
 
 def test_exit_zero_with_a_symlinked_video_fails_naming_the_link():
@@ -224,3 +225,47 @@ def test_exit_zero_with_a_symlinked_video_fails_naming_the_link():
     assert change.fields["error"] == ("Container exited with code 0 but outputs/output.mp4 is a symlink to "
                                       "/etc/passwd, not a file the run wrote")
     assert change.fields["remote_files"] == {"run.log": [5, None, None]}
+
+
+def job(state, code=None, reason="", marker=None, files=None):
+    """What an engine that is not Docker (Slurm, say) saw."""
+    return Observation(state=state, exit_code=code, reason=reason, subject="Job", marker_exit=marker,
+                       files=OUTPUT if files is None and marker == 0 else (files or {}), handle="42")
+
+
+def test_a_queued_job_says_what_it_waits_for_and_starts_running_when_it_runs():
+    waiting = decide(run(RunStatus.QUEUED), job(JobState.QUEUED, reason="Resources"), NOW, LOST)
+    assert waiting.fields == {"progress": "waiting: Resources"} and waiting.status is RunStatus.QUEUED
+    assert decide(run(RunStatus.QUEUED, progress="waiting: Resources"), job(JobState.QUEUED, reason="Resources"),
+                  NOW, LOST) is None
+    started = decide(run(RunStatus.QUEUED, progress="waiting: Resources"), job(JobState.RUNNING), NOW, LOST)
+    assert started.fields == {"status": "running", "started_at": NOW, "progress": None}
+
+
+def test_a_running_run_never_goes_back_to_queued():
+    assert decide(run(RunStatus.RUNNING), job(JobState.QUEUED, reason="Priority"), NOW, LOST) is None
+
+
+def test_an_orphaned_launch_whose_job_is_queued_becomes_queued_with_its_handle():
+    change = decide(run(RunStatus.UPLOADING), job(JobState.QUEUED), NOW, LOST)
+    assert change.fields == {"status": "queued", "started_at": NOW, "container_id": "42"}
+
+
+@pytest.mark.parametrize(("code", "reason", "error"), [
+    (143, "time limit reached (Slurm TIMEOUT)", "Job exited with code 143: time limit reached (Slurm TIMEOUT)"),
+    (3, "", "Job exited with code 3"),
+    (0, "cancelled outside the dashboard (Slurm CANCELLED)",
+     "Job exited with code 0: cancelled outside the dashboard (Slurm CANCELLED)"),
+])
+def test_a_finished_job_without_a_marker_fails_with_the_engines_reason(code, reason, error):
+    change = decide(run(), job(JobState.FINISHED, code, reason), NOW, LOST)
+    assert change.status is RunStatus.FAILED and change.fields["error"] == error and change.fields["exit_code"] == code
+
+
+def test_a_job_killed_at_its_time_limit_after_echoing_success_is_not_completed():
+    change = decide(run(), job(JobState.FINISHED, 143, "time limit reached (Slurm TIMEOUT)", marker=0), NOW, LOST)
+    assert change.status is RunStatus.FAILED and change.fields["exit_code"] == 143
+
+
+def test_a_finished_job_with_its_marker_completes_whatever_the_engine():
+    assert decide(run(), job(JobState.FINISHED, 0, marker=0), NOW, LOST).status is RunStatus.COMPLETED

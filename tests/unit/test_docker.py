@@ -1,6 +1,6 @@
 import shlex
 
-from cosmos_core import docker
+from cosmos_core.executors import docker_cli as docker
 
 
 def test_run_command_quotes_everything_and_keeps_the_exit_code():
@@ -10,6 +10,7 @@ def test_run_command_quotes_everything_and_keeps_the_exit_code():
         image="img:latest",
         run_args=("--gpus", "all"),
         mount_dir="/home/u/cosmos transfer",
+        workspace="/workspace",
         env={"NUM_GPU": "2", "X": "$(id)"},
         argv=("bash", "a b.sh", "it's"),
     )

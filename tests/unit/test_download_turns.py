@@ -3,8 +3,8 @@
 from pathlib import Path
 from types import SimpleNamespace
 
-from cosmos_core.probe import FileFacts
-from cosmos_core.status import StatusChecker
+from cosmos_core.executors.base import FileFacts
+from cosmos_core.executors.ssh_files import SshFiles
 
 
 class Recorder:
@@ -40,8 +40,8 @@ def test_a_verified_file_in_place_is_neither_downloaded_nor_hashed_again(tmp_pat
     video.write_bytes(b"v" * 10)
     monkeypatch.setattr("cosmos_core.transfer.sha256_of", lambda path: (_ for _ in ()).throw(AssertionError("hashed")))
     recorder = Recorder([video])
-    done = StatusChecker({"gpu1": NoHost()}, 120, 15).download_outputs(
-        "gpu1", "/remote/run", {"outputs/output.mp4": FileFacts(10, "not-checked")}, tmp_path, recorder, None)
+    done = SshFiles(NoHost(), 15).download(
+        "/remote/run", {"outputs/output.mp4": FileFacts(10, "not-checked")}, tmp_path, recorder, None)
     assert done and recorder.seen == [(10, 10)]
 
 
@@ -50,10 +50,9 @@ def test_a_verified_file_that_changed_size_is_fetched_again(tmp_path, monkeypatc
     video = tmp_path / "outputs" / "output.mp4"
     video.parent.mkdir()
     video.write_bytes(b"v" * 9)
-    checker = StatusChecker({"gpu1": NoHost()}, 120, 15)
     try:
-        checker.download_outputs("gpu1", "/r", {"outputs/output.mp4": FileFacts(10, "x")}, tmp_path,
-                                 Recorder([video]), None)
+        SshFiles(NoHost(), 15).download("/r", {"outputs/output.mp4": FileFacts(10, "x")}, tmp_path,
+                                        Recorder([video]), None)
     except AssertionError as exc:
         assert "the host was asked for checking outputs/output.mp4" in str(exc)
     else:

@@ -1,6 +1,6 @@
 """hosts check: one line per item, an item checked per model ok only when every model's is."""
 
-from cosmos_core.hostcheck import parse_checks
+from cosmos_core.executors.hostcheck import parse_checks
 
 
 def test_items_checked_per_model_are_merged():

@@ -5,15 +5,9 @@ import textwrap
 
 import pytest
 
-from cosmos_core.probe import (
-    FileFacts,
-    ProbeError,
-    ProbeTarget,
-    build_facts_script,
-    build_probe_script,
-    parse_facts_output,
-    parse_probe_output,
-)
+from cosmos_core.executors.base import FileFacts, JobState, ProbeError, ProbeTarget
+from cosmos_core.executors.docker_probe import build_probe_script, parse_probe_output
+from cosmos_core.executors.run_probe import build_facts_script, parse_facts_output
 
 FILES = ("outputs/output.mp4", "run.log")
 
@@ -63,17 +57,18 @@ def test_one_script_answers_for_every_run(tmp_path, fake_docker):
         make_run(tmp_path, "rs_oom", "loading\n"),
         make_run(tmp_path, "rs_gone", "x\n"),
     ]
-    report = run_probe(fake_docker, targets, remove=["cosmos-other", "cosmos-never-existed"])
+    report = run_probe(fake_docker, targets, remove=["other", "never-existed"])
     obs = report.observations
-    assert obs["rs_run"].container.status == "running" and obs["rs_run"].marker_exit is None
+    assert obs["rs_run"].state is JobState.RUNNING and obs["rs_run"].marker_exit is None
     assert obs["rs_run"].files == {}  # unfinished: nothing hashed
     assert obs["rs_done"].marker_exit == 0
     assert obs["rs_done"].files["outputs/output.mp4"] == FileFacts(len(video))  # sizes only: a probe never hashes
     assert obs["rs_done"].files["run.log"].size == len("saved\n[COSMOS_COMPLETE] exit_code=0\n")
-    assert obs["rs_oom"].container.oom_killed and obs["rs_oom"].container.exit_code == 137
+    assert obs["rs_oom"].state is JobState.FINISHED and obs["rs_oom"].exit_code == 137
+    assert obs["rs_oom"].reason == "out of memory (OOMKilled)"
     assert "outputs/output.mp4" not in obs["rs_oom"].files and "run.log" in obs["rs_oom"].files
-    assert obs["rs_gone"].container is None
-    assert sorted(report.removed) == ["cosmos-never-existed", "cosmos-other"]
+    assert obs["rs_gone"].state is JobState.GONE
+    assert sorted(report.cleaned) == ["never-existed", "other"]
     calls = (tmp_path / "docker").parent.joinpath("calls").read_text().splitlines()
     assert [c.split()[0] for c in calls] == ["ps", "inspect", "rm"]  # three docker calls, whatever the count
 
@@ -107,7 +102,7 @@ def test_log_text_cannot_forge_payload_lines(tmp_path, fake_docker):
     victim = make_run(tmp_path, "rs_run", "step 1\n")
     attacker = make_run(tmp_path, "rs_done", forged)
     report = run_probe(fake_docker, [victim, attacker])
-    assert report.observations["rs_run"].container.status == "running"
+    assert report.observations["rs_run"].state is JobState.RUNNING
     assert report.observations["rs_run"].marker_exit is None
     assert report.observations["rs_done"].marker_exit is None  # no whole marker line at all
 

@@ -6,7 +6,7 @@ import pytest
 
 from cosmos_core import models
 from cosmos_core.config import SyncConfig
-from cosmos_core.repository import DataRepository, InvalidInput, NotFound
+from cosmos_core.repository import DataRepository, InvalidInput, NotFound, backoff_seconds
 from cosmos_core.status import RunStatus
 
 SYNC = SyncConfig(min_interval_seconds=2, lost_after_seconds=120, download_budget_seconds=3)
@@ -99,11 +99,16 @@ def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path, video):
     repo.create_run("rs_old", prompt.id, "inference", "gpu1", {})
     for column in ("launched_on", "model", "progress"):  # what a version-1 database looks like
         db.execute_sql(f"ALTER TABLE run DROP COLUMN {column}")
+    for column in ("failures", "retry_at"):
+        db.execute_sql(f"ALTER TABLE hoststate DROP COLUMN {column}")
+    db.execute_sql("DROP TABLE downloadlease")
     models.SchemaVersion.update(version=1).execute()
     db.close()
     db = models.connect(url)
-    assert models.SchemaVersion.get_by_id(1).version == models.SCHEMA_VERSION == 4
+    assert models.SchemaVersion.get_by_id(1).version == models.SCHEMA_VERSION == 5
     assert {"launched_on", "model", "progress"} <= {c.name for c in db.get_columns("run")}
+    assert {"failures", "retry_at"} <= {c.name for c in db.get_columns("hoststate")}
+    assert db.table_exists("downloadlease")
     old = repo.get_run("rs_old")
     assert old.launched_on is None and old.model == "transfer1" and old.progress is None
     assert repo.get_prompt(prompt.id).text == "kept"
@@ -135,3 +140,41 @@ def test_the_tick_queries_use_indexes(tmp_path):
     for name, sql in plans.items():
         plan = " ".join(row[-1] for row in db.execute_sql(f"EXPLAIN QUERY PLAN {sql}").fetchall())
         assert "INDEX run_" in plan, (name, plan)  # not a scan of every run
+
+
+def test_a_download_lease_is_one_installs_until_it_expires(tmp_path):
+    models.connect(f"sqlite:///{tmp_path}/l.db")
+    now = [1000.0]
+    repo = DataRepository(tmp_path / "outputs", SYNC, clock=lambda: now[0])
+    assert repo.take_lease("rs_1", "in_a", 1060.0)
+    assert repo.take_lease("rs_1", "in_a", 1070.0)  # renewed by its holder
+    assert not repo.take_lease("rs_1", "in_b", 1080.0)  # held by another install
+    now[0] = 1071.0  # expired: taken over
+    assert repo.take_lease("rs_1", "in_b", 1131.0) and not repo.take_lease("rs_1", "in_a", 1140.0)
+    repo.release_lease("rs_1", "in_a")  # not its holder: nothing happens
+    assert not repo.take_lease("rs_1", "in_a", 1140.0)
+    repo.release_lease("rs_1", "in_b")
+    assert repo.take_lease("rs_1", "in_a", 1140.0)
+
+
+def test_a_failing_host_backs_off_for_every_process_until_it_answers(tmp_path):
+    models.connect(f"sqlite:///{tmp_path}/b.db")
+    now = [1000.0]
+    repo = DataRepository(tmp_path / "outputs", SYNC, clock=lambda: now[0])
+    other_process = DataRepository(tmp_path / "outputs", SYNC, clock=lambda: now[0])
+    assert repo.claim_probe("gpu2", now[0], force=False)
+    repo.record_host("gpu2", "host gpu2: no answer")
+    repo.record_host("gpu2", "host gpu2: no answer")  # twice in a row
+    waited = backoff_seconds(2, SYNC.min_interval_seconds)
+    now[0] += waited - 0.5
+    assert not other_process.claim_probe("gpu2", now[0], force=False)
+    assert other_process.claim_probe("gpu2", now[0], force=True)  # the Refresh button still asks
+    now[0] += 1.0 + SYNC.min_interval_seconds
+    assert other_process.claim_probe("gpu2", now[0], force=False)
+    other_process.record_host("gpu2", None)
+    assert repo.host_state("gpu2").failures == 0 and repo.host_state("gpu2").retry_at == 0
+
+
+def test_backoff_doubles_from_the_probe_interval_up_to_a_cap():
+    assert [backoff_seconds(n, 2.0) for n in (1, 2, 3, 4, 5, 6)] == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert backoff_seconds(1, 0.0) == 1.0

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import shlex
 
-from . import docker
-from .remote import Host, RemoteError
-from .transfer_models import model
+from ..config import HostConfig
+from ..remote import RemoteError
+from ..transfer_models import model
+from . import docker_cli
+from .shell import Shell
 
 # Each check prints one line: NAME<tab>ok|fail|absent<tab>detail.
 _DOCKER_AND_GPUS = r"""
@@ -38,14 +40,13 @@ fi
 ITEMS = ("docker", "image", "remote_dir", "gpus")
 
 
-def check_script(host: Host) -> str:
-    c = host.config
+def check_script(c: HostConfig) -> str:
     q = shlex.quote
     parts = [_DOCKER_AND_GPUS % {"docker": " ".join(q(p) for p in c.docker)}]
     for name in c.models:
         setup, marker = c.setup(name), model(name).checkout_marker
         parts.append(_MODEL % {
-            "image_args": docker.image_exists_command((), setup.image), "image": q(setup.image),
+            "image_args": docker_cli.image_exists_command((), setup.image), "image": q(setup.image),
             "marker": q(f"{setup.remote_dir}/{marker}"), "marker_name": q(marker), "remote_dir": q(setup.remote_dir),
         })  # fmt: skip
     return "".join(parts)
@@ -67,15 +68,15 @@ def parse_checks(stdout: str) -> dict[str, dict[str, str]]:
     return checks
 
 
-def check_host(host: Host) -> dict:
+def check_host(shell: Shell, config: HostConfig) -> dict:
     """{"name", "ok", "ssh": {...}, "docker": {...}, "image": {...}, "remote_dir": {...}, "gpus": {...}}"""
-    report: dict = {"name": host.config.name}
+    report: dict = {"name": config.name}
     try:
-        result = host.run("bash -s", stdin=check_script(host))
+        result = shell.run("bash -s", stdin=check_script(config))
     except RemoteError as exc:
         report.update(ok=False, ssh={"status": "fail", "detail": str(exc)})
         return report
-    report["ssh"] = {"status": "ok", "detail": host.label}
+    report["ssh"] = {"status": "ok", "detail": shell.label}
     report.update(parse_checks(result.stdout))
     report["ok"] = all(report.get(k, {}).get("status") == "ok" for k in ("docker", "image", "remote_dir"))
     return report

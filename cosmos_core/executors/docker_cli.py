@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 RUN_LABEL = "cosmos.run_id"
-WORKSPACE = "/workspace"
 
 # `.State.Status` values after which the container will not run again.
 STOPPED_STATES = frozenset({"exited", "dead", "stopped"})
@@ -19,8 +18,11 @@ STOPPED_STATES = frozenset({"exited", "dead", "stopped"})
 INSPECT_FORMAT = "{{.Name}}\t{{.State.Status}}\t{{.State.ExitCode}}\t{{.State.OOMKilled}}"
 
 
+NAME_PREFIX = "cosmos-"
+
+
 def container_name(run_id: str) -> str:
-    return f"cosmos-{run_id}"
+    return f"{NAME_PREFIX}{run_id}"
 
 
 def _join(prefix: Sequence[str], *args: str) -> str:
@@ -34,11 +36,12 @@ def run_command(
     image: str,
     run_args: Sequence[str],
     mount_dir: str,
+    workspace: str,
     env: Mapping[str, str],
     argv: Sequence[str],
 ) -> str:
     """`docker run -d` for one run: named and labelled by run id, `mount_dir` at
-    /workspace, no `--rm` so that the exit code stays inspectable."""
+    `workspace` (its working directory), no `--rm` so that the exit code stays inspectable."""
     env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
     return _join(
         prefix,
@@ -46,8 +49,8 @@ def run_command(
         "--name", container_name(run_id),
         "--label", f"{RUN_LABEL}={run_id}",
         *run_args,
-        "-v", f"{mount_dir}:{WORKSPACE}",
-        "-w", WORKSPACE,
+        "-v", f"{mount_dir}:{workspace}",
+        "-w", workspace,
         *env_args,
         image,
         *argv,

@@ -1,0 +1,64 @@
+"""The Docker executor: each run is a container, on a GPU host over SSH or on this machine.
+
+`docker run -d` with the run's checkout mounted at /workspace, named and labelled
+by run id and kept after it exits (so that its exit code stays inspectable) until
+its run has settled; one probe script per sync answers for every run at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ..config import HostConfig
+from ..launcher import WORKSPACE, LaunchPlan
+from ..remote import RemoteError
+from ..transfer_models import model
+from . import docker_cli
+from .base import JobState, ProbeReport, ProbeTarget, SubmitError, UploadProgress
+from .docker_probe import build_probe_script, parse_probe_output
+from .shell import RunFiles, Shell, ShellExecutor
+
+
+class DockerExecutor(ShellExecutor):
+    first_state = JobState.RUNNING  # `docker run -d` starts the container at once
+
+    def __init__(self, config: HostConfig, shell: Shell, files: RunFiles, probe_timeout: float) -> None:
+        super().__init__(shell, files, probe_timeout)
+        self.config = config
+
+    def submit(self, plan: LaunchPlan, on_upload: UploadProgress | None, cancelled: Callable[[], bool]) -> str:
+        cfg = self.config
+        setup = cfg.setup(plan.model)
+        self.files.upload(plan.remote_dir(cfg), setup.remote_dir, model(plan.model).checkout,
+                          plan.files_to_send(), plan.texts, on_upload, cancelled)
+        if cancelled():
+            raise SubmitError("cancelled before its container started")
+        command = docker_cli.run_command(
+            cfg.docker, run_id=plan.run_id, image=setup.image, run_args=setup.run_args,
+            mount_dir=setup.remote_dir, workspace=WORKSPACE, env=plan.env(cfg.num_gpus), argv=plan.argv,
+        )  # fmt: skip
+        try:
+            result = self.shell.run(command)
+        except RemoteError:
+            self.cleanup([plan.run_id])
+            raise
+        container_id = result.stdout.strip().splitlines()[-1:]
+        if not result.ok or not container_id:
+            self.cleanup([plan.run_id])
+            detail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
+            raise SubmitError(f"docker run failed on {cfg.name} (exit {result.exit_code}): {detail[0]}")
+        return container_id[0]
+
+    def probe(self, targets: Sequence[ProbeTarget], cleanup: Sequence[str] = ()) -> ProbeReport:
+        script = build_probe_script(self.config.docker, targets, cleanup)
+        return parse_probe_output(self.shell.run("bash -s", stdin=script, timeout=self.probe_timeout).stdout, targets)
+
+    def cancel(self, run_id: str, handle: str | None) -> None:
+        self.shell.run(docker_cli.stop_command(self.config.docker, run_id))
+
+    def cleanup(self, run_ids: Sequence[str]) -> None:
+        """Best effort: the sync's clean-up removes what is left if the host cannot be reached now."""
+        try:
+            self.shell.run(docker_cli.remove_command(self.config.docker, map(docker_cli.container_name, run_ids)))
+        except RemoteError:
+            pass

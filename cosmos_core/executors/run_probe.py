@@ -1,0 +1,148 @@
+"""Reading many run directories on a host in one shell script (pure: build and parse).
+
+Every engine asks the same of a run's directory: the last completion marker line
+of its log (from the tail only), while it runs its latest stage and progress-bar
+lines, and, once it has finished, the log lines that may say why and the size of
+its files. This module writes that part of the probe script and reads its
+answer; each engine adds its own part saying which runs are no longer running
+(`done[RUN_ID]=1` in the script) and lines of its own. The answer is wrapped in
+payload tags so that anything a login shell prints around it cannot break parsing.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..markers import EXIT_STATUS_ERE, parse_completion_marker
+from ..transfer_models import probe_patterns
+from .base import FileFacts, JobState, Observation, ProbeError, ProbeTarget
+
+OPEN_TAG = "<cosmos-payload>"
+CLOSE_TAG = "</cosmos-payload>"
+LOG_TAIL_BYTES = 65536
+MAX_LINE_BYTES = 400  # a log line brought back is cut to this
+REASON_LINES = 12  # candidate lines for why a run failed, from the end of its log
+
+# facts ID DIR FILE...: the size of each FILE (relative to DIR) that exists, or where it points if it
+# is a symlink (never followed: it may lead out of the run's dir). Never a hash: a probe must not wait
+# on reading a big file (the download asks for the sha256 while it transfers).
+_FACTS = r"""facts() {
+  local id=$1 dir=$2 f to
+  shift 2
+  for f in "$@"; do
+    if [ -L "$dir/$f" ]; then
+      to=$(readlink -- "$dir/$f")
+      printf 'L\t%s\t%s\t%.300s\n' "$id" "$f" "${to//[$'\t\n']/ }"
+    elif [ -f "$dir/$f" ]; then
+      printf 'F\t%s\t%s\t%s\n' "$id" "$f" "$(stat -c %s -- "$dir/$f")"
+    fi
+  done
+  return 0
+}
+"""
+
+_LIBRARY = _FACTS.replace("%", "%%") + r"""set -u
+STAGES=%(stages)s COUNTERS=%(counters)s REASONS=%(reasons_re)s
+declare -A done
+printf '%(open)s\n'
+lines() {  # lines DIR PATTERN COUNT: the log tail's last COUNT lines matching PATTERN (a \r ends a line)
+  tail -c %(tail)d "$1/run.log" 2>/dev/null | tr '\r\t' '\n ' | grep -aE -- "$2" | tail -n "$3" \
+    | cut -c1-%(line)d
+}
+probe_run() {  # probe_run ID DIR FILE...: after the engine's part has filled done[]
+  local id=$1 dir=$2 marker line
+  shift 2
+  marker=$(tail -c %(tail)d "$dir/run.log" 2>/dev/null | tr -d '\r' \
+    | grep -axE %(marker)s | tail -n 1)
+  printf 'M\t%%s\t%%s\n' "$id" "$marker"
+  if [ -z "${done[$id]:-}" ] && [ -z "$marker" ]; then
+    printf 'G\t%%s\t%%s\t%%s\n' "$id" "$(lines "$dir" "$STAGES" 1)" "$(lines "$dir" "$COUNTERS" 1)"
+    return 0
+  fi
+  lines "$dir" "$REASONS" %(reasons)d | while IFS= read -r line; do printf 'X\t%%s\t%%s\n' "$id" "$line"; done
+  facts "$id" "$dir" "$@"
+}
+"""
+
+
+def build_script(engine_part: str, targets: Sequence[ProbeTarget], after: str = "") -> str:
+    """The whole probe (for `bash -s`): the library, the engine's part (which fills `done[]`), one
+    `probe_run` per target, then `after` (say, removing settled jobs)."""
+    q = shlex.quote
+    parts = [_LIBRARY % {
+        "open": OPEN_TAG,
+        "tail": LOG_TAIL_BYTES,
+        "marker": q(f"\\[COSMOS_COMPLETE\\] exit_code={EXIT_STATUS_ERE}[[:blank:]]*"),
+        "line": MAX_LINE_BYTES,
+        "reasons": REASON_LINES,
+        **dict(zip(("stages", "counters", "reasons_re"), map(q, probe_patterns()), strict=True)),
+    }, engine_part]  # fmt: skip
+    parts += [shlex.join(["probe_run", t.run_id, t.run_dir, *t.files]) for t in targets]
+    parts += [after, f"printf '{CLOSE_TAG}\\n'"]
+    return "\n".join(parts) + "\n"
+
+
+def payload_lines(stdout: str) -> list[str]:
+    """The lines between the payload tags (only \\n splits: log text never spans lines here)."""
+    start, end = stdout.find(OPEN_TAG), stdout.rfind(CLOSE_TAG)
+    if start < 0 or end < start:
+        raise ProbeError("the host's answer has no complete payload (is bash installed on the host?)")
+    return stdout[start + len(OPEN_TAG):end].split("\n")
+
+
+@dataclass
+class RunLines:
+    """What the run-directory part of a probe said of one run."""
+
+    marker_exit: int | None = None
+    files: dict[str, FileFacts] = field(default_factory=dict)
+    stage_line: str = ""
+    counter_line: str = ""
+    reason_lines: list[str] = field(default_factory=list)
+
+    def observe(self, state: JobState, **engine: object) -> Observation:
+        """The observation, with what the engine says (`exit_code`, `reason`, `subject`, `handle`)."""
+        return Observation(state=state, marker_exit=self.marker_exit, files=self.files,
+                           stage_line=self.stage_line, counter_line=self.counter_line,
+                           reason_lines=tuple(self.reason_lines), **engine)  # type: ignore[arg-type]
+
+
+def parse_run_lines(lines: Sequence[str], run_ids: Sequence[str]) -> dict[str, RunLines]:
+    """The M, F, L, G and X lines of every run; other lines are the engine's."""
+    seen = {run_id: RunLines() for run_id in run_ids}
+    for line in lines:
+        kind, _, rest = line.partition("\t")
+        run_id, _, value = rest.partition("\t")
+        run = seen.get(run_id)
+        if run is None:
+            continue
+        if kind == "M":
+            run.marker_exit = parse_completion_marker(value)
+        elif kind in ("F", "L") and (facts := _file_facts(kind, value)):
+            run.files[facts[0]] = facts[1]
+        elif kind == "G":
+            run.stage_line, _, run.counter_line = value.partition("\t")
+        elif kind == "X":
+            run.reason_lines.append(value)
+    return seen
+
+
+def _file_facts(kind: str, value: str) -> tuple[str, FileFacts] | None:
+    name, _, detail = value.partition("\t")
+    if kind == "L":
+        return name, FileFacts(0, symlink_to=detail)
+    if not detail.isdigit():
+        return None  # the file vanished between the test and the stat
+    return name, FileFacts(int(detail))
+
+
+def build_facts_script(run_dir: str, names: Sequence[str]) -> str:
+    """A bash script (for `bash -s`) giving the size of the files among `names`."""
+    call = shlex.join(["facts", "-", run_dir, *names])
+    return f"{_FACTS}printf '{OPEN_TAG}\\n'\n{call}\nprintf '{CLOSE_TAG}\\n'\n"
+
+
+def parse_facts_output(stdout: str) -> dict[str, FileFacts]:
+    return dict(parse_run_lines(payload_lines(stdout), ["-"])["-"].files)

@@ -1,0 +1,90 @@
+"""What the executors need of a machine: run a shell command, and a run's files there.
+
+`remote.Host` (SSH) and `local.LocalShell` (this machine) are the shells;
+`ssh_files.SshFiles` and `local.LocalFiles` the files. An executor built on a
+shell and its files works the same on a GPU host over SSH and on this machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from ..remote import Result
+from .base import FileFacts, UploadProgress
+
+if TYPE_CHECKING:
+    from ..transfer import DownloadRecorder
+
+
+class Shell(Protocol):
+    label: str
+
+    def run(self, command: str, *, stdin: str | None = None, timeout: float | None = None) -> Result:
+        """Run one shell command (its arguments already quoted)."""
+
+    def close(self) -> None: ...
+
+
+class RunFiles(Protocol):
+    def upload(self, run_dir: str, checkout: str, checkout_name: str, uploads: Mapping[str, Path],
+               texts: Mapping[str, str], on_upload: UploadProgress | None, cancelled: Callable[[], bool]) -> None:
+        """Create the run's directory (inputs/, scripts/, outputs/) and put its files and texts there."""
+
+    def read_log(self, path: str, tail: int | None) -> str: ...
+
+    def file_facts(self, run_dir: str, names: Sequence[str]) -> dict[str, FileFacts]: ...
+
+    def download(self, run_dir: str, files: Mapping[str, FileFacts], local_dir: Path,
+                 recorder: DownloadRecorder, deadline: float | None) -> bool: ...
+
+
+# Brings one file (name relative to the run dir) to a local path, verified, reporting bytes done in it:
+# False when the turn's deadline came first.
+FileDownload = Callable[[str, Path, FileFacts, Callable[[int], None]], bool]
+
+
+def download_all(files: Mapping[str, FileFacts], local_dir: Path, recorder: DownloadRecorder,
+                 download_one: FileDownload) -> bool:
+    """Every file of a run into `local_dir`, skipping those an earlier turn verified and put in place
+    (never hashed again); True when all are there, False when the deadline came first (the partial
+    files stay and the next turn resumes them)."""
+    done_before = 0
+    total = sum(f.size for f in files.values())
+    for name, facts in files.items():
+        local = local_dir / name  # outputs/<file> stays under outputs/, run.log beside it
+        if recorder.is_verified(local) and local.is_file() and local.stat().st_size == facts.size:
+            recorder.progress(done_before + facts.size, total)
+        else:
+            if not download_one(name, local, facts, lambda n, base=done_before: recorder.progress(base + n, total)):
+                return False
+            recorder.file_done(local)
+        done_before += facts.size
+    return True
+
+
+class ShellExecutor:
+    """What every executor on a shell does the same way: logs, file facts, downloads."""
+
+    def __init__(self, shell: Shell, files: RunFiles, probe_timeout: float) -> None:
+        self.shell = shell
+        self.files = files
+        self.probe_timeout = probe_timeout
+
+    @property
+    def label(self) -> str:
+        return self.shell.label
+
+    def read_log(self, run_dir: str, tail: int | None) -> str:
+        return self.files.read_log(f"{run_dir}/run.log", tail)
+
+    def file_facts(self, run_dir: str, names: Sequence[str]) -> dict[str, FileFacts]:
+        return self.files.file_facts(run_dir, names)
+
+    def download(self, run_dir: str, files: Mapping[str, FileFacts], local_dir: Path,
+                 recorder: DownloadRecorder, deadline: float | None) -> bool:
+        return self.files.download(run_dir, files, local_dir, recorder, deadline)
+
+    def close(self) -> None:
+        self.shell.close()

@@ -1,0 +1,167 @@
+"""A run's files on a host reached over SSH: uploads over SFTP, verified downloads, log reads.
+
+Downloads: a big file, in a long turn (`sync`, `retry`), goes through OpenSSH's
+`sftp` when this process can use it for the host; the rest over paramiko's
+connection, already open (a new sftp process costs a handshake and a login: too
+much for the dashboard's short turns). The host hashes the file while it
+transfers, never inside a probe.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import stat
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import paramiko
+
+from .. import openssh
+from ..remote import Host, HostUnreachable, Started
+from ..transfer import (
+    DownloadError,
+    DownloadRecorder,
+    Fetch,
+    LocalWriteError,
+    download_file,
+    make_dirs,
+    sftp_fetch,
+    upload_file,
+)
+from .base import FileFacts, SubmitError, UploadProgress
+from .run_probe import build_facts_script, parse_facts_output
+from .shell import download_all
+
+
+class SshFiles:
+    """The files of runs on one host, over its one SSH connection (and OpenSSH's sftp for big ones)."""
+
+    def __init__(self, host: Host, read_timeout: float) -> None:
+        self.host = host
+        self.read_timeout = read_timeout  # a host silent this long during a read is given up on
+        self.paramiko_only = False  # OpenSSH's sftp could not start for this host: paramiko from then on
+        self.hashes = _RemoteHashes(host)
+
+    # -- uploads -------------------------------------------------------------
+
+    def upload(self, run_dir: str, checkout: str, checkout_name: str, uploads: Mapping[str, Path],
+               texts: Mapping[str, str], on_upload: UploadProgress | None, cancelled: Callable[[], bool]) -> None:
+        """The run's directory with inputs/, scripts/ and outputs/, its files and texts. Stops (with
+        SubmitError) as soon as `cancelled()` says so, between files."""
+        with self.host.sftp_session("uploading the run's files") as sftp:
+            _check_checkout(sftp, checkout, checkout_name, self.host.config.name)
+            for sub in ("inputs", "scripts", "outputs"):
+                make_dirs(sftp, f"{run_dir}/{sub}")
+            for name, local in uploads.items():
+                if cancelled():
+                    raise SubmitError("cancelled while uploading")
+                callback = (lambda sent, total, name=name: on_upload(name, sent, total)) if on_upload else None
+                upload_file(sftp, local, f"{run_dir}/{name}", callback)
+            for name, text in texts.items():
+                with sftp.open(f"{run_dir}/{name}", "w") as f:
+                    f.write(text.encode())
+
+    # -- reads ---------------------------------------------------------------
+
+    def read_log(self, path: str, tail: int | None) -> str:
+        quoted = shlex.quote(path)
+        return self.host.run(f"tail -n {int(tail)} -- {quoted}" if tail else f"cat -- {quoted}").stdout
+
+    def file_facts(self, run_dir: str, names: Sequence[str]) -> dict[str, FileFacts]:
+        result = self.host.run("bash -s", stdin=build_facts_script(run_dir, names), timeout=self.read_timeout)
+        return parse_facts_output(result.stdout)
+
+    # -- downloads -----------------------------------------------------------
+
+    def download(self, run_dir: str, files: Mapping[str, FileFacts], local_dir: Path,
+                 recorder: DownloadRecorder, deadline: float | None) -> bool:
+        def download_one(name: str, local: Path, facts: FileFacts, progress: Callable[[int], None]) -> bool:
+            remote = f"{run_dir}/{name}"
+            self._refuse_symlink(remote, name)
+            return self._download_file(remote, local, facts, progress, deadline)
+
+        return download_all(files, local_dir, recorder, download_one)
+
+    def _refuse_symlink(self, remote: str, name: str) -> None:
+        """The file may have become a symlink since the probe saw it: a symlink is never followed (it
+        may lead out of the run's dir)."""
+        with self.host.sftp_session(f"checking {name}", timeout=self.read_timeout) as sftp:
+            if stat.S_ISLNK(sftp.lstat(remote).st_mode or 0):
+                raise DownloadError(FileFacts(0, symlink_to=sftp.readlink(remote)).refusal(name))
+
+    def _download_file(self, remote: str, local: Path, facts: FileFacts, progress: Callable[[int], None],
+                       deadline: float | None) -> bool:
+        """One file, through OpenSSH's sftp when it is big and the turn long, else paramiko. OpenSSH
+        failing where paramiko then works (say, a key file it finds too open) makes this process use
+        paramiko for the host from then on."""
+        known = facts.sha256
+        if known is None:
+            self.hashes.start(remote)
+        remote_sha256 = (lambda: known) if known else (lambda: self.hashes.result(remote))
+        long_turn = deadline is None or deadline - time.monotonic() >= openssh.MIN_TURN_SECONDS
+        big = facts.size >= openssh.MIN_BYTES and long_turn
+        if big and not self.paramiko_only and openssh.available():
+            fetch = _openssh_fetch(self.host, remote, facts.size, progress, deadline)
+            try:
+                return download_file(fetch, remote, local, facts.size, remote_sha256, progress, streams=False)
+            except _UseParamiko:
+                pass
+        name = remote.rsplit("/", 1)[-1]
+        with self.host.sftp_session(f"downloading {name}", timeout=self.read_timeout) as sftp:
+            fetch = sftp_fetch(sftp, remote, facts.size, progress, deadline)
+            complete = download_file(fetch, remote, local, facts.size, remote_sha256, progress)
+        if big and openssh.available():
+            self.paramiko_only = True  # paramiko worked where OpenSSH did not
+        return complete
+
+
+def _check_checkout(sftp: paramiko.SFTPClient, checkout: str, checkout_name: str, host_name: str) -> None:
+    try:
+        sftp.stat(checkout)
+    except FileNotFoundError:
+        raise SubmitError(f"remote_dir {checkout} does not exist on host {host_name} "
+                          f"(it must be the {checkout_name} checkout)") from None
+
+
+class _UseParamiko(Exception):
+    """OpenSSH's sftp failed before any byte arrived: paramiko tries instead."""
+
+
+def _openssh_fetch(host: Host, remote: str, size: int, progress: Callable[[int], None],
+                   deadline: float | None) -> Fetch:
+    def fetch(part: Path, offset: int, digest: object, lock: int) -> bool:
+        try:
+            return openssh.fetch(host.config, remote, part, size, progress, deadline, host.connect_timeout, lock)
+        except openssh.OpenSshFailed as exc:
+            if str(part) in str(exc):  # sftp names the local file only when writing it failed
+                raise LocalWriteError(part, str(exc).rsplit(": ", 1)[-1]) from exc
+            if openssh.size_of(part) > offset:
+                raise HostUnreachable(f"{host.label}: connection lost while downloading {remote}: {exc}") from exc
+            raise _UseParamiko(str(exc)) from exc
+
+    return fetch
+
+
+class _RemoteHashes:
+    """The sha256 of files on a host, computed there while the transfers run (neither waits for the
+    other). One hash per file per process: a turn that ends before its file is whole leaves the
+    hash running for a later turn instead of starting another."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.running: dict[str, Started] = {}
+
+    def start(self, path: str) -> None:
+        if path not in self.running:
+            self.running[path] = self.host.start(f"sha256sum -- {shlex.quote(path)}")
+
+    def result(self, path: str) -> str:
+        self.start(path)
+        result = self.running.pop(path).wait()
+        digest = result.stdout.split(" ", 1)[0]
+        if not result.ok or not re.fullmatch(r"[0-9a-f]{64}", digest):
+            detail = (result.stderr.strip() or result.stdout.strip() or f"exit {result.exit_code}").splitlines()[0]
+            raise DownloadError(f"cannot hash {path} on the host: {detail}")
+        return digest

@@ -1,0 +1,294 @@
+"""The lazy sync: what moves runs forward whenever anyone looks.
+
+One sync probes every host with unfinished runs at once, each in one round trip
+through its executor (joined before the sync returns, so it takes about the
+time of the slowest host), decides every run with the pure `decide()`, applies
+the transitions with compare-and-set in one transaction, then downloads what is
+due. The database holds everything that must hold across processes and machines:
+the probe throttle and back-off per host, and the download leases.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .config import SyncConfig
+from .executors import FileFacts, ProbeError, ProbeReport, ProbeTarget
+from .install import install_id
+from .models import Run
+from .remote import RemoteError
+from .status import (
+    DOWNLOADABLE,
+    LAUNCHING,
+    OUTPUT_FILE,
+    TERMINAL,
+    DownloadStatus,
+    RunFacts,
+    RunStatus,
+    StatusChecker,
+    decide,
+    remote_files,
+)
+from .transfer import DownloadError, LocalWriteError
+
+if TYPE_CHECKING:
+    from .repository import DataRepository
+
+MAX_DOWNLOAD_ATTEMPTS = 3
+PROGRESS_EVERY_SECONDS = 0.5
+LEASE_SECONDS = 60  # a download lease not renewed for this long (its process died) is taken over
+
+ProgressListener = Callable[[str, int, int], None]  # run id, bytes done, bytes total
+
+
+@dataclass
+class SyncReport:
+    probed: list[str] = field(default_factory=list)
+    unreachable: dict[str, str] = field(default_factory=dict)  # host -> reason
+    transitions: int = 0
+    downloads_done: int = 0
+
+
+class LazySync:
+    """Moves unfinished runs forward; the repository does every read and write for it."""
+
+    def __init__(self, repo: DataRepository, checker: StatusChecker, config: SyncConfig,
+                 clock: Callable[[], float]) -> None:
+        self.repo = repo
+        self.checker = checker
+        self.config = config
+        self.clock = clock
+        self.owner = install_id()
+
+    def sync(self, force: bool, deadline: float | None, on_progress: ProgressListener | None) -> SyncReport:
+        report = SyncReport()
+        with ExitStack() as held:
+            # A launch from this install whose lock we can take is orphaned: its process died.
+            runs = [run for run in self.repo.runs_to_probe()
+                    if run.status not in LAUNCHING
+                    or (run.launched_on == self.owner and held.enter_context(self.repo.run_lock(run.id)))]
+            self._probe_hosts(_by_host(runs), force, report)
+        self._download_due(deadline, report, on_progress)
+        return report
+
+    # -- probing -------------------------------------------------------------
+
+    def _probe_hosts(self, runs_by_host: dict[str, list[Run]], force: bool, report: SyncReport) -> None:
+        """Probe the hosts concurrently (network only, in threads joined here); the database is read
+        and written on this thread alone."""
+        asked: dict[str, tuple[list[Run], list[ProbeTarget], list[str]]] = {}
+        for host, runs in runs_by_host.items():
+            question = self._question(host, runs, force, report)
+            if question is not None:
+                asked[host] = question
+        if not asked:
+            return
+        with ThreadPoolExecutor(max_workers=len(asked), thread_name_prefix="probe") as pool:
+            answers = {host: pool.submit(self.checker.probe, host, targets, cleanup)
+                       for host, (_, targets, cleanup) in asked.items()}
+        for host, answer in answers.items():
+            try:
+                result = answer.result()
+            except (RemoteError, ProbeError) as exc:
+                report.unreachable[host] = str(exc)
+                self.repo.record_host(host, str(exc))
+                continue
+            self.repo.record_host(host, None)
+            report.probed.append(host)
+            self._apply(asked[host][0], result, report)
+
+    def _question(self, host: str, runs: list[Run], force: bool,
+                  report: SyncReport) -> tuple[list[Run], list[ProbeTarget], list[str]] | None:
+        """What to ask `host`, if it is to be asked now: (active runs, their targets, runs to clean up)."""
+        if host not in self.checker.executors:
+            report.unreachable[host] = f"host {host} is not in the config"
+            return None
+        active = [r for r in runs if r.status not in TERMINAL]
+        state = self.repo.host_state(host)
+        last_error = state.last_error if state else None
+        if not active and not force and last_error:
+            return None  # only clean-up to do on a host that was down: wait for a forced sync or a new run
+        if not self.repo.claim_probe(host, self.clock(), force):
+            if last_error:
+                report.unreachable[host] = last_error  # what the last probe, by any process, found
+            return None
+        cleanup = [r.id for r in runs if r.status in TERMINAL]
+        targets = [ProbeTarget(r.id, r.remote_run_dir, remote_files(r.kind, RunStatus.COMPLETED), r.container_id)
+                   for r in active]
+        return active, targets, cleanup
+
+    def _apply(self, active: list[Run], result: ProbeReport, report: SyncReport) -> None:
+        now = self.clock()
+        changes = [decide(_facts(run), result.observations[run.id], now, self.config.lost_after_seconds)
+                   for run in active]
+        report.transitions += self.repo.apply_transitions([c for c in changes if c is not None])
+        self.repo.mark_cleaned(result.cleaned)
+
+    # -- downloads -----------------------------------------------------------
+
+    def _download_due(self, deadline: float | None, report: SyncReport, on_progress: ProgressListener | None) -> None:
+        failed_hosts: set[str] = set()  # one failed connection per host per sync is enough
+        for run in self.repo.downloads_due():
+            if run.host not in self.checker.executors:
+                report.unreachable[run.host] = f"host {run.host} is not in the config"
+                continue
+            if run.host in failed_hosts or (deadline is not None and time.monotonic() >= deadline):
+                continue
+            if not self.repo.take_lease(run.id, self.owner, self.clock() + LEASE_SECONDS):
+                continue  # another install is downloading it
+            with self.repo.run_lock(run.id) as owned:  # and among this install's processes, the lock file
+                if owned and not self._download(self.repo.stored_run(run.id), deadline, report, on_progress):
+                    failed_hosts.add(run.host)
+
+    def _download(self, run: Run, deadline: float | None, report: SyncReport,
+                  on_progress: ProgressListener | None) -> bool:
+        """Download what the run needs; False if its host could not be reached."""
+        if run.download_status not in DOWNLOADABLE:
+            self.repo.release_lease(run.id, self.owner)
+            return True  # another process finished it before we got the lock
+        facts = self._facts_of_files(run)
+        if facts is None:
+            return False
+        wanted = remote_files(run.kind, RunStatus(run.status))
+        refused = [reason for name, f in facts.items() if (reason := f.refusal(name))]
+        missing = [name for name in wanted if name not in facts]
+        if refused or (missing and run.status == RunStatus.COMPLETED.value):
+            reason = "; ".join(refused) + f" (on host {run.host})" if refused else \
+                f"{', '.join(missing)} not found on host {run.host}"
+            self._failed(run, reason, final=True)
+            return True
+        self.repo.update_run(run.id, download_status=DownloadStatus.DOWNLOADING.value,
+                             bytes_total=sum(f.size for f in facts.values()))
+        writer = _ProgressWriter(self, run.id, on_progress, verified=json.loads(run.files))
+        try:
+            done = self.checker.download_outputs(run.host, run.remote_run_dir, facts, self.repo.local_dir(run.id),
+                                                 writer, deadline)
+        except LocalWriteError as exc:
+            self._failed(run, str(exc), final=False)
+            return True
+        except (RemoteError, OSError, DownloadError) as exc:
+            if writer.advanced and not isinstance(exc, DownloadError):  # failures count in a row: bytes
+                run.download_attempts = 0  # arrived before this one (and were kept, unlike a bad file's)
+            if isinstance(exc, DownloadError):  # the file is not what the host said: ask again next time
+                self.repo.update_run(run.id, remote_files="{}")
+            self._failed(run, f"download from {run.host} failed: {exc}", final=False)
+            return not isinstance(exc, RemoteError)
+        finally:
+            writer.flush()  # what arrived so far, also when the budget or the link ended this turn
+        if writer.advanced:
+            self.repo.update_run(run.id, download_attempts=0)
+        if done:
+            self._finished(run, facts)
+            report.downloads_done += 1
+        return True
+
+    def _facts_of_files(self, run: Run) -> dict[str, FileFacts] | None:
+        """The size (and sha256, if known) of the files to download, as stored when the run ended;
+        asked of the host again when some are missing (None: it could not be reached)."""
+        reported = json.loads(run.remote_files)
+        wanted = remote_files(run.kind, RunStatus(run.status))
+        facts = {name: FileFacts(*reported[name]) for name in wanted if name in reported}
+        missing = [name for name in wanted if name not in facts]
+        if not missing:
+            return facts
+        try:
+            facts |= self.checker.file_facts(run.host, run.remote_run_dir, missing)
+        except (RemoteError, ProbeError) as exc:
+            self._failed(run, f"download from {run.host} failed: {exc}", final=False)
+            return None
+        self.repo.update_run(run.id, remote_files=json.dumps({n: f.stored() for n, f in facts.items()}))
+        return facts
+
+    def _finished(self, run: Run, facts: dict[str, FileFacts]) -> None:
+        local = self.repo.local_dir(run.id)
+        fields: dict[str, object] = {
+            "download_status": DownloadStatus.DONE.value, "download_error": None,
+            "files": json.dumps([str((local / name).resolve()) for name in facts]),
+            "bytes_done": sum(f.size for f in facts.values()),
+        }  # fmt: skip
+        if run.status == RunStatus.COMPLETED.value:
+            output = local / "outputs" / OUTPUT_FILE[run.kind]
+            fields["output_path"] = str(output.resolve())
+            if run.kind == "enhance":
+                fields["enhanced_text"] = _enhanced_text(output)
+        self.repo.update_run(run.id, **fields)
+        self.repo.release_lease(run.id, self.owner)
+
+    def _failed(self, run: Run, reason: str, final: bool) -> None:
+        attempts = run.download_attempts + 1
+        give_up = final or attempts >= MAX_DOWNLOAD_ATTEMPTS
+        status = DownloadStatus.FAILED if give_up else DownloadStatus.PENDING
+        self.repo.update_run(run.id, download_status=status.value, download_error=reason, download_attempts=attempts)
+        if give_up:
+            self.repo.release_lease(run.id, self.owner)
+
+
+class _ProgressWriter:
+    """Stores download progress (and tells the listener) at most every PROGRESS_EVERY_SECONDS, renewing
+    the download's lease with it; `flush` stores the latest figures when the download stops."""
+
+    def __init__(self, sync: LazySync, run_id: str, listener: ProgressListener | None, verified: list[str]) -> None:
+        self.sync = sync
+        self.run_id = run_id
+        self.listener = listener
+        self.last = 0.0
+        self.unsaved: tuple[int, int] | None = None
+        self.started_at: int | None = None  # bytes done when this turn began
+        self.advanced = False  # whether bytes arrived in this turn
+        self.verified = verified  # local files already checked and in place
+
+    def is_verified(self, path: Path) -> bool:
+        return str(path.resolve()) in self.verified
+
+    def file_done(self, path: Path) -> None:
+        """A file is checked and in place: it is never hashed again."""
+        self.verified.append(str(path.resolve()))
+        self.sync.repo.update_run(self.run_id, files=json.dumps(self.verified))
+
+    def progress(self, bytes_done: int, bytes_total: int) -> None:
+        if self.started_at is None:
+            self.started_at = bytes_done
+        self.advanced = self.advanced or bytes_done > self.started_at
+        self.unsaved = (bytes_done, bytes_total)
+        now = self.sync.clock()
+        if now - self.last >= PROGRESS_EVERY_SECONDS or bytes_done >= bytes_total:
+            self.last = now
+            self.flush()
+
+    def flush(self) -> None:
+        if self.unsaved is None:
+            return
+        bytes_done, bytes_total = self.unsaved
+        self.unsaved = None
+        repo, sync = self.sync.repo, self.sync
+        repo.update_run(self.run_id, bytes_done=bytes_done, bytes_total=bytes_total)
+        repo.take_lease(self.run_id, sync.owner, sync.clock() + LEASE_SECONDS)  # renewed while bytes arrive
+        if self.listener is not None:
+            self.listener(self.run_id, bytes_done, bytes_total)
+
+
+def _enhanced_text(path: Path) -> str | None:
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        return str(entries[0]["upsampled_prompt"])
+    except (OSError, ValueError, LookupError, TypeError):
+        return None
+
+
+def _facts(run: Run) -> RunFacts:
+    return RunFacts(run.id, run.kind, RunStatus(run.status), run.created_at, run.missing_since, run.model,
+                    run.progress)
+
+
+def _by_host(runs: list[Run]) -> dict[str, list[Run]]:
+    grouped: dict[str, list[Run]] = {}
+    for run in runs:
+        grouped.setdefault(run.host, []).append(run)
+    return grouped
