@@ -21,7 +21,7 @@ from cosmos_core.api import DEFAULT_MODEL, MODELS, CosmosAPI, CosmosError, Infer
 
 from . import tables
 from .details import NO_RUN, Details, run_details
-from .remote import HostChecks, LogTails, NetworkGate
+from .remote import HostChecks, HostGates, LogTails
 
 ALL = "all"
 PAGE_SIZE = 50
@@ -113,10 +113,10 @@ def diff(view: Mapping[str, Any], sent: Mapping[str, Any]) -> tuple[dict[str, An
 class Handlers:
     def __init__(self, api: CosmosAPI) -> None:
         self.api = api
-        self.gate = NetworkGate()
+        self.gates = HostGates()
         self.outputs_dir = Path(api.config.storage.outputs_dir)
-        self.logs = LogTails(api, self.gate, ttl=max(api.config.ui.refresh_seconds, 1.0))
-        self.checks = HostChecks(api, self.gate)
+        self.logs = LogTails(api, self.gates, ttl=max(api.config.ui.refresh_seconds, 1.0))
+        self.checks = HostChecks(api, self.gates)
         self._prompts: dict[str, dict] = {}
 
     # -- reading ------------------------------------------------------------
@@ -145,22 +145,24 @@ class Handlers:
         return view | self.details_view(selected)
 
     def _list_runs(self, query: Query, refresh: Refresh) -> list[dict]:
-        """One page (+1 row, to know if there is another). AUTO syncs only if no other remote
-        call is under way, else reads the database; FORCE waits for its turn."""
-        def page(mode: Refresh) -> list[dict]:
+        """One page (+1 row, to know if there is another). AUTO syncs the hosts no other remote
+        call is using, and reads the database for the rest; FORCE waits for every host's turn."""
+        def page(mode: Refresh, hosts: set[str] | None = None) -> list[dict]:
             return self.api.list_runs(
                 None if query.status == ALL else query.status, mode,
                 kind=None if query.kind == ALL else query.kind, host=None if query.host == ALL else query.host,
                 search=query.search.strip() or None, limit=PAGE_SIZE + 1, offset=query.page * PAGE_SIZE,
+                sync_hosts=hosts,
             )  # fmt: skip
 
+        names = self.host_names()
         if refresh is Refresh.FORCE:
-            with self.gate.exclusive():
+            with self.gates.exclusive(*names):
                 return page(refresh)
         if refresh is Refresh.NONE:
             return page(refresh)
-        with self.gate.attempt() as free:
-            return page(refresh if free else Refresh.NONE)
+        with self.gates.attempt(names) as free:
+            return page(refresh if free else Refresh.NONE, free)
 
     def details_view(self, run_id: str | None) -> dict[str, Any]:
         return {f"run_{key}": value for key, value in asdict(self.details(run_id)).items()}
@@ -220,24 +222,27 @@ class Handlers:
 
     # -- actions: each returns a one-line notice, or raises CosmosError ------
 
+    def _host_of(self, run_id: str | None) -> str:
+        return self.api.get_run(_required(run_id), Refresh.NONE)["host"]
+
     def retry(self, run_id: str | None) -> str:
-        with self.gate.exclusive():
+        with self.gates.exclusive(self._host_of(run_id)):
             run = self.api.retry_download(_required(run_id))
         return f"Download of {run['id']} is {run['download']['status']}."
 
     def cancel(self, run_id: str | None) -> str:
-        with self.gate.exclusive():
+        with self.gates.exclusive(self._host_of(run_id)):
             run = self.api.cancel(_required(run_id))
         return f"Run {run['id']} is {run['status']}."
 
     def upscale(self, run_id: str | None, weight: float) -> tuple[str, str]:
-        with self.gate.exclusive():
+        with self.gates.exclusive(self._host_of(run_id)):
             run = self.api.start_upscale(_required(run_id), float(weight))
         return f"Started 4K upscale {run['id']}.", run["id"]
 
     def enhance(self, run_id: str | None) -> tuple[str, str]:
         source = self.api.get_run(_required(run_id), Refresh.NONE)
-        with self.gate.exclusive():
+        with self.gates.exclusive(source["host"]):
             run = self.api.start_enhance(source["prompt_id"], source["host"])
         return f"Started prompt enhancement {run['id']}.", run["id"]
 
@@ -248,9 +253,9 @@ class Handlers:
         params = form.params(self.api.default_params(form.model))
         self.api.check_params(params, form.model)  # before anything is stored
         prompt = self._store_prompt(form)
-        with self.gate.exclusive():
-            return self.api.start_inference(prompt["id"], form.host or None, params, on_upload=on_upload,
-                                            model_name=form.model)
+        host = form.host or self.api.pick_host(form.model)
+        with self.gates.exclusive(host):
+            return self.api.start_inference(prompt["id"], host, params, on_upload=on_upload, model_name=form.model)
 
     def _store_prompt(self, form: NewRun) -> dict:
         """The form's prompt, its uploads kept under outputs_dir; a prompt the core refuses keeps no file."""

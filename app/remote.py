@@ -1,43 +1,57 @@
-"""The dashboard's remote calls: one at a time per process, and cached so tabs do not multiply them.
+"""The dashboard's remote calls: one at a time per host per process, and cached so tabs do not multiply them.
 
 CosmosAPI keeps one SSH connection per host and serialises SFTP work on it
 (an upload holds it for as long as it takes), while Gradio runs every event in
-its own worker thread. So every call that may reach a host goes through one
-`NetworkGate`: user actions wait for it; a timer tick that finds it busy (an
-upload, a retry, another tab's sync) reads the database only and stays fast,
-instead of queueing behind the upload.
+its own worker thread. So every call that may reach a host goes through that
+host's gate in `HostGates`: user actions wait for their host's gate only (a dead
+or busy host never holds up Cancel, Retry or a new run on another); a timer tick
+syncs the hosts whose gates are free and reads the database for the others,
+instead of queueing behind an upload.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from cosmos_core.api import CosmosAPI, CosmosError
 
 
-class NetworkGate:
+class HostGates:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, host: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(host, threading.Lock())
 
     @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """Wait for the gate: for user actions."""
-        with self._lock:
+    def exclusive(self, *hosts: str) -> Iterator[None]:
+        """Wait for these hosts' gates (in one order, so two waiters never deadlock): for user actions."""
+        with ExitStack() as held:
+            for host in sorted(set(hosts)):
+                held.enter_context(self._lock(host))
             yield
 
     @contextmanager
-    def attempt(self) -> Iterator[bool]:
-        """Take the gate if it is free; yields whether it was taken."""
-        taken = self._lock.acquire(blocking=False)
+    def attempt(self, hosts: Iterable[str]) -> Iterator[set[str]]:
+        """Take the gates that are free; yields the hosts whose gates were taken."""
+        taken: list[threading.Lock] = []
+        free: set[str] = set()
         try:
-            yield taken
+            for host in sorted(set(hosts)):
+                lock = self._lock(host)
+                if lock.acquire(blocking=False):
+                    taken.append(lock)
+                    free.add(host)
+            yield free
         finally:
-            if taken:
-                self._lock.release()
+            for lock in taken:
+                lock.release()
 
 
 @dataclass
@@ -50,10 +64,10 @@ class LogTails:
     """The last lines of a run's log, read locally once downloaded, else from the
     host at most once per `ttl` seconds for all tabs together."""
 
-    def __init__(self, api: CosmosAPI, gate: NetworkGate, ttl: float, lines: int = 200,
+    def __init__(self, api: CosmosAPI, gates: HostGates, ttl: float, lines: int = 200,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.api = api
-        self.gate = gate
+        self.gates = gates
         self.ttl = ttl
         self.lines = lines
         self.clock = clock
@@ -67,7 +81,7 @@ class LogTails:
         cached = self._cache.get(run["id"])
         if cached and self.clock() - cached.read_at < self.ttl:
             return cached.text
-        with self.gate.attempt() as free:
+        with self.gates.attempt([run["host"]]) as free:
             if not free:
                 return cached.text if cached else ""
             text = self._read(run["id"])
@@ -84,14 +98,14 @@ class LogTails:
 class HostChecks:
     """Results of `check_host` (a remote call): run on demand, kept for the hosts table."""
 
-    def __init__(self, api: CosmosAPI, gate: NetworkGate) -> None:
+    def __init__(self, api: CosmosAPI, gates: HostGates) -> None:
         self.api = api
-        self.gate = gate
+        self.gates = gates
         self.results: dict[str, dict] = {}
 
     def check_all(self) -> None:
         for host in self.api.config.hosts:
-            with self.gate.exclusive():
+            with self.gates.exclusive(host.name):
                 try:
                     self.results[host.name] = self.api.check_host(host.name)
                 except CosmosError as exc:

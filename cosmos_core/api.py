@@ -115,6 +115,11 @@ class CosmosAPI:
         plan = launcher.plan_enhance(new_id("rs"), _prompt_input(prompt))
         return self._launch(plan, prompt.id, "enhance", host_name, {})
 
+    def pick_host(self, model_name: str = DEFAULT_MODEL) -> str:
+        """The host a new run of `model_name` goes to when the user picks none."""
+        with _as_cosmos_error():
+            return self._host_serving(model_name, None)
+
     def _host_serving(self, model_name: str, host: str | None) -> str:
         """The named host, which must serve the model; else, of the hosts serving it, the one with the
         fewest active runs among those whose last contact went well (config order breaks ties)."""

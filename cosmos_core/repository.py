@@ -143,10 +143,11 @@ class DataRepository:
 
     def list_runs(self, status: str | None = None, refresh: Refresh = Refresh.AUTO, *, kind: str | None = None,
                   host: str | None = None, search: str | None = None, limit: int | None = None,
-                  offset: int = 0) -> list[Run]:
+                  offset: int = 0, sync_hosts: set[str] | None = None) -> list[Run]:
         """Runs newest first, filtered before the sync and re-read after it, so a
         run that left the filtered status during the sync shows as it now is.
-        `search` matches the run id, the prompt's name or its text."""
+        `search` matches the run id, the prompt's name or its text; `sync_hosts`: the hosts
+        the sync may reach (None: all)."""
         query = Run.select(Run.id).join(Prompt).order_by(Run.created_at.desc(), Run.id)
         for column, value in ((Run.status, status), (Run.kind, kind), (Run.host, host)):
             if value:
@@ -155,7 +156,7 @@ class DataRepository:
             query = query.where(Run.id.contains(search) | Prompt.name.contains(search) | Prompt.text.contains(search))
         ids = [row.id for row in query.limit(limit).offset(offset or None)]
         if refresh is not Refresh.NONE:
-            self.sync(refresh, deadline=self._budget_deadline())
+            self.sync(refresh, deadline=self._budget_deadline(), hosts=sync_hosts)
         by_id = {run.id: run for run in _chunked_select(ids)}
         return [by_id[i] for i in ids if i in by_id]
 
@@ -285,7 +286,7 @@ class DataRepository:
         return time.monotonic() + self.sync_config.download_budget_seconds
 
     def sync(self, refresh: Refresh = Refresh.AUTO, deadline: float | None = None,
-             on_progress: ProgressListener | None = None) -> SyncReport:
+             on_progress: ProgressListener | None = None, hosts: set[str] | None = None) -> SyncReport:
         """Probe hosts with unfinished runs, apply what changed, download what is due.
 
         `deadline` (time.monotonic) bounds the time spent downloading; None downloads
@@ -293,7 +294,7 @@ class DataRepository:
         """
         if self.syncer is None or refresh is Refresh.NONE:
             return SyncReport()
-        self.last_report = self.syncer.sync(refresh is Refresh.FORCE, deadline, on_progress)
+        self.last_report = self.syncer.sync(refresh is Refresh.FORCE, deadline, on_progress, hosts)
         return self.last_report
 
 

@@ -67,15 +67,17 @@ class LazySync:
         self.clock = clock
         self.owner = install_id()
 
-    def sync(self, force: bool, deadline: float | None, on_progress: ProgressListener | None) -> SyncReport:
+    def sync(self, force: bool, deadline: float | None, on_progress: ProgressListener | None,
+             hosts: set[str] | None = None) -> SyncReport:
+        """`hosts`: sync only these (None: all)."""
         report = SyncReport()
         with ExitStack() as held:
             # A launch from this install whose lock we can take is orphaned: its process died.
-            runs = [run for run in self.repo.runs_to_probe()
-                    if run.status not in LAUNCHING
+            wanted = [run for run in self.repo.runs_to_probe() if hosts is None or run.host in hosts]
+            runs = [run for run in wanted if run.status not in LAUNCHING
                     or (run.launched_on == self.owner and held.enter_context(self.repo.run_lock(run.id)))]
             self._probe_hosts(_by_host(runs), force, report)
-        self._download_due(deadline, report, on_progress)
+        self._download_due(deadline, report, on_progress, hosts)
         return report
 
     # -- probing -------------------------------------------------------------
@@ -133,9 +135,12 @@ class LazySync:
 
     # -- downloads -----------------------------------------------------------
 
-    def _download_due(self, deadline: float | None, report: SyncReport, on_progress: ProgressListener | None) -> None:
+    def _download_due(self, deadline: float | None, report: SyncReport, on_progress: ProgressListener | None,
+                      hosts: set[str] | None) -> None:
         failed_hosts: set[str] = set()  # one failed connection per host per sync is enough
         for run in self.repo.downloads_due():
+            if hosts is not None and run.host not in hosts:
+                continue
             if run.host not in self.checker.executors:
                 report.unreachable[run.host] = f"host {run.host} is not in the config"
                 continue

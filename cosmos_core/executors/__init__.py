@@ -7,6 +7,7 @@ from ..remote import CONNECT_TIMEOUT, Host
 from .base import Executor, FileFacts, JobState, Observation, ProbeError, ProbeReport, ProbeTarget, SubmitError
 from .docker import DockerExecutor
 from .local import LocalFiles, LocalShell
+from .slurm import SlurmExecutor
 from .ssh_files import SshFiles
 
 __all__ = ["Executor", "FileFacts", "JobState", "Observation", "ProbeError", "ProbeReport", "ProbeTarget",
@@ -19,7 +20,5 @@ def make_executor(config: HostConfig, probe_timeout: float) -> Executor:
         return DockerExecutor(config, LocalShell(), LocalFiles(), probe_timeout)
     host = Host(config, connect_timeout=min(CONNECT_TIMEOUT, probe_timeout))
     if config.executor == "slurm":
-        from .slurm import SlurmExecutor
-
         return SlurmExecutor(config, host, SshFiles(host, probe_timeout), probe_timeout)
     return DockerExecutor(config, host, SshFiles(host, probe_timeout), probe_timeout)

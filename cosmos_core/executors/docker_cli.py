@@ -39,13 +39,15 @@ def run_command(
     workspace: str,
     env: Mapping[str, str],
     argv: Sequence[str],
+    detach: bool = True,
 ) -> str:
     """`docker run -d` for one run: named and labelled by run id, `mount_dir` at
-    `workspace` (its working directory), no `--rm` so that the exit code stays inspectable."""
+    `workspace` (its working directory), no `--rm` so that the exit code stays inspectable.
+    `detach=False`: in the foreground with `--rm`, for a job whose own record keeps the exit code."""
     env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
     return _join(
         prefix,
-        "run", "-d",
+        "run", "-d" if detach else "--rm",
         "--name", container_name(run_id),
         "--label", f"{RUN_LABEL}={run_id}",
         *run_args,

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.handlers import Handlers, Query
-from cosmos_core.executors import docker_cli as docker
 from cosmos_core.api import CosmosAPI, Refresh
+from cosmos_core.executors import docker_cli as docker
 from cosmos_core.executors.base import ProbeTarget
 from cosmos_core.remote import Host
 from tests.workspace import Workspace

@@ -28,7 +28,7 @@ def test_a_failed_download_shows_an_enabled_retry_that_makes_it_succeed(page, e2
         expect(page.locator("#host-banner")).to_contain_text("gpu1 is unreachable")
     finally:
         host.start_sshd()
-        for connection in (e.shell for e in e2e_api.executors.values()):  # this process's SFTP session died with sshd too
+        for connection in (e.shell for e in e2e_api.executors.values()):  # its SFTP session died with sshd too
             connection.close()
     page.locator("#retry-download").click()
     expect(page.locator("#notice")).to_contain_text(f"Download of {run['id']} is done")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from cosmos_core.executors import docker_cli as docker
 from cosmos_core.api import CosmosAPI, Refresh
+from cosmos_core.executors import docker_cli as docker
 from tests.hostkit import DOCKER_CLI, TestHost, processes_mentioning, wait_until
 from tests.workspace import Workspace, write_config
 
@@ -88,7 +88,8 @@ def test_hosts_check_is_ok_through_the_docker_cli(workspace):
 
 def test_inference_completes_its_output_arrives_identical_then_the_container_is_removed(api, workspace, sample_video):
     host = workspace.host
-    assert api.executors["gpu1"].shell.config.docker == (host.docker_cli_cmd,)  # conftest's `api` uses this module's workspace
+    # conftest's `api` uses this module's workspace
+    assert api.executors["gpu1"].shell.config.docker == (host.docker_cli_cmd,)
     run = start(api, "a red robot [sleep=2]", sample_video)
     name = docker.container_name(run["id"])
     assert api.get_run(run["id"], Refresh.FORCE)["status"] == "running"

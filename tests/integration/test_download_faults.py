@@ -151,4 +151,4 @@ def test_a_launch_killed_mid_upload_is_failed_by_the_next_sync(workspace, tmp_pa
     launching.wait(timeout=10)
     run = workspace.cli_json("runs")[0]
     assert run["status"] == "failed"
-    assert run["error"] == "The process starting this run stopped before its container started"
+    assert run["error"] == "The process starting this run stopped before its job started"

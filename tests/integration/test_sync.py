@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from cosmos_core.api import CosmosAPI, Refresh
-from cosmos_core.models import Run
 from cosmos_core.executors.base import JobState, ProbeTarget
 from cosmos_core.install import install_id
+from cosmos_core.models import Run
 from cosmos_core.status import RunFacts, RunStatus
 from tests.hostkit import STANDIN_SECOND_PARAGRAPH, wait_until
 
@@ -201,7 +201,8 @@ def test_the_earlier_tools_method_names_work_on_one_run(api, workspace, sample_v
     workspace.wait_for_marker(run["id"])
     assert checker.check_run_completion("gpu1", target) == 0
     assert checker.parse_completion_marker("x\n[COSMOS_COMPLETE] exit_code=4\n") == 4
-    wait_until(lambda: checker.check_container_status("gpu1", target).state is JobState.FINISHED, 15, "the container to stop")
+    wait_until(lambda: checker.check_container_status("gpu1", target).state is JobState.FINISHED, 15,
+               "the container to stop")
     facts = RunFacts(run["id"], "inference", RunStatus.RUNNING, 0.0)
     change = checker.sync_run_status(facts, "gpu1", target, time.time())
     assert change.status is RunStatus.COMPLETED and "outputs/output.mp4" in change.fields["remote_files"]

@@ -50,6 +50,9 @@ class FakeAPI:
     def called(self, name: str) -> list[tuple[tuple, dict]]:
         return [(args, kwargs) for method, args, kwargs in self.calls if method == name]
 
+    def pick_host(self, model_name="transfer1"):
+        return next(h.name for h in self.config.hosts if model_name in h.models)
+
     def list_runs(self, status=None, refresh=None, **filters):
         self._record("list_runs", status, refresh, **filters)
         return self.runs[filters.get("offset", 0):][: filters.get("limit")]

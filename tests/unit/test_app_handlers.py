@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from app.handlers import KNOB_FIELDS, PAGE_SIZE, Handlers, NewRun, Query, diff
-from app.remote import LogTails, NetworkGate
+from app.remote import HostGates, LogTails
 from app.serving import launch_options
 from cosmos_core.api import MODELS, CosmosError, InferenceParams, Refresh
 from tests.unit.app_fakes import FakeAPI, make_run
@@ -34,19 +34,30 @@ def test_render_passes_the_filters_and_pages_fifty_at_a_time(api):
     view = Handlers(api).render(Query(status="failed", kind="all", host="gpu1", search=" robot ", page=0), None)
     (args, kwargs), = api.called("list_runs")
     assert args == ("failed", Refresh.NONE)
-    assert kwargs == {"kind": None, "host": "gpu1", "search": "robot", "limit": PAGE_SIZE + 1, "offset": 0}
+    assert kwargs == {"kind": None, "host": "gpu1", "search": "robot", "limit": PAGE_SIZE + 1, "offset": 0,
+                      "sync_hosts": None}
     assert len(view["table"]) == PAGE_SIZE and view["older"] and not view["newer"]
     assert view["pager"] == "Runs 1–50"
     second = Handlers(api).render(Query(page=1), None)
     assert second["pager"] == "Runs 51–55" and second["newer"] and not second["older"]
 
 
-def test_a_tick_reads_the_database_while_another_remote_call_runs(api):
+def test_a_tick_syncs_only_the_hosts_no_other_remote_call_is_using(api):
     handlers = Handlers(api)
-    with handlers.gate.exclusive():  # say, an upload
+    with handlers.gates.exclusive("gpu1"):  # say, an upload
+        handlers.render(Query(), None, Refresh.AUTO)
+    with handlers.gates.exclusive("gpu1", "gpu25"):
         handlers.render(Query(), None, Refresh.AUTO)
     handlers.render(Query(), None, Refresh.AUTO)
-    assert [args[1] for args, _ in api.called("list_runs")] == [Refresh.NONE, Refresh.AUTO]
+    calls = [(args[1], kwargs["sync_hosts"]) for args, kwargs in api.called("list_runs")]
+    assert calls == [(Refresh.AUTO, {"gpu25"}), (Refresh.NONE, set()), (Refresh.AUTO, {"gpu1", "gpu25"})]
+
+
+def test_an_action_waits_only_for_its_own_hosts_gate(api):
+    handlers = Handlers(api)
+    with handlers.gates.exclusive("gpu25"):  # a long upload to another host
+        with handlers.gates.attempt(["gpu1", "gpu25"]) as free:
+            assert free == {"gpu1"}
 
 
 def test_refresh_now_forces_a_sync(api):
@@ -74,7 +85,7 @@ def test_details_of_the_selected_run_and_prompts_read_once(api):
 
 def test_a_remote_log_is_read_once_per_ttl_and_a_local_one_each_time(api):
     now = [0.0]
-    tails = LogTails(api, NetworkGate(), ttl=5, clock=lambda: now[0])
+    tails = LogTails(api, HostGates(), ttl=5, clock=lambda: now[0])
     running = make_run(status="running")
     tails.read(running)
     now[0] = 4

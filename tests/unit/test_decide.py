@@ -215,7 +215,8 @@ def test_a_container_stuck_in_created_fails_after_lost_after():
     assert decide(run(missing_since=NOW), seen(container("created")), NOW + LOST - 1, LOST) is None
     final = decide(run(missing_since=NOW), seen(container("created")), NOW + LOST, LOST)
     assert final.status is RunStatus.FAILED
-    assert final.fields["error"] == "Container was created but never started and its log has no completion marker (lost for 120 s)"
+    assert final.fields["error"] == (
+        "Container was created but never started and its log has no completion marker (lost for 120 s)")
 
 
 def test_exit_zero_with_a_symlinked_video_fails_naming_the_link():

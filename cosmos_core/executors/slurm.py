@@ -1,0 +1,60 @@
+"""The Slurm executor: each run is a batch job submitted on a login node over SSH.
+
+The run's files go to the login node as for a Docker host (a cluster's home and
+scratch are shared with its compute nodes); `sbatch --parsable` submits a job
+script that runs the image in the foreground; one probe per sync asks `sacct` and
+`squeue` about every job at once; `scancel` cancels. Slurm keeps the jobs' records,
+so there is nothing to clean up after a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ..config import HostConfig
+from ..launcher import WORKSPACE, LaunchPlan
+from ..transfer_models import model
+from .base import JobState, ProbeReport, ProbeTarget, SubmitError, UploadProgress
+from .shell import RunFiles, Shell, ShellExecutor
+from .slurm_cli import JOB_SCRIPT, cancel_command, job_script, parse_job_id, sbatch_command
+from .slurm_probe import build_probe_script, parse_probe_output
+
+
+class SlurmExecutor(ShellExecutor):
+    first_state = JobState.QUEUED  # Slurm decides when it runs
+
+    def __init__(self, config: HostConfig, shell: Shell, files: RunFiles, probe_timeout: float) -> None:
+        super().__init__(shell, files, probe_timeout)
+        if config.slurm is None:
+            raise ValueError(f"host {config.name} has no Slurm settings")
+        self.config = config
+        self.slurm = config.slurm
+
+    def submit(self, plan: LaunchPlan, on_upload: UploadProgress | None, cancelled: Callable[[], bool]) -> str:
+        cfg = self.config
+        setup = cfg.setup(plan.model)
+        run_dir = plan.remote_dir(cfg)
+        script = job_script(cfg, setup, plan.run_id, WORKSPACE, plan.env(cfg.num_gpus), plan.argv)
+        self.files.upload(run_dir, setup.remote_dir, model(plan.model).checkout, plan.files_to_send(),
+                          {**plan.texts, JOB_SCRIPT: script}, on_upload, cancelled)
+        if cancelled():
+            raise SubmitError("cancelled before its job was submitted")
+        result = self.shell.run(sbatch_command(self.slurm, plan.run_id, run_dir))
+        job_id = parse_job_id(result.stdout) if result.ok else None
+        if job_id is None:
+            detail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
+            raise SubmitError(f"sbatch failed on {cfg.name} (exit {result.exit_code}): {detail[0]}")
+        return job_id
+
+    def probe(self, targets: Sequence[ProbeTarget], cleanup: Sequence[str] = ()) -> ProbeReport:
+        script = build_probe_script(targets)
+        report = parse_probe_output(self.shell.run("bash -s", stdin=script, timeout=self.probe_timeout).stdout,
+                                    targets)
+        return ProbeReport(report.observations, tuple(cleanup))  # Slurm keeps its records: nothing to remove
+
+    def cancel(self, run_id: str, handle: str | None) -> None:
+        if handle:
+            self.shell.run(cancel_command(handle))
+
+    def cleanup(self, run_ids: Sequence[str]) -> None:
+        """Nothing to remove: a job's container ends with it, and Slurm keeps its record."""
