@@ -4,8 +4,9 @@
 Both databases are brought to the current schema first. The rows go in batches, in one transaction
 on the target: a failed copy leaves the target as it was. `models.database` is one proxy per
 process, so each database is opened on its own here and every query names the database it runs
-on; `models.migrate`, whose steps use the models' own database, runs under `Database.bind_ctx`,
-which rebinds the model classes for the moment: not for a process that serves the dashboard too.
+on. `models.migrate` (whose steps use the models' own database) and the writes run under
+`Database.bind_ctx`, which rebinds the model classes for the moment: not for a process that
+serves the dashboard at the same time.
 """
 
 from __future__ import annotations
@@ -65,8 +66,14 @@ def mask_url(url: str) -> str:
 
 
 def summary(counts: dict[str, int]) -> str:
-    """'2 prompt rows, 5 run rows, 1 hoststate row, 1 changes row'."""
-    return ", ".join(f"{n} {table} row{'' if n == 1 else 's'}" for table, n in counts.items())
+    """'2 prompt rows, 5 run rows, 1 changes row, 1 hoststate row': the history first."""
+    first = [m._meta.table_name for m in MUST_BE_EMPTY]
+    ordered = sorted(counts.items(), key=lambda item: first.index(item[0]) if item[0] in first else len(first))
+    return ", ".join(_rows(n, table) for table, n in ordered)
+
+
+def _rows(n: int, table: str) -> str:
+    return f"{n} {table} row{'' if n == 1 else 's'}"
 
 
 def _open_migrated(url: str, role: str) -> pw.Database:
@@ -99,10 +106,12 @@ def _open_migrated(url: str, role: str) -> pw.Database:
 def _copy(source: pw.Database, target: pw.Database, target_url: str,
           on_progress: ProgressListener | None) -> dict[str, int]:
     tables = copied_models()
-    with _write_transaction(target, tables):
+    # Bound to the target while writing: a model query takes the dialect of its model's database when
+    # it is made (an INSERT made for PostgreSQL asks for RETURNING, which a SQLite target then misreads).
+    with target.bind_ctx([*tables, SchemaVersion]), _write_transaction(target, tables), _read_snapshot(source):
         held = {m._meta.table_name: m.select().count(target) for m in MUST_BE_EMPTY}
         if any(held.values()):
-            rows = " and ".join(f"{n} {table} rows" for table, n in held.items())
+            rows = " and ".join(_rows(n, table) for table, n in held.items())
             raise CopyError(f"the target database {mask_url(target_url)} is not empty (it holds {rows}): "
                             f"db migrate copies into an empty database only")
         moved = max(_change_count(target), _change_count(source)) + 1
@@ -122,7 +131,7 @@ def _copy_table(model: type[BaseModel], source: pw.Database, target: pw.Database
     done = 0
     for batch in pw.chunked(rows, max(1, BATCH_PARAMETERS // len(fields))):
         try:
-            model.insert_many(batch, fields=fields).execute(target)
+            model.insert_many(batch, fields=fields).as_rowcount().execute(target)
         except (pw.DataError, pw.IntegrityError, ValueError) as exc:  # psycopg2: ValueError for a NUL in text
             raise CopyError(f"cannot copy {table} rows {batch[0][0]!r}..{batch[-1][0]!r} into the target "
                             f"database: {_first_line(exc)}") from None
@@ -143,6 +152,17 @@ def _write_transaction(db: pw.Database, tables: list[type[BaseModel]]) -> Iterat
     with db.atomic():
         names = ", ".join(f'"{m._meta.table_name}"' for m in tables)
         db.execute_sql(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
+        yield
+
+
+@contextmanager
+def _read_snapshot(db: pw.Database) -> Iterator[None]:
+    """One read transaction, so that every table is read as of one moment (a run never without its
+    prompt) even while the dashboard writes: SQLite's WAL keeps the snapshot of the first read;
+    PostgreSQL needs REPEATABLE READ for that (READ COMMITTED takes one per statement)."""
+    with db.atomic():
+        if isinstance(db, pw.PostgresqlDatabase):
+            db.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         yield
 
 
