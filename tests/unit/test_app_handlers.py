@@ -132,7 +132,7 @@ def test_every_knob_of_the_form_reaches_the_api_with_the_model(api, tmp_path):
 def test_empty_knobs_take_the_models_defaults(api, tmp_path):
     Handlers(api).start(NewRun(prompt="p", picked=str(tmp_path / "v.mp4"), model="transfer2.5", seed=4))
     (_, host, params), kwargs = api.called("start_inference")[0]
-    assert kwargs == {"model_name": "transfer2.5"} and host is None  # the core picks a host serving it
+    assert kwargs == {"model_name": "transfer2.5"} and host == "gpu25"  # the core picked a host serving it
     assert params == replace(MODELS["transfer2.5"].defaults, seed=4) and params.sigma_max is None
 
 
