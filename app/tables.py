@@ -96,6 +96,15 @@ def _check_cell(check: Mapping | None, item: str) -> str:
     return f"{mark} {part['detail']}"
 
 
+def _address(host: Mapping) -> str:
+    """Where a host's runs go, and by which engine when it is not Docker over SSH."""
+    executor = host.get("executor", "docker")
+    if executor == "local":
+        return "this machine"
+    where = f"{host['user']}@{host['hostname']}:{host['port']}"
+    return f"{where} (Slurm)" if executor == "slurm" else where
+
+
 def hosts_frame(hosts: Sequence[Mapping], checks: Mapping[str, Mapping]) -> pd.DataFrame:
     """Configured hosts with the latest sync state and, once checked, the check results."""
     rows = []
@@ -107,7 +116,7 @@ def hosts_frame(hosts: Sequence[Mapping], checks: Mapping[str, Mapping]) -> pd.D
         else:
             reachable = "❌ down" if h["last_error"] else ("✅ up" if h["last_ok_at"] else "not checked")
         rows.append([
-            h["name"], f"{h['user']}@{h['hostname']}:{h['port']}", reachable, _check_cell(check, "docker"),
+            h["name"], _address(h), reachable, _check_cell(check, "docker"),
             _check_cell(check, "image"), _check_cell(check, "gpus"), local_time(h["last_ok_at"]),
             h["last_error"] or "",
         ])  # fmt: skip

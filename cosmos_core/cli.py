@@ -163,11 +163,12 @@ def cmd_hosts(api: CosmosAPI, args: argparse.Namespace) -> int:
     if args.hosts_command == "check":
         report = api.check_host(args.name)
         lines = [f"{key:10} {report[key]['status']:6} {report[key]['detail']}"
-                 for key in ("ssh", "docker", "image", "remote_dir", "gpus") if key in report]
+                 for key in ("ssh", "slurm", "docker", "image", "remote_dir", "gpus") if key in report]
         _out(args, report, f"host {report['name']}: {'ready' if report['ok'] else 'NOT READY'}\n" + "\n".join(lines))
         return 0 if report["ok"] else 1
     hosts = api.list_hosts()
-    _out(args, hosts, "\n".join(f"{h['name']:12} {h['user']}@{h['hostname']}:{h['port']}  {h['image']}" for h in hosts)
+    lines = (f"{h['name']:12} {h['executor']:7} {h['user']}@{h['hostname']}:{h['port']}  {h['image']}" for h in hosts)
+    _out(args, hosts, "\n".join(lines)
          or "no hosts configured (add [[hosts]] to cosmos.toml)")
     return 0
 

@@ -24,31 +24,46 @@ else
   printf 'gpus\tabsent\tnvidia-smi not found\n'
 fi
 """
-# One pair of lines per model the host serves.
-_MODEL = r"""
+# Per model the host serves: its image (on Docker hosts) and its checkout.
+_IMAGE = r"""
 if "${D[@]}" %(image_args)s >/dev/null 2>&1; then
   printf 'image\tok\t%%s\n' %(image)s
 else
   printf 'image\tfail\t%%s not found (docker pull or build it)\n' %(image)s
 fi
+"""
+_CHECKOUT = r"""
 if [ -e %(marker)s ]; then
   printf 'remote_dir\tok\t%%s\n' %(remote_dir)s
 else
   printf 'remote_dir\tfail\t%%s has no %%s\n' %(remote_dir)s %(marker_name)s
 fi
 """
-ITEMS = ("docker", "image", "remote_dir", "gpus")
+# A Slurm login node: the client commands and the partition, instead of docker (the image runs on the
+# compute nodes, which the login node cannot check).
+_SLURM = r"""
+if command -v sbatch >/dev/null 2>&1 && out=$(timeout 10 sinfo -h %(partition)s -o '%%P %%a %%D nodes %%G' 2>&1); then
+  printf 'slurm\tok\t%%s\n' "$(printf '%%s' "$out" | paste -sd ';' - | cut -c1-200)"
+else
+  printf 'slurm\tfail\t%%s\n' "$(printf '%%s' "${out:-sbatch not found}" | tr '\n' ' ' | cut -c1-200)"
+fi
+"""
+ITEMS = ("slurm", "docker", "image", "remote_dir", "gpus")
 
 
 def check_script(c: HostConfig) -> str:
     q = shlex.quote
-    parts = [_DOCKER_AND_GPUS % {"docker": " ".join(q(p) for p in c.docker)}]
+    if c.slurm is not None:
+        parts = [_SLURM % {"partition": f"-p {q(c.slurm.partition)}" if c.slurm.partition else ""}]
+    else:
+        parts = [_DOCKER_AND_GPUS % {"docker": " ".join(q(p) for p in c.docker)}]
     for name in c.models:
         setup, marker = c.setup(name), model(name).checkout_marker
-        parts.append(_MODEL % {
-            "image_args": docker_cli.image_exists_command((), setup.image), "image": q(setup.image),
-            "marker": q(f"{setup.remote_dir}/{marker}"), "marker_name": q(marker), "remote_dir": q(setup.remote_dir),
-        })  # fmt: skip
+        if c.slurm is None:
+            parts.append(_IMAGE % {"image_args": docker_cli.image_exists_command((), setup.image),
+                                   "image": q(setup.image)})
+        parts.append(_CHECKOUT % {"marker": q(f"{setup.remote_dir}/{marker}"), "marker_name": q(marker),
+                                  "remote_dir": q(setup.remote_dir)})
     return "".join(parts)
 
 
@@ -78,5 +93,6 @@ def check_host(shell: Shell, config: HostConfig) -> dict:
         return report
     report["ssh"] = {"status": "ok", "detail": shell.label}
     report.update(parse_checks(result.stdout))
-    report["ok"] = all(report.get(k, {}).get("status") == "ok" for k in ("docker", "image", "remote_dir"))
+    needed = ("slurm", "remote_dir") if config.slurm is not None else ("docker", "image", "remote_dir")
+    report["ok"] = all(report.get(k, {}).get("status") == "ok" for k in needed)
     return report

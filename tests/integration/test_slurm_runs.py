@@ -131,3 +131,9 @@ def test_a_job_past_its_time_limit_fails_saying_so(time_limited, api):
     final = until(api, time_limited, settled, TIME_LIMIT_SECONDS, "Slurm to stop the job at its time limit")
     assert final["status"] == "failed"
     assert "time limit" in final["error"] and "TIMEOUT" in final["error"], final["error"]
+
+
+def test_hosts_check_on_a_login_node_checks_slurm_and_the_checkout(time_limited, api):
+    report = api.check_host("slurm1")
+    assert report["ok"] and report["slurm"]["status"] == "ok" and "debug" in report["slurm"]["detail"]
+    assert report["remote_dir"]["status"] == "ok" and "image" not in report and "docker" not in report
