@@ -722,3 +722,34 @@ def test_directory_is_an_error(cwd: Path) -> None:
     message = str(info.value)
     assert message.startswith("cosmos.toml: cannot read: ")
     assert "\n" not in message
+
+
+def test_a_slurm_host_keeps_its_slurm_settings(cwd: Path) -> None:
+    host = load(cwd, HOST + 'executor = "slurm"\npartition = "gpu"\ngres = "gpu:2"\ntime_limit = "1-04:00:00"\n'
+                'account = "lab"\ncontainer = "apptainer"\n').host("gpu1")
+    assert host.executor == "slurm" and host.slurm is not None
+    assert (host.slurm.partition, host.slurm.gres, host.slurm.time_limit, host.slurm.account,
+            host.slurm.container) == ("gpu", "gpu:2", "1-04:00:00", "lab", "apptainer")
+
+
+def test_hosts_default_to_docker_over_ssh_without_slurm_settings(cwd: Path) -> None:
+    host = load(cwd, HOST).host("gpu1")
+    assert host.executor == "docker" and host.slurm is None
+
+
+def test_a_local_host_needs_no_address_or_user(cwd: Path) -> None:
+    host = load(cwd, '[[hosts]]\nname = "desk"\nexecutor = "local"\nremote_dir = "/data/ct1"\n').host("desk")
+    assert (host.executor, host.hostname, host.remote_dir) == ("local", "localhost", "/data/ct1") and host.user
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ('executor = "kubernetes"', "'hosts[0].executor' must be one of docker, local, slurm"),
+    ('executor = "slurm"\ncontainer = "singularity"', "'hosts[0].container' must be one of docker, apptainer, pyxis"),
+    ('executor = "slurm"\ntime_limit = "four hours"', "'hosts[0].time_limit' must look like 04:00:00"),
+    ('executor = "slurm"\ngres = "gpu 1; rm -rf"', "'hosts[0].gres' must look like gpu:1"),
+    ('partition = "gpu"', "'hosts[0].partition' is for Slurm hosts only (set executor = \"slurm\")"),
+])
+def test_bad_executor_settings_are_one_line_errors(cwd: Path, extra: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(cwd, HOST + extra + "\n")
+    assert message in str(caught.value) and "\n" not in str(caught.value)
