@@ -231,8 +231,12 @@ class Handlers:
         return f"Download of {run['id']} is {run['download']['status']}."
 
     def cancel(self, run_id: str | None) -> str:
-        with self.gates.exclusive(self._host_of(run_id)):
-            run = self.api.cancel(_required(run_id))
+        """A run still uploading is cancelled in the database alone (its launch notices): no wait
+        behind its upload. A running one is stopped on its host, when that host's gate is free."""
+        run = self.api.get_run(_required(run_id), Refresh.NONE)
+        remote = [run["host"]] if run["status"] in ("queued", "running") else []
+        with self.gates.exclusive(*remote):
+            run = self.api.cancel(run["id"])
         return f"Run {run['id']} is {run['status']}."
 
     def upscale(self, run_id: str | None, weight: float) -> tuple[str, str]:

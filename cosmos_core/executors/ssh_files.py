@@ -55,10 +55,7 @@ class SshFiles:
             for sub in ("inputs", "scripts", "outputs"):
                 make_dirs(sftp, f"{run_dir}/{sub}")
             for name, local in uploads.items():
-                if cancelled():
-                    raise SubmitError("cancelled while uploading")
-                callback = (lambda sent, total, name=name: on_upload(name, sent, total)) if on_upload else None
-                upload_file(sftp, local, f"{run_dir}/{name}", callback)
+                upload_file(sftp, local, f"{run_dir}/{name}", _watched(name, on_upload, cancelled))
             for name, text in texts.items():
                 with sftp.open(f"{run_dir}/{name}", "w") as f:
                     f.write(text.encode())
@@ -115,6 +112,27 @@ class SshFiles:
         if big and openssh.available():
             self.paramiko_only = True  # paramiko worked where OpenSSH did not
         return complete
+
+
+CANCEL_CHECK_SECONDS = 0.5  # how often an upload asks whether its run was cancelled meanwhile
+
+
+def _watched(name: str, on_upload: UploadProgress | None, cancelled: Callable[[], bool]) -> Callable[[int, int], None]:
+    """The progress callback of one file's upload: reports progress, and stops the upload (SubmitError)
+    once the run is cancelled, asked at most every CANCEL_CHECK_SECONDS (a database read)."""
+    asked = [time.monotonic()]
+
+    def callback(sent: int, total: int) -> None:
+        if on_upload is not None:
+            on_upload(name, sent, total)
+        if time.monotonic() - asked[0] >= CANCEL_CHECK_SECONDS:
+            asked[0] = time.monotonic()
+            if cancelled():
+                raise SubmitError("cancelled while uploading")
+
+    if cancelled():
+        raise SubmitError("cancelled while uploading")
+    return callback
 
 
 def _check_checkout(sftp: paramiko.SFTPClient, checkout: str, checkout_name: str, host_name: str) -> None:

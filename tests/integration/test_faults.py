@@ -234,3 +234,19 @@ def test_a_download_spread_over_many_short_refreshes_hashes_on_the_host_once(wor
     finally:
         api.close()
     assert commands <= 1, f"{commands} remote commands in 6 download turns of one file"
+
+
+def test_cancel_during_the_upload_is_a_database_change_the_launch_notices(workspace, tmp_path):
+    """Injects: `cancel` while `run` is uploading a 50 MB input. The cancel answers at once (it never
+    waits behind the upload), and the launch, which asks the database while it uploads, starts nothing."""
+    launching, _ = uploading(workspace, tmp_path, "cancelled mid-upload")
+    run_id = workspace.cli_json("runs")[0]["id"]
+    began = time.monotonic()
+    cancelled = workspace.cli("cancel", run_id)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert time.monotonic() - began < 10  # a CLI start and a database write, not the rest of the upload
+    out, err = launching.communicate(timeout=60)
+    assert launching.returncode == 0 and out.strip() == run_id, err
+    run = workspace.cli_json("show", run_id)
+    assert (run["status"], run["error"]) == ("cancelled", "Cancelled by the user")
+    assert not containers_of(workspace, run_id)  # nothing ever ran

@@ -208,3 +208,11 @@ def test_bad_parameters_store_no_prompt(tmp_path):
     with pytest.raises(CosmosError, match="sigma_max must be above 0"):
         Handlers(api).start(form)
     assert not [c for c in api.calls if c[0] == "add_prompt"]
+
+
+def test_cancel_of_an_uploading_run_does_not_wait_for_its_hosts_gate(tmp_path):
+    api = FakeAPI(tmp_path, [make_run(status="uploading")])
+    handlers = Handlers(api)
+    with handlers.gates.exclusive("gpu1"):  # the upload itself
+        handlers.cancel(api.runs[0]["id"])
+    assert api.called("cancel")
