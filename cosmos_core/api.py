@@ -122,7 +122,8 @@ class CosmosAPI:
 
     def _host_serving(self, model_name: str, host: str | None) -> str:
         """The named host, which must serve the model; else, of the hosts serving it, the one with the
-        fewest active runs among those whose last contact went well (config order breaks ties)."""
+        fewest active runs among those whose last contact went well, else among those never contacted,
+        else among the rest (config order breaks ties)."""
         if host is not None:
             config = self.config.host(host)
             if model_name not in config.models:
@@ -133,9 +134,15 @@ class CosmosAPI:
         if not serving:
             self.config.host(None)  # no hosts at all: that error says how to add one
             raise InvalidInput(f"no configured host serves {model_name} (add it to a host's models)")
-        down = self.repo.unreachable_hosts()
+        states = self.repo.host_states()
         busy = self.repo.active_runs_by_host()
-        return min(serving, key=lambda name: (name in down, busy.get(name, 0), serving.index(name)))
+
+        def standing(name: str) -> int:  # 0: its last contact went well, 1: never contacted, 2: it failed
+            state = states.get(name)
+            return 1 if state is None or (state.last_ok_at is None and not state.last_error) else (
+                2 if state.last_error else 0)
+
+        return min(serving, key=lambda name: (standing(name), busy.get(name, 0), serving.index(name)))
 
     def _launch(self, plan: LaunchPlan, prompt_id: str, kind: str, host_name: str, params: dict, *,
                 parent_run_id: str | None = None, on_upload: launcher.UploadProgress | None = None) -> dict:
@@ -160,12 +167,15 @@ class CosmosAPI:
         except (SubmitError, RemoteError, OSError) as exc:
             if cancelled():
                 return
+            if isinstance(exc, RemoteError):
+                self.repo.record_host(run.host, str(exc))
             self._fail_launch(run, str(exc))
             raise CosmosError(f"run {run.id} failed to start: {exc}") from exc
         except KeyboardInterrupt:
             self._fail_launch(run, "Interrupted while starting")
             executor.cleanup([run.id])
             raise
+        self.repo.record_host(run.host, None)  # it answered: a host that passed its last contact
         status = RunStatus.QUEUED if executor.first_state is JobState.QUEUED else RunStatus.RUNNING
         started = self.repo.transition(run.id, RunStatus.UPLOADING, status=status.value, container_id=handle,
                                        started_at=time.time())

@@ -24,6 +24,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 REFRESH_SECONDS = 1
+STANDIN_HOST = "gpu1"  # the stand-in GPU host; the in-process api names it (the config has three)
 DOWN_HOST = "gpu2"
 TRANSFER25_HOST = "gpu25"  # the stand-in again, serving only Cosmos-Transfer2.5
 DOWNLOAD_BUDGET = 0.3  # seconds a refresh may download: a big file takes several refreshes

@@ -7,6 +7,7 @@ import re
 from playwright.sync_api import expect
 
 from cosmos_core.api import Refresh
+from tests.e2e.conftest import STANDIN_HOST
 from tests.e2e.ui import expect_status, select_run, wait_video_ready
 from tests.hostkit import STANDIN_SECOND_PARAGRAPH, make_video, wait_until
 
@@ -16,7 +17,7 @@ BIG = 80 * 1024 * 1024  # at DOWNLOAD_BUDGET per refresh, more than two refreshe
 def test_a_failed_download_shows_an_enabled_retry_that_makes_it_succeed(page, e2e_api, e2e_workspace, tmp_path):
     host = e2e_workspace.host
     prompt = e2e_api.add_prompt(f"a long take [size={BIG}]", make_video(tmp_path / "in.mp4"))
-    run = e2e_api.start_inference(prompt["id"])
+    run = e2e_api.start_inference(prompt["id"], host=STANDIN_HOST)
     select_run(page, run["id"])
     expect(page.locator("#run-status")).to_contain_text(re.compile(r"download \d+%"))  # mid-download
     expect(page.locator("#runs-table")).to_contain_text(re.compile(r"\d+%"))
@@ -39,7 +40,8 @@ def test_a_failed_download_shows_an_enabled_retry_that_makes_it_succeed(page, e2
 
 
 def test_cancel_stops_a_running_run_while_its_log_and_stage_follow(page, e2e_api, e2e_workspace, tmp_path):
-    run = e2e_api.start_inference(e2e_api.add_prompt("a slow pan [sleep=60]", make_video(tmp_path / "in.mp4"))["id"])
+    run = e2e_api.start_inference(
+        e2e_api.add_prompt("a slow pan [sleep=60]", make_video(tmp_path / "in.mp4"))["id"], host=STANDIN_HOST)
     select_run(page, run["id"])
     log = page.locator("#run-log textarea")
     expect(log).to_have_value(re.compile(r"step 1/60"))
@@ -57,7 +59,7 @@ def test_cancel_stops_a_running_run_while_its_log_and_stage_follow(page, e2e_api
 
 def test_upscale_and_enhance_start_from_the_details_panel(page, e2e_api, tmp_path):
     prompt = e2e_api.add_prompt("a harbour at dawn", make_video(tmp_path / "in.mp4"), name="harbour")
-    parent = e2e_api.start_inference(prompt["id"])
+    parent = e2e_api.start_inference(prompt["id"], host=STANDIN_HOST)
     select_run(page, parent["id"])
     expect_status(page, "completed")
 

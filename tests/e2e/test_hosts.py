@@ -6,13 +6,14 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import DOWN_HOST
+from tests.e2e.conftest import DOWN_HOST, STANDIN_HOST
 from tests.e2e.ui import expect_status, open_tab, select_run
 from tests.hostkit import make_video
 
 
 def test_the_hosts_panel_checks_every_host_and_shows_the_down_one(page, e2e_api, tmp_path):
-    run = e2e_api.start_inference(e2e_api.add_prompt("a lighthouse", make_video(tmp_path / "in.mp4"))["id"])
+    run = e2e_api.start_inference(
+        e2e_api.add_prompt("a lighthouse", make_video(tmp_path / "in.mp4"))["id"], host=STANDIN_HOST)
     select_run(page, run["id"])
     expect_status(page, "completed")  # the dashboard synced gpu1
     open_tab(page, "Hosts")  # opening the panel runs the checks (one round trip per host)

@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Request, Response, expect
 
 from cosmos_core.api import CosmosAPI, CosmosError, Refresh
+from tests.e2e.conftest import STANDIN_HOST
 from tests.hostkit import make_video, wait_until
 
 CLIENTS = 20
@@ -105,7 +106,8 @@ def test_twenty_tabs_for_a_minute_get_no_error_and_share_one_probe(tabs, dashboa
     log = e2e_workspace.root / "dashboard.log"
     log_start = log.stat().st_size
     video = make_video(tmp_path / "load.mp4", seconds=1)
-    runs = {e2e_api.start_inference(e2e_api.add_prompt(text, video)["id"])["id"]: end for text, end in RUNS.items()}
+    runs = {e2e_api.start_inference(e2e_api.add_prompt(text, video)["id"], host=STANDIN_HOST)["id"]: end
+            for text, end in RUNS.items()}
     started_runs += runs
     host = e2e_workspace.host
     sessions_before, started = host.count_exec_sessions(), time.monotonic()

@@ -8,6 +8,7 @@ import time
 from playwright.sync_api import Page, expect
 
 from cosmos_core.api import Refresh
+from tests.e2e.conftest import STANDIN_HOST
 from tests.e2e.ui import expect_status, select_run, wait_video_ready
 from tests.hostkit import make_video, wait_until
 
@@ -45,7 +46,8 @@ class QueueRecorder:
 
 
 def test_a_refresh_where_nothing_changed_sends_only_skips(page, e2e_api, tmp_path):
-    run = e2e_api.start_inference(e2e_api.add_prompt("a still life", make_video(tmp_path / "in.mp4"))["id"])
+    run = e2e_api.start_inference(
+        e2e_api.add_prompt("a still life", make_video(tmp_path / "in.mp4"))["id"], host=STANDIN_HOST)
     select_run(page, run["id"])
     expect_status(page, "completed")
     wait_video_ready(page)
@@ -71,7 +73,8 @@ def test_ten_open_tabs_do_not_multiply_remote_probes(page, browser, browser_cont
     for tab in tabs:
         expect(tab.locator("#runs-table")).to_be_visible()
     host = e2e_workspace.host
-    run = e2e_api.start_inference(e2e_api.add_prompt("a busy market [sleep=4]", make_video(tmp_path / "in.mp4"))["id"])
+    run = e2e_api.start_inference(
+        e2e_api.add_prompt("a busy market [sleep=4]", make_video(tmp_path / "in.mp4"))["id"], host=STANDIN_HOST)
     before, start = host.count_exec_sessions(), time.monotonic()
 
     def settled() -> bool:

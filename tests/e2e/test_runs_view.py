@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from cosmos_core.api import Refresh
 from cosmos_core.repository import DataRepository, new_id
 from cosmos_core.status import RunStatus
+from tests.e2e.conftest import STANDIN_HOST
 from tests.e2e.ui import choose, expect_status, select_run, wait_video_ready
 from tests.hostkit import make_video
 
@@ -23,7 +24,7 @@ def test_a_run_started_after_the_page_loaded_completes_without_reload_and_plays(
     video = make_video(tmp_path / "city.mp4", seconds=3)
     prompt = e2e_api.add_prompt("a rainy city street at night, neon reflections [sleep=3]", video,
                                 name="rainy city street")
-    run = e2e_api.start_inference(prompt["id"])  # another process starts it, as the CLI would
+    run = e2e_api.start_inference(prompt["id"], host=STANDIN_HOST)  # another process starts it, as the CLI would
 
     select_run(page, run["id"])
     expect_status(page, "running")
@@ -49,8 +50,10 @@ def test_a_run_started_after_the_page_loaded_completes_without_reload_and_plays(
 
 def test_a_failed_run_shows_its_reason_and_filters_and_counts_work(page, e2e_api, tmp_path):
     video = make_video(tmp_path / "lake.mp4")
-    crashed = e2e_api.start_inference(e2e_api.add_prompt("a frozen lake [exit=3]", video, name="frozen lake")["id"])
-    fine = e2e_api.start_inference(e2e_api.add_prompt("a desert road", video, name="desert road")["id"])
+    crashed = e2e_api.start_inference(
+        e2e_api.add_prompt("a frozen lake [exit=3]", video, name="frozen lake")["id"], host=STANDIN_HOST)
+    fine = e2e_api.start_inference(
+        e2e_api.add_prompt("a desert road", video, name="desert road")["id"], host=STANDIN_HOST)
     table = page.locator("#runs-table")
     expect(table).to_contain_text("failed: Container exited with code 3")
     select_run(page, crashed["id"])
