@@ -70,10 +70,13 @@ def fetch(config: HostConfig, remote_path: str, part: Path, size: int, on_progre
             code = process.wait(timeout=POLL_SECONDS)
             break
         except subprocess.TimeoutExpired:
-            on_progress(size_of(part))
+            try:
+                on_progress(size_of(part))
+            except BaseException:  # the listener stopped the download: so does sftp
+                _interrupt(process)
+                raise
             if deadline is not None and time.monotonic() >= deadline:
-                process.send_signal(signal.SIGINT)  # sftp then truncates the file to its in-order bytes
-                process.wait()
+                _interrupt(process)
                 on_progress(size_of(part))
                 return False
     errors = process.stderr.read().decode(errors="replace").strip()
@@ -81,6 +84,11 @@ def fetch(config: HostConfig, remote_path: str, part: Path, size: int, on_progre
     if code != 0:
         raise OpenSshFailed(errors.splitlines()[-1] if errors else f"sftp exited with code {code}")
     return True
+
+
+def _interrupt(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)  # sftp then truncates the file to its in-order bytes
+    process.wait()
 
 
 def size_of(path: Path) -> int:

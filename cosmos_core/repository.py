@@ -127,6 +127,8 @@ class DataRepository:
         allowed = [e.value for e in expected]
         fields = {k: json.dumps(v) if k == "remote_files" else v for k, v in fields.items()}
         with Run._meta.database.atomic():
+            if "status" in fields:  # the one Changes row first: two transactions ending runs in different
+                _lock_changes()     # orders then queue on it instead of deadlocking on each other's runs
             changed = Run.update(**fields).where((Run.id == run_id) & Run.status.in_(allowed)).execute() == 1
             if changed and "status" in fields:
                 _count_change()
@@ -302,6 +304,11 @@ def backoff_seconds(failures: int, interval: float) -> float:
     """How long a host that failed `failures` times in a row is left alone by automatic probes:
     doubling from the probe interval, at most MAX_BACKOFF_SECONDS."""
     return min(MAX_BACKOFF_SECONDS, max(interval, 1.0) * 2 ** (failures - 1))
+
+
+def _lock_changes() -> None:
+    """Take the Changes row's write lock (a write that changes nothing), for the rest of the transaction."""
+    Changes.update(count=Changes.count).where(Changes.id == 1).execute()
 
 
 def _count_change() -> None:

@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -175,6 +175,8 @@ class LazySync:
         try:
             done = self.checker.download_outputs(run.host, run.remote_run_dir, facts, self.repo.local_dir(run.id),
                                                  writer, deadline)
+        except LeaseLost:
+            return True  # the other installation goes on from here: nothing to record
         except LocalWriteError as exc:
             self._failed(run, str(exc), final=False)
             return True
@@ -186,7 +188,8 @@ class LazySync:
             self._failed(run, f"download from {run.host} failed: {exc}", final=False)
             return not isinstance(exc, RemoteError)
         finally:
-            writer.flush()  # what arrived so far, also when the budget or the link ended this turn
+            with suppress(LeaseLost):
+                writer.flush()  # what arrived so far, also when the budget or the link ended this turn
         if writer.advanced:
             self.repo.update_run(run.id, download_attempts=0)
         if done:
@@ -235,6 +238,10 @@ class LazySync:
             self.repo.release_lease(run.id, self.owner)
 
 
+class LeaseLost(Exception):
+    """This installation stalled past its download lease, and another took the download over."""
+
+
 class _ProgressWriter:
     """Stores download progress (and tells the listener) at most every PROGRESS_EVERY_SECONDS, renewing
     the download's lease with it; `flush` stores the latest figures when the download stops."""
@@ -274,7 +281,8 @@ class _ProgressWriter:
         self.unsaved = None
         repo, sync = self.sync.repo, self.sync
         repo.update_run(self.run_id, bytes_done=bytes_done, bytes_total=bytes_total)
-        repo.take_lease(self.run_id, sync.owner, sync.clock() + LEASE_SECONDS)  # renewed while bytes arrive
+        if not repo.take_lease(self.run_id, sync.owner, sync.clock() + LEASE_SECONDS):  # renewed while bytes arrive
+            raise LeaseLost(f"run {self.run_id}: another installation took its download over")
         if self.listener is not None:
             self.listener(self.run_id, bytes_done, bytes_total)
 

@@ -324,20 +324,11 @@ sys.stdin.readline()
 ended = [Transition(run.id, RunStatus.RUNNING, {"status": "completed", "exit_code": 0}) for run in runs]
 print("applied", repo.apply_transitions(ended), flush=True)
 """
-DEADLOCK = (
-    "cosmos_core/repository.py: transition() (line 121) updates the run's row, then (line 132, _count_change) "
-    "the single Changes row, in one transaction; apply_transitions (line 192) nests several in the order "
-    "runs_to_probe (line 200, no ORDER BY) gave, which differs between processes once a row was rewritten: "
-    "two syncs deadlock on PostgreSQL and one fails with 'deadlock detected'. Fix: lock the Changes row first "
-    "in transition()'s transaction, before any run row"
-)
-
-
 class DeadlockDetected(AssertionError):
     """A process failed with PostgreSQL's 'deadlock detected'."""
 
 
-def test_two_installs_ending_the_same_runs_at_once_do_not_deadlock(machines, db, database_url, request,  # noqa: F811
+def test_two_installs_ending_the_same_runs_at_once_do_not_deadlock(machines, db, database_url,  # noqa: F811
                                                                     sample_video):
     """Two installs' syncs see the same two runs end and apply both transitions at once. Their queries
     of the runs to probe straddle a write to the first run (any process noting progress): on PostgreSQL
@@ -346,8 +337,6 @@ def test_two_installs_ending_the_same_runs_at_once_do_not_deadlock(machines, db,
     syncs must succeed and the two runs complete exactly once (SQLite's one writer at a time needs no
     injection)."""
     postgres = database_url.startswith("postgresql")
-    if postgres:
-        request.applymarker(pytest.mark.xfail(strict=True, raises=DeadlockDetected, reason=DEADLOCK))
     a, b = machines
     first, second = "rs_1" + secrets.token_hex(7), "rs_2" + secrets.token_hex(7)
     outputs = str(a.root / "outputs")
