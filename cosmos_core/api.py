@@ -122,8 +122,8 @@ class CosmosAPI:
 
     def _host_serving(self, model_name: str, host: str | None) -> str:
         """The named host, which must serve the model; else, of the hosts serving it, the one with the
-        fewest active runs among those whose last contact went well, else among those never contacted,
-        else among the rest (config order breaks ties)."""
+        fewest active runs among those whose last contact did not fail (a new host included), else among
+        the rest (config order breaks ties)."""
         if host is not None:
             config = self.config.host(host)
             if model_name not in config.models:
@@ -137,12 +137,10 @@ class CosmosAPI:
         states = self.repo.host_states()
         busy = self.repo.active_runs_by_host()
 
-        def standing(name: str) -> int:  # 0: its last contact went well, 1: never contacted, 2: it failed
-            state = states.get(name)
-            return 1 if state is None or (state.last_ok_at is None and not state.last_error) else (
-                2 if state.last_error else 0)
+        def failed(name: str) -> bool:
+            return bool(states.get(name) and states[name].last_error)
 
-        return min(serving, key=lambda name: (standing(name), busy.get(name, 0), serving.index(name)))
+        return min(serving, key=lambda name: (failed(name), busy.get(name, 0), serving.index(name)))
 
     def _launch(self, plan: LaunchPlan, prompt_id: str, kind: str, host_name: str, params: dict, *,
                 parent_run_id: str | None = None, on_upload: launcher.UploadProgress | None = None) -> dict:

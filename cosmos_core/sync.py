@@ -77,7 +77,7 @@ class LazySync:
             runs = [run for run in wanted if run.status not in LAUNCHING
                     or (run.launched_on == self.owner and held.enter_context(self.repo.run_lock(run.id)))]
             self._probe_hosts(_by_host(runs), force, report)
-        self._download_due(deadline, report, on_progress, hosts)
+        self._download_due(deadline, report, on_progress, hosts, force)
         return report
 
     # -- probing -------------------------------------------------------------
@@ -136,31 +136,46 @@ class LazySync:
     # -- downloads -----------------------------------------------------------
 
     def _download_due(self, deadline: float | None, report: SyncReport, on_progress: ProgressListener | None,
-                      hosts: set[str] | None) -> None:
-        failed_hosts: set[str] = set()  # one failed connection per host per sync is enough
+                      hosts: set[str] | None, force: bool) -> None:
         for run in self.repo.downloads_due():
             if hosts is not None and run.host not in hosts:
                 continue
             if run.host not in self.checker.executors:
                 report.unreachable[run.host] = f"host {run.host} is not in the config"
                 continue
-            if run.host in failed_hosts or (deadline is not None and time.monotonic() >= deadline):
-                continue
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            if run.host in report.unreachable or (not force and self._backing_off(run.host, report)):
+                continue  # one failed contact per host per sync is enough, and a host backing off waits
             if not self.repo.take_lease(run.id, self.owner, self.clock() + LEASE_SECONDS):
                 continue  # another install is downloading it
             with self.repo.run_lock(run.id) as owned:  # and among this install's processes, the lock file
-                if owned and not self._download(self.repo.stored_run(run.id), deadline, report, on_progress):
-                    failed_hosts.add(run.host)
+                if owned:
+                    self._download(self.repo.stored_run(run.id), deadline, report, on_progress)
+
+    def _backing_off(self, host: str, report: SyncReport) -> bool:
+        """Whether the host's last contact failed and its back-off has not run out (noted as unreachable)."""
+        state = self.repo.host_state(host)
+        if state is None or not state.last_error or state.retry_at <= self.clock():
+            return False
+        report.unreachable[host] = state.last_error
+        return True
+
+    def _unreachable(self, run: Run, exc: Exception, report: SyncReport) -> None:
+        """A download could not reach its host: counted as an attempt, and the host backs off."""
+        report.unreachable[run.host] = str(exc)
+        self.repo.record_host(run.host, str(exc))
+        self._failed(run, f"download from {run.host} failed: {exc}", final=False)
 
     def _download(self, run: Run, deadline: float | None, report: SyncReport,
-                  on_progress: ProgressListener | None) -> bool:
-        """Download what the run needs; False if its host could not be reached."""
+                  on_progress: ProgressListener | None) -> None:
+        """Download what the run needs, as far as the deadline lets it."""
         if run.download_status not in DOWNLOADABLE:
             self.repo.release_lease(run.id, self.owner)
-            return True  # another process finished it before we got the lock
-        facts = self._facts_of_files(run)
+            return  # another process finished it before we got the lock
+        facts = self._facts_of_files(run, report)
         if facts is None:
-            return False
+            return
         wanted = remote_files(run.kind, RunStatus(run.status))
         refused = [reason for name, f in facts.items() if (reason := f.refusal(name))]
         missing = [name for name in wanted if name not in facts]
@@ -168,7 +183,7 @@ class LazySync:
             reason = "; ".join(refused) + f" (on host {run.host})" if refused else \
                 f"{', '.join(missing)} not found on host {run.host}"
             self._failed(run, reason, final=True)
-            return True
+            return
         self.repo.update_run(run.id, download_status=DownloadStatus.DOWNLOADING.value,
                              bytes_total=sum(f.size for f in facts.values()))
         writer = _ProgressWriter(self, run.id, on_progress, verified=json.loads(run.files))
@@ -176,17 +191,20 @@ class LazySync:
             done = self.checker.download_outputs(run.host, run.remote_run_dir, facts, self.repo.local_dir(run.id),
                                                  writer, deadline)
         except LeaseLost:
-            return True  # the other installation goes on from here: nothing to record
+            return  # the other installation goes on from here: nothing to record
         except LocalWriteError as exc:
             self._failed(run, str(exc), final=False)
-            return True
+            return
         except (RemoteError, OSError, DownloadError) as exc:
             if writer.advanced and not isinstance(exc, DownloadError):  # failures count in a row: bytes
                 run.download_attempts = 0  # arrived before this one (and were kept, unlike a bad file's)
             if isinstance(exc, DownloadError):  # the file is not what the host said: ask again next time
                 self.repo.update_run(run.id, remote_files="{}")
-            self._failed(run, f"download from {run.host} failed: {exc}", final=False)
-            return not isinstance(exc, RemoteError)
+            if isinstance(exc, RemoteError):
+                self._unreachable(run, exc, report)
+            else:
+                self._failed(run, f"download from {run.host} failed: {exc}", final=False)
+            return
         finally:
             with suppress(LeaseLost):
                 writer.flush()  # what arrived so far, also when the budget or the link ended this turn
@@ -195,9 +213,8 @@ class LazySync:
         if done:
             self._finished(run, facts)
             report.downloads_done += 1
-        return True
 
-    def _facts_of_files(self, run: Run) -> dict[str, FileFacts] | None:
+    def _facts_of_files(self, run: Run, report: SyncReport) -> dict[str, FileFacts] | None:
         """The size (and sha256, if known) of the files to download, as stored when the run ended;
         asked of the host again when some are missing (None: it could not be reached)."""
         reported = json.loads(run.remote_files)
@@ -208,7 +225,10 @@ class LazySync:
             return facts
         try:
             facts |= self.checker.file_facts(run.host, run.remote_run_dir, missing)
-        except (RemoteError, ProbeError) as exc:
+        except RemoteError as exc:
+            self._unreachable(run, exc, report)
+            return None
+        except ProbeError as exc:
             self._failed(run, f"download from {run.host} failed: {exc}", final=False)
             return None
         self.repo.update_run(run.id, remote_files=json.dumps({n: f.stored() for n, f in facts.items()}))

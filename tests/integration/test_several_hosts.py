@@ -182,18 +182,6 @@ def test_runs_spread_to_the_host_with_fewest_active_runs_and_a_named_host_is_hon
         api.start_inference(prompt["id"], host="gpu3")
 
 
-NEW_HOST_NEVER_CHOSEN = (
-    "product defect, cosmos_core/api.py CosmosAPI._host_serving (standing(), lines 140-145, commit 4824de7): "
-    "a host never contacted ranks after every host whose last contact went well, whatever their load, "
-    "and nothing contacts an idle host (a sync probes only hosts with runs), so a host added to the "
-    "config gets no run unless one is sent there by name or it is checked: here the second run goes "
-    "to gpu1 (1 active run) instead of the idle, never-contacted gpu2. Fix: rank only hosts whose last "
-    "contact failed last, a never-contacted host with the good ones: "
-    "key = (bool(state and state.last_error), busy.get(name, 0), serving.index(name))."
-)
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=NEW_HOST_NEVER_CHOSEN)
 def test_a_newly_configured_host_gets_runs_without_being_named(api, two, sample_video):
     """A fresh workspace, nothing contacted yet: the first run goes to gpu1 (config order), the
     second to gpu2, which has fewer active runs, and the third to gpu1 again."""
@@ -396,21 +384,6 @@ def test_cancel_on_gpu1_is_prompt_while_gpu2_is_cut(api, two, link, sample_video
 
 # -- (e) a download pending on the cut host --------------------------------------------------------
 
-DOWNLOADS_IGNORE_BACKOFF = (
-    "product defect, cosmos_core/sync.py LazySync._download_due (lines 138-153): downloads ignore the "
-    "host's back-off and never record a failed contact. A host cut while one of its runs waits for its "
-    "download is contacted again by every refresh (each pays the probe timeout, ~3-4 s, until the "
-    "download has failed MAX_DOWNLOAD_ATTEMPTS times in a row, ~12 s of outage), the refresh does not "
-    "name the host unreachable (report.unreachable stays empty: `runs` prints no warning), and in a "
-    "sync whose probe of that host just failed the download still tries it. Fix: in _download_due skip, "
-    "without counting an attempt, a run whose host is in report.unreachable or backing off "
-    "(repo.host_state(host).last_error set and retry_at > clock(), unless forced), reporting it in "
-    "report.unreachable; and where _download/_facts_of_files meet a RemoteError, call "
-    "repo.record_host(run.host, str(exc)) and set report.unreachable[run.host]."
-)
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=DOWNLOADS_IGNORE_BACKOFF)
 def test_a_download_pending_on_a_cut_host_backs_off_like_its_probe(api, two, link, sample_video):
     """Injects: gpu2's run has completed, its download still to do, when gpu2's link goes down; a
     run is active on gpu1. Expected as for a probe (see the test above): each refresh names gpu2
