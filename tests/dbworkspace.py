@@ -11,7 +11,6 @@ Plain Python, no pytest: the fixtures live in the test modules.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import subprocess
@@ -25,25 +24,10 @@ import psycopg2
 
 from cosmos_core.models import DownloadLease, Run
 from tests.hostkit import TestHost, wait_until
-from tests.workspace import REPO, Workspace
+from tests.workspace import REPO, Workspace, write_config
 
 LEASES = DownloadLease._meta.table_name
 RUNS = Run._meta.table_name
-
-
-def write_db_config(root: Path, host: TestHost, database: str, **sync: float) -> Path:
-    """A cosmos.toml in `root` naming `database` (any URL the product takes), the outputs dir
-    `root/outputs` and the stand-in host as gpu1; `sync` overrides the [sync] settings."""
-    settings = {"min_interval_seconds": 0.0, "lost_after_seconds": 3, "download_budget_seconds": 3, **sync}
-    config = root / "cosmos.toml"
-    config.write_text(
-        "[storage]\n"
-        f"database = {json.dumps(database)}\n"
-        f"outputs_dir = {json.dumps(str(root / 'outputs'))}\n"
-        "[sync]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
-        + host.host_config_toml("gpu1")
-    )
-    return config
 
 
 @dataclass
@@ -86,7 +70,7 @@ class Install(Workspace):
 def installs(root: Path, host: TestHost, database: str, names: Sequence[str] = ("a", "b"),
              **sync: float) -> list[Install]:
     """Installs sharing one config (database and outputs dir) in `root`, each its own state dir."""
-    config = write_db_config(root, host, database, **sync)
+    config = write_config(root, host, database=database, **sync)
     return [Install(root, config, host, state_home=root / f"machine-{name}" / "state") for name in names]
 
 

@@ -651,10 +651,12 @@ class TestHost:
         client.connect(self.hostname, **options)
         return client
 
-    def ssh_run(self, command: str | Sequence[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        """Run one command over SSH (one exec session); a list is shell-quoted."""
+    def ssh_run(self, command: str | Sequence[str], timeout: float = 60,
+                **connect: Any) -> subprocess.CompletedProcess[str]:
+        """Run one command over SSH (one exec session); a list is shell-quoted. `connect`: options of
+        `connect` (say, the port of another sshd of this host)."""
         text = command if isinstance(command, str) else shlex.join(command)
-        client = self.connect()
+        client = self.connect(**connect)
         try:
             _, out, err = client.exec_command(text, timeout=timeout)
             stdout = out.read().decode(errors="replace")

@@ -19,7 +19,6 @@ pytest.
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import signal
 import socket
@@ -638,16 +637,7 @@ class SlurmLoginHost:
 
     def ssh_run(self, command: str | Sequence[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Run one command on the login node over SSH; a list is shell-quoted."""
-        text = command if isinstance(command, str) else shlex.join(command)
-        client = self.connect()
-        try:
-            _, out, err = client.exec_command(text, timeout=timeout)
-            stdout = out.read().decode(errors="replace")
-            stderr = err.read().decode(errors="replace")
-            code = out.channel.recv_exit_status()
-        finally:
-            client.close()
-        return subprocess.CompletedProcess(text, code, stdout, stderr)
+        return self.host.ssh_run(command, timeout, port=self.port)
 
     def host_config_toml(
         self,

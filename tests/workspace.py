@@ -64,15 +64,19 @@ class Workspace:
 
 
 def write_config(root: Path, host: TestHost, models: tuple[str, ...] = ("transfer1",),
-                 link: CuttableLink | None = None, **sync: float) -> Path:
+                 link: CuttableLink | None = None, *, hosts_toml: str | None = None, database: str | None = None,
+                 **sync: float) -> Path:
+    """cosmos.toml in `root`: the outputs dir `root/outputs`, `database` (any URL the product takes;
+    default SQLite in the outputs dir), `hosts_toml` (the [[hosts]] blocks; default the stand-in host
+    as gpu1 serving `models`, through `link` if given); `sync` overrides the [sync] settings."""
     settings = {"min_interval_seconds": 0.0, "lost_after_seconds": 3, "download_budget_seconds": 3, **sync}
     config = root / "cosmos.toml"
     config.write_text(
         "[storage]\n"
-        f'database = "sqlite:///{root}/outputs/cosmos.db"\n'
-        f'outputs_dir = "{root}/outputs"\n'
+        f"database = {json.dumps(database or f'sqlite:///{root}/outputs/cosmos.db')}\n"
+        f"outputs_dir = {json.dumps(str(root / 'outputs'))}\n"
         "[sync]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
-        + host.host_config_toml("gpu1", models=models, link=link)
+        + (hosts_toml if hosts_toml is not None else host.host_config_toml("gpu1", models=models, link=link))
     )
     return config
 

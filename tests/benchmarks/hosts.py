@@ -20,7 +20,7 @@ from cosmos_core.executors.base import ProbeTarget
 from cosmos_core.status import ACTIVE, RunStatus, remote_files
 from tests.hostkit import EXEC_SESSION_MARK, CuttableLink, TestHost, wait_until
 from tests.slurmkit import SlurmCluster, SlurmLoginHost
-from tests.workspace import Workspace
+from tests.workspace import Workspace, write_config
 
 from .common import PRODUCT_SYNC, Bench, median
 
@@ -46,16 +46,9 @@ def _outer_address(link: CuttableLink) -> str:
 
 
 def _config(root: Path, host: TestHost, link: CuttableLink, login: SlurmLoginHost) -> Path:
-    config = root / "cosmos.toml"
-    config.write_text(
-        "[storage]\n"
-        f'database = "sqlite:///{root}/outputs/cosmos.db"\n'
-        f'outputs_dir = "{root}/outputs"\n'
-        "[sync]\n" + "".join(f"{k} = {v}\n" for k, v in PRODUCT_SYNC.items())
-        + host.host_config_toml("gpu1") + "\n" + host.host_config_toml("gpu2", link=link) + "\n"
-        + login.host_config_toml("slurm1")
-    )
-    return config
+    hosts = (host.host_config_toml("gpu1") + "\n" + host.host_config_toml("gpu2", link=link) + "\n"
+             + login.host_config_toml("slurm1"))
+    return write_config(root, host, hosts_toml=hosts, **PRODUCT_SYNC)
 
 
 def _targets(api: CosmosAPI, host: str) -> list[ProbeTarget]:

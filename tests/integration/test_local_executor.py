@@ -21,7 +21,7 @@ from cosmos_core.api import CosmosAPI, Refresh
 from cosmos_core.executors import docker_cli
 from cosmos_core.launcher import SCRIPTS_DIR
 from tests.hostkit import RUN_ARGS, TestHost, wait_until
-from tests.workspace import Workspace
+from tests.workspace import Workspace, write_config
 
 PROBE_TIMEOUT = 2.0  # sync.probe_timeout_seconds where a test waits for it
 
@@ -32,22 +32,14 @@ def local_config(root: Path, host: TestHost, docker: str | None = None, probe_ti
     def q(value: str) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    config = root / "cosmos.toml"
-    config.write_text(
-        "[storage]\n"
-        f'database = "sqlite:///{root}/outputs/cosmos.db"\n'
-        f'outputs_dir = "{root}/outputs"\n'
-        "[sync]\nmin_interval_seconds = 0\nlost_after_seconds = 30\ndownload_budget_seconds = 3\n"
-        f"probe_timeout_seconds = {probe_timeout}\n"
+    return write_config(root, host, lost_after_seconds=30, probe_timeout_seconds=probe_timeout, hosts_toml=(
         "[[hosts]]\n"
         'name = "local1"\n'
         'executor = "local"\n'
         f"remote_dir = {q(host.remote_dir)}\n"
         f"image = {q(host.image)}\n"
         f"docker = {q(docker or host.docker_cmd)}\n"
-        f"run_args = [{', '.join(q(a) for a in RUN_ARGS)}]\n"
-    )
-    return config
+        f"run_args = [{', '.join(q(a) for a in RUN_ARGS)}]\n"))
 
 
 @pytest.fixture

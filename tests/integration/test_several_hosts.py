@@ -23,7 +23,7 @@ from cosmos_core.api import CosmosAPI, CosmosError, Refresh
 from cosmos_core.executors import docker_cli
 from cosmos_core.status import RunStatus
 from tests.hostkit import EXEC_SESSION_MARK, CuttableLink, TestHost, wait_until
-from tests.workspace import Workspace
+from tests.workspace import Workspace, write_config
 
 PROBE_TIMEOUT = 3.0  # sync.probe_timeout_seconds in these tests
 MARGIN = 3.0  # on top of it: a loaded 2-core machine, a process starting and reading the database
@@ -36,17 +36,8 @@ pytestmark = pytest.mark.slow
 
 def write_two_hosts(root: Path, host: TestHost, link: CuttableLink) -> Path:
     """cosmos.toml with gpu1 (direct) and gpu2 (through `link`), no throttle, a short probe timeout."""
-    settings = {"min_interval_seconds": 0.0, "lost_after_seconds": 60, "download_budget_seconds": 3,
-                "probe_timeout_seconds": PROBE_TIMEOUT}  # fmt: skip
-    config = root / "cosmos.toml"
-    config.write_text(
-        "[storage]\n"
-        f'database = "sqlite:///{root}/outputs/cosmos.db"\n'
-        f'outputs_dir = "{root}/outputs"\n'
-        "[sync]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
-        + host.host_config_toml("gpu1") + "\n" + host.host_config_toml("gpu2", link=link)
-    )
-    return config
+    hosts = host.host_config_toml("gpu1") + "\n" + host.host_config_toml("gpu2", link=link)
+    return write_config(root, host, hosts_toml=hosts, lost_after_seconds=60, probe_timeout_seconds=PROBE_TIMEOUT)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from cosmos_core.api import CosmosAPI, CosmosError, Refresh
 from cosmos_core.config import load_config
 from tests.hostkit import TestHost, make_video, wait_until
 from tests.slurmkit import SlurmCluster, SlurmLoginHost
+from tests.workspace import write_config
 
 TIME_LIMIT_SECONDS = 150  # Slurm checks limits every 30 s and kills after KillWait: a 1 min limit ends in 74-87 s
 
@@ -39,14 +40,8 @@ HOSTS = {
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory, login: SlurmLoginHost) -> Iterator[CosmosAPI]:
     root = tmp_path_factory.mktemp("slurm")
-    config = root / "cosmos.toml"
-    config.write_text(
-        "[storage]\n"
-        f'database = "sqlite:///{root}/outputs/cosmos.db"\n'
-        f'outputs_dir = "{root}/outputs"\n'
-        "[sync]\nmin_interval_seconds = 0\nlost_after_seconds = 60\n"
-        + "".join(login.host_config_toml(name, **host) for name, host in HOSTS.items()))
-    api = CosmosAPI(load_config(config))
+    hosts = "".join(login.host_config_toml(name, **host) for name, host in HOSTS.items())
+    api = CosmosAPI(load_config(write_config(root, login.host, hosts_toml=hosts, lost_after_seconds=60)))
     yield api
     api.close()
 
