@@ -10,6 +10,10 @@ Optionally (``cuttable_link()``) the same host is also reached through a
 veth pair into a network namespace, whose link a test sets down and up: a
 real network cut (see CuttableLink).
 
+The host has GPUs as far as ``nvidia-smi`` tells (a stand-in on the SSH
+sessions' PATH and in the image; ``set_gpus()``), and the stand-in model keeps
+a record of the GPUs each run held (``gpu_record()``, ``max_concurrent()``).
+
 Everything lives under one temp dir; daemons are started by hand and
 stopped by their own PID.  See /work/shared/TESTHOST.md for the facts this
 is built on.  Plain Python, no pytest: fixtures live in tests/conftest.py.
@@ -58,6 +62,10 @@ TRANSFER25_SCRIPT = "examples/inference.py"  # Cosmos-Transfer2.5's entry point
 # the real model, downloads its checkpoints only with a Hugging Face token.
 TRANSFER25_ENV = ("-e", "HF_TOKEN=hf_standin")
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# The stand-in model's record of the GPUs each run held, under the checkout
+# mounted at /workspace (tests/standin/lib.sh, gpu_record_start).
+GPU_RECORD = "cosmos_runs/.standin-gpus.log"
+DEFAULT_GPUS = 2  # what nvidia-smi shows until set_gpus()
 
 # sshd (LogLevel VERBOSE) writes one such line per exec channel, e.g.
 # "Starting session: command for root from 127.0.0.1 port 40000 id 0".
@@ -240,6 +248,11 @@ class TestHost:
         return self.root / "podman"
 
     @property
+    def gpu_count_file(self) -> Path:
+        """How many GPUs the host's ``nvidia-smi`` shows (a number; see set_gpus)."""
+        return self.root / "gpu" / "count"
+
+    @property
     def docker_cmd(self) -> str:
         """Absolute path of the 3-line ``docker`` shim (podman, private state)."""
         return str(self.root / "bin" / "docker")
@@ -280,6 +293,7 @@ class TestHost:
         try:
             self._make_remote_dir()
             self._setup_podman()
+            self._setup_gpus()
             self._timed("image_build", self._build_image)
             self._setup_ssh()
             self._timed("sshd_start", self.start_sshd)
@@ -372,6 +386,50 @@ class TestHost:
     def docker(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run the docker shim locally (same podman state as SSH sessions)."""
         return _run([self.docker_cmd, *args], check=check, timeout=timeout)
+
+    # ------------------------------------------------------------ GPUs
+    def _setup_gpus(self) -> None:
+        """``nvidia-smi`` next to the docker shim (first on the SSH sessions' PATH): the
+        stand-in (tests/standin/nvidia-smi) counting the GPUs in gpu_count_file."""
+        gpu_dir = self.gpu_count_file.parent
+        gpu_dir.mkdir()
+        script = gpu_dir / "nvidia-smi"
+        shutil.copy(STANDIN_DIR / "nvidia-smi", script)
+        script.chmod(0o755)
+        self.set_gpus(DEFAULT_GPUS)
+        wrapper = Path(self.docker_cmd).parent / "nvidia-smi"
+        wrapper.write_text(
+            "#!/bin/sh\n"
+            f"export STANDIN_GPUS_FILE={shlex.quote(str(self.gpu_count_file))}\n"
+            f'exec /bin/bash {shlex.quote(str(script))} "$@"\n'
+        )
+        wrapper.chmod(0o755)
+
+    def set_gpus(self, count: int) -> None:
+        """From now on the host's ``nvidia-smi`` shows ``count`` GPUs (0: "No devices were found")."""
+        if count < 0:
+            raise ValueError(f"a GPU count cannot be negative: {count}")
+        staged = self.gpu_count_file.with_name("count.new")
+        staged.write_text(f"{count}\n")
+        staged.replace(self.gpu_count_file)  # atomic: nvidia-smi never reads a half-written file
+
+    def gpu_record(self, remote_dir: str | None = None) -> list[tuple[str, str, str, float]]:
+        """The stand-in model's record of the GPUs its runs held, in file order:
+        ``(kind, run_dir, devices, time)`` per line of ``<remote_dir>/cosmos_runs/.standin-gpus.log``
+        (``remote_dir`` defaults to the Transfer1 checkout).
+
+        ``kind`` is "start" (the entry point begins) or "end" (it exits: normally, by an
+        error or by SIGTERM/SIGINT; not when SIGKILLed); ``run_dir`` the run's dir relative
+        to the checkout (``cosmos_runs/<id>`` for the product's runs); ``devices`` its
+        CUDA_VISIBLE_DEVICES ("-" if unset or empty); ``time`` epoch seconds (microseconds).
+        Lines that do not parse (none expected) are skipped; no file: [].
+        """
+        path = Path(remote_dir or self.remote_dir) / GPU_RECORD
+        try:
+            text = path.read_text(errors="replace")
+        except FileNotFoundError:
+            return []
+        return parse_gpu_record(text)
 
     # ------------------------------------------- Docker API + real CLI
     def start_docker_api(self) -> Self:
@@ -885,18 +943,59 @@ def _unused_pair() -> tuple[str, str]:
     raise RuntimeError("no free /30 in 10.200.0.0/16")
 
 
+def parse_gpu_record(text: str) -> list[tuple[str, str, str, float]]:
+    """The lines "start|end RUN_DIR DEVICES TIME" of a GPU record (see TestHost.gpu_record)."""
+    record = []
+    for line in text.splitlines():
+        words = line.split(" ")
+        if len(words) < 4 or words[0] not in ("start", "end"):
+            continue
+        try:
+            when = float(words[-1])
+        except ValueError:
+            continue
+        record.append((words[0], " ".join(words[1:-2]), words[-2], when))
+    return record
+
+
+def max_concurrent(record: Sequence[tuple[str, str, str, float]]) -> int:
+    """The most runs holding GPUs at once: start/end events replayed in record (file) order.
+
+    A run is keyed by its run_dir (a dir run again later counts again); an end with no start
+    before it is ignored; a start with no end (a SIGKILLed run) holds until the record ends.
+    """
+    holding: dict[str, int] = {}
+    now = most = 0
+    for kind, run_dir, _devices, _when in record:
+        if kind == "start":
+            holding[run_dir] = holding.get(run_dir, 0) + 1
+            now += 1
+            most = max(most, now)
+        elif holding.get(run_dir, 0) > 0:
+            holding[run_dir] -= 1
+            now -= 1
+    return most
+
+
+def start_order(record: Sequence[tuple[str, str, str, float]]) -> list[str]:
+    """The run dirs in the order their runs started (a dir run twice is listed twice)."""
+    return [run_dir for kind, run_dir, _devices, _when in record if kind == "start"]
+
+
 def _populate_rootfs(rootfs: Path) -> None:
-    """busybox + bash + jq (with their libraries) + the stand-in model.
+    """busybox + bash + jq + util-linux's flock (with their libraries) + the stand-in model.
 
     tests/standin/torchrun becomes /usr/local/bin/torchrun (and, linked, the
     ``python`` that runs an entry point without torchrun's environment); the
-    files it sources go to /opt/standin with the sample video.
+    files it sources go to /opt/standin with the sample video;
+    tests/standin/nvidia-smi becomes /usr/local/bin/nvidia-smi (it shows
+    ``${STANDIN_GPUS:-2}`` GPUs).  Debian's busybox has no flock applet.
     """
     for sub in ("bin", "usr/bin", "usr/local/bin", "etc", "opt/standin", "workspace", "root", "proc", "sys", "dev"):
         (rootfs / sub).mkdir(parents=True, exist_ok=True)
     (rootfs / "tmp").mkdir(mode=0o1777)
     (rootfs / "tmp").chmod(0o1777)
-    for binary in ("/bin/bash", "/usr/bin/jq"):
+    for binary in ("/bin/bash", "/usr/bin/jq", "/usr/bin/flock"):
         _copy_with_libs(binary, rootfs)
     (rootfs / "usr" / "bin" / "bash").symlink_to("/bin/bash")
     shutil.copy("/bin/busybox", rootfs / "bin" / "busybox")
@@ -914,6 +1013,9 @@ def _populate_rootfs(rootfs: Path) -> None:
     shutil.copy(STANDIN_DIR / "torchrun", torchrun)
     torchrun.chmod(0o755)
     (rootfs / "usr" / "local" / "bin" / "python").symlink_to("torchrun")
+    nvidia_smi = rootfs / "usr" / "local" / "bin" / "nvidia-smi"
+    shutil.copy(STANDIN_DIR / "nvidia-smi", nvidia_smi)
+    nvidia_smi.chmod(0o755)
     for part in STANDIN_DIR.iterdir():
         if part.name != "torchrun" and part.suffix in (".sh", ".jq"):
             shutil.copy(part, rootfs / "opt" / "standin" / part.name)

@@ -274,3 +274,64 @@ tqdm_close() {
     tqdm_draw
     printf '\n' >&2
 }
+
+# --- the stand-in's own record of the GPUs it held ---------------------------
+# gpu_record_start MODEL ARGS... (torchrun calls it before the entry point)
+# appends "start RUN_DIR DEVICES TIME" to GPU_RECORD and, from an EXIT trap
+# (a normal end, an error's exit, the SIGTERM/SIGINT traps' exit), "end RUN_DIR
+# DEVICES TIME".  DEVICES is $CUDA_VISIBLE_DEVICES ("-" if unset or empty);
+# TIME is $EPOCHREALTIME (epoch seconds with microseconds).  RUN_DIR is the
+# run the output (Transfer1: --video_save_folder, Transfer2.5: -o) or, for the
+# upsampler, the input video belongs to, relative to the checkout: its
+# cosmos_runs/NAME prefix if it has one, else the output dir's parent or the
+# video's dir.  Best effort: nothing here can fail the model.  Only inside a
+# container (a /workspace dir); TestHost.gpu_record reads the file.
+GPU_RECORD=/workspace/cosmos_runs/.standin-gpus.log
+GPU_RECORD_RUN=-
+
+gpu_record() { # gpu_record start|end
+    local devices=${CUDA_VISIBLE_DEVICES:--} now=${EPOCHREALTIME:-}
+    [ -d /workspace ] || return 0
+    devices=${devices//[[:space:]]/}
+    now=${now/,/.}
+    [ -n "$now" ] || now=$(date +%s 2>/dev/null) || now=0
+    {
+        mkdir -p "${GPU_RECORD%/*}" && printf '%s %s %s %s\n' "$1" "$GPU_RECORD_RUN" "$devices" "$now" >>"$GPU_RECORD"
+    } 2>/dev/null
+    return 0
+}
+
+gpu_record_run_dir() { # gpu_record_run_dir PATH IS_FILE : the run dir PATH belongs to (see above)
+    local path=$1 re='^((.*/)?cosmos_runs/[^/]+)(/.*)?$'
+    path=${path#"$PWD"/}
+    path=${path#/workspace/}
+    if [[ $path =~ $re ]]; then
+        printf '%s' "${BASH_REMATCH[1]}"
+        return
+    fi
+    [ "$2" = true ] || { while [[ $path == */ && $path != / ]]; do path=${path%/}; done; }
+    if [[ $path == */* ]]; then path=${path%/*}; else path=.; fi
+    printf '%s' "${path:-/}"
+}
+
+gpu_record_start() { # gpu_record_start MODEL ARGS...
+    local model=$1 arg value= is_file=false
+    shift
+    while [ $# -gt 0 ]; do
+        arg=$1
+        shift
+        case $model:$arg in
+        transfer1:--video_save_folder | transfer25:-o | transfer25:--output-dir | transfer25:--output_dir | \
+            upsampler:--input_video) value=${1-} ;;
+        transfer1:--video_save_folder=* | transfer25:-o=* | transfer25:--output-dir=* | transfer25:--output_dir=* | \
+            upsampler:--input_video=*) value=${arg#*=} ;;
+        esac
+    done
+    [ "$model" != transfer1 ] || value=${value:-outputs/}
+    [ "$model" != upsampler ] || is_file=true
+    [ -z "$value" ] || GPU_RECORD_RUN=$(gpu_record_run_dir "$value" "$is_file")
+    GPU_RECORD_RUN=${GPU_RECORD_RUN//[[:space:]]/_}
+    GPU_RECORD_RUN=${GPU_RECORD_RUN:--}
+    gpu_record start
+    trap 'gpu_record end' EXIT
+}
