@@ -117,7 +117,7 @@ def run_details(run: Mapping, prompt: Mapping | None, log: str, video_exists: bo
         enhanced=run["enhanced_text"] or "",
         prompt=prompt_markdown(run, prompt),
         can_retry=run["download"]["status"] == "failed",
-        can_cancel=run["status"] in ("pending", "uploading", "running"),
+        can_cancel=run["status"] in ("pending", "uploading", "queued", "running"),
         can_upscale=completed_inference,
         can_enhance=prompt is not None,
     )

@@ -10,12 +10,11 @@ from typing import Any
 
 import gradio as gr
 
-from cosmos_core.api import STRENGTHS
+from cosmos_core.api import STATUSES, STRENGTHS
 
 from . import tables
 from .handlers import ALL, DEFAULT_MODEL, KNOBS, ModelForm
 
-STATUSES = ["pending", "uploading", "running", "completed", "failed", "cancelled"]
 KINDS = ["inference", "upscale", "enhance"]
 VIDEO_TYPES = [".mp4", ".mov", ".avi", ".mkv", ".webm"]
 # The new-run form's inputs, in the order the start handler receives them.

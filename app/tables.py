@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from cosmos_core.api import STATUSES
+
 RUN_COLUMNS = ["id", "prompt", "kind", "model", "host", "status", "download", "duration", "created"]
 HOST_COLUMNS = ["host", "address", "reachable", "docker", "image", "GPUs", "last sync", "last error"]
 RUN_COLUMN_WIDTHS = ["14%", "15%", "8%", "8%", "6%", "23%", "7%", "7%", "12%"]
 REASON_CHARS = 48
-STATUS_ORDER = ["pending", "uploading", "running", "completed", "failed", "cancelled"]
+
 
 
 def parse_time(iso: str | None) -> datetime | None:
@@ -50,8 +52,12 @@ def status_text(run: Mapping, limit: int = REASON_CHARS) -> str:
     if run["status"] == "failed" and run["error"]:
         reason = run["error"] if len(run["error"]) <= limit else run["error"][: limit - 1] + "…"
         return f"failed: {reason}"
-    if run["status"] == "running" and run["progress"]:
-        return f"running · {run['progress']}"
+    if run["status"] == "queued":
+        place = f" #{run['queue_position']}" if run.get("queue_position") else ""
+        return f"queued{place}" + (f" · {run['progress']}" if run["progress"] else "")
+    if run["status"] == "running":
+        gpus = f" · GPUs {run['gpus']}" if run.get("gpus") else ""
+        return "running" + gpus + (f" · {run['progress']}" if run["progress"] else "")
     return run["status"]
 
 
@@ -76,7 +82,7 @@ def runs_frame(runs: Sequence[Mapping], prompt_names: Mapping[str, str], now: da
 
 def counts_text(counts: Mapping[str, int]) -> str:
     """'running 2 · completed 5 · …' for every status with runs, in lifecycle order."""
-    parts = [f"{status} **{counts[status]}**" for status in STATUS_ORDER if counts.get(status)]
+    parts = [f"{status} **{counts[status]}**" for status in STATUSES if counts.get(status)]
     total = sum(counts.values())
     return f"**{total}** runs: " + " · ".join(parts) if parts else "No runs yet."
 

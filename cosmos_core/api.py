@@ -6,10 +6,11 @@ import json
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import launcher, models
+from . import gpu_queue, launcher, models
 from .config import Config, ConfigError
 from .executors import Executor, JobState, SubmitError, make_executor
 from .launcher import LaunchPlan, PromptInput
@@ -21,7 +22,9 @@ from .status import LOG_FILE, DownloadStatus, RunStatus, StatusChecker
 from .tailing import tail_lines
 from .transfer_models import DEFAULT_MODEL, MODELS, model
 
-__all__ = ["DEFAULT_MODEL", "MODELS", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh"]
+STATUSES = [s.value for s in RunStatus]  # in lifecycle order
+
+__all__ = ["DEFAULT_MODEL", "MODELS", "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh"]
 
 
 class CosmosError(Exception):
@@ -145,10 +148,13 @@ class CosmosAPI:
     def _launch(self, plan: LaunchPlan, prompt_id: str, kind: str, host_name: str, params: dict, *,
                 parent_run_id: str | None = None, on_upload: launcher.UploadProgress | None = None) -> dict:
         executor = self.executors[host_name]
+        host = self.config.host(host_name)
         # Holding the run's lock says "being launched": a sync that can take it knows this process died.
         with self.repo.run_lock(plan.run_id):
             run = self.repo.create_run(plan.run_id, prompt_id, kind, host_name, params, parent_run_id,
-                                       remote_run_dir=plan.remote_dir(self.config.host(host_name)), model=plan.model)
+                                       remote_run_dir=plan.remote_dir(host), model=plan.model)
+            if host.gpus:  # its place in the host's GPU queue: creation order
+                plan = replace(plan, ticket=gpu_queue.ticket(run.created_at, run.id), gpu_slots=host.gpus)
             self.repo.transition(run.id, RunStatus.PENDING, status=RunStatus.UPLOADING.value)
             self._submit(run, executor, plan, on_upload)
         return self.get_run(run.id, Refresh.NONE)
@@ -259,6 +265,31 @@ class CosmosAPI:
             raise CosmosError(f"run {run.id} ran on host {run.host}, which is not in the config")
         return executor
 
+    # -- the GPU queue ---------------------------------------------------------
+
+    def pause_queue(self, host: str, paused: bool = True) -> None:
+        """Hold (or release) the runs waiting for GPUs on `host`; running runs go on."""
+        with _as_cosmos_error():
+            config = self.config.host(host)
+        if not config.gpus or config.executor == "slurm":
+            raise CosmosError(f"host {config.name} has no GPU queue (set gpus = N on a Docker or local host)")
+        try:
+            self.executors[config.name].pause_queue(paused)
+        except (RemoteError, SubmitError) as exc:
+            raise CosmosError(f"cannot {'pause' if paused else 'resume'} the queue of {config.name}: {exc}") from exc
+
+    def move_to_front(self, run_id: str) -> dict:
+        """A queued run goes ahead of every other waiting on its host."""
+        run = self._stored_run(run_id)
+        if run.status != RunStatus.QUEUED.value:
+            raise CosmosError(f"run {run_id} is {run.status}; only a queued run can move to the front")
+        executor = self._executor(run)
+        try:
+            executor.move_to_front(run.id, run.remote_run_dir, gpu_queue.front_ticket(time.time(), run.id))
+        except (RemoteError, SubmitError) as exc:
+            raise CosmosError(f"cannot move run {run_id} to the front: {exc}") from exc
+        return self.get_run(run_id, Refresh.FORCE)
+
     def _stored_run(self, run_id: str) -> Run:
         with _as_cosmos_error():
             return self.repo.get_run(run_id, Refresh.NONE)
@@ -318,7 +349,7 @@ def run_to_dict(run: Run) -> dict:
     return {
         "id": run.id, "prompt_id": run.prompt_id, "kind": run.kind, "host": run.host,
         "parent_run_id": run.parent_run_id, "model": run.model, "sweep_id": None,
-        "status": run.status, "progress": run.progress, "queue_position": None, "gpus": None,
+        "status": run.status, "progress": run.progress, "queue_position": run.queue_position, "gpus": run.gpus,
         "exit_code": run.exit_code, "error": run.error,
         "download": {
             "status": run.download_status, "error": run.download_error,

@@ -102,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("run_id")
     logs.add_argument("--tail", type=int)
 
+    queue = sub.add_parser("queue", help="a host's GPU queue: 'queue pause|resume HOST', 'queue front RUN_ID'")
+    queue_sub = queue.add_subparsers(dest="queue_command", required=True)
+    for action, text in (("pause", "hold the runs waiting for GPUs on HOST (running runs go on)"),
+                         ("resume", "release the runs waiting for GPUs on HOST")):
+        queue_sub.add_parser(action, help=text).add_argument("host")
+    queue_sub.add_parser("front", help="move a queued run ahead of every other on its host").add_argument("run_id")
+
     db = sub.add_parser("db", help="'db migrate --to URL' copies the whole history into another, empty database")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_migrate = db_sub.add_parser("migrate", help="copy every table from storage.database to URL")
@@ -263,6 +270,16 @@ def cmd_cancel(api: CosmosAPI, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_queue(api: CosmosAPI, args: argparse.Namespace) -> int:
+    if args.queue_command == "front":
+        run = api.move_to_front(args.run_id)
+        print(f"{run['id']}: {run['status']}, #{run['queue_position'] or '?'} in the queue of {run['host']}")
+        return 0
+    api.pause_queue(args.host, paused=args.queue_command == "pause")
+    print(f"queue of {args.host}: {'paused' if args.queue_command == 'pause' else 'running'}")
+    return 0
+
+
 def cmd_logs(api: CosmosAPI, args: argparse.Namespace) -> int:
     sys.stdout.write(api.logs(args.run_id, args.tail))
     return 0
@@ -285,13 +302,17 @@ def cmd_db(api: CosmosAPI, args: argparse.Namespace) -> int:
 COMMANDS = {
     "hosts": cmd_hosts, "prompt": cmd_prompt, "prompts": cmd_prompts, "run": cmd_run, "upscale": cmd_upscale,
     "enhance": cmd_enhance, "runs": cmd_runs, "show": cmd_show, "sync": cmd_sync, "retry": cmd_retry,
-    "cancel": cmd_cancel, "logs": cmd_logs, "db": cmd_db,
+    "cancel": cmd_cancel, "logs": cmd_logs, "queue": cmd_queue, "db": cmd_db,
 }  # fmt: skip
 
 
 def _run_line(run: dict) -> str:
     download = run["download"]
     detail = run["error"] or run["progress"] or ""
+    if run["queue_position"]:
+        detail = f"#{run['queue_position']} in queue, {detail}"
+    elif run["gpus"] and run["status"] == "running":
+        detail = f"GPUs {run['gpus']}, {detail}".rstrip(", ")
     if download["status"] in ("pending", "downloading") and download["bytes_total"]:
         detail = f"downloading {100 * download['bytes_done'] // download['bytes_total']}%"
     elif download["status"] == "failed":

@@ -90,6 +90,7 @@ class HostConfig:
     models: tuple[str, ...] = (DEFAULT_MODEL,)  # the models this host serves
     model_overrides: tuple[tuple[str, ModelSetup], ...] = ()  # [hosts.model."NAME"], for models other than transfer1
     executor: str = "docker"  # "docker" (over SSH), "local" (this machine), "slurm" (sbatch on a login node)
+    gpus: int | None = None  # GPU slots on the host: runs queue for them (None: no queue, every run starts at once)
     slurm: SlurmConfig | None = None  # for executor = "slurm"
 
     def setup(self, model: str) -> ModelSetup:
@@ -179,6 +180,7 @@ _HOST: dict[str, _Field] = {
     "docker": _Field(str, "docker", (_is_command, "must be a non-empty command")),
     "run_args": _Field(list, ("--gpus", "all", "--ipc=host", "--shm-size=8g")),
     "num_gpus": _Field(int, 1, (lambda v: v >= 1, "must be at least 1")),
+    "gpus": _Field(int, None, (lambda v: v >= 1, "must be at least 1")),
     "models": _Field(list, (DEFAULT_MODEL,), (lambda v: v and set(v) <= set(MODELS) and len(set(v)) == len(v),
                                                f"must list some of {', '.join(MODELS)}, each once")),
     "model": _Field(dict, {}),

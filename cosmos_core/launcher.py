@@ -42,6 +42,8 @@ class LaunchPlan:
     uploads: Mapping[str, Path] = field(default_factory=dict)  # relative to the run dir -> local file
     texts: Mapping[str, str] = field(default_factory=dict)  # relative to the run dir -> content
     model: str = TRANSFER1.name
+    ticket: str = ""  # its place in the host's GPU queue (see gpu_queue.ticket); "" when the host has none
+    gpu_slots: int | None = None  # the host's GPU slots, when it has a queue
 
     def remote_dir(self, host: HostConfig) -> str:
         return posixpath.join(host.setup(self.model).remote_dir, self.relative_dir)
@@ -50,10 +52,12 @@ class LaunchPlan:
         """Every file the run's directory needs, relative to it: the scripts travel with each run."""
         return {f"scripts/{p.name}": p for p in sorted(SCRIPTS_DIR.glob("*.sh"))} | dict(self.uploads)
 
-    @staticmethod
-    def env(num_gpus: int) -> dict[str, str]:
-        """The job's environment, whatever runs it."""
-        return {"NUM_GPU": str(num_gpus), "PYTHONPATH": WORKSPACE}
+    def env(self, num_gpus: int) -> dict[str, str]:
+        """The job's environment, whatever runs it; with the host's GPU queue when it has one."""
+        env = {"NUM_GPU": str(num_gpus), "PYTHONPATH": WORKSPACE, "COSMOS_RUN_ID": self.run_id}
+        if self.ticket and self.gpu_slots:
+            env |= {"COSMOS_GPUS": str(self.gpu_slots), "COSMOS_TICKET": self.ticket}
+        return env
 
 
 def run_relative_dir(run_id: str) -> str:

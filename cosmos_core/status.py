@@ -86,6 +86,8 @@ class RunFacts:
     missing_since: float | None = None
     model: str = DEFAULT_MODEL
     progress: str | None = None
+    gpus: str | None = None
+    queue_position: int | None = None
 
 
 @dataclass(frozen=True)
@@ -171,13 +173,15 @@ def _missing(run: RunFacts, now: float, lost_after: float, seen: Observation) ->
 
 
 def _waiting(run: RunFacts, seen: Observation) -> Transition | None:
-    """A queued job: note what it waits for (a running run never goes back to queued)."""
+    """A queued job: note what it waits for and its place (a running run never goes back to queued)."""
     if run.status is not RunStatus.QUEUED:
         return None
     fields: dict[str, object] = {}
-    progress = f"waiting: {seen.reason}" if seen.reason else "waiting for GPUs"
+    progress = f"waiting for {seen.reason}" if seen.reason else "waiting for GPUs"
     if progress != run.progress:
         fields["progress"] = progress
+    if seen.queue_position != run.queue_position:
+        fields["queue_position"] = seen.queue_position
     if run.missing_since is not None:
         fields["missing_since"] = None
     return Transition(run.id, run.status, fields) if fields else None
@@ -188,6 +192,10 @@ def _still_running(run: RunFacts, seen: Observation, now: float) -> Transition |
     fields: dict[str, object] = {}
     if run.status is RunStatus.QUEUED:
         fields |= {"status": RunStatus.RUNNING.value, "started_at": now}
+    if run.queue_position is not None:
+        fields["queue_position"] = None
+    if seen.gpus is not None and seen.gpus != run.gpus:
+        fields["gpus"] = seen.gpus
     if run.missing_since is not None:
         fields["missing_since"] = None
     progress = progress_text(model(run.model), seen.stage_line, seen.counter_line)
@@ -202,7 +210,8 @@ def _finish(run: RunFacts, now: float, status: RunStatus, code: int | None, erro
     facts = {name: f.stored() for name, f in seen.files.items() if name in wanted}
     return Transition(run.id, run.status, {
         "status": status.value, "exit_code": code, "error": error, "completed_at": now,
-        "missing_since": None, "progress": None, "download_status": DownloadStatus.PENDING.value,
+        "missing_since": None, "progress": None, "queue_position": None,
+        "download_status": DownloadStatus.PENDING.value,
         "download_error": None, "remote_files": facts,
     })  # fmt: skip
 

@@ -317,7 +317,7 @@ def _enhanced_text(path: Path) -> str | None:
 
 def _facts(run: Run) -> RunFacts:
     return RunFacts(run.id, run.kind, RunStatus(run.status), run.created_at, run.missing_since, run.model,
-                    run.progress)
+                    run.progress, run.gpus, run.queue_position)
 
 
 def _by_host(runs: list[Run]) -> dict[str, list[Run]]:

@@ -23,6 +23,69 @@ cosmos_on_signal() {
   exit "$COSMOS_EXIT"
 }
 
+# The host's GPU queue. No daemon anywhere: each run's script waits here for NUM_GPU of the
+# host's COSMOS_GPUS slots, first come first served by its ticket COSMOS_TICKET (a name that sorts
+# in creation order; the product renames it to move a run to the front), and holds them with flock
+# until it ends: the kernel frees them when the container dies, so no lock is ever stale. A file
+# `paused` in the queue holds every waiting run. Under cosmos_runs/ of the checkout (/workspace).
+COSMOS_QUEUE=cosmos_runs/.queue
+COSMOS_SLOTS=cosmos_runs/.gpus
+
+cosmos_log() { printf '%s\n' "$*" >>"$COSMOS_LOG"; printf '%s\n' "$*"; }
+
+# cosmos_first_ticket: the first ticket whose run still waits (a ticket whose lock is free belongs to
+# a run that died: it is removed); empty when the queue is paused or empty.
+cosmos_first_ticket() {
+  local ticket
+  [ -e "$COSMOS_QUEUE/paused" ] && return 0
+  for ticket in $(ls "$COSMOS_QUEUE" | sort); do
+    [ "$ticket" = paused ] && continue
+    if flock -n "$COSMOS_QUEUE/$ticket" true 2>/dev/null; then
+      rm -f "$COSMOS_QUEUE/$ticket"
+      continue
+    fi
+    printf '%s' "$ticket"
+    return 0
+  done
+}
+
+# cosmos_take_slots COUNT: lock COUNT free slots (fds kept open); sets COSMOS_GOT; 1 if too few are free.
+cosmos_take_slots() {
+  local i fd
+  COSMOS_GOT=()
+  COSMOS_FDS=()
+  for ((i = 0; i < COSMOS_GPUS && ${#COSMOS_GOT[@]} < $1; i++)); do
+    exec {fd}>"$COSMOS_SLOTS/gpu$i.lock"
+    if flock -n "$fd"; then COSMOS_GOT+=("$i"); COSMOS_FDS+=("$fd"); else exec {fd}>&-; fi
+  done
+  [ ${#COSMOS_GOT[@]} -ge "$1" ] && return 0
+  for fd in "${COSMOS_FDS[@]}"; do exec {fd}>&-; done
+  return 1
+}
+
+cosmos_wait_for_gpus() {
+  local want=${NUM_GPU:-1} ticket_fd
+  [ -n "${COSMOS_GPUS:-}" ] && [ -n "${COSMOS_TICKET:-}" ] || return 0
+  mkdir -p "$COSMOS_QUEUE" "$COSMOS_SLOTS"
+  # Locked before it is in the queue (under a hidden name), so no one takes it for a dead run's.
+  exec {ticket_fd}>"$COSMOS_QUEUE/.new-$COSMOS_RUN_ID"
+  flock "$ticket_fd"  # held while this run waits: others see it is alive
+  mv -f "$COSMOS_QUEUE/.new-$COSMOS_RUN_ID" "$COSMOS_QUEUE/$COSMOS_TICKET"
+  cosmos_log "[COSMOS_QUEUE] waiting for $want of the host's $COSMOS_GPUS GPUs"
+  while true; do
+    case "$(cosmos_first_ticket)" in
+      *"-$COSMOS_RUN_ID") cosmos_take_slots "$want" && break ;;
+    esac
+    sleep 1 &
+    wait $!
+  done
+  rm -f "$COSMOS_QUEUE"/*"-$COSMOS_RUN_ID"
+  exec {ticket_fd}>&-
+  export CUDA_VISIBLE_DEVICES
+  CUDA_VISIBLE_DEVICES=$(IFS=,; printf '%s' "${COSMOS_GOT[*]}")
+  cosmos_log "[COSMOS_GPUS] $CUDA_VISIBLE_DEVICES"
+}
+
 cosmos_run() {
   local run_dir=$1
   shift
@@ -31,6 +94,7 @@ cosmos_run() {
   trap cosmos_finish EXIT
   trap 'cosmos_on_signal 143' TERM
   trap 'cosmos_on_signal 130' INT
+  cosmos_wait_for_gpus
   # In the background so that `wait` returns as soon as a signal arrives.
   ( "$@" 2>&1 | tee -a "$COSMOS_LOG"; exit "${PIPESTATUS[0]}" ) &
   wait "$!"

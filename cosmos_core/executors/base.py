@@ -79,6 +79,8 @@ class Observation:
     counter_line: str = ""  # while running: the latest progress-bar line
     reason_lines: tuple[str, ...] = ()  # once finished: lines that may say why it failed
     handle: str | None = None  # the engine's id for the job (container name, Slurm job id)
+    gpus: str | None = None  # the GPU slots a running job holds ("0,1"), when the host has a queue
+    queue_position: int | None = None  # a queued job's place in the host's queue (1: next)
 
 
 @dataclass(frozen=True)
@@ -120,5 +122,11 @@ class Executor(Protocol):
                  recorder: DownloadRecorder, deadline: float | None) -> bool:
         """Bring `files` (relative to run_dir) into `local_dir`, verified; False when the deadline
         (time.monotonic) came first."""
+
+    def pause_queue(self, paused: bool) -> None:
+        """Hold (or release) the runs waiting in the host's GPU queue."""
+
+    def move_to_front(self, run_id: str, run_dir: str, ticket: str) -> None:
+        """Give a queued run a ticket ahead of the others."""
 
     def close(self) -> None: ...

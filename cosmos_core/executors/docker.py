@@ -7,10 +7,13 @@ its run has settled; one probe script per sync answers for every run at once.
 
 from __future__ import annotations
 
+import posixpath
+import shlex
 from collections.abc import Callable, Sequence
 
+from .. import gpu_queue
 from ..config import HostConfig
-from ..launcher import WORKSPACE, LaunchPlan
+from ..launcher import RUNS_SUBDIR, WORKSPACE, LaunchPlan
 from ..remote import RemoteError
 from ..transfer_models import model
 from . import docker_cli
@@ -20,11 +23,11 @@ from .shell import RunFiles, Shell, ShellExecutor
 
 
 class DockerExecutor(ShellExecutor):
-    first_state = JobState.RUNNING  # `docker run -d` starts the container at once
-
     def __init__(self, config: HostConfig, shell: Shell, files: RunFiles, probe_timeout: float) -> None:
         super().__init__(shell, files, probe_timeout)
         self.config = config
+        # `docker run -d` starts the container at once; with GPU slots its script then waits in the queue.
+        self.first_state = JobState.QUEUED if config.gpus else JobState.RUNNING
 
     def submit(self, plan: LaunchPlan, on_upload: UploadProgress | None, cancelled: Callable[[], bool]) -> str:
         cfg = self.config
@@ -51,10 +54,33 @@ class DockerExecutor(ShellExecutor):
 
     def probe(self, targets: Sequence[ProbeTarget], cleanup: Sequence[str] = ()) -> ProbeReport:
         script = build_probe_script(self.config.docker, targets, cleanup)
-        return parse_probe_output(self.shell.run("bash -s", stdin=script, timeout=self.probe_timeout).stdout, targets)
+        answer = self.shell.run("bash -s", stdin=script, timeout=self.probe_timeout).stdout
+        return parse_probe_output(answer, targets, queued=bool(self.config.gpus))
 
     def cancel(self, run_id: str, handle: str | None) -> None:
         self.shell.run(docker_cli.stop_command(self.config.docker, run_id))
+
+    def pause_queue(self, paused: bool) -> None:
+        """Hold (or release) the runs waiting in the host's GPU queues: one per checkout it serves."""
+        queues = [gpu_queue.queue_dir(posixpath.join(self.config.setup(m).remote_dir, RUNS_SUBDIR, "-"))
+                  for m in self.config.models]
+        flags = [posixpath.join(q, gpu_queue.PAUSED) for q in queues]
+        command = (f"mkdir -p {shlex.join(queues)} && touch {shlex.join(flags)}" if paused
+                   else f"rm -f {shlex.join(flags)}")
+        self._checked(command, "pause" if paused else "resume")
+
+    def move_to_front(self, run_id: str, run_dir: str, ticket: str) -> None:
+        """Give a queued run the ticket `ticket` (see gpu_queue.front_ticket); its lock goes with it."""
+        queue = gpu_queue.queue_dir(run_dir)
+        command = (f"cd {shlex.quote(queue)} && set -- *-{shlex.quote(run_id)} && [ -e \"$1\" ] "
+                   f"&& mv -- \"$1\" {shlex.quote(ticket)}")
+        self._checked(command, f"move run {run_id} to the front")
+
+    def _checked(self, command: str, doing: str) -> None:
+        result = self.shell.run(command)
+        if not result.ok:
+            detail = (result.stderr.strip() or f"exit {result.exit_code}").splitlines()[-1]
+            raise SubmitError(f"cannot {doing} on {self.config.name}: {detail}")
 
     def cleanup(self, run_ids: Sequence[str]) -> None:
         """Best effort: the sync's clean-up removes what is left if the host cannot be reached now."""

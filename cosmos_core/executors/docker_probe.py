@@ -68,8 +68,9 @@ def build_probe_script(docker_prefix: Sequence[str], targets: Sequence[ProbeTarg
     return build_script(part, targets, after)
 
 
-def parse_probe_output(stdout: str, targets: Sequence[ProbeTarget]) -> ProbeReport:
-    """Observations for every target, from the payload `build_probe_script` printed."""
+def parse_probe_output(stdout: str, targets: Sequence[ProbeTarget], queued: bool = False) -> ProbeReport:
+    """Observations for every target, from the payload `build_probe_script` printed. `queued`: the
+    host has a GPU queue, so a running container waits until its script says it holds GPUs."""
     lines = payload_lines(stdout)
     if "P\tok" not in lines:
         docker_error = next((line.split("\t", 2)[-1] for line in lines if line.startswith("P\terror")), "no answer")
@@ -86,7 +87,8 @@ def parse_probe_output(stdout: str, targets: Sequence[ProbeTarget]) -> ProbeRepo
     observations = {}
     for target in targets:
         name = docker_cli.container_name(target.run_id)
-        observations[target.run_id] = runs[target.run_id].observe(**observed(containers.get(name), name))
+        observations[target.run_id] = runs[target.run_id].observe(**observed(containers.get(name), name),
+                                                                  queued=queued)
     return ProbeReport(observations, tuple(removed))
 
 

@@ -11,10 +11,12 @@ payload tags so that anything a login shell prints around it cannot break parsin
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from .. import gpu_queue
 from ..markers import EXIT_STATUS_ERE, parse_completion_marker
 from ..transfer_models import probe_patterns
 from .base import FileFacts, JobState, Observation, ProbeError, ProbeTarget
@@ -44,7 +46,7 @@ _FACTS = r"""facts() {
 """
 
 _LIBRARY = _FACTS.replace("%", "%%") + r"""set -u
-STAGES=%(stages)s COUNTERS=%(counters)s REASONS=%(reasons_re)s
+STAGES=%(stages)s COUNTERS=%(counters)s REASONS=%(reasons_re)s SLOTS=%(slots)s
 declare -A done
 printf '%(open)s\n'
 lines() {  # lines DIR PATTERN COUNT: the log tail's last COUNT lines matching PATTERN (a \r ends a line)
@@ -58,11 +60,15 @@ probe_run() {  # probe_run ID DIR FILE...: after the engine's part has filled do
     | grep -axE %(marker)s | tail -n 1)
   printf 'M\t%%s\t%%s\n' "$id" "$marker"
   if [ -z "${done[$id]:-}" ] && [ -z "$marker" ]; then
-    printf 'G\t%%s\t%%s\t%%s\n' "$id" "$(lines "$dir" "$STAGES" 1)" "$(lines "$dir" "$COUNTERS" 1)"
+    printf 'G\t%%s\t%%s\t%%s\t%%s\n' "$id" "$(lines "$dir" "$STAGES" 1)" "$(lines "$dir" "$COUNTERS" 1)" \
+      "$(lines "$dir" "$SLOTS" 1)"
     return 0
   fi
   lines "$dir" "$REASONS" %(reasons)d | while IFS= read -r line; do printf 'X\t%%s\t%%s\n' "$id" "$line"; done
   facts "$id" "$dir" "$@"
+}
+queue() {  # queue DIR: the tickets (and `paused`) of a GPU queue, in one line
+  printf 'O\t%%s\t%%s\n' "$1" "$(ls "$1" 2>/dev/null | tr '\n\t' '  ')"
 }
 """
 
@@ -77,9 +83,11 @@ def build_script(engine_part: str, targets: Sequence[ProbeTarget], after: str = 
         "marker": q(f"\\[COSMOS_COMPLETE\\] exit_code={EXIT_STATUS_ERE}[[:blank:]]*"),
         "line": MAX_LINE_BYTES,
         "reasons": REASON_LINES,
+        "slots": q(f"^({re.escape(gpu_queue.WAITING_LINE)}|{re.escape(gpu_queue.GPUS_LINE)})"),
         **dict(zip(("stages", "counters", "reasons_re"), map(q, probe_patterns()), strict=True)),
     }, engine_part]  # fmt: skip
     parts += [shlex.join(["probe_run", t.run_id, t.run_dir, *t.files]) for t in targets]
+    parts += [shlex.join(["queue", d]) for d in sorted({gpu_queue.queue_dir(t.run_dir) for t in targets})]
     parts += [after, f"printf '{CLOSE_TAG}\\n'"]
     return "\n".join(parts) + "\n"
 
@@ -101,19 +109,37 @@ class RunLines:
     stage_line: str = ""
     counter_line: str = ""
     reason_lines: list[str] = field(default_factory=list)
+    slot_line: str = ""  # the run script's latest GPU queue line
+    queue_position: int | None = None  # its place in its checkout's GPU queue, while it has a ticket
+    queue_paused: bool = False
 
-    def observe(self, state: JobState, **engine: object) -> Observation:
-        """The observation, with what the engine says (`exit_code`, `reason`, `subject`, `handle`)."""
+    def observe(self, state: JobState, queued: bool = False, **engine: object) -> Observation:
+        """The observation, with what the engine says (`exit_code`, `reason`, `subject`, `handle`).
+        `queued`: the run waits in the host's GPU queue until its script says it holds GPUs, so a
+        running job that does not say so yet is still QUEUED."""
+        waiting, gpus = gpu_queue.slot_state(self.slot_line)
+        if state is JobState.RUNNING and queued and gpus is None:
+            state = JobState.QUEUED
+            engine["reason"] = "the host's queue is paused" if self.queue_paused else (
+                "GPUs" if waiting else "its job to start")
         return Observation(state=state, marker_exit=self.marker_exit, files=self.files,
                            stage_line=self.stage_line, counter_line=self.counter_line,
-                           reason_lines=tuple(self.reason_lines), **engine)  # type: ignore[arg-type]
+                           reason_lines=tuple(self.reason_lines), gpus=gpus,
+                           queue_position=self.queue_position if state is JobState.QUEUED else None,
+                           **engine)  # type: ignore[arg-type]
 
 
 def parse_run_lines(lines: Sequence[str], run_ids: Sequence[str]) -> dict[str, RunLines]:
-    """The M, F, L, G and X lines of every run; other lines are the engine's."""
+    """The M, F, L, G and X lines of every run and the O lines of the GPU queues; other lines are the
+    engine's."""
     seen = {run_id: RunLines() for run_id in run_ids}
+    queues: dict[str, list[str]] = {}
     for line in lines:
         kind, _, rest = line.partition("\t")
+        if kind == "O":
+            directory, _, names = rest.partition("\t")
+            queues[directory] = names.split()
+            continue
         run_id, _, value = rest.partition("\t")
         run = seen.get(run_id)
         if run is None:
@@ -123,9 +149,15 @@ def parse_run_lines(lines: Sequence[str], run_ids: Sequence[str]) -> dict[str, R
         elif kind in ("F", "L") and (facts := _file_facts(kind, value)):
             run.files[facts[0]] = facts[1]
         elif kind == "G":
-            run.stage_line, _, run.counter_line = value.partition("\t")
+            run.stage_line, _, counter_and_slots = value.partition("\t")
+            run.counter_line, _, run.slot_line = counter_and_slots.partition("\t")
         elif kind == "X":
             run.reason_lines.append(value)
+    for names in queues.values():
+        for run_id, place in gpu_queue.positions(names).items():
+            if run_id in seen:
+                seen[run_id].queue_position = place
+                seen[run_id].queue_paused = gpu_queue.PAUSED in names
     return seen
 
 

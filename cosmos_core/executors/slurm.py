@@ -56,5 +56,11 @@ class SlurmExecutor(ShellExecutor):
         if handle:
             self.shell.run(cancel_command(handle))
 
+    def pause_queue(self, paused: bool) -> None:
+        raise SubmitError("Slurm queues its own jobs: use scontrol hold/release")
+
+    def move_to_front(self, run_id: str, run_dir: str, ticket: str) -> None:
+        raise SubmitError("Slurm orders its own queue: use scontrol top")
+
     def cleanup(self, run_ids: Sequence[str]) -> None:
         """Nothing to remove: a job's container ends with it, and Slurm keeps its record."""

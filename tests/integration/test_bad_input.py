@@ -118,5 +118,6 @@ def test_hosts_and_hosts_check_on_the_real_host(workspace):
     report = json.loads(check.stdout)
     assert check.returncode == 0, report
     assert {k: report[k]["status"] for k in ("ssh", "docker", "image", "remote_dir", "gpus")} == {
-        "ssh": "ok", "docker": "ok", "image": "ok", "remote_dir": "ok", "gpus": "absent"}
+        "ssh": "ok", "docker": "ok", "image": "ok", "remote_dir": "ok", "gpus": "ok"}
+    assert report["gpus"]["detail"].count("Stand-in GPU") == 2  # the stand-in's nvidia-smi
     one_line_error(workspace.cli("hosts", "check", "gpu9"), "unknown host 'gpu9'")

@@ -99,7 +99,7 @@ def test_a_waiting_job_shows_queued_with_slurms_reason_and_cancel_stops_it(time_
     second = start(api, "waits [sleep=1]", video, "slurm_both_gpus")
     waiting = until(api, second["id"], lambda r: "Resources" in (r["progress"] or ""), 60,
                     "the second job to wait for resources")
-    assert waiting["status"] == "queued" and waiting["progress"].startswith("waiting: ")
+    assert waiting["status"] == "queued" and waiting["progress"].startswith("waiting for ")
     cancelled = api.cancel(first["id"])
     assert cancelled["status"] == "cancelled"
     wait_until(lambda: "CANCELLED" in login.cluster.run(

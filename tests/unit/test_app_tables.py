@@ -74,3 +74,11 @@ def test_hosts_frame_uses_the_last_sync_until_checked():
     assert checked.loc[0, "reachable"] == "❌ cannot connect" and checked.loc[0, "docker"] == "not checked"
     ok = {"ssh": {"status": "ok", "detail": "x"}, "gpus": {"status": "absent", "detail": "nvidia-smi not found"}}
     assert tables.hosts_frame([host], {"gpu1": ok}).loc[0, "GPUs"] == "– nvidia-smi not found"
+
+
+def test_a_queued_run_shows_its_place_and_a_running_one_its_gpus():
+    queued = make_run(status="queued", queue_position=2, progress="waiting for GPUs")
+    assert tables.status_text(queued) == "queued #2 · waiting for GPUs"
+    running = make_run(status="running", gpus="0,1", progress="diffusion sampling")
+    assert tables.status_text(running) == "running · GPUs 0,1 · diffusion sampling"
+    assert tables.counts_text({"queued": 3, "running": 2}) == "**5** runs: queued **3** · running **2**"

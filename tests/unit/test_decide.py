@@ -16,9 +16,10 @@ LOST = 120.0
 OUTPUT = {"outputs/output.mp4": FileFacts(10, "ab")}
 
 
-def run(status=RunStatus.RUNNING, missing_since=None, kind="inference", model="transfer1", progress=None):
+def run(status=RunStatus.RUNNING, missing_since=None, kind="inference", model="transfer1", progress=None,
+        queue_position=None):
     return RunFacts("rs_1", kind, status, created_at=0.0, missing_since=missing_since, model=model,
-                    progress=progress)
+                    progress=progress, queue_position=queue_position)
 
 
 def container(status="exited", code=0, oom=False):
@@ -236,10 +237,10 @@ def job(state, code=None, reason="", marker=None, files=None):
 
 def test_a_queued_job_says_what_it_waits_for_and_starts_running_when_it_runs():
     waiting = decide(run(RunStatus.QUEUED), job(JobState.QUEUED, reason="Resources"), NOW, LOST)
-    assert waiting.fields == {"progress": "waiting: Resources"} and waiting.status is RunStatus.QUEUED
-    assert decide(run(RunStatus.QUEUED, progress="waiting: Resources"), job(JobState.QUEUED, reason="Resources"),
+    assert waiting.fields == {"progress": "waiting for Resources"} and waiting.status is RunStatus.QUEUED
+    assert decide(run(RunStatus.QUEUED, progress="waiting for Resources"), job(JobState.QUEUED, reason="Resources"),
                   NOW, LOST) is None
-    started = decide(run(RunStatus.QUEUED, progress="waiting: Resources"), job(JobState.RUNNING), NOW, LOST)
+    started = decide(run(RunStatus.QUEUED, progress="waiting for Resources"), job(JobState.RUNNING), NOW, LOST)
     assert started.fields == {"status": "running", "started_at": NOW, "progress": None}
 
 
@@ -270,3 +271,16 @@ def test_a_job_killed_at_its_time_limit_after_echoing_success_is_not_completed()
 
 def test_a_finished_job_with_its_marker_completes_whatever_the_engine():
     assert decide(run(), job(JobState.FINISHED, 0, marker=0), NOW, LOST).status is RunStatus.COMPLETED
+
+
+def test_a_run_in_the_hosts_gpu_queue_shows_its_place_then_its_gpus():
+    waiting = Observation(state=JobState.QUEUED, reason="GPUs", queue_position=3, handle="cosmos-rs_1")
+    change = decide(run(RunStatus.QUEUED), waiting, NOW, LOST)
+    assert change.fields == {"progress": "waiting for GPUs", "queue_position": 3}
+    moved_up = decide(run(RunStatus.QUEUED, progress="waiting for GPUs", queue_position=3),
+                      Observation(state=JobState.QUEUED, reason="GPUs", queue_position=1), NOW, LOST)
+    assert moved_up.fields == {"queue_position": 1}
+    started = decide(run(RunStatus.QUEUED, progress="waiting for GPUs", queue_position=1),
+                     Observation(state=JobState.RUNNING, gpus="0,1"), NOW, LOST)
+    assert started.fields == {"status": "running", "started_at": NOW, "queue_position": None, "gpus": "0,1",
+                              "progress": None}

@@ -105,7 +105,7 @@ def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path, video):
     models.SchemaVersion.update(version=1).execute()
     db.close()
     db = models.connect(url)
-    assert models.SchemaVersion.get_by_id(1).version == models.SCHEMA_VERSION == 5
+    assert models.SchemaVersion.get_by_id(1).version == models.SCHEMA_VERSION == 6
     assert {"launched_on", "model", "progress"} <= {c.name for c in db.get_columns("run")}
     assert {"failures", "retry_at"} <= {c.name for c in db.get_columns("hoststate")}
     assert db.table_exists("downloadlease")

@@ -1,0 +1,138 @@
+"""The GPU queue with no daemon: scripts/common.sh run by real bash processes taking real flock locks
+(as they do in the containers of one host), and the product's pure side (`cosmos_core.gpu_queue`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from cosmos_core import gpu_queue
+from tests.hostkit import wait_until
+
+COMMON = Path(__file__).resolve().parents[2] / "scripts" / "common.sh"
+# A run: the model appends "start ID GPUS" and, HOLD seconds later, "end ID" to ./record.
+RUN = f"""source {COMMON}
+model() {{ printf 'start %s %s\\n' "$COSMOS_RUN_ID" "$CUDA_VISIBLE_DEVICES" >> record
+          sleep "$HOLD"; printf 'end %s\\n' "$COSMOS_RUN_ID" >> record; }}
+cosmos_run "cosmos_runs/$COSMOS_RUN_ID" model
+"""
+
+
+def start(workspace: Path, run_id: str, created: float, gpus: int = 2, want: int = 1,
+          hold: float = 0.6) -> subprocess.Popen:
+    env = {"PATH": os.environ["PATH"], "COSMOS_GPUS": str(gpus), "NUM_GPU": str(want), "HOLD": str(hold),
+           "COSMOS_RUN_ID": run_id, "COSMOS_TICKET": gpu_queue.ticket(created, run_id)}
+    return subprocess.Popen(["bash", "-c", RUN], cwd=workspace, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def record(workspace: Path) -> list[list[str]]:
+    path = workspace / "record"
+    return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def most_at_once(events: list[list[str]]) -> int:
+    holding, most = 0, 0
+    for event in events:
+        holding += 1 if event[0] == "start" else -1
+        most = max(most, holding)
+    return most
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    (tmp_path / "cosmos_runs").mkdir()
+    return tmp_path
+
+
+def test_five_runs_on_two_slots_never_overlap_more_than_two_and_start_in_creation_order(workspace):
+    """The five join the queue out of creation order while a first run holds both slots."""
+    holder = start(workspace, "rs_0", created=1000.0, want=2, hold=1.5)
+    wait_until(lambda: record(workspace), 10, "the first run to hold both slots")
+    queue = workspace / "cosmos_runs" / gpu_queue.QUEUE_DIR
+    runs = []
+    for i in (3, 1, 4, 2, 5):
+        runs.append(start(workspace, f"rs_{i}", created=1000.0 + i))
+        wait_until(lambda i=i: any(p.name.endswith(f"-rs_{i}") for p in queue.iterdir()), 10, f"rs_{i} queued")
+    assert [r.wait(timeout=60) for r in (holder, *runs)] == [0] * 6
+    events = record(workspace)
+    assert most_at_once(events) == 2
+    assert [e[1] for e in events if e[0] == "start"] == ["rs_0", "rs_1", "rs_2", "rs_3", "rs_4", "rs_5"]
+    assert {e[2] for e in events if e[0] == "start"} == {"0,1", "0", "1"}
+    assert not list(queue.iterdir())  # every ticket gone
+    log = (workspace / "cosmos_runs" / "rs_5" / "run.log").read_text()
+    assert "[COSMOS_QUEUE] waiting for 1 of the host's 2 GPUs" in log and "[COSMOS_GPUS] " in log
+
+
+def test_a_run_taking_two_slots_waits_for_both(workspace):
+    first = start(workspace, "rs_1", 1.0, want=1, hold=1.0)
+    wait_until(lambda: record(workspace), 10, "the first run to start")
+    both = start(workspace, "rs_2", 2.0, want=2, hold=0.1)
+    assert first.wait(timeout=30) == 0 and both.wait(timeout=30) == 0
+    assert record(workspace) == [["start", "rs_1", "0"], ["end", "rs_1"], ["start", "rs_2", "0,1"], ["end", "rs_2"]]
+
+
+def test_a_paused_queue_holds_waiting_runs_and_resume_releases_them(workspace):
+    queue = workspace / "cosmos_runs" / gpu_queue.QUEUE_DIR
+    queue.mkdir()
+    (queue / gpu_queue.PAUSED).touch()
+    run = start(workspace, "rs_1", 1.0, hold=0.1)
+    wait_until(lambda: any(p.name.endswith("-rs_1") for p in queue.iterdir()), 10, "the run to queue")
+    time.sleep(1.5)  # the script polls every second: it must have looked at least once
+    assert record(workspace) == [] and run.poll() is None
+    (queue / gpu_queue.PAUSED).unlink()
+    assert run.wait(timeout=30) == 0 and record(workspace)[0][:2] == ["start", "rs_1"]
+
+
+def test_a_ticket_moved_to_the_front_goes_first(workspace):
+    holder = start(workspace, "rs_0", 0.0, gpus=1, hold=1.5)
+    wait_until(lambda: record(workspace), 10, "the slot to be taken")
+    waiting = [start(workspace, f"rs_{i}", float(i), gpus=1, hold=0.1) for i in (1, 2, 3)]
+    queue = workspace / "cosmos_runs" / gpu_queue.QUEUE_DIR
+    wait_until(lambda: len([p for p in queue.iterdir() if "-" in p.name]) == 3, 10, "three tickets")
+    old = next(p for p in queue.iterdir() if p.name.endswith("-rs_3"))
+    old.rename(queue / gpu_queue.front_ticket(time.time(), "rs_3"))  # what `queue front` does on the host
+    assert [r.wait(timeout=30) for r in (holder, *waiting)] == [0] * 4
+    assert [e[1] for e in record(workspace) if e[0] == "start"] == ["rs_0", "rs_3", "rs_1", "rs_2"]
+
+
+def test_a_waiting_run_stopped_ends_its_log_and_never_starts_its_model(workspace):
+    holder = start(workspace, "rs_1", 1.0, gpus=1, hold=2)
+    wait_until(lambda: record(workspace), 10, "the slot to be taken")
+    waiting = start(workspace, "rs_2", 2.0, gpus=1)
+    log = workspace / "cosmos_runs" / "rs_2" / "run.log"
+    wait_until(lambda: log.exists() and "[COSMOS_QUEUE]" in log.read_text(), 10, "the run to wait")
+    os.killpg(waiting.pid, signal.SIGTERM)  # `docker stop` of its container
+    assert waiting.wait(timeout=10) == 143
+    assert log.read_text().rstrip().endswith("[COSMOS_COMPLETE] exit_code=143")
+    assert holder.wait(timeout=30) == 0
+    assert [e[1] for e in record(workspace) if e[0] == "start"] == ["rs_1"]
+
+
+def test_a_dead_runs_ticket_does_not_block_the_queue(workspace):
+    queue = workspace / "cosmos_runs" / gpu_queue.QUEUE_DIR
+    queue.mkdir()
+    (queue / gpu_queue.ticket(0.5, "rs_dead")).touch()  # its container died: nobody holds its lock
+    run = start(workspace, "rs_1", 1.0, hold=0.1)
+    assert run.wait(timeout=30) == 0 and not (queue / gpu_queue.ticket(0.5, "rs_dead")).exists()
+
+
+def test_tickets_sort_by_creation_after_those_moved_to_the_front():
+    tickets = [gpu_queue.ticket(1700000000.5, "rs_b"), gpu_queue.ticket(1700000000.25, "rs_a"),
+               gpu_queue.front_ticket(1700000100.0, "rs_c"), gpu_queue.front_ticket(1700000200.0, "rs_d")]
+    assert gpu_queue.positions([*tickets, "paused"]) == {"rs_d": 1, "rs_c": 2, "rs_a": 3, "rs_b": 4}
+    assert gpu_queue.queue_dir("/ck/cosmos_runs/rs_1") == "/ck/cosmos_runs/.queue"
+
+
+@pytest.mark.parametrize(("line", "state"), [
+    ("[COSMOS_QUEUE] waiting for 1 of the host's 2 GPUs", (True, None)),
+    ("[COSMOS_GPUS] 0,1", (False, "0,1")),
+    ("", (False, None)),
+])
+def test_the_scripts_queue_lines_are_read(line, state):
+    assert gpu_queue.slot_state(line) == state
