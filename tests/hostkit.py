@@ -758,8 +758,11 @@ class TestHost:
         docker_cli: bool = False,
         models: Sequence[str] = ("transfer1",),
         link: CuttableLink | None = None,
+        gpus: int | None = None,
     ) -> str:
         """A ``[[hosts]]`` block for the product's config file.
+
+        ``gpus``: the host's GPU slots (its runs then queue for them).
 
         ``docker_cli=True``: the host's ``docker`` is the real Docker CLI
         (``docker_cli_cmd``; call start_docker_api() first).  ``link``: the
@@ -778,7 +781,7 @@ class TestHost:
             return "[" + ", ".join(q(value) for value in values) + "]"
 
         base_args = DOCKER_CLI_RUN_ARGS if docker_cli else RUN_ARGS
-        extra: list[str] = []
+        extra: list[str] = [f"gpus = {gpus}"] if gpus else []
         if tuple(models) != ("transfer1",):
             extra.append(f"models = {q_list(models)}")
         if "transfer2.5" in models:

@@ -120,7 +120,7 @@ class RunLines:
         waiting, gpus = gpu_queue.slot_state(self.slot_line)
         if state is JobState.RUNNING and queued and gpus is None:
             state = JobState.QUEUED
-            engine["reason"] = "the host's queue is paused" if self.queue_paused else (
+            engine["reason"] = "the host's queue to be resumed" if self.queue_paused else (
                 "GPUs" if waiting else "its job to start")
         return Observation(state=state, marker_exit=self.marker_exit, files=self.files,
                            stage_line=self.stage_line, counter_line=self.counter_line,
