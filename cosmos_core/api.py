@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import gpu_queue, launcher, models
+from . import gpu_queue, launcher, models, sweeps
 from .config import Config, ConfigError
 from .executors import Executor, JobState, SubmitError, make_executor
 from .launcher import LaunchPlan, PromptInput
@@ -83,7 +83,8 @@ class CosmosAPI:
             model(model_name).check(params)
 
     def start_inference(self, prompt_id: str, host: str | None = None, params: InferenceParams | None = None,
-                        on_upload: launcher.UploadProgress | None = None, model_name: str = DEFAULT_MODEL) -> dict:
+                        on_upload: launcher.UploadProgress | None = None, model_name: str = DEFAULT_MODEL,
+                        sweep_id: str | None = None) -> dict:
         """Checks the parameters before anything is uploaded; None means the model's defaults."""
         params = params or self.default_params(model_name)
         self.check_params(params, model_name)
@@ -92,7 +93,33 @@ class CosmosAPI:
             prompt = self.repo.get_prompt(prompt_id)
             host_name = self._host_serving(cosmos_model.name, host)
         plan = launcher.plan_inference(new_id("rs"), _prompt_input(prompt), params, cosmos_model)
-        return self._launch(plan, prompt.id, "inference", host_name, params.to_dict(), on_upload=on_upload)
+        return self._launch(plan, prompt.id, "inference", host_name, params.to_dict(), on_upload=on_upload,
+                            sweep_id=sweep_id)
+
+    def start_sweep(self, prompt_ids: Sequence[str], grid: Mapping[str, Sequence], base: InferenceParams | None = None,
+                    host: str | None = None, model_name: str = DEFAULT_MODEL, max_runs: int = sweeps.MAX_RUNS,
+                    on_start: Callable[[int, int, dict], None] | None = None) -> dict:
+        """The cross product of `grid` (InferenceParams field -> values) over `base` (default: the model's
+        defaults), for each prompt, as runs under one sweep id. Every combination is checked before any
+        run starts; `on_start(i, total, run)` hears of each started run."""
+        base = base or self.default_params(model_name)
+        with _as_cosmos_error():
+            sweeps.check_size(len(prompt_ids), grid, max_runs)
+            prompts = [self.repo.get_prompt(p).id for p in prompt_ids]
+        combos = sweeps.expand(base, grid)
+        for params in combos:
+            self.check_params(params, model_name)
+        sweep_id, runs = new_id("sw"), []
+        for prompt_id in prompts:
+            for params in combos:
+                runs.append(self.start_inference(prompt_id, host, params, model_name=model_name, sweep_id=sweep_id))
+                if on_start is not None:
+                    on_start(len(runs), len(prompts) * len(combos), runs[-1])
+        return {"sweep_id": sweep_id, "runs": runs}
+
+    def sweep_summary(self, sweep_id: str) -> dict[str, int]:
+        """Runs of the sweep per status (empty: no such sweep)."""
+        return self.repo.sweep_counts(sweep_id)
 
     def start_upscale(self, parent_run_id: str, control_weight: float = 0.5, host: str | None = None) -> dict:
         with _as_cosmos_error():
@@ -146,13 +173,14 @@ class CosmosAPI:
         return min(serving, key=lambda name: (failed(name), busy.get(name, 0), serving.index(name)))
 
     def _launch(self, plan: LaunchPlan, prompt_id: str, kind: str, host_name: str, params: dict, *,
-                parent_run_id: str | None = None, on_upload: launcher.UploadProgress | None = None) -> dict:
+                parent_run_id: str | None = None, on_upload: launcher.UploadProgress | None = None,
+                sweep_id: str | None = None) -> dict:
         executor = self.executors[host_name]
         host = self.config.host(host_name)
         # Holding the run's lock says "being launched": a sync that can take it knows this process died.
         with self.repo.run_lock(plan.run_id):
             run = self.repo.create_run(plan.run_id, prompt_id, kind, host_name, params, parent_run_id,
-                                       remote_run_dir=plan.remote_dir(host), model=plan.model)
+                                       remote_run_dir=plan.remote_dir(host), model=plan.model, sweep_id=sweep_id)
             if host.gpus:  # its place in the host's GPU queue: creation order
                 plan = replace(plan, ticket=gpu_queue.ticket(run.created_at, run.id), gpu_slots=host.gpus)
             self.repo.transition(run.id, RunStatus.PENDING, status=RunStatus.UPLOADING.value)
@@ -348,7 +376,7 @@ def run_to_dict(run: Run) -> dict:
     """A run in the JSON shape of SPEC.md (every key present)."""
     return {
         "id": run.id, "prompt_id": run.prompt_id, "kind": run.kind, "host": run.host,
-        "parent_run_id": run.parent_run_id, "model": run.model, "sweep_id": None,
+        "parent_run_id": run.parent_run_id, "model": run.model, "sweep_id": run.sweep_id,
         "status": run.status, "progress": run.progress, "queue_position": run.queue_position, "gpus": run.gpus,
         "exit_code": run.exit_code, "error": run.error,
         "download": {

@@ -6,13 +6,13 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
 
 from peewee import PeeweeException
 
-from . import dbcopy
-from .api import MODELS, CosmosAPI, CosmosError, InferenceParams, Refresh
+from . import dbcopy, sweeps
+from .api import MODELS, STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh
 from .config import ConfigError, load_config
 from .models import BUSY_TIMEOUT_SECONDS, SchemaError
 from .params import STRENGTHS, ParamError, parse_weights
@@ -61,13 +61,27 @@ def build_parser() -> argparse.ArgumentParser:
     tuned.add_argument("--seed", type=int)
     tuned.add_argument("--weights", type=_weights, help="control weights VIS,EDGE,DEPTH,SEG")
     tuned.add_argument("--sigma-max", type=float, dest="sigma_max")
-    tuned.add_argument("--blur-strength", choices=STRENGTHS, dest="blur_strength", help="vis control")
-    tuned.add_argument("--canny-threshold", choices=STRENGTHS, dest="canny_threshold", help="edge control")
     tuned.add_argument("--fps", type=int)
-    tuned.add_argument("--distilled", action="store_const", const=True, help="Transfer1's distilled edge model")
-    tuned.add_argument("--upsample-prompt", action="store_const", const=True, dest="upsample_prompt",
-                       help="Transfer1 rewrites the prompt with its upsampler first")
+    _add_fixed_knobs(tuned)
     run.add_argument("--json", action="store_true")
+
+    sweep = sub.add_parser("sweep", help="the cross product of parameter lists as runs under one sweep id")
+    sweep.add_argument("prompt_ids", nargs="+", metavar="PROMPT_ID")
+    sweep.add_argument("--host")
+    sweep.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL)
+    lists = sweep.add_argument_group("lists (each value once; default: the model's own value)")
+    lists.add_argument("--seeds", type=_list(sweeps.parse_ints), dest="seed", metavar="LIST", help="e.g. 1-8 or 1,3,5")
+    lists.add_argument("--steps", type=_list(sweeps.parse_ints), dest="num_steps", metavar="LIST", help="e.g. 20,35")
+    lists.add_argument("--guidance", type=_list(sweeps.parse_floats), metavar="LIST", help="e.g. 3,5,7")
+    lists.add_argument("--sigma-max", type=_list(sweeps.parse_floats), dest="sigma_max", metavar="LIST",
+                       help="e.g. 60,80")
+    lists.add_argument("--fps", type=_list(sweeps.parse_ints), metavar="LIST")
+    lists.add_argument("--weights", type=_weights, action="append", metavar="VIS,EDGE,DEPTH,SEG",
+                       help="control weights VIS,EDGE,DEPTH,SEG; repeat the flag for several")
+    _add_fixed_knobs(sweep.add_argument_group("the same for every run"))
+    sweep.add_argument("--max-runs", type=int, default=sweeps.MAX_RUNS,
+                       help=f"refuse a bigger sweep (default {sweeps.MAX_RUNS})")
+    sweep.add_argument("--json", action="store_true")
 
     upscale = sub.add_parser("upscale", help="4K upscale of a completed inference run")
     upscale.add_argument("run_id")
@@ -82,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     runs = sub.add_parser("runs", help="list runs (after a lazy sync)")
     runs.add_argument("--status", choices=[s.value for s in RunStatus])
+    runs.add_argument("--sweep", metavar="SWEEP_ID", help="only this sweep's runs, with its counts by status")
     runs.add_argument("--json", action="store_true")
 
     show = sub.add_parser("show", help="one run (after a lazy sync)")
@@ -115,6 +130,24 @@ def build_parser() -> argparse.ArgumentParser:
     db_migrate.add_argument("--to", required=True, metavar="URL", help="sqlite:///PATH or postgresql://...")
     db_migrate.add_argument("--json", action="store_true")
     return parser
+
+
+def _add_fixed_knobs(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--blur-strength", choices=STRENGTHS, dest="blur_strength", help="vis control")
+    group.add_argument("--canny-threshold", choices=STRENGTHS, dest="canny_threshold", help="edge control")
+    group.add_argument("--distilled", action="store_const", const=True, help="Transfer1's distilled edge model")
+    group.add_argument("--upsample-prompt", action="store_const", const=True, dest="upsample_prompt",
+                       help="Transfer1 rewrites the prompt with its upsampler first")
+
+
+def _list(parse: Callable[[str], list]) -> Callable[[str], list]:
+    def parsed(text: str) -> list:
+        try:
+            return parse(text)
+        except ParamError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parsed
 
 
 def _weights(text: str) -> tuple[float, float, float, float]:
@@ -201,6 +234,20 @@ def cmd_run(api: CosmosAPI, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(api: CosmosAPI, args: argparse.Namespace) -> int:
+    names = [f.name for f in fields(InferenceParams)]
+    grid = {name: getattr(args, name) for name in (*sweeps.SWEPT, "weights") if getattr(args, name)}
+    fixed = {name: getattr(args, name) for name in names if name not in grid and getattr(args, name, None)}
+    base = replace(api.default_params(args.model), **fixed)
+    print(f"sweep of {sweeps.describe(len(args.prompt_ids), grid)}", file=sys.stderr)
+    def progress(i: int, total: int, run: dict) -> None:
+        print(f"started {i}/{total}: {run['id']}", file=sys.stderr)
+
+    started = api.start_sweep(args.prompt_ids, grid, base, args.host, args.model, args.max_runs, progress)
+    _out(args, started, started["sweep_id"])
+    return 0
+
+
 def cmd_upscale(api: CosmosAPI, args: argparse.Namespace) -> int:
     run = api.start_upscale(args.run_id, args.weight, args.host)
     _out(args, run, run["id"])
@@ -214,9 +261,16 @@ def cmd_enhance(api: CosmosAPI, args: argparse.Namespace) -> int:
 
 
 def cmd_runs(api: CosmosAPI, args: argparse.Namespace) -> int:
-    runs = api.list_runs(args.status)
+    runs = api.list_runs(args.status, sweep=args.sweep)
     _warn_unreachable(api)
-    _out(args, runs, "\n".join(_run_line(r) for r in runs))
+    lines = [_run_line(r) for r in runs]
+    if args.sweep:
+        counts = api.sweep_summary(args.sweep)
+        if not counts:
+            return _fail(f"no sweep with id {args.sweep!r}")
+        lines.append(f"sweep {args.sweep}: {sum(counts.values())} runs: "
+                     + " · ".join(f"{s} {counts[s]}" for s in STATUSES if counts.get(s)))
+    _out(args, runs, "\n".join(lines))
     return 0
 
 
@@ -300,7 +354,8 @@ def cmd_db(api: CosmosAPI, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "hosts": cmd_hosts, "prompt": cmd_prompt, "prompts": cmd_prompts, "run": cmd_run, "upscale": cmd_upscale,
+    "hosts": cmd_hosts, "prompt": cmd_prompt, "prompts": cmd_prompts, "run": cmd_run, "sweep": cmd_sweep,
+    "upscale": cmd_upscale,
     "enhance": cmd_enhance, "runs": cmd_runs, "show": cmd_show, "sync": cmd_sync, "retry": cmd_retry,
     "cancel": cmd_cancel, "logs": cmd_logs, "queue": cmd_queue, "db": cmd_db,
 }  # fmt: skip

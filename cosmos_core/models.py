@@ -73,6 +73,7 @@ class Run(BaseModel):
     progress = pw.TextField(null=True)  # while running: the stage and progress figure its log shows
     gpus = pw.CharField(max_length=100, null=True)  # the GPU slots its job holds ("0,1"), on a host with a queue
     queue_position = pw.IntegerField(null=True)  # while queued: its place in the host's queue
+    sweep_id = pw.CharField(max_length=40, null=True, index=True)  # the sweep it belongs to, if any
 
 
 # The indexes a quiet dashboard tick needs so that its time does not grow with the history: the
@@ -154,13 +155,14 @@ def _add_backoff_and_leases_v5(db: pw.Database) -> None:
     db.create_tables([DownloadLease])
 
 
-def _add_gpu_queue_v6(db: pw.Database) -> None:
-    _add_columns(db, Run, Run.gpus, Run.queue_position)
+def _add_gpu_queue_and_sweeps_v6(db: pw.Database) -> None:
+    _add_columns(db, Run, Run.gpus, Run.queue_position, Run.sweep_id)
+    db.execute_sql(f"CREATE INDEX IF NOT EXISTS run_sweep_id ON {Run._meta.table_name} (sweep_id)")
 
 
 MIGRATIONS: list[Callable[[pw.Database], None]] = [
     _create_v1, _add_launched_on_v2, _add_model_and_progress_v3, _add_indexes_and_changes_v4,
-    _add_backoff_and_leases_v5, _add_gpu_queue_v6,
+    _add_backoff_and_leases_v5, _add_gpu_queue_and_sweeps_v6,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

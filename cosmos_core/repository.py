@@ -108,14 +108,14 @@ class DataRepository:
 
     def create_run(self, run_id: str, prompt_id: str, kind: str, host: str, params: dict,
                    parent_run_id: str | None = None, remote_run_dir: str | None = None,
-                   model: str = DEFAULT_MODEL) -> Run:
+                   model: str = DEFAULT_MODEL, sweep_id: str | None = None) -> Run:
         self.get_prompt(prompt_id)
         with Run._meta.database.atomic():
             _count_change()
             return Run.create(
                 id=run_id, prompt=prompt_id, kind=kind, host=host, parent_run_id=parent_run_id,
                 params=json.dumps(params), status=RunStatus.PENDING.value, remote_run_dir=remote_run_dir,
-                created_at=self.clock(), launched_on=install_id(), model=model,
+                created_at=self.clock(), launched_on=install_id(), model=model, sweep_id=sweep_id,
             )  # fmt: skip
 
     def transition(self, run_id: str, expect: RunStatus | Iterable[RunStatus], **fields: object) -> bool:
@@ -145,13 +145,13 @@ class DataRepository:
 
     def list_runs(self, status: str | None = None, refresh: Refresh = Refresh.AUTO, *, kind: str | None = None,
                   host: str | None = None, search: str | None = None, limit: int | None = None,
-                  offset: int = 0, sync_hosts: set[str] | None = None) -> list[Run]:
+                  offset: int = 0, sync_hosts: set[str] | None = None, sweep: str | None = None) -> list[Run]:
         """Runs newest first, filtered before the sync and re-read after it, so a
         run that left the filtered status during the sync shows as it now is.
         `search` matches the run id, the prompt's name or its text; `sync_hosts`: the hosts
         the sync may reach (None: all)."""
         query = Run.select(Run.id).join(Prompt).order_by(Run.created_at.desc(), Run.id)
-        for column, value in ((Run.status, status), (Run.kind, kind), (Run.host, host)):
+        for column, value in ((Run.status, status), (Run.kind, kind), (Run.host, host), (Run.sweep_id, sweep)):
             if value:
                 query = query.where(column == value)
         if search:
@@ -169,6 +169,12 @@ class DataRepository:
             rows = Run.select(Run.status, fn.COUNT(Run.id).alias("n")).group_by(Run.status)
             self._counts = (changes, {row.status: row.n for row in rows})
         return dict(self._counts[1])
+
+    def sweep_counts(self, sweep_id: str) -> dict[str, int]:
+        """The runs of a sweep per status."""
+        rows = (Run.select(Run.status, fn.COUNT(Run.id).alias("n")).where(Run.sweep_id == sweep_id)
+                .group_by(Run.status))
+        return {row.status: row.n for row in rows}
 
     def count_unsettled(self) -> int:
         """Runs starting, running or with a download to finish."""

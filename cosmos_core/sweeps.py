@@ -1,0 +1,79 @@
+"""Sweeps (pure): lists of parameter values whose cross product becomes that many runs.
+
+`python -m cosmos_core sweep PROMPT... --seeds 1-8 --sigma-max 60,80 --weights 0,0.5,0,0 --weights
+0,1,0,0` makes prompts × seeds × sigma-max × weights runs, grouped under one sweep id.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+
+from .params import InferenceParams, ParamError
+
+MAX_RUNS = 20  # a sweep bigger than this needs --max-runs: a typo in a range must not start 1,000 runs
+
+
+def parse_ints(text: str) -> list[int]:
+    """`1-8`, `1,3,5` or `1-3,10`: the values in order, each once."""
+    values: list[int] = []
+    for part in text.split(","):
+        low, dash, high = part.strip().partition("-")
+        try:
+            start, end = int(low), int(high) if dash else int(low)
+        except ValueError:
+            raise ParamError(f"{text!r} is not a list of whole numbers like 1-8 or 1,3,5") from None
+        if end < start:
+            raise ParamError(f"range {part.strip()!r} runs backwards")
+        values += [v for v in range(start, end + 1) if v not in values]
+    return values
+
+
+def parse_floats(text: str) -> list[float]:
+    """`60,80` or `0.3,0.5`: the values in order, each once."""
+    values: list[float] = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise ParamError(f"{text!r} is not a list of numbers like 60,80") from None
+        if not math.isfinite(value):
+            raise ParamError(f"{part.strip()!r} is not a finite number")
+        if value not in values:
+            values.append(value)
+    return values
+
+
+# The swept knobs: InferenceParams field -> parser of its command-line list.
+SWEPT: Mapping[str, Callable[[str], list]] = {
+    "seed": parse_ints, "num_steps": parse_ints, "guidance": parse_floats, "sigma_max": parse_floats,
+    "fps": parse_ints,
+}
+
+
+def grid_size(prompt_count: int, grid: Mapping[str, Sequence]) -> int:
+    return prompt_count * math.prod(len(values) for values in grid.values())
+
+
+def describe(prompt_count: int, grid: Mapping[str, Sequence]) -> str:
+    """'8 runs: 2 prompts × 2 seed × 2 sigma_max'."""
+    factors = [f"{prompt_count} prompt{'s' * (prompt_count != 1)}"]
+    factors += [f"{len(values)} {name}" for name, values in grid.items() if len(values) > 1]
+    return f"{grid_size(prompt_count, grid)} runs: " + " × ".join(factors)
+
+
+def expand(base: InferenceParams, grid: Mapping[str, Sequence]) -> list[InferenceParams]:
+    """Every combination of the grid's values over `base`, the first knob varying slowest."""
+    names = list(grid)
+    return [replace(base, **dict(zip(names, combo, strict=True))) for combo in itertools.product(*grid.values())]
+
+
+def check_size(prompt_count: int, grid: Mapping[str, Sequence], max_runs: int) -> None:
+    size = grid_size(prompt_count, grid)
+    if size == 0:
+        raise ParamError("the sweep is empty: every list needs a value")
+    if size > max_runs:
+        raise ParamError(f"the sweep makes {describe(prompt_count, grid)}, more than --max-runs {max_runs}; "
+                         f"raise --max-runs to start them")

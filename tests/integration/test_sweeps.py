@@ -1,0 +1,42 @@
+"""Sweeps through the real CLI on the stand-in host (issue 'A GPU queue…', point 2)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.integration.test_models import model_argv
+
+
+def test_a_sweep_of_two_seeds_by_two_weights_makes_four_runs_with_those_parameters(workspace, sample_video):
+    prompt = workspace.cli("prompt", "add", "a sweep", "--video", str(sample_video), check=True).stdout.strip()
+    swept = workspace.cli("sweep", prompt, "--seeds", "1-2", "--weights", "0,0.3,0,0", "--weights", "0,0.5,0,0",
+                          "--steps", "12", "--json")
+    assert swept.returncode == 0, swept.stderr
+    assert "sweep of 4 runs: 1 prompt × 2 seed × 2 weights" in swept.stderr and "started 4/4" in swept.stderr
+    result = json.loads(swept.stdout)
+    sweep_id, runs = result["sweep_id"], result["runs"]
+    assert sweep_id.startswith("sw_") and {r["sweep_id"] for r in runs} == {sweep_id}
+    seen = set()
+    for run in runs:
+        argv = model_argv(workspace.wait_for_marker(run["id"]))
+        seed = argv[argv.index("--seed") + 1]
+        assert argv[argv.index("--num_steps") + 1] == "12"
+        spec = json.loads((workspace.remote_run_dir(run["id"]) / "spec.json").read_text())
+        seen.add((seed, spec["edge"]["control_weight"]))
+    assert seen == {("1", 0.3), ("1", 0.5), ("2", 0.3), ("2", 0.5)}
+    synced = workspace.cli("sync", "--wait", "--timeout", "60")
+    assert synced.returncode == 0, synced.stderr
+    listed = workspace.cli("runs", "--sweep", sweep_id)
+    assert listed.returncode == 0 and listed.stdout.strip().endswith(f"sweep {sweep_id}: 4 runs: completed 4")
+    assert len(workspace.cli_json("runs", "--sweep", sweep_id)) == 4
+
+
+def test_a_sweep_over_the_cap_starts_nothing_and_says_how_to_raise_it(workspace, sample_video):
+    prompt = workspace.cli("prompt", "add", "too many", "--video", str(sample_video), check=True).stdout.strip()
+    refused = workspace.cli("sweep", prompt, "--seeds", "1-30")
+    assert refused.returncode == 1 and "30 runs" in refused.stderr and "--max-runs" in refused.stderr
+    assert workspace.cli_json("runs") == []
+    bad = workspace.cli("sweep", prompt, "--seeds", "3-1")
+    assert bad.returncode == 2 and "runs backwards" in bad.stderr
+    missing = workspace.cli("runs", "--sweep", "sw_nope")
+    assert missing.returncode == 1 and "no sweep with id 'sw_nope'" in missing.stderr
