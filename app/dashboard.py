@@ -47,12 +47,16 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
                 ui |= layout.runs_tab(hosts)
             with gr.Tab("New run", id="new", elem_id="new-run") as ui["new_tab"]:
                 ui["form"] = layout.new_run_form(handlers.model_choices(), handlers.model_form(DEFAULT_MODEL))
+            with gr.Tab("Compare", id="compare"):
+                ui |= layout.compare_tab()
             with gr.Tab("Hosts", id="hosts") as ui["hosts_tab"]:
                 ui |= layout.hosts_tab(hosts)
         ui["timer"] = gr.Timer(api.config.ui.refresh_seconds)
         rerender = _wire_refresh(handlers, ui, demo)
         _wire_actions(handlers, ui, rerender)
         _wire_form(handlers, ui, rerender)
+        for event in (ui["compare_show"].click, ui["compare_pick"].submit):
+            event(handlers.compare, ui["compare_pick"], ui["compare_grid"], **PRIVATE)
     return demo
 
 

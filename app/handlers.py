@@ -8,6 +8,7 @@ last received it, so a quiet refresh sends almost nothing.
 from __future__ import annotations
 
 import hashlib
+import html
 import shutil
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
@@ -19,7 +20,7 @@ import pandas as pd
 
 from cosmos_core.api import DEFAULT_MODEL, MODELS, CosmosAPI, CosmosError, InferenceParams, Refresh
 
-from . import tables
+from . import compare, tables
 from .details import NO_RUN, Details, run_details
 from .remote import HostChecks, HostGates, LogTails
 
@@ -188,6 +189,25 @@ class Handlers:
         missing = set(prompt_ids) - self._prompts.keys()
         if missing:
             self._prompts |= self.api.get_prompts(missing)
+
+    def compare(self, picked: str) -> str:
+        """The comparison grid of a sweep (its finished videos, at most 9) or of 2-9 runs by id."""
+        ids = picked.replace(",", " ").split()
+        if len(ids) == 1 and ids[0].startswith("sw_"):
+            runs = [r for r in self.api.list_runs(None, Refresh.NONE, sweep=ids[0]) if r["output_path"]]
+            runs = runs[::-1][: compare.MAX_RUNS]  # oldest first: the order the sweep made them
+            if not runs:
+                return f"<p>Sweep {html.escape(ids[0])} has no finished videos yet.</p>"
+        elif 2 <= len(ids) <= compare.MAX_RUNS:
+            runs = [self.api.get_run(run_id, Refresh.NONE) for run_id in ids]
+        else:
+            return "<p>Give a sweep id, or 2 to 9 run ids separated by spaces.</p>"
+        self._cache_prompts(r["prompt_id"] for r in runs)
+        names = {pid: p["name"] for pid, p in self._prompts.items()}
+        captions = compare.differing(runs, names)
+        return compare.grid_html([(run["id"], run["output_path"], caption) for run, caption
+                                  in zip(runs, captions, strict=True)
+                                  if run["output_path"] and Path(run["output_path"]).is_file()])
 
     def host_names(self) -> list[str]:
         return [h.name for h in self.api.config.hosts]

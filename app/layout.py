@@ -12,7 +12,7 @@ import gradio as gr
 
 from cosmos_core.api import STATUSES, STRENGTHS
 
-from . import tables
+from . import compare, tables
 from .handlers import ALL, DEFAULT_MODEL, KNOBS, ModelForm
 
 KINDS = ["inference", "upscale", "enhance"]
@@ -126,6 +126,17 @@ def new_run_form(models: list[tuple[str, str]], form: ModelForm) -> dict[str, An
 def host_choices(hosts: list[str]) -> dict[str, Any]:
     """The Host dropdown's choices for a model: the hosts serving it, the first one picked."""
     return {"choices": hosts, "value": hosts[0] if hosts else None, "info": None if hosts else NO_HOST}
+
+
+def compare_tab() -> dict[str, Any]:
+    """Side by side: a sweep's videos, or 2-9 runs', played together."""
+    with gr.Row(equal_height=True):
+        pick = gr.Textbox(label="A sweep id, or 2-9 run ids", placeholder="sw_… or rs_… rs_… (Enter)",
+                          elem_id="compare-pick", scale=4)
+        show = gr.Button("Compare", elem_id="compare-show", scale=0)
+    grid = gr.HTML("<p>Give a sweep id, or 2 to 9 run ids separated by spaces.</p>", elem_id="compare-grid",
+                   js_on_load=compare.SYNC_JS)
+    return {"compare_pick": pick, "compare_show": show, "compare_grid": grid}
 
 
 def hosts_tab(hosts: list[str]) -> dict[str, Any]:
