@@ -43,7 +43,7 @@ def runs_tab(hosts: list[str]) -> dict[str, Any]:
             "status_f": gr.Dropdown([ALL, *STATUSES], value=ALL, label="Status", elem_id="filter-status"),
             "kind_f": gr.Dropdown([ALL, *KINDS], value=ALL, label="Kind", elem_id="filter-kind"),
             "host_f": gr.Dropdown([ALL, *hosts], value=ALL, label="Host", elem_id="filter-host"),
-            "search": gr.Textbox(label="Search", placeholder="run id, prompt name or text (Enter)",
+            "search": gr.Textbox(label="Search", placeholder="run id, prompt name or text, sweep id (Enter)",
                                  elem_id="filter-search", scale=2),
         }  # fmt: skip
     ui["table"] = gr.Dataframe(headers=tables.RUN_COLUMNS, elem_id="runs-table", interactive=False, wrap=True,

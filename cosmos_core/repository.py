@@ -148,14 +148,15 @@ class DataRepository:
                   offset: int = 0, sync_hosts: set[str] | None = None, sweep: str | None = None) -> list[Run]:
         """Runs newest first, filtered before the sync and re-read after it, so a
         run that left the filtered status during the sync shows as it now is.
-        `search` matches the run id, the prompt's name or its text; `sync_hosts`: the hosts
+        `search` matches the run id, the prompt's name or its text, or is the run's sweep id; `sync_hosts`: the hosts
         the sync may reach (None: all)."""
         query = Run.select(Run.id).join(Prompt).order_by(Run.created_at.desc(), Run.id)
         for column, value in ((Run.status, status), (Run.kind, kind), (Run.host, host), (Run.sweep_id, sweep)):
             if value:
                 query = query.where(column == value)
         if search:
-            query = query.where(Run.id.contains(search) | Prompt.name.contains(search) | Prompt.text.contains(search))
+            query = query.where(Run.id.contains(search) | Prompt.name.contains(search) | Prompt.text.contains(search)
+                                | (Run.sweep_id == search))
         ids = [row.id for row in query.limit(limit).offset(offset or None)]
         if refresh is not Refresh.NONE:
             self.sync(refresh, deadline=self._budget_deadline(), hosts=sync_hosts)

@@ -71,6 +71,9 @@ def test_filters_search_and_paging(repo, video):
     assert {r.id for r in repo.list_runs(kind="inference")} == {runs[0].id, runs[2].id}
     assert [r.id for r in repo.list_runs(limit=1, offset=1)] == ids[1:2]
     assert repo.count_by_status() == {"pending": 3}
+    swept = repo.create_run("rs_swept", red.id, "inference", "gpu1", {}, sweep_id="sw_1")
+    assert [r.id for r in repo.list_runs(search="sw_1")] == [swept.id]  # the table's search finds a sweep
+    assert [r.id for r in repo.list_runs(sweep="sw_1")] == [swept.id] and repo.sweep_counts("sw_1") == {"pending": 1}
 
 
 def test_migrations_are_recorded_and_a_newer_database_is_refused(tmp_path):
