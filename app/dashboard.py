@@ -18,6 +18,7 @@ from cosmos_core.api import CosmosAPI, CosmosError, Refresh
 
 from . import layout
 from .handlers import DEFAULT_MODEL, KNOB_FIELDS, Handlers, NewRun, Query, diff
+from .sweep_form import SweepForm
 
 # View key -> the component (layout name) that shows it, in the order of the render outputs.
 RENDERED = {
@@ -47,6 +48,8 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
                 ui |= layout.runs_tab(hosts)
             with gr.Tab("New run", id="new", elem_id="new-run") as ui["new_tab"]:
                 ui["form"] = layout.new_run_form(handlers.model_choices(), handlers.model_form(DEFAULT_MODEL))
+            with gr.Tab("New sweep", id="sweep", elem_id="new-sweep") as ui["sweep_tab"]:
+                ui |= layout.new_sweep_form(handlers.model_choices(), hosts)
             with gr.Tab("Compare", id="compare"):
                 ui |= layout.compare_tab()
             with gr.Tab("Hosts", id="hosts") as ui["hosts_tab"]:
@@ -55,9 +58,32 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
         rerender = _wire_refresh(handlers, ui, demo)
         _wire_actions(handlers, ui, rerender)
         _wire_form(handlers, ui, rerender)
+        _wire_sweep(handlers, ui)
         for event in (ui["compare_show"].click, ui["compare_pick"].submit):
             event(handlers.compare, ui["compare_pick"], ui["compare_grid"], **PRIVATE)
     return demo
+
+
+def _wire_sweep(handlers: Handlers, ui: dict[str, Any]) -> None:
+    """The New sweep tab: its prompt choices when opened, the count as the lists change, the start."""
+    fields = ui["sweep_fields"]
+    inputs = list(fields.values())
+
+    def form(*values: Any) -> SweepForm:
+        data = dict(zip(fields, values, strict=True))
+        return SweepForm(tuple(data.pop("prompts") or ()), max_runs=int(data.pop("max_runs") or 0), **data)
+
+    def start(*values: Any) -> list[Any]:
+        started = _notice(handlers.start_sweep)(form(*values))
+        if isinstance(started, str):
+            return [started, gr.skip()]
+        message = f"✅ Started sweep {started['sweep_id']}: {len(started['runs'])} runs."
+        return [message, message]
+
+    ui["sweep_tab"].select(lambda: gr.update(choices=handlers.prompt_choices()), None, fields["prompts"], **PRIVATE)
+    for field in inputs:
+        field.change(lambda *values: form(*values).preview(), inputs, ui["sweep_preview"], **QUIET)
+    ui["sweep_start"].click(start, inputs, [ui["sweep_status"], ui["notice"]], **PRIVATE)
 
 
 def _render(handlers: Handlers, refresh: Refresh) -> Callable[..., list[Any]]:

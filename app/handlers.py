@@ -23,6 +23,7 @@ from cosmos_core.api import DEFAULT_MODEL, MODELS, CosmosAPI, CosmosError, Infer
 from . import compare, tables
 from .details import NO_RUN, Details, run_details
 from .remote import HostChecks, HostGates, LogTails
+from .sweep_form import SweepForm
 
 ALL = "all"
 PAGE_SIZE = 50
@@ -189,6 +190,18 @@ class Handlers:
         missing = set(prompt_ids) - self._prompts.keys()
         if missing:
             self._prompts |= self.api.get_prompts(missing)
+
+    def prompt_choices(self) -> list[tuple[str, str]]:
+        """(name, id) of every prompt, newest first, for the New sweep form."""
+        return [(f"{p['name'][:60]} ({p['id']})", p["id"]) for p in self.api.list_prompts()]
+
+    def start_sweep(self, form: SweepForm) -> dict:
+        """The form's sweep, its every combination checked before any run starts."""
+        if not form.prompts:
+            raise CosmosError("choose one or more prompts")
+        with self.gates.exclusive(form.host or self.api.pick_host(form.model)):
+            return self.api.start_sweep(form.prompts, form.grid(), host=form.host or None, model_name=form.model,
+                                        max_runs=form.max_runs)
 
     def compare(self, picked: str) -> str:
         """The comparison grid of a sweep (its finished videos, at most 9) or of 2-9 runs by id."""

@@ -128,6 +128,30 @@ def host_choices(hosts: list[str]) -> dict[str, Any]:
     return {"choices": hosts, "value": hosts[0] if hosts else None, "info": None if hosts else NO_HOST}
 
 
+def new_sweep_form(models: list[tuple[str, str]], hosts: list[str]) -> dict[str, Any]:
+    """Prompts × lists of values: the runs it makes are counted before anything starts."""
+    f: dict[str, Any] = {}
+    with gr.Row():
+        f["prompts"] = gr.Dropdown([], multiselect=True, label="Prompts", elem_id="new-sweep-prompts", scale=3)
+        f["model"] = gr.Dropdown(models, value=DEFAULT_MODEL, label="Model")
+        f["host"] = gr.Dropdown(["", *hosts], value="", label="Host (empty: the least busy)", elem_id="new-sweep-host")
+    with gr.Row():
+        f["seeds"] = gr.Textbox(label="Seeds", placeholder="1-8 or 1,3,5", elem_id="new-sweep-seeds")
+        f["steps"] = gr.Textbox(label="Steps", placeholder="20,35")
+        f["guidance"] = gr.Textbox(label="Guidance", placeholder="3,5,7")
+        f["sigma_max"] = gr.Textbox(label="sigma_max", placeholder="60,80")
+    with gr.Row():
+        f["weights"] = gr.Textbox(label="Control weights VIS,EDGE,DEPTH,SEG (several: separate with ;)",
+                                  placeholder="0,0.3,0,0; 0,0.5,0,0", elem_id="new-sweep-weights", scale=3)
+        f["max_runs"] = gr.Number(20, precision=0, minimum=1, label="At most this many runs")
+    return {
+        "sweep_fields": f,
+        "sweep_preview": gr.Markdown("Choose one or more prompts.", elem_id="new-sweep-preview"),
+        "sweep_start": gr.Button("Start sweep", variant="primary", elem_id="new-sweep-start"),
+        "sweep_status": gr.Markdown(elem_id="new-sweep-status"),
+    }
+
+
 def compare_tab() -> dict[str, Any]:
     """Side by side: a sweep's videos, or 2-9 runs', played together."""
     with gr.Row(equal_height=True):

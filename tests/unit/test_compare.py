@@ -19,3 +19,4 @@ def test_the_grid_has_one_control_bar_and_videos_without_their_own_controls():
     assert page.count("class='compare-play'") == 1 and page.count("<video") == 2 and "controls" not in page
     assert "/gradio_api/file=/out/run%20rs_2/outputs/output.mp4" in page and "seed &lt;1&gt;" in page
     assert "No finished videos" in grid_html([])
+

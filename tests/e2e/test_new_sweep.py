@@ -1,0 +1,38 @@
+"""The New sweep form in the browser (issue 'A GPU queue…', point 2): the count before anything starts,
+then the runs under one sweep id, found in the runs table by that id."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from cosmos_core.api import Refresh
+from tests.e2e.conftest import STANDIN_HOST
+from tests.e2e.ui import choose, open_tab
+from tests.hostkit import make_video
+
+
+def test_a_sweep_from_the_form_counts_first_then_starts_its_runs(page, e2e_api, tmp_path):
+    prompt = e2e_api.add_prompt("a sweep from the form", make_video(tmp_path / "in.mp4"), name="form sweep")
+    open_tab(page, "New sweep")
+    page.locator("#new-sweep-prompts input").click()
+    page.get_by_role("option", name=re.compile(re.escape(prompt["id"]))).click()
+    page.keyboard.press("Escape")
+    page.locator("#new-sweep-seeds textarea, #new-sweep-seeds input").first.fill("1-2")
+    page.locator("#new-sweep-weights textarea, #new-sweep-weights input").first.fill("0,0.3,0,0; 0,0.5,0,0")
+    page.locator("#new-sweep-weights textarea, #new-sweep-weights input").first.press("Tab")
+    expect(page.locator("#new-sweep-preview")).to_contain_text("Starts 4 runs: 1 prompt × 2 seed × 2 weights")
+    assert e2e_api.list_runs(refresh=Refresh.NONE, search=prompt["name"]) == []  # nothing started yet
+    choose(page, "new-sweep-host", STANDIN_HOST)
+    page.locator("#new-sweep-start").click()
+    expect(page.locator("#new-sweep-status")).to_contain_text(re.compile(r"Started sweep sw_\w+: 4 runs"))
+    sweep_id = re.search(r"sw_\w+", page.locator("#new-sweep-status").inner_text()).group(0)
+    runs = e2e_api.list_runs(refresh=Refresh.NONE, sweep=sweep_id)
+    assert sorted((r["params"]["seed"], r["params"]["weights"][1]) for r in runs) == [(1, 0.3), (1, 0.5), (2, 0.3),
+                                                                                      (2, 0.5)]
+    open_tab(page, "Runs")
+    page.locator("#filter-search textarea, #filter-search input").first.fill(sweep_id)
+    page.locator("#filter-search textarea, #filter-search input").first.press("Enter")
+    for run in runs:
+        expect(page.locator("#runs-table")).to_contain_text(run["id"])
