@@ -50,6 +50,8 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
                 ui["form"] = layout.new_run_form(handlers.model_choices(), handlers.model_form(DEFAULT_MODEL))
             with gr.Tab("New sweep", id="sweep", elem_id="new-sweep") as ui["sweep_tab"]:
                 ui |= layout.new_sweep_form(handlers.model_choices(), hosts)
+            with gr.Tab("Gallery", id="gallery") as ui["gallery_tab"]:
+                ui |= layout.gallery_tab()
             with gr.Tab("Compare", id="compare"):
                 ui |= layout.compare_tab()
             with gr.Tab("Hosts", id="hosts") as ui["hosts_tab"]:
@@ -59,9 +61,21 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
         _wire_actions(handlers, ui, rerender)
         _wire_form(handlers, ui, rerender)
         _wire_sweep(handlers, ui)
+        _wire_gallery(handlers, ui, rerender)
         for event in (ui["compare_show"].click, ui["compare_pick"].submit):
             event(handlers.compare, ui["compare_pick"], ui["compare_grid"], **PRIVATE)
     return demo
+
+
+def _wire_gallery(handlers: Handlers, ui: dict[str, Any], rerender: Callable[[Any], Any]) -> None:
+    """Filled when opened, with the runs table's filters; a click opens that run in the Runs tab."""
+    filters = [ui["kind_f"], ui["host_f"], ui["search"]]
+    ui["gallery_tab"].select(handlers.gallery, filters, [ui["gallery"], ui["gallery_ids"]], **PRIVATE)
+
+    def open_run(ids: list[str], evt: gr.SelectData) -> list[Any]:
+        return [ids[evt.index], gr.Tabs(selected="runs")]
+
+    rerender(ui["gallery"].select(open_run, ui["gallery_ids"], [ui["selected"], ui["tabs"]], **PRIVATE))
 
 
 def _wire_sweep(handlers: Handlers, ui: dict[str, Any]) -> None:

@@ -112,6 +112,9 @@ def diff(view: Mapping[str, Any], sent: Mapping[str, Any]) -> tuple[dict[str, An
     return changed, {**sent, **changed}
 
 
+GALLERY_SIZE = 24
+
+
 class Handlers:
     def __init__(self, api: CosmosAPI) -> None:
         self.api = api
@@ -190,6 +193,17 @@ class Handlers:
         missing = set(prompt_ids) - self._prompts.keys()
         if missing:
             self._prompts |= self.api.get_prompts(missing)
+
+    def gallery(self, kind: str, host: str, search: str) -> tuple[list[tuple[str, str]], list[str]]:
+        """(video, caption) of the newest completed runs with their videos here, and their run ids."""
+        runs = self.api.list_runs("completed", Refresh.NONE, kind=None if kind == ALL else kind,
+                                  host=None if host == ALL else host, search=(search or "").strip() or None,
+                                  limit=GALLERY_SIZE)
+        shown = [r for r in runs if r["output_path"] and Path(r["output_path"]).is_file()]
+        self._cache_prompts(r["prompt_id"] for r in shown)
+        names = {pid: p["name"] for pid, p in self._prompts.items()}
+        return ([(r["output_path"], f"{names.get(r['prompt_id'], '')} · {r['id']}") for r in shown],
+                [r["id"] for r in shown])
 
     def prompt_choices(self) -> list[tuple[str, str]]:
         """(name, id) of every prompt, newest first, for the New sweep form."""

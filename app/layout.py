@@ -152,6 +152,15 @@ def new_sweep_form(models: list[tuple[str, str]], hosts: list[str]) -> dict[str,
     }
 
 
+def gallery_tab() -> dict[str, Any]:
+    """Completed runs' videos, newest first, filtered like the runs table; a click opens the run."""
+    return {
+        "gallery": gr.Gallery(label="Completed runs, newest first (filtered like the runs table)", columns=4,
+                              height=560, allow_preview=False, elem_id="run-gallery"),
+        "gallery_ids": gr.State([]),
+    }
+
+
 def compare_tab() -> dict[str, Any]:
     """Side by side: a sweep's videos, or 2-9 runs', played together."""
     with gr.Row(equal_height=True):
