@@ -87,7 +87,8 @@ def build_script(engine_part: str, targets: Sequence[ProbeTarget], after: str = 
         **dict(zip(("stages", "counters", "reasons_re"), map(q, probe_patterns()), strict=True)),
     }, engine_part]  # fmt: skip
     parts += [shlex.join(["probe_run", t.run_id, t.run_dir, *t.files]) for t in targets]
-    parts += [shlex.join(["queue", d]) for d in sorted({gpu_queue.queue_dir(t.run_dir) for t in targets})]
+    queues = {gpu_queue.queue_dir(t.run_dir) for t in targets if t.run_dir}  # a launch that died has none
+    parts += [shlex.join(["queue", d]) for d in sorted(queues)]
     parts += [after, f"printf '{CLOSE_TAG}\\n'"]
     return "\n".join(parts) + "\n"
 
