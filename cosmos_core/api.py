@@ -12,7 +12,9 @@ from pathlib import Path
 
 from . import gpu_queue, launcher, models, sweeps
 from .config import Config, ConfigError
+from .deletion import DeleteError, Deleter
 from .executors import Executor, JobState, SubmitError, make_executor
+from .export import export_rows
 from .launcher import LaunchPlan, PromptInput
 from .models import Prompt, Run
 from .params import STRENGTHS, InferenceParams, ParamError
@@ -342,6 +344,36 @@ class CosmosAPI:
         except RemoteError as exc:
             raise CosmosError(f"cannot read the log of run {run_id}: {exc}") from exc
 
+    # -- deleting and exporting -------------------------------------------------
+
+    def run_deletion(self, run_id: str) -> dict:
+        """What `delete_run` would remove (reads the database only); CosmosError if it would refuse."""
+        with _deleting():
+            return self._deleter().plan_run(run_id).to_dict()
+
+    def delete_run(self, run_id: str) -> dict:
+        """Delete a finished run: its directory on its host, its local directory, its row (see deletion.py)."""
+        with _deleting():
+            return self._deleter().delete_run(run_id).to_dict()
+
+    def prompt_deletion(self, prompt_id: str, with_runs: bool = False) -> dict:
+        """What `delete_prompt` would remove (reads the database only); CosmosError if it would refuse."""
+        with _deleting():
+            return self._deleter().plan_prompt(prompt_id, with_runs).to_dict()
+
+    def delete_prompt(self, prompt_id: str, with_runs: bool = False) -> dict:
+        """Delete a prompt no run uses, or, `with_runs`, its finished runs first."""
+        with _deleting():
+            return self._deleter().delete_prompt(prompt_id, with_runs).to_dict()
+
+    def _deleter(self) -> Deleter:
+        return Deleter(self.repo, self.executors, self.config)
+
+    def export_runs(self, status: str | None = None, host: str | None = None) -> tuple[list[str], list[dict]]:
+        """(columns, rows): every run (filtered) with its prompt and parameters, from the database alone."""
+        runs = self.list_runs(status, Refresh.NONE, host=host)
+        return export_rows(runs, self.get_prompts(r["prompt_id"] for r in runs))
+
     # -- hosts ---------------------------------------------------------------
 
     def list_hosts(self) -> list[dict]:
@@ -415,4 +447,14 @@ def _as_cosmos_error() -> Iterator[None]:
     try:
         yield
     except (NotFound, InvalidInput, ConfigError, ParamError) as exc:
+        raise CosmosError(str(exc)) from exc
+
+
+@contextmanager
+def _deleting() -> Iterator[None]:
+    """_as_cosmos_error, and a refused or failed deletion."""
+    try:
+        with _as_cosmos_error():
+            yield
+    except DeleteError as exc:
         raise CosmosError(str(exc)) from exc

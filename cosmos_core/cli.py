@@ -14,6 +14,7 @@ from peewee import PeeweeException
 from . import dbcopy, sweeps
 from .api import MODELS, STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh
 from .config import ConfigError, load_config
+from .export import to_csv
 from .models import BUSY_TIMEOUT_SECONDS, SchemaError
 from .params import STRENGTHS, ParamError, parse_weights
 from .remote import RemoteError
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("name", nargs="?")
     check.add_argument("--json", action="store_true")
 
-    prompt = sub.add_parser("prompt", help="'prompt add TEXT --video FILE' stores a prompt")
+    prompt = sub.add_parser("prompt", help="'prompt add TEXT --video FILE' stores a prompt; 'prompt delete ID'")
     prompt_sub = prompt.add_subparsers(dest="prompt_command", required=True)
     add = prompt_sub.add_parser("add", help="store a prompt, print its id")
     add.add_argument("text")
@@ -47,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name")
     add.add_argument("--negative", default="")
     add.add_argument("--json", action="store_true")
+    prompt_delete = prompt_sub.add_parser("delete", help="delete a prompt no run uses (--with-runs: its runs first)")
+    prompt_delete.add_argument("prompt_id")
+    prompt_delete.add_argument("--with-runs", action="store_true", dest="with_runs",
+                               help="delete its runs too (all must have finished)")
+    _add_yes(prompt_delete)
 
     prompts = sub.add_parser("prompts", help="list prompts")
     prompts.add_argument("--json", action="store_true")
@@ -116,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     logs = sub.add_parser("logs", help="a run's log")
     logs.add_argument("run_id")
     logs.add_argument("--tail", type=int)
+
+    delete = sub.add_parser("delete", help="delete a finished run: its local and remote directories, its record")
+    delete.add_argument("run_id")
+    _add_yes(delete)
+
+    export = sub.add_parser("export", help="every run with its parameters, from the database (no sync)")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--status", choices=[s.value for s in RunStatus])
+    export.add_argument("--host")
 
     queue = sub.add_parser("queue", help="a host's GPU queue: 'queue pause|resume HOST', 'queue front RUN_ID'")
     queue_sub = queue.add_subparsers(dest="queue_command", required=True)
@@ -214,6 +229,8 @@ def cmd_hosts(api: CosmosAPI, args: argparse.Namespace) -> int:
 
 
 def cmd_prompt(api: CosmosAPI, args: argparse.Namespace) -> int:
+    if args.prompt_command == "delete":
+        return cmd_prompt_delete(api, args)
     prompt = api.add_prompt(args.text, args.video, name=args.name, negative_prompt=args.negative,
                             depth=args.depth, seg=args.seg)
     _out(args, prompt, prompt["id"])
@@ -384,3 +401,78 @@ def _upload_progress(name: str, sent: int, total: int) -> None:
 def _print_download(run_id: str, done: int, total: int) -> None:
     percent = done * 100 // total if total else 100
     print(f"{run_id}: downloaded {percent}% ({done / 1e6:.1f}/{total / 1e6:.1f} MB)", file=sys.stderr)
+
+
+# -- delete and export ----------------------------------------------------------
+
+
+def _add_yes(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", action="store_true", help="do not ask first (needed when stdin is not a terminal)")
+    parser.add_argument("--json", action="store_true")
+
+
+def _confirmed(args: argparse.Namespace, what: str, question: str) -> int | None:
+    """None when the deletion may go ahead; else the exit code: 2 with no terminal to ask on and no
+    --yes, 1 when the answer is not yes."""
+    if args.yes:
+        return None
+    if not sys.stdin.isatty():
+        print(f"error: not deleting {what} without asking: stdin is not a terminal, pass --yes", file=sys.stderr)
+        return 2
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    if sys.stdin.readline().strip().lower() in ("y", "yes"):
+        return None
+    return _fail(f"{what} not deleted (not confirmed)")
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+def cmd_delete(api: CosmosAPI, args: argparse.Namespace) -> int:
+    plan = api.run_deletion(args.run_id)
+    remote = f" and its directory on host {plan['host']}" if plan["remote_dir"] else ""
+    refused = _confirmed(args, f"run {plan['id']}",
+                         f"Delete run {plan['id']}: its local files ({_mb(plan['local_bytes'])}){remote}?")
+    if refused is not None:
+        return refused
+    done = api.delete_run(plan["id"])
+    remote = f" and {done['remote_dir']} on host {done['host']}" if done["remote_dir"] else ""
+    _out(args, done, f"deleted run {done['id']}: its local files ({_mb(done['local_bytes'])}){remote}")
+    return 0
+
+
+def cmd_prompt_delete(api: CosmosAPI, args: argparse.Namespace) -> int:
+    plan = api.prompt_deletion(args.prompt_id, args.with_runs)
+    refused = _confirmed(args, f"prompt {plan['id']}", f"Delete prompt {plan['id']} ({plan['name']})"
+                         f"{_prompt_parts(plan, ': ')}?")
+    if refused is not None:
+        return refused
+    done = api.delete_prompt(plan["id"], args.with_runs)
+    _out(args, done, f"deleted prompt {done['id']}{_prompt_parts(done, ' with ')}")
+    return 0
+
+
+def _prompt_parts(plan: dict, lead: str) -> str:
+    """What goes with a prompt, in words: its runs and the input files kept for it."""
+    parts = []
+    if plan["runs"]:
+        runs = len(plan["runs"])
+        parts.append(f"{runs} run{'s' * (runs != 1)} (local files {_mb(plan['local_bytes'])}, "
+                     f"directories on host {', '.join(plan['hosts'])})")
+    if plan["files"]:
+        files = len(plan["files"])
+        parts.append(f"{files} input file{'s' * (files != 1)} kept for it")
+    return lead + " and ".join(parts) if parts else ""
+
+
+def cmd_export(api: CosmosAPI, args: argparse.Namespace) -> int:
+    columns, rows = api.export_runs(args.status, args.host)
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+    else:
+        sys.stdout.write(to_csv(columns, rows))
+    return 0
+
+
+COMMANDS.update(delete=cmd_delete, export=cmd_export)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from .transfer_models import TRANSFER1, CosmosModel
 
 SCRIPTS_DIR = Path(__file__).resolve().parent.parent / "scripts"
 RUNS_SUBDIR = "cosmos_runs"
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # what a run id (rs_<hex>) may be, as a file name
 WORKSPACE = "/workspace"  # where a job sees the model's checkout (its working directory)
 
 
@@ -102,3 +104,15 @@ def plan_enhance(run_id: str, prompt: PromptInput) -> LaunchPlan:
     video = input_name("video", prompt.video)
     argv = ("bash", _script(rel, "enhance.sh"), rel, f"{rel}/{video}")
     return LaunchPlan(run_id, rel, argv, {video: prompt.video}, {"prompt.txt": prompt.text})
+
+
+def run_dir_refusal(run_dir: str, run_id: str | None = None) -> str | None:
+    """Why `run_dir` is not a run's own directory `<checkout>/cosmos_runs/<run_id>` (of `run_id`, when
+    given), which is all that deleting a run may remove on a host; None when it is one."""
+    parts = run_dir.split("/")
+    checkout, runs, name = parts[:-2], parts[-2:-1], parts[-1]
+    if any(p in ("", ".", "..") for p in parts[1:]) or parts[0] in (".", ".."):
+        return f"{run_dir!r} is not a plain path (empty, '.' or '..' parts)"
+    if runs != [RUNS_SUBDIR] or not any(checkout) or not RUN_ID.fullmatch(name) or name != (run_id or name):
+        return f"{run_dir!r} is not <checkout>/{RUNS_SUBDIR}/{run_id or '<run_id>'}"
+    return None

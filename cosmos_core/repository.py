@@ -238,6 +238,39 @@ class DataRepository:
                 return
             yield True
 
+    # -- deleting ------------------------------------------------------------
+
+    def runs_of_prompt(self, prompt_id: str) -> list[Run]:
+        return list(Run.select().where(Run.prompt == prompt_id).order_by(Run.created_at.desc(), Run.id))
+
+    def upscales_of(self, run_id: str) -> list[Run]:
+        """The runs made from this one (its upscales: `parent_run_id`)."""
+        return list(Run.select().where(Run.parent_run_id == run_id))
+
+    def prompts_using_file(self, path: str) -> list[str]:
+        """Ids of the prompts whose video, depth or seg file is `path`."""
+        query = Prompt.select(Prompt.id).where(
+            (Prompt.video_path == path) | (Prompt.depth_path == path) | (Prompt.seg_path == path))
+        return [p.id for p in query]
+
+    def delete_run(self, run_id: str) -> bool:
+        """Delete a finished run's row (and its download lease); False (and no change) if it is gone
+        or no longer finished."""
+        with Run._meta.database.atomic():
+            _lock_changes()
+            deleted = Run.delete().where((Run.id == run_id) & Run.status.in_(TERMINAL)).execute() == 1
+            if deleted:
+                DownloadLease.delete().where(DownloadLease.run_id == run_id).execute()
+                _count_change()  # the counts per status change too
+        return deleted
+
+    def delete_prompt(self, prompt_id: str) -> bool:
+        """Delete a prompt that no run uses; False (and no change) if it is gone or a run uses it."""
+        with Prompt._meta.database.atomic():
+            if Run.select().where(Run.prompt == prompt_id).exists():
+                return False
+            return Prompt.delete().where(Prompt.id == prompt_id).execute() == 1
+
     # -- download leases -------------------------------------------------------
 
     def take_lease(self, run_id: str, owner: str, expires_at: float) -> bool:

@@ -42,10 +42,12 @@ class Workspace:
         return result
 
     def start_cli(self, *args: str, output: int = subprocess.PIPE) -> subprocess.Popen[str]:
-        """The same command started in the background; `output` (PIPE or DEVNULL) takes stdout and stderr."""
+        """The same command started in the background; `output` (PIPE or DEVNULL) takes stdout and stderr.
+        Its stdin is /dev/null: no terminal to ask on, never waiting on one."""
         return subprocess.Popen(
             [sys.executable, "-m", "cosmos_core", "--config", str(self.config), *args],
-            cwd=self.root, stdout=output, stderr=output, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+            cwd=self.root, stdin=subprocess.DEVNULL, stdout=output, stderr=output, text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
         )  # fmt: skip
 
     def cli_json(self, *args: str) -> dict | list:

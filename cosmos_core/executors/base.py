@@ -129,4 +129,8 @@ class Executor(Protocol):
     def move_to_front(self, run_id: str, run_dir: str, ticket: str) -> None:
         """Give a queued run a ticket ahead of the others."""
 
+    def delete_run_dir(self, run_dir: str) -> None:
+        """Remove a finished run's directory (`<checkout>/cosmos_runs/<run_id>`, nothing else) on the host.
+        Raises RemoteError when the host cannot be reached, SubmitError when the removal fails."""
+
     def close(self) -> None: ...

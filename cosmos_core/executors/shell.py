@@ -7,12 +7,14 @@ shell and its files works the same on a GPU host over SSH and on this machine.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from ..launcher import run_dir_refusal
 from ..remote import Result
-from .base import FileFacts, UploadProgress
+from .base import FileFacts, SubmitError, UploadProgress
 
 if TYPE_CHECKING:
     from ..transfer import DownloadRecorder
@@ -85,6 +87,17 @@ class ShellExecutor:
     def download(self, run_dir: str, files: Mapping[str, FileFacts], local_dir: Path,
                  recorder: DownloadRecorder, deadline: float | None) -> bool:
         return self.files.download(run_dir, files, local_dir, recorder, deadline)
+
+    def delete_run_dir(self, run_dir: str) -> None:
+        """Remove a run's directory `<checkout>/cosmos_runs/<run_id>` on the host, and nothing else:
+        any other path is refused here too (ValueError). Gone already is fine."""
+        refusal = run_dir_refusal(run_dir)
+        if refusal is not None:
+            raise ValueError(f"refusing to delete {refusal}")
+        result = self.shell.run(f"rm -rf -- {shlex.quote(run_dir)}")
+        if not result.ok:
+            detail = (result.stderr.strip() or f"exit {result.exit_code}").splitlines()[-1]
+            raise SubmitError(f"cannot delete {run_dir} on {self.label}: {detail}")
 
     def close(self) -> None:
         self.shell.close()
