@@ -2,7 +2,8 @@ import argparse
 
 import pytest
 
-from cosmos_core.cli import _fields, _weights, build_parser
+from cosmos_core.cli import _fields
+from cosmos_core.cli_parser import _weights, build_parser
 
 
 def test_show_prints_nested_records_indented():

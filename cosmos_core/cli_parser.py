@@ -1,0 +1,164 @@
+"""The command line's grammar: `build_parser` (argparse), and the argument types it checks."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from . import sweeps
+from .api import MODELS, STATUSES
+from .params import STRENGTHS, ParamError, parse_weights
+from .transfer_models import DEFAULT_MODEL
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m cosmos_core", description="Run and watch Cosmos-Transfer1 jobs on GPU hosts."
+    )
+    parser.add_argument("--config", help="TOML config (default: $COSMOS_CONFIG, else ./cosmos.toml)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    hosts = sub.add_parser("hosts", help="configured hosts; 'hosts check [NAME]' tests one")
+    hosts.add_argument("--json", action="store_true")
+    hosts_sub = hosts.add_subparsers(dest="hosts_command")
+    check = hosts_sub.add_parser("check", help="SSH login, docker, image, checkpoints, GPUs")
+    check.add_argument("name", nargs="?")
+    check.add_argument("--json", action="store_true")
+
+    prompt = sub.add_parser("prompt", help="'prompt add TEXT --video FILE' stores a prompt; 'prompt delete ID'")
+    prompt_sub = prompt.add_subparsers(dest="prompt_command", required=True)
+    add = prompt_sub.add_parser("add", help="store a prompt, print its id")
+    add.add_argument("text")
+    add.add_argument("--video", required=True)
+    add.add_argument("--depth")
+    add.add_argument("--seg")
+    add.add_argument("--name")
+    add.add_argument("--negative", default="")
+    add.add_argument("--json", action="store_true")
+    prompt_delete = prompt_sub.add_parser("delete", help="delete a prompt no run uses (--with-runs: its runs first)")
+    prompt_delete.add_argument("prompt_id")
+    prompt_delete.add_argument("--with-runs", action="store_true", dest="with_runs",
+                               help="delete its runs too (all must have finished)")
+    _add_yes(prompt_delete)
+
+    prompts = sub.add_parser("prompts", help="list prompts")
+    prompts.add_argument("--json", action="store_true")
+
+    run = sub.add_parser("run", help="start an inference run, print its id")
+    run.add_argument("prompt_id")
+    run.add_argument("--host")
+    run.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL)
+    tuned = run.add_argument_group("parameters (default: the model's own; see README)")
+    tuned.add_argument("--steps", type=int, dest="num_steps")
+    tuned.add_argument("--guidance", type=float)
+    tuned.add_argument("--seed", type=int)
+    tuned.add_argument("--weights", type=_weights, help="control weights VIS,EDGE,DEPTH,SEG")
+    tuned.add_argument("--sigma-max", type=float, dest="sigma_max")
+    tuned.add_argument("--fps", type=int)
+    _add_fixed_knobs(tuned)
+    run.add_argument("--json", action="store_true")
+
+    sweep = sub.add_parser("sweep", help="the cross product of parameter lists as runs under one sweep id")
+    sweep.add_argument("prompt_ids", nargs="+", metavar="PROMPT_ID")
+    sweep.add_argument("--host")
+    sweep.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL)
+    lists = sweep.add_argument_group("lists (each value once; default: the model's own value)")
+    lists.add_argument("--seeds", type=_list(sweeps.parse_ints), dest="seed", metavar="LIST", help="e.g. 1-8 or 1,3,5")
+    lists.add_argument("--steps", type=_list(sweeps.parse_ints), dest="num_steps", metavar="LIST", help="e.g. 20,35")
+    lists.add_argument("--guidance", type=_list(sweeps.parse_floats), metavar="LIST", help="e.g. 3,5,7")
+    lists.add_argument("--sigma-max", type=_list(sweeps.parse_floats), dest="sigma_max", metavar="LIST",
+                       help="e.g. 60,80")
+    lists.add_argument("--fps", type=_list(sweeps.parse_ints), metavar="LIST")
+    lists.add_argument("--weights", type=_weights, action="append", metavar="VIS,EDGE,DEPTH,SEG",
+                       help="control weights VIS,EDGE,DEPTH,SEG; repeat the flag for several")
+    _add_fixed_knobs(sweep.add_argument_group("the same for every run"))
+    sweep.add_argument("--max-runs", type=int, default=sweeps.MAX_RUNS,
+                       help=f"refuse a bigger sweep (default {sweeps.MAX_RUNS})")
+    sweep.add_argument("--json", action="store_true")
+
+    upscale = sub.add_parser("upscale", help="4K upscale of a completed inference run")
+    upscale.add_argument("run_id")
+    upscale.add_argument("--weight", type=float, default=0.5)
+    upscale.add_argument("--host")
+    upscale.add_argument("--json", action="store_true")
+
+    enhance = sub.add_parser("enhance", help="prompt enhancement run")
+    enhance.add_argument("prompt_id")
+    enhance.add_argument("--host")
+    enhance.add_argument("--json", action="store_true")
+
+    runs = sub.add_parser("runs", help="list runs (after a lazy sync)")
+    runs.add_argument("--status", choices=STATUSES)
+    runs.add_argument("--sweep", metavar="SWEEP_ID", help="only this sweep's runs, with its counts by status")
+    runs.add_argument("--json", action="store_true")
+
+    show = sub.add_parser("show", help="one run (after a lazy sync)")
+    show.add_argument("run_id")
+    show.add_argument("--json", action="store_true")
+
+    sync = sub.add_parser("sync", help="sync now")
+    sync.add_argument("--wait", action="store_true", help="until no run is active and no download is pending")
+    sync.add_argument("--timeout", type=float, help="seconds --wait may take (default: no limit)")
+
+    retry = sub.add_parser("retry", help="retry a failed download")
+    retry.add_argument("run_id")
+
+    cancel = sub.add_parser("cancel", help="stop a run's container")
+    cancel.add_argument("run_id")
+
+    logs = sub.add_parser("logs", help="a run's log")
+    logs.add_argument("run_id")
+    logs.add_argument("--tail", type=int)
+
+    delete = sub.add_parser("delete", help="delete a finished run: its local and remote directories, its record")
+    delete.add_argument("run_id")
+    _add_yes(delete)
+
+    export = sub.add_parser("export", help="every run with its parameters, from the database (no sync)")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--status", choices=STATUSES)
+    export.add_argument("--host")
+
+    queue = sub.add_parser("queue", help="a host's GPU queue: 'queue pause|resume HOST', 'queue front RUN_ID'")
+    queue_sub = queue.add_subparsers(dest="queue_command", required=True)
+    for action, text in (("pause", "hold the runs waiting for GPUs on HOST (running runs go on)"),
+                         ("resume", "release the runs waiting for GPUs on HOST")):
+        queue_sub.add_parser(action, help=text).add_argument("host")
+    queue_sub.add_parser("front", help="move a queued run ahead of every other on its host").add_argument("run_id")
+
+    db = sub.add_parser("db", help="'db migrate --to URL' copies the whole history into another, empty database")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_migrate = db_sub.add_parser("migrate", help="copy every table from storage.database to URL")
+    db_migrate.add_argument("--to", required=True, metavar="URL", help="sqlite:///PATH or postgresql://...")
+    db_migrate.add_argument("--json", action="store_true")
+    return parser
+
+
+def _add_fixed_knobs(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--blur-strength", choices=STRENGTHS, dest="blur_strength", help="vis control")
+    group.add_argument("--canny-threshold", choices=STRENGTHS, dest="canny_threshold", help="edge control")
+    group.add_argument("--distilled", action="store_const", const=True, help="Transfer1's distilled edge model")
+    group.add_argument("--upsample-prompt", action="store_const", const=True, dest="upsample_prompt",
+                       help="Transfer1 rewrites the prompt with its upsampler first")
+
+
+def _list(parse: Callable[[str], list]) -> Callable[[str], list]:
+    def parsed(text: str) -> list:
+        try:
+            return parse(text)
+        except ParamError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parsed
+
+
+def _weights(text: str) -> tuple[float, float, float, float]:
+    try:
+        return parse_weights(text)
+    except ParamError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_yes(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", action="store_true", help="do not ask first (needed when stdin is not a terminal)")
+    parser.add_argument("--json", action="store_true")
