@@ -145,7 +145,8 @@ def test_a_launch_killed_mid_upload_is_failed_by_the_next_sync(workspace, tmp_pa
     earlier = set(uploads.glob("*/inputs/video.mp4"))  # other tests' runs share the host
     launching = workspace.start_cli("run", prompt, output=subprocess.DEVNULL)
     wait_until(lambda: any(0 < p.stat().st_size < BIG for p in set(uploads.glob("*/inputs/video.mp4")) - earlier),
-               30, "a partly uploaded input")
+               30, "a partly uploaded input", interval=0.005)
+    os.kill(launching.pid, signal.SIGSTOP)  # frozen mid-upload: alive, holding its lock, uploading nothing
     assert workspace.cli_json("runs")[0]["status"] == "uploading"  # the launch is alive: left alone
     os.kill(launching.pid, signal.SIGKILL)
     launching.wait(timeout=10)
