@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import time
@@ -240,11 +241,13 @@ def test_cancel_during_the_upload_is_a_database_change_the_launch_notices(worksp
     """Injects: `cancel` while `run` is uploading a 50 MB input. The cancel answers at once (it never
     waits behind the upload), and the launch, which asks the database while it uploads, starts nothing."""
     launching, _ = uploading(workspace, tmp_path, "cancelled mid-upload")
+    os.kill(launching.pid, signal.SIGSTOP)  # held mid-upload, so the cancel surely lands during it
     run_id = workspace.cli_json("runs")[0]["id"]
     began = time.monotonic()
     cancelled = workspace.cli("cancel", run_id)
     assert cancelled.returncode == 0, cancelled.stderr
     assert time.monotonic() - began < 10  # a CLI start and a database write, not the rest of the upload
+    os.kill(launching.pid, signal.SIGCONT)
     out, err = launching.communicate(timeout=60)
     assert launching.returncode == 0 and out.strip() == run_id, err
     run = workspace.cli_json("show", run_id)
