@@ -143,10 +143,12 @@ class LazySync:
             if run.host not in self.checker.executors:
                 report.unreachable[run.host] = f"host {run.host} is not in the config"
                 continue
+            if run.host in report.unreachable and run.host not in report.probed:
+                continue  # one failed contact per host per sync is enough
+            if self._backing_off(run.host, report) and not force:
+                continue  # a host that failed waits out its back-off
             if deadline is not None and time.monotonic() >= deadline:
-                break
-            if run.host in report.unreachable or (not force and self._backing_off(run.host, report)):
-                continue  # one failed contact per host per sync is enough, and a host backing off waits
+                continue  # the turn is over (the loop goes on only to name the hosts last found down)
             if not self.repo.take_lease(run.id, self.owner, self.clock() + LEASE_SECONDS):
                 continue  # another install is downloading it
             with self.repo.run_lock(run.id) as owned:  # and among this install's processes, the lock file
@@ -154,12 +156,13 @@ class LazySync:
                     self._download(self.repo.stored_run(run.id), deadline, report, on_progress)
 
     def _backing_off(self, host: str, report: SyncReport) -> bool:
-        """Whether the host's last contact failed and its back-off has not run out (noted as unreachable)."""
+        """Whether the host's last contact failed (then noted as unreachable, as last found) and its
+        back-off has not run out."""
         state = self.repo.host_state(host)
-        if state is None or not state.last_error or state.retry_at <= self.clock():
+        if state is None or not state.last_error:
             return False
-        report.unreachable[host] = state.last_error
-        return True
+        report.unreachable.setdefault(host, state.last_error)
+        return state.retry_at > self.clock()
 
     def _unreachable(self, run: Run, exc: Exception, report: SyncReport) -> None:
         """A download could not reach its host: counted as an attempt, and the host backs off."""
@@ -210,6 +213,9 @@ class LazySync:
                 writer.flush()  # what arrived so far, also when the budget or the link ended this turn
         if writer.advanced:
             self.repo.update_run(run.id, download_attempts=0)
+        if run.host in report.unreachable and run.host not in report.probed:  # it answered after all
+            del report.unreachable[run.host]
+            self.repo.record_host(run.host, None)
         if done:
             self._finished(run, facts)
             report.downloads_done += 1
