@@ -606,13 +606,15 @@ class TestHost:
             raise RuntimeError("sshd is already running")
         self._sshd = self.launch_sshd(self.ssh_dir / "sshd_config", self.hostname, self.port)
 
-    def launch_sshd(self, config: Path, address: str, port: int, prefix: Sequence[str] = ()) -> subprocess.Popen[bytes]:
-        """Start ``prefix sshd -D -f config`` (its log appended to ours) and wait until it
-        listens on ``address:port``; the Popen's PID is sshd's own (``prefix`` must exec)."""
-        offset = self.sshd_log.stat().st_size if self.sshd_log.exists() else 0
-        with open(self.sshd_log, "ab") as log:
+    def launch_sshd(self, config: Path, address: str, port: int, prefix: Sequence[str] = (),
+                    log_file: Path | None = None) -> subprocess.Popen[bytes]:
+        """Start ``prefix sshd -D -f config`` (its log appended to ``log_file``, default ours) and
+        wait until it listens on ``address:port``; the Popen's PID is sshd's own (``prefix`` must exec)."""
+        log_file = log_file or self.sshd_log
+        offset = log_file.stat().st_size if log_file.exists() else 0
+        with open(log_file, "ab") as log:
             sshd = subprocess.Popen(
-                [*prefix, SSHD, "-D", "-f", str(config), "-E", str(self.sshd_log)],
+                [*prefix, SSHD, "-D", "-f", str(config), "-E", str(log_file)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -621,7 +623,7 @@ class TestHost:
 
         def ready() -> bool:
             # Byte offsets: sshd ends its lines with \r\n, text mode drops the \r.
-            new_lines = self.sshd_log.read_bytes()[offset:]
+            new_lines = log_file.read_bytes()[offset:]
             if sshd.poll() is not None:
                 raise RuntimeError(f"sshd exited: {new_lines.decode(errors='replace')}")
             return listening in new_lines

@@ -575,7 +575,8 @@ class SlurmLoginHost:
             config.write_text(self._login_config(config.read_text()))
             subprocess.run([SSHD, "-t", "-f", str(config)], check=True, capture_output=True, timeout=30)
             self.host.trust(self.hostname, self.port)
-            self._launch(config)
+            # Its own log, so that the TestHost's session counters never see the login node.
+            self._sshd = self.host.launch_sshd(config, self.hostname, self.port, log_file=self.sshd_log)
         except BaseException:
             self.stop()
             raise
@@ -612,23 +613,6 @@ class SlurmLoginHost:
         lines[setenv[0]] = f"SetEnv SLURM_CONF={self.cluster.conf} PATH={self.path}"
         lines[subsystem[0]] = lines[subsystem[0]].replace(str(self.host.sshd_log), str(self.sshd_log))
         return "\n".join(lines) + "\n"
-
-    def _launch(self, config: Path) -> None:
-        with open(self.sshd_log, "ab") as log:
-            self._sshd = subprocess.Popen(
-                [SSHD, "-D", "-f", str(config), "-E", str(self.sshd_log)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-            )
-        listening = f"Server listening on {self.hostname} port {self.port}.".encode()
-
-        def ready() -> bool:
-            if self._sshd is not None and self._sshd.poll() is not None:
-                raise RuntimeError(f"login sshd exited: {self.sshd_log.read_text(errors='replace')}")
-            return listening in self.sshd_log.read_bytes()
-
-        wait_until(ready, 10, "the login sshd to listen")
 
     # ------------------------------------------------------- clients
     def connect(self, **kwargs: Any) -> Any:
