@@ -104,10 +104,16 @@ class HostConfig:
 
 
 @dataclass(frozen=True)
+class NotifyConfig:
+    url: str  # "" (off) or an http(s) webhook taking Slack-compatible JSON
+
+
+@dataclass(frozen=True)
 class Config:
     storage: StorageConfig
     ui: UIConfig
     sync: SyncConfig
+    notify: NotifyConfig
     hosts: tuple[HostConfig, ...]
     source: Path | None  # absolute path of the file read; None when on defaults
 
@@ -166,6 +172,10 @@ _SECTIONS: dict[str, dict[str, _Field]] = {
         "lost_after_seconds": _Field(float, 120.0, _NOT_NEGATIVE),
         "download_budget_seconds": _Field(float, 3.0, _POSITIVE),
         "probe_timeout_seconds": _Field(float, 15.0, _POSITIVE),
+    },
+    "notify": {
+        "url": _Field(str, "", (lambda v: not v or v.startswith(("http://", "https://")),
+                                "must be empty or an http:// or https:// URL")),
     },
 }
 _HOST: dict[str, _Field] = {
@@ -283,7 +293,7 @@ def _build(data: dict[str, Any], source: Path | None) -> Config:
         if key not in _SECTIONS and key != "hosts":
             what = "table" if type(value) is dict else "key"
             raise ConfigError(f"unknown {what} {key!r}")
-    store, ui, sync = (_section(data.get(s, {}), _SECTIONS[s], s) for s in _SECTIONS)
+    store, ui, sync, notify = (_section(data.get(s, {}), _SECTIONS[s], s) for s in _SECTIONS)
     store["outputs_dir"] = Path(store["outputs_dir"]).expanduser().resolve()
     tables = data.get("hosts", [])
     if type(tables) is not list:
@@ -295,7 +305,7 @@ def _build(data: dict[str, Any], source: Path | None) -> Config:
         if name in names[:i]:
             first = names.index(name)
             raise ConfigError(f"duplicate host name {name!r}: hosts[{first}], hosts[{i}]")
-    return Config(StorageConfig(**store), UIConfig(**ui), SyncConfig(**sync), hosts, source)
+    return Config(StorageConfig(**store), UIConfig(**ui), SyncConfig(**sync), NotifyConfig(**notify), hosts, source)
 
 
 def _locate(path: PathArg | None, environ: Mapping[str, str]) -> Path | None:
