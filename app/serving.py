@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cosmos_core.api import CosmosAPI
 from cosmos_core.config import Config
+
+from .dashboard import build_app
 
 SQLITE_PREFIX = "sqlite:///"
 SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
@@ -30,3 +33,9 @@ def launch_options(config: Config) -> dict[str, Any]:
         "blocked_paths": blocked_paths(config),
         "footer_links": [],
     }
+
+
+def serve(config: Config, host: str, port: int) -> None:
+    """Build the page on a CosmosAPI and serve it on host:port until interrupted (the checks of what
+    may be exposed are `cosmos_core.serve`'s, done before this)."""
+    build_app(CosmosAPI(config)).launch(server_name=host, server_port=port, **launch_options(config))

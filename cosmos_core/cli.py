@@ -11,13 +11,14 @@ from dataclasses import fields, replace
 
 from peewee import PeeweeException
 
-from . import dbcopy, sweeps
+from . import completion, dbcopy, sweeps
 from .api import STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh
 from .cli_parser import build_parser
 from .config import ConfigError, load_config
 from .export import to_csv
 from .models import BUSY_TIMEOUT_SECONDS, SchemaError
 from .remote import RemoteError
+from .serve import run_dashboard
 from .transfer_models import DEFAULT_MODEL
 
 POLL_SECONDS = 0.5  # sync --wait: pause between probes when the config allows faster
@@ -25,6 +26,11 @@ POLL_SECONDS = 0.5  # sync --wait: pause between probes when the config allows f
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "dashboard":
+        return run_dashboard(args.config, args.host, args.port, args.insecure)
+    if args.command == "completion":
+        print(completion.script(build_parser(), args.shell), end="")
+        return 0
     try:
         api = CosmosAPI(load_config(args.config))
     except (ConfigError, SchemaError) as exc:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from . import sweeps
+from . import serve, sweeps
 from .api import MODELS, STATUSES
+from .completion import SHELLS
 from .params import STRENGTHS, ParamError, parse_weights
 from .transfer_models import DEFAULT_MODEL
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m cosmos_core", description="Run and watch Cosmos-Transfer1 jobs on GPU hosts."
+        prog="cosmos", description="Run and watch Cosmos-Transfer1 jobs on GPU hosts."
     )
     parser.add_argument("--config", help="TOML config (default: $COSMOS_CONFIG, else ./cosmos.toml)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -131,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     db_migrate = db_sub.add_parser("migrate", help="copy every table from storage.database to URL")
     db_migrate.add_argument("--to", required=True, metavar="URL", help="sqlite:///PATH or postgresql://...")
     db_migrate.add_argument("--json", action="store_true")
+
+    serve.add_arguments(sub.add_parser("dashboard", help="serve the page (as `python launch.py`)"))
+    completion = sub.add_parser("completion", help="print the completion script: eval \"$(cosmos completion bash)\"")
+    completion.add_argument("shell", choices=SHELLS)
     return parser
 
 

@@ -1,0 +1,58 @@
+"""Start the dashboard, the one path behind `cosmos dashboard` and `python launch.py`: load the config,
+refuse an unsafe exposure (one line, exit 1), then serve the page until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import Config, ConfigError, load_config
+from .exposure import bind_refusal, outputs_refusal, secret_files
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The dashboard's own options (`--config` is the caller's: global in the CLI)."""
+    parser.add_argument("--host", help="address to bind (default: ui.host, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: ui.port, 7860)")
+    parser.add_argument("--insecure", action="store_true",
+                        help="serve a non-loopback address without ui.auth (a proxy in front does the login)")
+
+
+def refusal(config: Config, host: str, insecure: bool) -> str | None:
+    """Why this config may not be served on `host`, or None. Resolves paths (follows symlinks)."""
+    hosts = ((h.name, h.key_file.resolve(), h.known_hosts.resolve()) for h in config.hosts)
+    secrets = secret_files(config.source and config.source.resolve(), hosts, Path.home().resolve())
+    return (bind_refusal(host, config.ui.auth, insecure)
+            or outputs_refusal(Path(config.storage.outputs_dir).resolve(), secrets))
+
+
+def run_dashboard(config_file: str | None, host: str | None, port: int | None, insecure: bool) -> int:
+    """Serve the page; returns 1 with a one-line error when the config is bad or refused."""
+    try:
+        config = load_config(config_file)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    host = host or config.ui.host
+    refused = refusal(config, host, insecure)
+    if refused:
+        return _fail(refused)
+    from app.serving import serve  # gradio loads only for the page, not for every CLI command
+
+    serve(config, host, port or config.ui.port)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python launch.py [--config FILE] [--host H] [--port P] [--insecure]`."""
+    parser = argparse.ArgumentParser(prog="launch.py", description="Cosmos Run Dashboard")
+    parser.add_argument("--config", help="TOML config (default: $COSMOS_CONFIG, else ./cosmos.toml)")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    return run_dashboard(args.config, args.host, args.port, args.insecure)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    return 1
