@@ -35,5 +35,5 @@ USER cosmos
 
 EXPOSE 7860
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import urllib.request as u, urllib.error as e\ntry: u.urlopen('http://127.0.0.1:7860/', timeout=4)\nexcept e.HTTPError: pass"]
-CMD ["cosmos", "dashboard", "--host", "0.0.0.0"]
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:7860/', timeout=4)"]
+CMD ["cosmos", "dashboard", "--host", "0.0.0.0", "--port", "7860"]

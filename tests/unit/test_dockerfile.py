@@ -25,7 +25,8 @@ def test_runs_the_dashboard_as_a_non_root_user_bound_for_the_container_network()
     users = named("USER")
     assert users and users[-1] not in ("root", "0") and not users[-1].startswith(("root:", "0:"))
     assert order.index("USER") < order.index("CMD") and order.count("CMD") == 1
-    assert json.loads(named("CMD")[0]) == ["cosmos", "dashboard", "--host", "0.0.0.0"]
+    port = ["--port", "7860"]  # as EXPOSE and HEALTHCHECK say, whatever ui.port is
+    assert json.loads(named("CMD")[0]) == ["cosmos", "dashboard", "--host", "0.0.0.0", *port]
     assert any(f"useradd --create-home --uid 1000 {users[-1]}" in run for run in named("RUN"))
 
 
