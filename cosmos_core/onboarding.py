@@ -15,6 +15,7 @@ import os
 import re
 import socket
 import tempfile
+import threading
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ from .hostkeys import (
 NAME = re.compile(r"[A-Za-z0-9_.-]+")
 DEFAULT_KEY_FILE = "~/.ssh/id_ed25519"
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+_ADDING = threading.Lock()
 _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 
@@ -206,12 +208,18 @@ def _key_algorithms(key_types: list[str]) -> list[str]:
 
 def add_host(config: Config, host: NewHost, key: str, now: datetime | None = None) -> dict:
     """Trust `key` (the one the user saw) for the host and append the host to the config file.
-    Refused, writing nothing, if the name is taken or known_hosts now has another key for it."""
+    Refused, writing nothing, if the name is taken or known_hosts now has another key for it.
+    One at a time in this process (two tabs adding one name: the second is refused)."""
+    with _ADDING:
+        return _add_host(config, host, key, now or datetime.now(UTC))
+
+
+def _add_host(config: Config, host: NewHost, key: str, now: datetime) -> dict:
     target = config_file(config)
     existing = _config_text(target)
     taken = [h.name for h in (load_config(target).hosts if existing is not None else config.hosts)]
     host = parse_new_host(host.name, host.hostname, host.port, host.user, host.key_file, host.known_hosts, taken)
-    text = appended(existing or "", host_table(host, now or datetime.now(UTC)))
+    text = appended(existing or "", host_table(host, now))
     _check_loads((existing or "") + text, host.name)
     public = parse_key_text(key)
     known_hosts = Path(host.known_hosts).expanduser()
