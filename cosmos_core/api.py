@@ -407,13 +407,13 @@ class CosmosAPI:
         """Add host, step 2, once the user trusts the key `scan_host_key` showed: that key goes to
         known_hosts, the host to the config file, which is then reloaded so the host is usable."""
         with _as_cosmos_error():
-            host = onboarding.NewHost(*(scanned[k] for k in onboarding.NewHost.__dataclass_fields__))
-            added = onboarding.add_host(self.config, host, scanned["key"])
+            added = onboarding.add_host(self.config, scanned)
             self.reload_config(added["config_file"])
         return added
 
     def reload_config(self, path: str | Path | None = None) -> None:
-        """Read the config file again (default: the one in use); hosts new to it get their executors."""
+        """Read the config file again (default: the one in use); hosts new to it get their executors
+        (a host already known keeps its own, with its connection, until the process restarts)."""
         config = load_config(path or self.config.source)
         for host in config.hosts:
             if host.name not in self.executors:  # the sync shares this dict

@@ -16,14 +16,15 @@ import re
 import socket
 import tempfile
 import threading
-from collections.abc import Collection
-from dataclasses import asdict, dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import paramiko
 
-from .config import DEFAULT_FILE, Config, ConfigError, load_config
+from .config import Config, ConfigError, load_config
 from .hostkeys import (
     Trust,
     changed_key_message,
@@ -37,6 +38,7 @@ from .hostkeys import (
 )
 
 NAME = re.compile(r"[A-Za-z0-9_.-]+")
+CONFIG_FILE = "cosmos.toml"  # the file load_config reads from the current directory when given none
 DEFAULT_KEY_FILE = "~/.ssh/id_ed25519"
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 _ADDING = threading.Lock()
@@ -150,7 +152,7 @@ def parse_key_text(text: str) -> paramiko.PKey:
 
 def config_file(config: Config) -> Path:
     """The file a new host goes to: the config's own, else cosmos.toml in the current directory."""
-    return config.source or Path(DEFAULT_FILE).resolve()
+    return config.source or Path(CONFIG_FILE).resolve()
 
 
 # -- I/O: the key exchange, the two files ----------------------------------------------------
@@ -206,22 +208,22 @@ def _key_algorithms(key_types: list[str]) -> list[str]:
     return out
 
 
-def add_host(config: Config, host: NewHost, key: str, now: datetime | None = None) -> dict:
-    """Trust `key` (the one the user saw) for the host and append the host to the config file.
-    Refused, writing nothing, if the name is taken or known_hosts now has another key for it.
-    One at a time in this process (two tabs adding one name: the second is refused)."""
+def add_host(config: Config, scanned: Mapping[str, Any], now: datetime | None = None) -> dict:
+    """Trust the key `scan_host_key` found (the one the user saw) for the host and append the host to
+    the config file. Refused, writing nothing, if the name is taken or known_hosts now has another key
+    for the host. One at a time in this process (two tabs adding one name: the second is refused)."""
     with _ADDING:
-        return _add_host(config, host, key, now or datetime.now(UTC))
+        return _add_host(config, scanned, now or datetime.now(UTC))
 
 
-def _add_host(config: Config, host: NewHost, key: str, now: datetime) -> dict:
+def _add_host(config: Config, scanned: Mapping[str, Any], now: datetime) -> dict:
     target = config_file(config)
     existing = _config_text(target)
     taken = [h.name for h in (load_config(target).hosts if existing is not None else config.hosts)]
-    host = parse_new_host(host.name, host.hostname, host.port, host.user, host.key_file, host.known_hosts, taken)
+    host = parse_new_host(*(scanned[field.name] for field in fields(NewHost)), taken=taken)
     text = appended(existing or "", host_table(host, now))
     _check_loads((existing or "") + text, host.name)
-    public = parse_key_text(key)
+    public = parse_key_text(scanned["key"])
     known_hosts = Path(host.known_hosts).expanduser()
     verdict = judge(read_known_hosts(known_hosts), host.hostname, host.port, public)
     if verdict.trust is Trust.CHANGED:
@@ -251,7 +253,7 @@ def _config_text(path: Path) -> str | None:
 def _check_loads(text: str, name: str) -> None:
     """The config file as it would be after the append must load, with the new host in it."""
     with tempfile.TemporaryDirectory(prefix="cosmos-add-host-") as scratch:
-        trial = Path(scratch) / DEFAULT_FILE
+        trial = Path(scratch) / CONFIG_FILE
         trial.write_text(text, encoding="utf-8")
         try:
             hosts = load_config(trial).hosts

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cosmos_core.config import load_config
 from cosmos_core.hostkeys import (
     Trust,
     fingerprint,
@@ -22,6 +23,7 @@ from cosmos_core.hostkeys import (
 from cosmos_core.onboarding import (
     NewHost,
     OnboardingError,
+    add_host,
     appended,
     host_table,
     key_text,
@@ -172,3 +174,31 @@ def test_judging_a_key_against_known_hosts():
     assert changed.trust is Trust.CHANGED and changed.known_fingerprint == FP_A
     assert judge(known, "h", 22, a).trust is Trust.UNKNOWN  # another port is another host
     assert judge(known, "new", 22, a).trust is Trust.UNKNOWN
+
+
+def _scanned(tmp_path, **changes):
+    return {"name": "gpu9", "hostname": "h", "port": 2222, "user": "u", "key_file": "~/.ssh/k",
+            "known_hosts": str(tmp_path / "kh"), "key": KEY_A} | changes
+
+
+def test_add_host_appends_after_a_last_line_without_newline_and_trusts_the_key(tmp_path):
+    config = tmp_path / "cosmos.toml"
+    config.write_text('[ui]\nport = 7861  # mine')
+    added = add_host(load_config(config), _scanned(tmp_path), datetime(2026, 12, 1, tzinfo=UTC))
+    assert config.read_text().startswith('[ui]\nport = 7861  # mine\n\n# Added with')
+    assert added == {"name": "gpu9", "config_file": str(config), "known_hosts": str(tmp_path / "kh"),
+                     "fingerprint": FP_A, "key_written": True}
+    assert (tmp_path / "kh").read_text() == f"[h]:2222 {KEY_A}\n"
+    assert [h.name for h in load_config(config).hosts] == ["gpu9"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('hosts = [{name = "a", hostname = "x", user = "u"}]\n', "would not load with the new host"),
+    ('[[hosts]]\nname = "gpu9"\nhostname = "x"\nuser = "u"\n', "name: a host called 'gpu9' is already configured"),
+])  # fmt: skip
+def test_add_host_refuses_what_would_break_the_file_and_writes_nothing(tmp_path, text, message):
+    config = tmp_path / "cosmos.toml"
+    config.write_text(text)
+    with pytest.raises(OnboardingError, match=message):
+        add_host(load_config(config), _scanned(tmp_path))
+    assert config.read_text() == text and not (tmp_path / "kh").exists()
