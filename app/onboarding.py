@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from cosmos_core.api import CosmosError
+from cosmos_core.api import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, CosmosError
 
 from .layout import host_choices as new_run_hosts
 
@@ -92,7 +92,7 @@ class AddHost:
 def default_known_hosts(handlers: Handlers) -> str:
     """The known_hosts the configured hosts use, else OpenSSH's own."""
     hosts = handlers.api.config.hosts
-    return str(hosts[0].known_hosts) if hosts else "~/.ssh/known_hosts"
+    return str(hosts[0].known_hosts) if hosts else DEFAULT_KNOWN_HOSTS
 
 
 def no_host_panel(handlers: Handlers) -> dict[str, Any]:
@@ -109,21 +109,17 @@ def no_host_panel(handlers: Handlers) -> dict[str, Any]:
 def add_host_form(prefix: str, known_hosts: str, visible: bool = True) -> dict[str, Any]:
     """The form; elem_ids `{prefix}-name`, `-address`, `-port`, `-user`, `-key-file`, `-known-hosts`,
     `-connect`, `-trust`, `-close` and `-status`."""
-    ids = {"name": "name", "hostname": "address", "port": "port", "user": "user", "key_file": "key-file",
-           "known_hosts": "known-hosts"}
+    def box(part: str, label: str, value: str = "", placeholder: str | None = None) -> gr.Textbox:
+        return gr.Textbox(value, label=label, placeholder=placeholder, elem_id=f"{prefix}-{part}")
+
     with gr.Column(visible=visible, elem_id=f"{prefix}-form") as column:
         with gr.Row():
-            fields = {
-                "name": gr.Textbox(label="Name", placeholder="gpu1"),
-                "hostname": gr.Textbox(label="Address", placeholder="host name or IP address"),
-                "port": gr.Textbox("22", label="Port"),
-                "user": gr.Textbox(label="User", placeholder="ubuntu"),
-            }
+            fields = {"name": box("name", "Name", placeholder="gpu1"),
+                      "hostname": box("address", "Address", placeholder="host name or IP address"),
+                      "port": box("port", "Port", "22"), "user": box("user", "User", placeholder="ubuntu")}
         with gr.Row():
-            fields["key_file"] = gr.Textbox("~/.ssh/id_ed25519", label="Key file (your private key)")
-            fields["known_hosts"] = gr.Textbox(known_hosts, label="known_hosts file")
-        for key, box in fields.items():
-            box.elem_id = f"{prefix}-{ids[key]}"
+            fields["key_file"] = box("key-file", "Key file (your private key)", DEFAULT_KEY_FILE)
+            fields["known_hosts"] = box("known-hosts", "known_hosts file", known_hosts)
         with gr.Row():
             connect = gr.Button("Connect", variant="primary", elem_id=f"{prefix}-connect", scale=0)
             trust = gr.Button("Trust and add", variant="primary", visible=False, elem_id=f"{prefix}-trust", scale=0)

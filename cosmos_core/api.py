@@ -17,6 +17,7 @@ from .executors import Executor, JobState, SubmitError, make_executor
 from .export import export_rows
 from .launcher import LaunchPlan, PromptInput
 from .models import Prompt, Run
+from .onboarding import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS
 from .params import STRENGTHS, InferenceParams, ParamError
 from .remote import RemoteError
 from .repository import DataRepository, InvalidInput, NotFound, ProgressListener, Refresh, SyncReport, new_id
@@ -26,7 +27,8 @@ from .transfer_models import DEFAULT_MODEL, MODELS, model
 
 STATUSES = [s.value for s in RunStatus]  # in lifecycle order
 
-__all__ = ["DEFAULT_MODEL", "MODELS", "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh"]
+__all__ = ["DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "MODELS", "STATUSES", "STRENGTHS", "CosmosAPI",
+           "CosmosError", "InferenceParams", "Refresh"]
 
 
 class CosmosError(Exception):
