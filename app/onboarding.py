@@ -58,7 +58,8 @@ def added_text(added: Mapping[str, Any], report: Mapping[str, Any]) -> str:
                  for item in CHECK_ITEMS if item in report]
         lines.append(f"Check: ssh ✅ · {' · '.join(items)}")
         lines.append("Ready: start a run in **New run**." if report.get("ok") else
-                     "Not ready yet: fix what is marked ❌ in the config file, then **Check hosts now** in **Hosts**.")
+                     f"Not ready yet: fix what is marked ❌, on the host or in its table in `{added['config_file']}` "
+                     f"(`image`, `remote_dir`, `docker`), then **Check hosts now** in **Hosts**.")
     return "\n\n".join(lines)
 
 
