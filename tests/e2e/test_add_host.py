@@ -85,6 +85,8 @@ def test_add_host_shows_the_key_writes_only_once_trusted_and_checks_the_host(fre
     open_tab(fresh, "Hosts")
     expect(fresh.locator("#hosts-table")).to_contain_text("gpu9")
     expect(fresh.locator("#hosts-table")).to_contain_text("✅ yes")
+    open_tab(fresh, "New run")
+    expect(fresh.locator("#new-run-host input")).to_have_value("gpu9")  # usable at once, no restart
 
 
 def test_no_details_panel_until_a_run_is_open(page, e2e_api, tmp_path):
