@@ -16,7 +16,7 @@ import gradio as gr
 
 from cosmos_core.api import CosmosAPI, CosmosError, Refresh
 
-from . import layout
+from . import layout, onboarding
 from .handlers import DEFAULT_MODEL, KNOB_FIELDS, Handlers, NewRun, Query, diff
 from .sweep_form import SweepForm
 
@@ -26,7 +26,7 @@ RENDERED = {
     "older": "older", "hosts": "hosts", "run_status": "run_status", "run_progress": "run_progress",
     "run_video": "run_video", "run_log": "run_log", "run_enhanced": "run_enhanced", "run_prompt": "run_prompt",
     "run_can_retry": "retry", "run_can_cancel": "cancel", "run_can_upscale": "upscale",
-    "run_can_enhance": "enhance",
+    "run_can_enhance": "enhance", "run_shown": "run_details", "no_host": "no_host",
 }  # fmt: skip
 PROGRESS_EVERY_SECONDS = 0.2
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
@@ -45,6 +45,7 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
         ui |= layout.header()
         with gr.Tabs(selected="runs") as ui["tabs"]:
             with gr.Tab("Runs", id="runs"):
+                ui |= onboarding.no_host_panel(handlers)
                 ui |= layout.runs_tab(hosts)
             with gr.Tab("New run", id="new", elem_id="new-run") as ui["new_tab"]:
                 ui["form"] = layout.new_run_form(handlers.model_choices(), handlers.model_form(DEFAULT_MODEL))
@@ -55,13 +56,18 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
             with gr.Tab("Compare", id="compare"):
                 ui |= layout.compare_tab()
             with gr.Tab("Hosts", id="hosts") as ui["hosts_tab"]:
-                ui |= layout.hosts_tab(hosts)
+                ui |= layout.hosts_tab()
+                with gr.Accordion("Add host", open=not hosts, elem_id="hosts-add-host"):
+                    ui["hosts_add_host"] = onboarding.add_host_form("hosts-add-host",
+                                                                    onboarding.default_known_hosts(handlers))
         ui["timer"] = gr.Timer(api.config.ui.refresh_seconds)
         rerender = _wire_refresh(handlers, ui, demo)
         _wire_actions(handlers, ui, rerender)
         _wire_form(handlers, ui, rerender)
         _wire_sweep(handlers, ui)
         _wire_gallery(handlers, ui, rerender)
+        for form in (ui["add_host"], ui["hosts_add_host"]):
+            onboarding.wire(handlers, ui, form, rerender)
         for event in (ui["compare_show"].click, ui["compare_pick"].submit):
             event(handlers.compare, ui["compare_pick"], ui["compare_grid"], **PRIVATE)
     return demo
@@ -119,6 +125,8 @@ def _update(key: str, value: Any) -> Any:
     """A changed view value as the component update Gradio expects."""
     if key in ("newer", "older") or key.startswith("run_can_"):
         return gr.update(interactive=value)
+    if key in ("run_shown", "no_host"):
+        return gr.update(visible=value)
     if key == "run_enhanced":
         return gr.update(value=value, visible=bool(value))
     return value

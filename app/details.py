@@ -34,9 +34,13 @@ class Details:
     can_cancel: bool
     can_upscale: bool
     can_enhance: bool
+    shown: bool = True  # False: no run to show, the panel is hidden and `status` says why
 
 
-NO_RUN = Details("Select a run in the table to see its details.", "", None, "", "", "", False, False, False, False)
+NO_RUN = Details("Select a run in the table to see its details.", "", None, "", "", "", False, False, False, False,
+                 shown=False)
+NO_HOST_HINT = "No runs yet: add a GPU host above, then start a run in **New run**."
+NO_RUNS = "No runs yet: start one in the **New run** tab."
 
 
 def video_of(run: Mapping) -> str | None:
@@ -121,3 +125,12 @@ def run_details(run: Mapping, prompt: Mapping | None, log: str, video_exists: bo
         can_upscale=completed_inference,
         can_enhance=prompt is not None,
     )
+
+
+def empty_states(has_hosts: bool, run_count: int, details: Mapping[str, Any]) -> dict[str, Any]:
+    """The no-host panel's visibility (view key `no_host`), and, with no run at all, the line where a
+    run's details would be saying what to do first."""
+    view: dict[str, Any] = {"no_host": not has_hosts}
+    if not details["run_shown"] and details["run_status"] == NO_RUN.status and run_count == 0:
+        view["run_status"] = NO_RUNS if has_hosts else NO_HOST_HINT
+    return view

@@ -21,7 +21,7 @@ import pandas as pd
 from cosmos_core.api import DEFAULT_MODEL, MODELS, CosmosAPI, CosmosError, InferenceParams, Refresh
 
 from . import compare, tables
-from .details import NO_RUN, Details, run_details
+from .details import NO_RUN, Details, empty_states, run_details
 from .remote import HostChecks, HostGates, LogTails
 from .sweep_form import SweepForm
 
@@ -138,16 +138,18 @@ class Handlers:
         first = query.page * PAGE_SIZE
         self._cache_prompts(r["prompt_id"] for r in shown)
         names = {r["prompt_id"]: self._prompts.get(r["prompt_id"], {}).get("name", r["prompt_id"]) for r in shown}
+        counts = self.api.count_by_status()
         view = {
             "table": tables.runs_frame(shown, names),
-            "counts": tables.counts_text(self.api.count_by_status()),
+            "counts": tables.counts_text(counts),
             "banner": "\n\n".join(p for p in (problem, tables.unreachable_text(hosts)) if p),
             "pager": f"Runs {first + 1}–{first + len(shown)}" if shown else "No runs match.",
             "newer": query.page > 0,
             "older": len(runs) > PAGE_SIZE,
             "hosts": tables.hosts_frame(hosts, self.checks.results),
         }
-        return view | self.details_view(selected)
+        details = self.details_view(selected)
+        return view | details | empty_states(bool(hosts), sum(counts.values()), details)
 
     def _list_runs(self, query: Query, refresh: Refresh) -> list[dict]:
         """One page (+1 row, to know if there is another). AUTO syncs the hosts no other remote

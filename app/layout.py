@@ -1,7 +1,8 @@
 """The page's components, created in place inside `gr.Blocks`; each function returns them by name.
 
 The elem_ids `runs-table`, `refresh-now`, `run-status`, `run-progress`, `run-video`, `run-log`,
-`retry-download`, `cancel-run` and `new-run` are a stable test contract (SPEC.md).
+`retry-download`, `cancel-run` and `new-run` are a stable test contract (SPEC.md); so are `run-details`
+(the panel, hidden until a run is open), `no-host` and the Add host form's (app/onboarding.py).
 """
 
 from __future__ import annotations
@@ -57,8 +58,15 @@ def runs_tab(hosts: list[str]) -> dict[str, Any]:
 
 
 def details() -> dict[str, Any]:
-    ui: dict[str, Any] = {"run_status": gr.Markdown(elem_id="run-status"),
-                          "run_progress": gr.Markdown(elem_id="run-progress")}
+    """The selected run: `run-status` always (a hint when no run is open), the rest once one is."""
+    ui: dict[str, Any] = {"run_status": gr.Markdown(elem_id="run-status")}
+    with gr.Column(visible=False, elem_id="run-details") as ui["run_details"]:
+        ui |= _run_panel()
+    return ui
+
+
+def _run_panel() -> dict[str, Any]:
+    ui: dict[str, Any] = {"run_progress": gr.Markdown(elem_id="run-progress")}
     with gr.Row():
         with gr.Column():
             ui["run_video"] = gr.Video(elem_id="run-video", interactive=False, label="Output video", height=360)
@@ -172,8 +180,7 @@ def compare_tab() -> dict[str, Any]:
     return {"compare_pick": pick, "compare_show": show, "compare_grid": grid}
 
 
-def hosts_tab(hosts: list[str]) -> dict[str, Any]:
-    gr.Markdown("No host is configured: add a `[[hosts]]` block to cosmos.toml.", visible=not hosts)
+def hosts_tab() -> dict[str, Any]:
     return {
         "check": gr.Button("Check hosts now", elem_id="check-hosts", scale=0),
         "hosts": gr.Dataframe(headers=tables.HOST_COLUMNS, interactive=False, wrap=True,

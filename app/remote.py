@@ -105,9 +105,13 @@ class HostChecks:
 
     def check_all(self) -> None:
         for host in self.api.config.hosts:
-            with self.gates.exclusive(host.name):
-                try:
-                    self.results[host.name] = self.api.check_host(host.name)
-                except CosmosError as exc:
-                    self.results[host.name] = {"name": host.name, "ok": False,
-                                               "ssh": {"status": "fail", "detail": str(exc)}}
+            self.check(host.name)
+
+    def check(self, name: str) -> dict:
+        """Check one host (waiting for its gate) and keep the result."""
+        with self.gates.exclusive(name):
+            try:
+                self.results[name] = self.api.check_host(name)
+            except CosmosError as exc:
+                self.results[name] = {"name": name, "ok": False, "ssh": {"status": "fail", "detail": str(exc)}}
+        return self.results[name]

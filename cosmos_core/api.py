@@ -10,13 +10,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import gpu_queue, launcher, models, sweeps
-from .config import Config, ConfigError
+from . import gpu_queue, launcher, models, onboarding, sweeps
+from .config import Config, ConfigError, load_config
 from .deletion import DeleteError, Deleter
 from .executors import Executor, JobState, SubmitError, make_executor
 from .export import export_rows
 from .launcher import LaunchPlan, PromptInput
 from .models import Prompt, Run
+from .onboarding import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS
 from .params import STRENGTHS, InferenceParams, ParamError
 from .remote import RemoteError
 from .repository import DataRepository, InvalidInput, NotFound, ProgressListener, Refresh, SyncReport, new_id
@@ -26,7 +27,8 @@ from .transfer_models import DEFAULT_MODEL, MODELS, model
 
 STATUSES = [s.value for s in RunStatus]  # in lifecycle order
 
-__all__ = ["DEFAULT_MODEL", "MODELS", "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh"]
+__all__ = ["DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "MODELS", "STATUSES", "STRENGTHS", "CosmosAPI",
+           "CosmosError", "InferenceParams", "Refresh"]
 
 
 class CosmosError(Exception):
@@ -394,6 +396,32 @@ class CosmosAPI:
         self.repo.record_host(config.name, None if report["ssh"]["status"] == "ok" else report["ssh"]["detail"])
         return report
 
+    def scan_host_key(self, name: str, hostname: str, port: str | int, user: str, key_file: str = "",
+                      known_hosts: str = "") -> dict:
+        """Add host, step 1 (onboarding.py): the key the host presents, and whether known_hosts trusts
+        it already; nothing is trusted or written. A changed key is refused (CosmosError)."""
+        with _as_cosmos_error():
+            host = onboarding.parse_new_host(name, hostname, port, user, key_file, known_hosts,
+                                             [h.name for h in self.config.hosts])
+            return onboarding.scan_host_key(self.config, host, self.config.sync.probe_timeout_seconds)
+
+    def add_host(self, scanned: Mapping) -> dict:
+        """Add host, step 2, once the user trusts the key `scan_host_key` showed: that key goes to
+        known_hosts, the host to the config file, which is then reloaded so the host is usable."""
+        with _as_cosmos_error():
+            added = onboarding.add_host(self.config, scanned)
+            self.reload_config(added["config_file"])
+        return added
+
+    def reload_config(self, path: str | Path | None = None) -> None:
+        """Read the config file again (default: the one in use); hosts new to it get their executors
+        (a host already known keeps its own, with its connection, until the process restarts)."""
+        config = load_config(path or self.config.source)
+        for host in config.hosts:
+            if host.name not in self.executors:  # the sync shares this dict
+                self.executors[host.name] = make_executor(host, config.sync.probe_timeout_seconds)
+        self.config = config
+
     # -- views ---------------------------------------------------------------
 
     @property
@@ -446,7 +474,7 @@ def _as_cosmos_error() -> Iterator[None]:
     """Turns the core's lookup, validation and config errors into CosmosError."""
     try:
         yield
-    except (NotFound, InvalidInput, ConfigError, ParamError) as exc:
+    except (NotFound, InvalidInput, ConfigError, ParamError, onboarding.OnboardingError) as exc:
         raise CosmosError(str(exc)) from exc
 
 

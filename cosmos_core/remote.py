@@ -7,8 +7,6 @@ failed and what a user can do about it.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import socket
 import threading
@@ -21,6 +19,7 @@ from types import CodeType, TracebackType
 import paramiko
 
 from .config import HostConfig
+from .hostkeys import changed_key_message, fingerprint
 
 CONNECT_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 120.0
@@ -90,12 +89,6 @@ class Result:
         return self.exit_code == 0
 
 
-def fingerprint(key: paramiko.PKey) -> str:
-    """OpenSSH's SHA256 fingerprint, the one `ssh-keygen -lf` prints."""
-    digest = hashlib.sha256(key.asbytes()).digest()
-    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
-
-
 class _RefuseUnknownKey(paramiko.MissingHostKeyPolicy):
     def __init__(self, known_hosts: str) -> None:
         self.known_hosts = known_hosts
@@ -103,8 +96,8 @@ class _RefuseUnknownKey(paramiko.MissingHostKeyPolicy):
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         raise HostKeyRejected(
             f"host key of {hostname} is not in {self.known_hosts} ({key.get_name()} {fingerprint(key)}); "
-            f"refusing to connect. If this fingerprint is right, add the key with: "
-            f"ssh-keyscan -t {key.get_name()} -p PORT HOST >> {self.known_hosts}"
+            f"refusing to connect. If this fingerprint is right, add the host with the dashboard's Add host, "
+            f"or add the key with: ssh-keyscan -t {key.get_name()} -p PORT HOST >> {self.known_hosts}"
         )
 
 
@@ -259,10 +252,8 @@ class Host:
             raise
         except paramiko.BadHostKeyException as exc:
             client.close()
-            raise HostKeyRejected(
-                f"{self.label}: HOST KEY CHANGED: got {fingerprint(exc.key)}, {known_hosts} has "
-                f"{fingerprint(exc.expected_key)}; refusing to connect (possible man-in-the-middle)"
-            ) from exc
+            raise HostKeyRejected(changed_key_message(self.label, fingerprint(exc.key), fingerprint(exc.expected_key),
+                                                      known_hosts)) from exc
         except paramiko.AuthenticationException as exc:
             client.close()
             raise RemoteError(f"{self.label}: key {c.key_file} was not accepted for user {c.user}") from exc

@@ -108,11 +108,20 @@ def browser_context(browser: Browser) -> Iterator[BrowserContext]:
 @pytest.fixture
 def page(browser_context: BrowserContext, dashboard: str) -> Iterator[Page]:
     """A fresh tab on the dashboard, once the runs table is on screen."""
-    page = browser_context.new_page()
-    page.goto(dashboard)
-    expect(page.locator("#runs-table")).to_be_visible()
-    yield page
-    page.close()
+    with opened(browser_context, dashboard) as page:
+        yield page
+
+
+@contextmanager
+def opened(context: BrowserContext, url: str) -> Iterator[Page]:
+    """A new tab on the dashboard at `url`, once the runs table is on screen; closed after."""
+    page = context.new_page()
+    try:
+        page.goto(url)
+        expect(page.locator("#runs-table")).to_be_visible()
+        yield page
+    finally:
+        page.close()
 
 
 @pytest.fixture(scope="session")

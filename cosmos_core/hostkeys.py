@@ -1,0 +1,96 @@
+"""Host keys the way OpenSSH writes and shows them: fingerprints, known_hosts names and lines, and
+whether a key a host presents is the one known_hosts trusts.
+
+Both the strict connect (`remote.Host`) and adding a host (`onboarding`) judge keys here, so they
+agree on what "known", "unknown" and "changed" mean and say it with the same words.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import paramiko
+
+SSH_PORT = 22
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """OpenSSH's SHA256 fingerprint, the one `ssh-keygen -lf` prints."""
+    return fingerprint_of(key.asbytes())
+
+
+def fingerprint_of(blob: bytes) -> str:
+    """`SHA256:` and the unpadded base64 of the SHA-256 of a public key's wire form."""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+def known_hosts_name(hostname: str, port: int) -> str:
+    """How known_hosts names a host: `host` on port 22, `[host]:port` on any other."""
+    return hostname if port == SSH_PORT else f"[{hostname}]:{port}"
+
+
+def hashed_name(name: str, salt: bytes) -> str:
+    """OpenSSH's hashed host name (`ssh-keyscan -H`): `|1|` base64(salt) `|` base64(HMAC-SHA1(salt, name))."""
+    digest = hmac.new(salt, name.encode(), hashlib.sha1).digest()
+    return f"|1|{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()}"
+
+
+def known_hosts_line(hostname: str, port: int, key_type: str, key_base64: str, salt: bytes | None = None) -> str:
+    """One known_hosts line, as `ssh-keyscan` prints it: plain, or hashed when given a 20-byte `salt`."""
+    name = known_hosts_name(hostname, port)
+    shown = name if salt is None else hashed_name(name, salt)
+    return f"{shown} {key_type} {key_base64}\n"
+
+
+def new_salt() -> bytes:
+    return os.urandom(hashlib.sha1().digest_size)
+
+
+def uses_hashed_names(text: str) -> bool:
+    """Whether a known_hosts file hashes its host names (then new lines are hashed too)."""
+    return any(line.startswith("|1|") for line in text.splitlines())
+
+
+class Trust(Enum):
+    KNOWN = "known"  # known_hosts has this very key for the host
+    UNKNOWN = "unknown"  # known_hosts has no key of this type for the host
+    CHANGED = "changed"  # known_hosts has another key of this type for the host
+
+
+@dataclass(frozen=True)
+class Verdict:
+    trust: Trust
+    known_fingerprint: str | None = None  # the key known_hosts has, when CHANGED
+
+
+def judge(known: paramiko.HostKeys, hostname: str, port: int, key: paramiko.PKey) -> Verdict:
+    """What known_hosts says of `key`, presented by `hostname:port` (hashed names included)."""
+    entries = known.lookup(known_hosts_name(hostname, port)) or {}
+    expected = entries.get(key.get_name())
+    if expected is None:
+        return Verdict(Trust.UNKNOWN)
+    if expected.asbytes() == key.asbytes():
+        return Verdict(Trust.KNOWN)
+    return Verdict(Trust.CHANGED, fingerprint(expected))
+
+
+def read_known_hosts(path: Path) -> paramiko.HostKeys:
+    """The keys a known_hosts file trusts; a missing file trusts none."""
+    known = paramiko.HostKeys()
+    try:
+        known.load(str(path))
+    except FileNotFoundError:
+        pass
+    return known
+
+
+def changed_key_message(where: str, new: str, old: str, known_hosts: Path | str) -> str:
+    """The refusal for a host presenting another key than the one known_hosts has."""
+    return (f"{where}: HOST KEY CHANGED: got {new}, {known_hosts} has {old}; "
+            f"refusing to connect (possible man-in-the-middle)")

@@ -1,0 +1,271 @@
+"""Adding a host from the page: ask the host for its key, show it, and only once the user trusts it
+write the key to known_hosts and a `[[hosts]]` table to the config file.
+
+Two steps, as `ssh` does on first contact. `scan_host_key` connects, takes the key from the key
+exchange (no login, nothing trusted) and writes nothing. `add_host` writes the key the user saw
+(not a new scan's) and appends the table to the config file, whose text and comments stay as they
+were. A key other than the one known_hosts has for that address is refused at both steps.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import socket
+import tempfile
+import threading
+from collections.abc import Collection, Mapping
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import paramiko
+
+from .config import Config, ConfigError, load_config
+from .hostkeys import (
+    Trust,
+    changed_key_message,
+    fingerprint,
+    judge,
+    known_hosts_line,
+    known_hosts_name,
+    new_salt,
+    read_known_hosts,
+    uses_hashed_names,
+)
+
+NAME = re.compile(r"[A-Za-z0-9_.-]+")
+CONFIG_FILE = "cosmos.toml"  # the file load_config reads from the current directory when given none
+DEFAULT_KEY_FILE = "~/.ssh/id_ed25519"
+DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+_ADDING = threading.Lock()
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+class OnboardingError(Exception):
+    """A host could not be added; the message is one line saying why. Nothing was written."""
+
+
+@dataclass(frozen=True)
+class NewHost:
+    """What the Add host form gives: enough to reach the host and log in; the rest keeps its default."""
+
+    name: str
+    hostname: str
+    port: int
+    user: str
+    key_file: str = DEFAULT_KEY_FILE
+    known_hosts: str = DEFAULT_KNOWN_HOSTS
+
+    @property
+    def address(self) -> str:
+        return f"{self.user}@{self.hostname}:{self.port}"
+
+
+# -- pure: checking the form, writing TOML ----------------------------------------------------
+
+
+def parse_new_host(name: str, hostname: str, port: str | int | float | None, user: str, key_file: str = "",
+                   known_hosts: str = "", taken: Collection[str] = ()) -> NewHost:
+    """The form's values as a NewHost, or OnboardingError naming the first wrong one. `taken`: the
+    names already configured. Empty key_file/known_hosts mean the defaults."""
+    name, hostname, user = (name or "").strip(), (hostname or "").strip(), (user or "").strip()
+    if not name:
+        raise OnboardingError("name: give the host a name, e.g. gpu1")
+    if not NAME.fullmatch(name):
+        raise OnboardingError(f"name: {name!r} must use only letters, digits, '_', '.' and '-'")
+    if name in taken:
+        raise OnboardingError(f"name: a host called {name!r} is already configured")
+    if not hostname:
+        raise OnboardingError("address: give the host's name or IP address")
+    if _bad_word(hostname):
+        raise OnboardingError(f"address: {hostname!r} is not a host name or IP address")
+    if not user:
+        raise OnboardingError("user: give the user to log in as")
+    if _bad_word(user):
+        raise OnboardingError(f"user: {user!r} is not a user name")
+    return NewHost(name, hostname, parse_port(port), user, _path(key_file, DEFAULT_KEY_FILE, "key file"),
+                   _path(known_hosts, DEFAULT_KNOWN_HOSTS, "known_hosts"))
+
+
+def parse_port(port: str | int | float | None) -> int:
+    text = str(port if port is not None else "").strip()
+    if isinstance(port, float) and port.is_integer():
+        text = str(int(port))
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise OnboardingError(f"port: {text or 'nothing'!r} is not a port (a whole number from 1 to 65535)")
+    return int(text)
+
+
+def _bad_word(value: str) -> bool:
+    """Blanks, control characters or a leading '-' (never an option to anything)."""
+    return value.startswith("-") or any(c.isspace() or not c.isprintable() for c in value)
+
+
+def _path(value: str | None, default: str, what: str) -> str:
+    value = (value or "").strip() or default
+    if not value.isprintable():
+        raise OnboardingError(f"{what}: {value!r} is not a file path")
+    return value
+
+
+def toml_string(value: str) -> str:
+    """`value` as a TOML basic string: quotes, backslashes and control characters escaped."""
+    escaped = "".join(_TOML_ESCAPES.get(c) or (f"\\u{ord(c):04X}" if _is_control(c) else c) for c in value)
+    return f'"{escaped}"'
+
+
+def _is_control(c: str) -> bool:
+    return ord(c) < 0x20 or ord(c) == 0x7F
+
+
+def host_table(host: NewHost, added_at: datetime) -> str:
+    """The `[[hosts]]` table for the config file, with a comment saying where it came from."""
+    when = added_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    keys = [f"{key} = {toml_string(value) if isinstance(value, str) else value}" for key, value in asdict(host).items()]
+    return "\n".join([f"# Added with the dashboard's Add host, {when}", "[[hosts]]", *keys]) + "\n"
+
+
+def appended(existing: str, table: str) -> str:
+    """What to append to a config file's text so that `table` starts on a line of its own after a blank one."""
+    if not existing:
+        return table
+    return ("\n" if existing.endswith("\n") else "\n\n") + table
+
+
+def key_text(key: paramiko.PKey) -> str:
+    """A public key as known_hosts and authorized_keys write it: `TYPE BASE64`."""
+    return f"{key.get_name()} {key.get_base64()}"
+
+
+def parse_key_text(text: str) -> paramiko.PKey:
+    """The public key `key_text` wrote."""
+    try:
+        key_type, blob = text.split()
+        return paramiko.PKey.from_type_string(key_type, base64.b64decode(blob, validate=True))
+    except (ValueError, binascii.Error, paramiko.SSHException, paramiko.pkey.UnknownKeyType) as exc:
+        raise OnboardingError(f"not a public key: {text[:60]!r}") from exc
+
+
+def config_file(config: Config) -> Path:
+    """The file a new host goes to: the config's own, else cosmos.toml in the current directory."""
+    return config.source or Path(CONFIG_FILE).resolve()
+
+
+# -- I/O: the key exchange, the two files ----------------------------------------------------
+
+
+def scan_host_key(config: Config, host: NewHost, timeout: float) -> dict:
+    """Connect to the host and take its key; nothing is authenticated, trusted or written.
+    A key other than known_hosts' for that address is refused (OnboardingError)."""
+    key_file = Path(host.key_file).expanduser()
+    if not key_file.is_file():
+        raise OnboardingError(f"key file: {key_file} does not exist (create one with ssh-keygen -t ed25519)")
+    known_hosts = Path(host.known_hosts).expanduser()
+    known = read_known_hosts(known_hosts)
+    key = _presented_key(host, known, timeout)
+    verdict = judge(known, host.hostname, host.port, key)
+    if verdict.trust is Trust.CHANGED:
+        raise OnboardingError(changed_key_message(host.address, fingerprint(key), str(verdict.known_fingerprint),
+                                                  known_hosts) + "; nothing was written")
+    return {**asdict(host), "key": key_text(key), "key_type": key.get_name(), "fingerprint": fingerprint(key),
+            "trust": verdict.trust.value, "config_file": str(config_file(config))}
+
+
+def _presented_key(host: NewHost, known: paramiko.HostKeys, timeout: float) -> paramiko.PKey:
+    """The key the host shows in the key exchange. Key types known_hosts already has for the host
+    come first, as for the strict connect, so a known host is judged by the key it is known by."""
+    where = host.address
+    try:
+        sock = socket.create_connection((host.hostname, host.port), timeout=timeout)
+    except TimeoutError as exc:
+        raise OnboardingError(f"{where}: no answer within {timeout:g} s") from exc
+    except OSError as exc:
+        raise OnboardingError(f"{where}: cannot connect: {exc.strerror or exc}") from exc
+    transport = paramiko.Transport(sock)
+    try:
+        transport.banner_timeout = transport.handshake_timeout = timeout
+        known_types = list(known.lookup(known_hosts_name(host.hostname, host.port)) or {})
+        options = transport.get_security_options()
+        first = [t for t in _key_algorithms(known_types) if t in options.key_types]
+        options.key_types = first + [t for t in options.key_types if t not in first]
+        transport.start_client(timeout=timeout)
+        return transport.get_remote_server_key()
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        raise OnboardingError(f"{where}: no SSH key exchange: {str(exc).strip() or type(exc).__name__}") from exc
+    finally:
+        transport.close()
+
+
+def _key_algorithms(key_types: list[str]) -> list[str]:
+    """Host key algorithms for known key types (an RSA key is offered with SHA-2 signatures)."""
+    out: list[str] = []
+    for key_type in key_types:
+        out += ["rsa-sha2-512", "rsa-sha2-256", key_type] if key_type == "ssh-rsa" else [key_type]
+    return out
+
+
+def add_host(config: Config, scanned: Mapping[str, Any], now: datetime | None = None) -> dict:
+    """Trust the key `scan_host_key` found (the one the user saw) for the host and append the host to
+    the config file. Refused, writing nothing, if the name is taken or known_hosts now has another key
+    for the host. One at a time in this process (two tabs adding one name: the second is refused)."""
+    with _ADDING:
+        return _add_host(config, scanned, now or datetime.now(UTC))
+
+
+def _add_host(config: Config, scanned: Mapping[str, Any], now: datetime) -> dict:
+    target = config_file(config)
+    existing = _config_text(target)
+    taken = [h.name for h in (load_config(target).hosts if existing is not None else config.hosts)]
+    host = parse_new_host(*(scanned[field.name] for field in fields(NewHost)), taken=taken)
+    text = appended(existing or "", host_table(host, now))
+    _check_loads((existing or "") + text, host.name)
+    public = parse_key_text(scanned["key"])
+    known_hosts = Path(host.known_hosts).expanduser()
+    verdict = judge(read_known_hosts(known_hosts), host.hostname, host.port, public)
+    if verdict.trust is Trust.CHANGED:
+        raise OnboardingError(changed_key_message(host.address, fingerprint(public), str(verdict.known_fingerprint),
+                                                  known_hosts) + "; nothing was written")
+    if verdict.trust is Trust.UNKNOWN:
+        old = known_hosts.read_text(encoding="utf-8", errors="replace") if known_hosts.is_file() else ""
+        salt = new_salt() if uses_hashed_names(old) else None
+        line = known_hosts_line(host.hostname, host.port, public.get_name(), public.get_base64(), salt)
+        known_hosts.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _append(known_hosts, ("\n" if old and not old.endswith("\n") else "") + line)
+    _append(target, text)
+    return {"name": host.name, "config_file": str(target), "known_hosts": str(known_hosts),
+            "fingerprint": fingerprint(public), "key_written": verdict.trust is Trust.UNKNOWN}
+
+
+def _config_text(path: Path) -> str | None:
+    """The config file's text; None when there is no file yet."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OnboardingError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from exc
+
+
+def _check_loads(text: str, name: str) -> None:
+    """The config file as it would be after the append must load, with the new host in it."""
+    with tempfile.TemporaryDirectory(prefix="cosmos-add-host-") as scratch:
+        trial = Path(scratch) / CONFIG_FILE
+        trial.write_text(text, encoding="utf-8")
+        try:
+            hosts = load_config(trial).hosts
+        except ConfigError as exc:
+            raise OnboardingError(f"the config file would not load with the new host: {exc}") from exc
+    if name not in [h.name for h in hosts]:
+        raise OnboardingError("the config file would not load with the new host")
+
+
+def _append(path: Path, text: str) -> None:
+    """Append and flush to disk: a crash never leaves half a line."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
