@@ -112,10 +112,10 @@ class RichProgress:
     def upload(self, name: str, sent: int, total: int) -> None:
         new = self.uploads.add(name, sent, total)
         self._show("upload", f"upload {name}", self.uploads.sent, self.uploads.total,
-                   _megabytes(self.uploads.sent, self.uploads.total), new)
+                   sizes(self.uploads.sent, self.uploads.total), new)
 
     def download(self, run_id: str, done: int, total: int) -> None:
-        self._show(f"download {run_id}", f"download {run_id}", done, total, _megabytes(done, total))
+        self._show(f"download {run_id}", f"download {run_id}", done, total, sizes(done, total))
 
     def waiting(self, left: int) -> None:
         self.most_left = max(self.most_left, left)
@@ -126,8 +126,11 @@ class RichProgress:
         self.bars.console.print(text, markup=False)
 
 
-def _megabytes(done: int, total: int) -> str:
-    return f"{done / 1e6:.1f}/{total / 1e6:.1f} MB"
+def sizes(done: int, total: int) -> str:
+    """`done/total UNIT`, the unit chosen by the total: kB, MB or GB."""
+    scale, unit = next((s, u) for s, u in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB"))
+                       if total >= s or u == "kB")
+    return f"{done / scale:.1f}/{total / scale:.1f} {unit}"
 
 
 def progress_for(json_output: bool, out: TextIO | None = None) -> PlainProgress | RichProgress:

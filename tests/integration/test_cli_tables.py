@@ -5,10 +5,8 @@ ended and been cleaned up, so listing them reaches no network."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from cosmos_core.config import load_config
 from cosmos_core.repository import DataRepository
 from cosmos_core.status import RunStatus
 from tests.hostkit import TestHost
-from tests.workspace import REPO
+from tests.terminal import run_cli
 from tests.workspace import write_config as workspace_config
 
 RUNS = 55
@@ -26,32 +24,8 @@ BOX = set("│─┃━┏┓┗┛┡┩╇")
 
 
 def cli(config: Path, *args: str, tty_stdout: bool = False) -> subprocess.CompletedProcess[str]:
-    """The CLI with stdout a pipe or, with `tty_stdout`, a pseudo-terminal (read back as text)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", "TERM": "xterm"}
-    argv = [sys.executable, "-m", "cosmos_core", "--config", str(config), *args]
-    if not tty_stdout:
-        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
-    leader, follower = os.openpty()
-    with os.fdopen(leader, "rb", buffering=0) as terminal:
-        process = subprocess.Popen(argv, stdout=follower, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
-        os.close(follower)
-        shown = _read_all(terminal)
-        stderr = process.communicate(timeout=60)[1]
-    return subprocess.CompletedProcess(argv, process.returncode, shown.decode(), stderr.decode())
-
-
-def _read_all(terminal) -> bytes:
-    """What the child wrote on the terminal until it closed it (EIO on Linux once no one holds it)."""
-    chunks = []
-    while True:
-        try:
-            chunk = terminal.read(65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The CLI with stdout a pipe or, with `tty_stdout`, a pseudo-terminal."""
+    return run_cli(config, *args, terminal="stdout" if tty_stdout else None, timeout=60)
 
 
 @pytest.fixture
