@@ -88,7 +88,7 @@ class RichProgress:
 
         self.bars = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                              TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
-                             console=Console(file=out, highlight=False))
+                             console=Console(file=out, highlight=False), redirect_stdout=False)
         self.started = False
         self.tasks: dict[str, int] = {}
         self.uploads = UploadTally()

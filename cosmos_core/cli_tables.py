@@ -46,7 +46,7 @@ def prompts_table(prompts: Sequence[dict]) -> Table:
 
 
 def hosts_table(hosts: Sequence[dict]) -> Table:
-    columns = ["NAME", "EXECUTOR", "ADDRESS", "GPUS", "IMAGE", "LAST ERROR"]
+    columns = ["NAME", "EXECUTOR", "ADDRESS", "GPUS/RUN", "IMAGE", "LAST ERROR"]
     return columns, [[h["name"], h["executor"], f"{h['user']}@{h['hostname']}:{h['port']}", str(h["num_gpus"]),
                       h["image"], h["last_error"]] for h in hosts]
 
