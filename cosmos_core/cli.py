@@ -205,7 +205,7 @@ def cmd_sync(api: CosmosAPI, args: argparse.Namespace) -> int:
 
 
 def cmd_retry(api: CosmosAPI, args: argparse.Namespace) -> int:
-    with progress_for(False) as progress:
+    with progress_for(False, download_lines=False) as progress:
         run = api.retry_download(args.run_id, progress.download)
     print(f"{run['id']}: download {run['download']['status']}")
     return 0

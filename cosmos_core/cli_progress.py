@@ -50,10 +50,12 @@ class UploadTally:
 
 
 class PlainProgress:
-    """No bars: uploads say nothing, a download says how far it got once per quarter, `note` prints."""
+    """No bars: uploads say nothing, a download says how far it got once per quarter (unless told not to
+    be: `retry`'s only line is its result), `note` prints."""
 
-    def __init__(self, out: TextIO | None = None) -> None:
+    def __init__(self, out: TextIO | None = None, downloads: bool = True) -> None:
         self.out = out or sys.stderr
+        self.downloads = downloads
         self.shown: dict[str, int] = {}  # run id -> quarters already told
 
     def __enter__(self) -> PlainProgress:
@@ -67,7 +69,7 @@ class PlainProgress:
 
     def download(self, run_id: str, done: int, total: int) -> None:
         reached = quarter(done, total)
-        if reached > self.shown.get(run_id, 0):
+        if self.downloads and reached > self.shown.get(run_id, 0):
             self.shown[run_id] = reached
             print(download_line(run_id, done, total), file=self.out, flush=True)
 
@@ -133,7 +135,8 @@ def sizes(done: int, total: int) -> str:
     return f"{done / scale:.1f}/{total / scale:.1f} {unit}"
 
 
-def progress_for(json_output: bool, out: TextIO | None = None) -> PlainProgress | RichProgress:
+def progress_for(json_output: bool, out: TextIO | None = None,
+                 download_lines: bool = True) -> PlainProgress | RichProgress:
     """Bars when `out` (default stderr) is a terminal and the output is not JSON; plain lines elsewhere."""
     out = out or sys.stderr
-    return RichProgress(out) if not json_output and out.isatty() else PlainProgress(out)
+    return RichProgress(out) if not json_output and out.isatty() else PlainProgress(out, download_lines)

@@ -64,6 +64,12 @@ def test_a_plain_download_is_told_once_per_quarter():
     ]
 
 
+def test_a_plain_download_can_say_nothing():
+    out = io.StringIO()
+    progress_for(False, out, download_lines=False).download("rs_1", 100, 100)
+    assert out.getvalue() == ""
+
+
 def test_quarters_and_sizes():
     assert [quarter(d, 8) for d in (0, 1, 2, 5, 7, 8, 9)] == [0, 0, 1, 2, 3, 4, 4]
     assert (sizes(512, 900), sizes(1_500_000, 12_000_000), sizes(2 * 10**9, 3 * 10**9)) == \
