@@ -16,7 +16,7 @@ from .api import STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh
 from .cli_logging import setup_logging
 from .cli_parser import build_parser
 from .cli_progress import progress_for
-from .cli_tables import Table, hosts_table, print_table, prompts_table, runs_table
+from .cli_tables import Table, hosts_table, print_table, prompts_table, runs_table, showing_line
 from .config import ConfigError, load_config
 from .export import to_csv
 from .models import BUSY_TIMEOUT_SECONDS, SchemaError
@@ -150,18 +150,12 @@ def cmd_runs(api: CosmosAPI, args: argparse.Namespace) -> int:
         return _fail(f"no sweep with id {args.sweep!r}")
     if args.limit is not None and len(runs) > args.limit:  # one more than asked for: say how many there are
         runs = runs[:args.limit]
-        total = _count(counts or api.count_by_status(), args.status)
-        print(f"showing {args.limit} of {total} {args.status or ''} runs; --all for every run".replace("  ", " "),
-              file=sys.stderr)
+        print(showing_line(args.limit, counts or api.count_by_status(), args.status), file=sys.stderr)
     _out_table(args, runs, runs_table(runs), "no runs" + (f" with status {args.status}" if args.status else ""))
     if args.sweep and not args.json:
         print(f"sweep {args.sweep}: {sum(counts.values())} runs: "
               + " · ".join(f"{s} {counts[s]}" for s in STATUSES if counts.get(s)))
     return 0
-
-
-def _count(counts: dict[str, int], status: str | None) -> int:
-    return counts.get(status, 0) if status else sum(counts.values())
 
 
 def cmd_show(api: CosmosAPI, args: argparse.Namespace) -> int:
@@ -187,15 +181,18 @@ def _fields(data: dict, indent: str = "") -> list[str]:
 
 def cmd_sync(api: CosmosAPI, args: argparse.Namespace) -> int:
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    left = 0  # runs still active or downloading when --wait gave up
     with progress_for(False) as progress:
         reports = [api.sync(Refresh.FORCE, deadline=deadline, on_progress=progress.download)]
         while args.wait and (left := api.pending_work()):
             progress.waiting(left)
             if deadline is not None and time.monotonic() >= deadline:
-                return _fail(f"sync --wait: {left} run(s) still active or downloading after {args.timeout:g} s")
+                break
             time.sleep(max(api.config.sync.min_interval_seconds, POLL_SECONDS))
             reports.append(api.sync(Refresh.AUTO, deadline=deadline, on_progress=progress.download))
-        progress.waiting(0)
+        progress.waiting(left)
+    if left:
+        return _fail(f"sync --wait: {left} run(s) still active or downloading after {args.timeout:g} s")
     _warn_unreachable(api)
     changes = sum(r.transitions for r in reports)
     downloads = sum(r.downloads_done for r in reports)

@@ -5,7 +5,7 @@ truncation, one line per row, so `grep`, `awk` and `cut` work on it)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from .transfer_models import DEFAULT_MODEL
@@ -38,6 +38,13 @@ def run_detail(run: dict) -> str:
     elif download["status"] == "failed":
         detail = f"download failed: {download['error']}"
     return detail.rstrip(", ")
+
+
+def showing_line(shown: int, counts: Mapping[str, int], status: str | None) -> str:
+    """The stderr line of a `runs` cut short: how many there are (`counts`: runs per status), how to see
+    them all. Never fewer than one more than shown (a run may have changed status since it was listed)."""
+    total = max(shown + 1, counts.get(status, 0) if status else sum(counts.values()))
+    return f"showing {shown} of {total} {status + ' ' if status else ''}runs; --all for every run"
 
 
 def prompts_table(prompts: Sequence[dict]) -> Table:

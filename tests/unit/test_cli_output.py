@@ -12,7 +12,7 @@ from cosmos_core import remote  # noqa: F401 (silences paramiko, as the CLI's im
 from cosmos_core.cli_logging import setup_logging
 from cosmos_core.cli_parser import RUNS_SHOWN, build_parser
 from cosmos_core.cli_progress import PlainProgress, RichProgress, UploadTally, progress_for, quarter, sizes
-from cosmos_core.cli_tables import plain_lines, run_detail
+from cosmos_core.cli_tables import plain_lines, run_detail, showing_line
 
 
 class Terminal(io.StringIO):
@@ -48,6 +48,13 @@ def test_plain_tables_align_columns_and_keep_each_row_on_one_line():
         "ps_1   a cat  on a mat",
         "ps_22  -      -",
     ]
+
+
+def test_a_cut_short_list_says_how_many_runs_there_are():
+    counts = {"completed": 300, "failed": 12}
+    assert showing_line(50, counts, None) == "showing 50 of 312 runs; --all for every run"
+    assert showing_line(5, counts, "failed") == "showing 5 of 12 failed runs; --all for every run"
+    assert showing_line(5, {"failed": 3}, "failed") == "showing 5 of 6 failed runs; --all for every run"
 
 
 def test_a_plain_download_is_told_once_per_quarter():
