@@ -67,3 +67,18 @@ def test_verbose_logs_our_ssh_commands_and_probes_and_only_very_verbose_logs_par
     assert " paramiko" not in verbose.stderr, verbose.stderr
     very = workspace.cli("-vv", "hosts", "check", "gpu1")
     assert very.returncode == 0 and re.search(r" paramiko\.transport DEBUG ", very.stderr), very.stderr[-2000:]
+
+
+def test_sync_wait_shows_the_runs_it_waits_on_and_ends_with_its_timeout_error(workspace, sample_video):
+    prompt = workspace.cli("prompt", "add", "slow [sleep=60]", "--video", str(sample_video), check=True).stdout.strip()
+    run_id = workspace.cli("run", prompt, check=True).stdout.strip()
+    try:
+        waited = run_cli(workspace.config, "sync", "--wait", "--timeout", "2", terminal="stderr")
+        assert waited.returncode == 1, waited.stderr
+        assert "active runs" in waited.stderr and "1 left" in waited.stderr and BAR in waited.stderr
+        error = "error: sync --wait: 1 run(s) still active or downloading after 2 s"
+        assert waited.stderr.rstrip().endswith(error), waited.stderr[-500:]  # below the bars, not among them
+        plain = workspace.cli("sync", "--wait", "--timeout", "2")
+        assert plain.returncode == 1 and plain.stderr == error + "\n"
+    finally:
+        workspace.cli("cancel", run_id, check=True)
