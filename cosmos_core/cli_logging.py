@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
@@ -13,7 +14,7 @@ class _Stderr(logging.StreamHandler):
     show, so that log lines print above the bars instead of through them."""
 
     @property
-    def stream(self):  # noqa: ANN201 (logging's own attribute)
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
