@@ -102,7 +102,8 @@ class CosmosAPI:
 
     def start_sweep(self, prompt_ids: Sequence[str], grid: Mapping[str, Sequence], base: InferenceParams | None = None,
                     host: str | None = None, model_name: str = DEFAULT_MODEL, max_runs: int = sweeps.MAX_RUNS,
-                    on_start: Callable[[int, int, dict], None] | None = None) -> dict:
+                    on_start: Callable[[int, int, dict], None] | None = None,
+                    on_upload: launcher.UploadProgress | None = None) -> dict:
         """The cross product of `grid` (InferenceParams field -> values) over `base` (default: the model's
         defaults), for each prompt, as runs under one sweep id. Every combination is checked before any
         run starts; `on_start(i, total, run)` hears of each started run."""
@@ -116,7 +117,7 @@ class CosmosAPI:
         sweep_id, runs = new_id("sw"), []
         for prompt_id in prompts:
             for params in combos:
-                runs.append(self.start_inference(prompt_id, host, params, model_name=model_name, sweep_id=sweep_id))
+                runs.append(self.start_inference(prompt_id, host, params, on_upload, model_name, sweep_id=sweep_id))
                 if on_start is not None:
                     on_start(len(runs), len(prompts) * len(combos), runs[-1])
         return {"sweep_id": sweep_id, "runs": runs}
@@ -125,7 +126,8 @@ class CosmosAPI:
         """Runs of the sweep per status (empty: no such sweep)."""
         return self.repo.sweep_counts(sweep_id)
 
-    def start_upscale(self, parent_run_id: str, control_weight: float = 0.5, host: str | None = None) -> dict:
+    def start_upscale(self, parent_run_id: str, control_weight: float = 0.5, host: str | None = None,
+                      on_upload: launcher.UploadProgress | None = None) -> dict:
         with _as_cosmos_error():
             parent = self.repo.get_run(parent_run_id, Refresh.AUTO)
         if parent.kind != "inference" or parent.status != RunStatus.COMPLETED.value:
@@ -139,15 +141,16 @@ class CosmosAPI:
             raise CosmosError(f"upscale weight must be between 0 and 1, got {control_weight}")
         plan = launcher.plan_upscale(new_id("rs"), parent.id, control_weight)
         return self._launch(plan, parent.prompt_id, "upscale", parent.host, {"control_weight": control_weight},
-                            parent_run_id=parent.id)
+                            parent_run_id=parent.id, on_upload=on_upload)
 
-    def start_enhance(self, prompt_id: str, host: str | None = None) -> dict:
+    def start_enhance(self, prompt_id: str, host: str | None = None,
+                      on_upload: launcher.UploadProgress | None = None) -> dict:
         """Prompt enhancement runs Cosmos-Transfer1's prompt upsampler."""
         with _as_cosmos_error():
             prompt = self.repo.get_prompt(prompt_id)
             host_name = self._host_serving(DEFAULT_MODEL, host)
         plan = launcher.plan_enhance(new_id("rs"), _prompt_input(prompt))
-        return self._launch(plan, prompt.id, "enhance", host_name, {})
+        return self._launch(plan, prompt.id, "enhance", host_name, {}, on_upload=on_upload)
 
     def pick_host(self, model_name: str = DEFAULT_MODEL) -> str:
         """The host a new run of `model_name` goes to when the user picks none."""
@@ -254,7 +257,7 @@ class CosmosAPI:
         """Runs still running, or with a download still to do."""
         return self.repo.count_unsettled()
 
-    def retry_download(self, run_id: str) -> dict:
+    def retry_download(self, run_id: str, on_progress: ProgressListener | None = None) -> dict:
         """Download again a failed download, to the end; a done download is left as it is."""
         run = self._stored_run(run_id)
         if run.download_status == DownloadStatus.DONE.value:
@@ -262,11 +265,11 @@ class CosmosAPI:
         in_progress = (DownloadStatus.PENDING, DownloadStatus.DOWNLOADING)
         if not self.repo.retry_download(run_id) and run.download_status not in in_progress:
             raise CosmosError(f"run {run_id} has no download to retry (download status {run.download_status})")
-        self.sync(Refresh.FORCE, deadline=None)
+        self.sync(Refresh.FORCE, deadline=None, on_progress=on_progress)
         if self._stored_run(run_id).download_status in in_progress:
             with self.repo.run_lock(run_id, wait=True):
                 pass  # another process was downloading it: let it finish its turn, then take ours
-            self.sync(Refresh.FORCE, deadline=None)
+            self.sync(Refresh.FORCE, deadline=None, on_progress=on_progress)
         run = self._stored_run(run_id)
         if run.download_status != DownloadStatus.DONE.value:
             raise CosmosError(f"run {run_id}: download {run.download_status}: {run.download_error or 'not finished'}")

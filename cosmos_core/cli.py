@@ -13,19 +13,22 @@ from peewee import PeeweeException
 
 from . import completion, dbcopy, sweeps
 from .api import STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh
+from .cli_logging import setup_logging
 from .cli_parser import build_parser
+from .cli_progress import progress_for
+from .cli_tables import Table, hosts_table, print_table, prompts_table, runs_table, showing_line
 from .config import ConfigError, load_config
 from .export import to_csv
 from .models import BUSY_TIMEOUT_SECONDS, SchemaError
 from .remote import RemoteError
 from .serve import run_dashboard
-from .transfer_models import DEFAULT_MODEL
 
 POLL_SECONDS = 0.5  # sync --wait: pause between probes when the config allows faster
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
     if args.command == "dashboard":
         return run_dashboard(args.config, args.host, args.port, args.insecure)
     if args.command == "completion":
@@ -66,6 +69,16 @@ def _out(args: argparse.Namespace, data, plain: str) -> None:
     print(json.dumps(data, indent=2) if getattr(args, "json", False) else plain)
 
 
+def _out_table(args: argparse.Namespace, data: list[dict], table: Table, empty: str) -> None:
+    """`data` as JSON with --json, else `table` (see cli_tables); with no rows, `empty` on stderr."""
+    if args.json:
+        print(json.dumps(data, indent=2))
+    elif table[1]:
+        print_table(table)
+    else:
+        print(empty, file=sys.stderr)
+
+
 def _warn_unreachable(api: CosmosAPI) -> None:
     for host, reason in api.unreachable.items():
         print(f"warning: host {host} unreachable, showing stored state: {' '.join(reason.split())}", file=sys.stderr)
@@ -79,9 +92,7 @@ def cmd_hosts(api: CosmosAPI, args: argparse.Namespace) -> int:
         _out(args, report, f"host {report['name']}: {'ready' if report['ok'] else 'NOT READY'}\n" + "\n".join(lines))
         return 0 if report["ok"] else 1
     hosts = api.list_hosts()
-    lines = (f"{h['name']:12} {h['executor']:7} {h['user']}@{h['hostname']}:{h['port']}  {h['image']}" for h in hosts)
-    _out(args, hosts, "\n".join(lines)
-         or "no hosts configured (add [[hosts]] to cosmos.toml)")
+    _out_table(args, hosts, hosts_table(hosts), "no hosts configured (add [[hosts]] to cosmos.toml)")
     return 0
 
 
@@ -96,14 +107,15 @@ def cmd_prompt(api: CosmosAPI, args: argparse.Namespace) -> int:
 
 def cmd_prompts(api: CosmosAPI, args: argparse.Namespace) -> int:
     prompts = api.list_prompts()
-    _out(args, prompts, "\n".join(f"{p['id']}  {p['created_at']}  {p['name']}" for p in prompts))
+    _out_table(args, prompts, prompts_table(prompts), "no prompts yet (add one with `prompt add`)")
     return 0
 
 
 def cmd_run(api: CosmosAPI, args: argparse.Namespace) -> int:
     given = {f.name: getattr(args, f.name) for f in fields(InferenceParams) if getattr(args, f.name) is not None}
     params = replace(api.default_params(args.model), **given)
-    run = api.start_inference(args.prompt_id, args.host, params, on_upload=_upload_progress, model_name=args.model)
+    with progress_for(args.json) as progress:
+        run = api.start_inference(args.prompt_id, args.host, params, on_upload=progress.upload, model_name=args.model)
     _out(args, run, run["id"])
     return 0
 
@@ -113,38 +125,42 @@ def cmd_sweep(api: CosmosAPI, args: argparse.Namespace) -> int:
     grid = {name: getattr(args, name) for name in (*sweeps.SWEPT, "weights") if getattr(args, name)}
     fixed = {name: getattr(args, name) for name in names if name not in grid and getattr(args, name, None)}
     base = replace(api.default_params(args.model), **fixed)
-    print(f"sweep of {sweeps.describe(len(args.prompt_ids), grid)}", file=sys.stderr)
-    def progress(i: int, total: int, run: dict) -> None:
-        print(f"started {i}/{total}: {run['id']}", file=sys.stderr)
-
-    started = api.start_sweep(args.prompt_ids, grid, base, args.host, args.model, args.max_runs, progress)
+    with progress_for(args.json) as progress:
+        progress.note(f"sweep of {sweeps.describe(len(args.prompt_ids), grid)}")
+        started = api.start_sweep(args.prompt_ids, grid, base, args.host, args.model, args.max_runs,
+                                  lambda i, total, run: progress.note(f"started {i}/{total}: {run['id']}"),
+                                  progress.upload)
     _out(args, started, started["sweep_id"])
     return 0
 
 
 def cmd_upscale(api: CosmosAPI, args: argparse.Namespace) -> int:
-    run = api.start_upscale(args.run_id, args.weight, args.host)
+    with progress_for(args.json) as progress:
+        run = api.start_upscale(args.run_id, args.weight, args.host, progress.upload)
     _out(args, run, run["id"])
     return 0
 
 
 def cmd_enhance(api: CosmosAPI, args: argparse.Namespace) -> int:
-    run = api.start_enhance(args.prompt_id, args.host)
+    with progress_for(args.json) as progress:
+        run = api.start_enhance(args.prompt_id, args.host, progress.upload)
     _out(args, run, run["id"])
     return 0
 
 
 def cmd_runs(api: CosmosAPI, args: argparse.Namespace) -> int:
-    runs = api.list_runs(args.status, sweep=args.sweep)
+    runs = api.list_runs(args.status, sweep=args.sweep, limit=None if args.limit is None else args.limit + 1)
     _warn_unreachable(api)
-    lines = [_run_line(r) for r in runs]
-    if args.sweep:
-        counts = api.sweep_summary(args.sweep)
-        if not counts:
-            return _fail(f"no sweep with id {args.sweep!r}")
-        lines.append(f"sweep {args.sweep}: {sum(counts.values())} runs: "
-                     + " · ".join(f"{s} {counts[s]}" for s in STATUSES if counts.get(s)))
-    _out(args, runs, "\n".join(lines))
+    counts = api.sweep_summary(args.sweep) if args.sweep else {}
+    if args.sweep and not counts:
+        return _fail(f"no sweep with id {args.sweep!r}")
+    if args.limit is not None and len(runs) > args.limit:  # one more than asked for: say how many there are
+        runs = runs[:args.limit]
+        print(showing_line(args.limit, counts or api.count_by_status(), args.status), file=sys.stderr)
+    _out_table(args, runs, runs_table(runs), "no runs" + (f" with status {args.status}" if args.status else ""))
+    if args.sweep and not args.json:
+        print(f"sweep {args.sweep}: {sum(counts.values())} runs: "
+              + " · ".join(f"{s} {counts[s]}" for s in STATUSES if counts.get(s)))
     return 0
 
 
@@ -171,13 +187,18 @@ def _fields(data: dict, indent: str = "") -> list[str]:
 
 def cmd_sync(api: CosmosAPI, args: argparse.Namespace) -> int:
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
-    reports = [api.sync(Refresh.FORCE, deadline=deadline, on_progress=_print_download)]
-    while args.wait and api.pending_work():
-        if deadline is not None and time.monotonic() >= deadline:
-            left = api.pending_work()
-            return _fail(f"sync --wait: {left} run(s) still active or downloading after {args.timeout:g} s")
-        time.sleep(max(api.config.sync.min_interval_seconds, POLL_SECONDS))
-        reports.append(api.sync(Refresh.AUTO, deadline=deadline, on_progress=_print_download))
+    left = 0  # runs still active or downloading when --wait gave up
+    with progress_for(False) as progress:
+        reports = [api.sync(Refresh.FORCE, deadline=deadline, on_progress=progress.download)]
+        while args.wait and (left := api.pending_work()):
+            progress.waiting(left)
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            time.sleep(max(api.config.sync.min_interval_seconds, POLL_SECONDS))
+            reports.append(api.sync(Refresh.AUTO, deadline=deadline, on_progress=progress.download))
+        progress.waiting(left)
+    if left:
+        return _fail(f"sync --wait: {left} run(s) still active or downloading after {args.timeout:g} s")
     _warn_unreachable(api)
     changes = sum(r.transitions for r in reports)
     downloads = sum(r.downloads_done for r in reports)
@@ -187,7 +208,8 @@ def cmd_sync(api: CosmosAPI, args: argparse.Namespace) -> int:
 
 
 def cmd_retry(api: CosmosAPI, args: argparse.Namespace) -> int:
-    run = api.retry_download(args.run_id)
+    with progress_for(False, download_lines=False) as progress:
+        run = api.retry_download(args.run_id, progress.download)
     print(f"{run['id']}: download {run['download']['status']}")
     return 0
 
@@ -233,31 +255,6 @@ COMMANDS = {
     "enhance": cmd_enhance, "runs": cmd_runs, "show": cmd_show, "sync": cmd_sync, "retry": cmd_retry,
     "cancel": cmd_cancel, "logs": cmd_logs, "queue": cmd_queue, "db": cmd_db,
 }  # fmt: skip
-
-
-def _run_line(run: dict) -> str:
-    download = run["download"]
-    detail = run["error"] or run["progress"] or ""
-    if run["queue_position"]:
-        detail = f"#{run['queue_position']} in queue, {detail}"
-    elif run["gpus"] and run["status"] == "running":
-        detail = f"GPUs {run['gpus']}, {detail}".rstrip(", ")
-    if download["status"] in ("pending", "downloading") and download["bytes_total"]:
-        detail = f"downloading {100 * download['bytes_done'] // download['bytes_total']}%"
-    elif download["status"] == "failed":
-        detail = f"download failed: {download['error']}"
-    kind = run["kind"] if run["model"] == DEFAULT_MODEL else f"{run['kind']} ({run['model']})"
-    return f"{run['id']}  {kind:9} {run['host']:8} {run['status']:10} {run['created_at']}  {detail}".rstrip()
-
-
-def _upload_progress(name: str, sent: int, total: int) -> None:
-    if sys.stderr.isatty():
-        print(f"\ruploading {name}: {sent * 100 // max(total, 1)}%", end="\n" if sent >= total else "", file=sys.stderr)
-
-
-def _print_download(run_id: str, done: int, total: int) -> None:
-    percent = done * 100 // total if total else 100
-    print(f"{run_id}: downloaded {percent}% ({done / 1e6:.1f}/{total / 1e6:.1f} MB)", file=sys.stderr)
 
 
 # -- delete and export ----------------------------------------------------------

@@ -11,12 +11,16 @@ from .completion import SHELLS
 from .params import STRENGTHS, ParamError, parse_weights
 from .transfer_models import DEFAULT_MODEL
 
+RUNS_SHOWN = 50  # `runs` without --limit or --all
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cosmos", description="Run and watch Cosmos-Transfer1 jobs on GPU hosts."
     )
     parser.add_argument("--config", help="TOML config (default: $COSMOS_CONFIG, else ./cosmos.toml)")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="debug log on stderr (SSH commands, probes, downloads); -vv adds paramiko's")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     hosts = sub.add_parser("hosts", help="configured hosts; 'hosts check [NAME]' tests one")
@@ -91,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list runs (after a lazy sync)")
     runs.add_argument("--status", choices=STATUSES)
     runs.add_argument("--sweep", metavar="SWEEP_ID", help="only this sweep's runs, with its counts by status")
+    shown = runs.add_mutually_exclusive_group()
+    shown.add_argument("--limit", type=_positive, default=RUNS_SHOWN, metavar="N",
+                       help=f"the newest N runs (default {RUNS_SHOWN}); also with --json")
+    shown.add_argument("--all", action="store_const", const=None, dest="limit", help="every run")
     runs.add_argument("--json", action="store_true")
 
     show = sub.add_parser("show", help="one run (after a lazy sync)")
@@ -162,6 +170,16 @@ def _weights(text: str) -> tuple[float, float, float, float]:
         return parse_weights(text)
     except ParamError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return number
 
 
 def _add_yes(parser: argparse.ArgumentParser) -> None:

@@ -33,6 +33,7 @@ _CHANNEL_ERRORS = (TimeoutError, paramiko.SSHException, EOFError, OSError)
 #   reading SSH protocol banner"), which Python prints when no logging is set up; it never
 #   logs at CRITICAL, so this turns it off (lower the level again to debug a connection);
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+log = logging.getLogger(__name__)  # ours: connects and commands with their durations, at DEBUG (`--verbose`)
 # - its SFTP prefetch thread (see _quiet_prefetch_deaths).
 _PREFETCH_THREAD = paramiko.SFTPFile._prefetch_thread.__code__
 _previous_excepthook = threading.excepthook
@@ -150,7 +151,7 @@ class Host:
         except BaseException:
             channel.close()
             raise
-        return Started(self, channel, seconds)
+        return Started(self, channel, seconds, command)
 
     def _lost(self, exc: Exception, seconds: float) -> RemoteError:
         """The error for a command whose channel failed; the connection is dropped."""
@@ -239,6 +240,8 @@ class Host:
         except FileNotFoundError:
             pass  # every key is then unknown, and refused below
         client.set_missing_host_key_policy(_RefuseUnknownKey(known_hosts))
+        began = time.monotonic()
+        log.debug("%s: connecting", self.label)
         if not c.key_file.is_file():
             raise RemoteError(f"{self.label}: key file {c.key_file} does not exist (set key_file in the config)")
         try:
@@ -268,16 +271,19 @@ class Host:
             client.close()
             raise HostUnreachable(f"{self.label}: cannot connect: {_reason(exc)}") from exc
         client.get_transport().set_keepalive(KEEPALIVE_SECONDS)
+        log.debug("%s: connected in %.2f s", self.label, time.monotonic() - began)
         return client
 
 
 class Started:
     """A command running on a host (`Host.start`)."""
 
-    def __init__(self, host: Host, channel: paramiko.Channel, seconds: float) -> None:
+    def __init__(self, host: Host, channel: paramiko.Channel, seconds: float, command: str) -> None:
         self.host = host
         self.channel = channel
         self.seconds = seconds
+        self.command = command
+        self.began = time.monotonic()
 
     def wait(self) -> Result:
         """Its output and exit code, once it ends (at most the command timeout)."""
@@ -289,6 +295,8 @@ class Started:
             raise self.host._lost(exc, self.seconds) from exc
         finally:
             self.channel.close()
+        log.debug("%s: exit %s in %.2f s: %.100s", self.host.label, code, time.monotonic() - self.began,
+                  " ".join(self.command.split()))
         return Result(code, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
 
 

@@ -10,6 +10,8 @@ handed; it never writes the database itself.
 from __future__ import annotations
 
 import enum
+import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,8 @@ from .loglines import failure_reason, progress_text
 from .markers import parse_completion_marker as _parse_marker
 from .transfer import DownloadRecorder
 from .transfer_models import DEFAULT_MODEL, model
+
+log = logging.getLogger(__name__)
 
 
 class RunStatus(enum.StrEnum):
@@ -229,7 +233,11 @@ class StatusChecker:
 
     def probe(self, host_name: str, targets: Sequence[ProbeTarget], cleanup: Sequence[str] = ()) -> ProbeReport:
         """One remote round trip for all `targets` on one host."""
-        return self.executors[host_name].probe(targets, cleanup)
+        began = time.monotonic()
+        report = self.executors[host_name].probe(targets, cleanup)
+        log.debug("probed host %s: %d run(s), %d to clean up, in %.2f s", host_name, len(targets), len(cleanup),
+                  time.monotonic() - began)
+        return report
 
     def check_container_status(self, host_name: str, target: ProbeTarget) -> Observation:
         """What the host's engine says of one run's job."""
@@ -250,7 +258,13 @@ class StatusChecker:
         True when every file is in place and verified; False when the deadline
         came first (the partial files stay and the next call resumes them).
         """
-        return self.executors[host_name].download(run_dir, files, local_dir, recorder, deadline)
+        log.debug("download from host %s: %s (%d bytes) into %s", host_name, ", ".join(files),
+                  sum(f.size for f in files.values()), local_dir)
+        began = time.monotonic()
+        complete = self.executors[host_name].download(run_dir, files, local_dir, recorder, deadline)
+        log.debug("download from host %s %s after %.2f s", host_name, "finished" if complete else "paused",
+                  time.monotonic() - began)
+        return complete
 
     def file_facts(self, host_name: str, run_dir: str, names: Sequence[str]) -> dict[str, FileFacts]:
         """Size of the files that exist among `names` (relative to `run_dir`), asked now."""
