@@ -11,7 +11,7 @@ from dataclasses import fields, replace
 
 from peewee import PeeweeException
 
-from . import dbcopy, sweeps
+from . import cli_config, dbcopy, sweeps
 from .api import STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh
 from .cli_parser import build_parser
 from .config import ConfigError, load_config
@@ -25,6 +25,11 @@ POLL_SECONDS = 0.5  # sync --wait: pause between probes when the config allows f
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "config":  # the config alone: no database opened, no host contacted
+        try:
+            return cli_config.run(args)
+        except ConfigError as exc:
+            return _fail(str(exc))
     try:
         api = CosmosAPI(load_config(args.config))
     except (ConfigError, SchemaError) as exc:
