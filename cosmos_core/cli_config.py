@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def effective(config: Config) -> dict[str, Any]:
-    """The config in the file's shape, every key given (an unset `gpus` left out)."""
+    """The config in the file's shape, every key given (an unset `gpus` and no model overrides left out)."""
     storage = {"database": config.storage.database, "outputs_dir": str(config.storage.outputs_dir)}
     return {"storage": storage, "ui": asdict(config.ui), "sync": asdict(config.sync),
             "notify": asdict(config.notify), "hosts": [_host_table(host) for host in config.hosts]}
@@ -54,8 +54,9 @@ def _host_table(host: HostConfig) -> dict[str, Any]:
         del table["gpus"]
     if host.slurm is not None:
         table |= asdict(host.slurm)
-    table["model"] = {name: {"image": setup.image, "remote_dir": setup.remote_dir, "run_args": list(setup.run_args)}
-                      for name, setup in host.model_overrides}
+    if host.model_overrides:
+        table["model"] = {name: {"image": setup.image, "remote_dir": setup.remote_dir,
+                                 "run_args": list(setup.run_args)} for name, setup in host.model_overrides}
     return table
 
 
@@ -104,7 +105,7 @@ def to_toml(doc: dict[str, Any]) -> str:
         lines += [f"[{section}]", *_pairs(doc[section]), ""]
     for host in doc["hosts"]:
         lines += ["[[hosts]]", *_pairs({k: v for k, v in host.items() if k != "model"}), ""]
-        for model, table in host["model"].items():
+        for model, table in host.get("model", {}).items():
             lines += [f"[hosts.model.{_value(model)}]", *_pairs(table), ""]
     return "\n".join(lines)
 

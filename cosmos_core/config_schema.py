@@ -186,8 +186,7 @@ def one_line(error: ValidationError) -> str:
     first = next((p for p in problems if p["type"] == "extra_forbidden"), problems[0])
     loc, kind, value = first["loc"], first["type"], first.get("input")
     if kind == "extra_forbidden":
-        what = "table" if len(loc) == 1 and isinstance(value, dict) else "key"
-        return f"unknown {what} {_path(loc)!r}"
+        return f"unknown {'table' if isinstance(value, dict) else 'key'} {_path(loc)!r}"
     if kind == "missing":
         return f"{_path(loc[:-1])} missing required key {loc[-1]!r}"
     if kind == "config":
