@@ -65,11 +65,10 @@ remote_dir = ""
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
+    """'~' is tmp_path/home (it need not exist), and the cwd is tmp_path."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
-    return home
+    return tmp_path / "home"
 
 
 def write(path: Path, text: str) -> Path:
