@@ -70,6 +70,11 @@ NotEmpty = Annotated[str, _rule(lambda v: v.strip() != "", "must not be empty")]
 HostName = Annotated[str, _pattern(r"[A-Za-z0-9_.-]+", "must match [A-Za-z0-9_.-]+")]
 Models = Annotated[list[str], _rule(lambda v: v and set(v) <= set(MODELS) and len(set(v)) == len(v),
                                     f"must list some of {', '.join(MODELS)}, each once")]
+DatabaseUrl = Annotated[str, _rule(lambda v: v.startswith(DB_SCHEMES), "must be a sqlite:/// or postgresql:// URL")]
+WebhookUrl = Annotated[str, _rule(lambda v: not v or v.startswith(("http://", "https://")),
+                                  "must be empty or an http:// or https:// URL")]
+Auth = Annotated[str, _rule(_is_auth, "must be empty or 'user:password'")]
+Command = Annotated[str, _rule(_is_command, "must be a non-empty command")]
 
 
 class _Table(BaseModel):
@@ -77,8 +82,7 @@ class _Table(BaseModel):
 
 
 class StorageFile(_Table):
-    database: Annotated[str, _rule(lambda v: v.startswith(DB_SCHEMES), "must be a sqlite:/// or postgresql:// URL")] \
-        = "sqlite:///outputs/cosmos.db"  # a relative sqlite path is relative to the cwd
+    database: DatabaseUrl = "sqlite:///outputs/cosmos.db"  # a relative sqlite path is relative to the cwd
     outputs_dir: str = "outputs"
 
 
@@ -86,7 +90,7 @@ class UIFile(_Table):
     host: str = "127.0.0.1"
     port: Port = 7860
     refresh_seconds: Positive = 5.0
-    auth: Annotated[str, _rule(_is_auth, "must be empty or 'user:password'")] = ""  # "" is no login
+    auth: Auth = ""  # "" is no login
 
 
 class SyncFile(_Table):
@@ -97,8 +101,7 @@ class SyncFile(_Table):
 
 
 class NotifyFile(_Table):
-    url: Annotated[str, _rule(lambda v: not v or v.startswith(("http://", "https://")),
-                              "must be empty or an http:// or https:// URL")] = ""  # "" is off
+    url: WebhookUrl = ""  # "" is off; else a webhook taking Slack-compatible JSON
 
 
 class ModelFile(_Table):
@@ -118,7 +121,7 @@ class HostFile(_Table):
     known_hosts: str = "~/.ssh/known_hosts"
     remote_dir: str | None = None  # None: Transfer1's checkout under the user's home
     image: str = MODELS[DEFAULT_MODEL].image
-    docker: Annotated[str, _rule(_is_command, "must be a non-empty command")] = "docker"
+    docker: Command = "docker"  # command prefix on the host, e.g. "sudo docker"
     run_args: list[str] = ["--gpus", "all", "--ipc=host", "--shm-size=8g"]
     num_gpus: AtLeastOne = 1
     gpus: AtLeastOne | None = None  # GPU slots runs queue for; None: no queue
@@ -177,7 +180,7 @@ def _toml_type(value: Any) -> str:
 
 def _path(loc: tuple[int | str, ...]) -> str:
     """('hosts', 1, 'run_args', 0) -> 'hosts[1].run_args[0]'."""
-    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).removeprefix(".")
 
 
 def one_line(error: ValidationError) -> str:

@@ -155,6 +155,7 @@ def test_a_missing_required_host_key_is_named(tmp_path: Path, name: str) -> None
 @pytest.mark.parametrize(("text", "message"), [
     ("colour = 1\n", "unknown key 'colour'"),
     ("[colour]\n", "unknown table 'colour'"),
+    ('".x" = 1\n', "unknown key '.x'"),
     ("[ui]\ncolour = 1\n", "unknown key 'ui.colour'"),
     ("[notify]\nchannel = '#runs'\n", "unknown key 'notify.channel'"),
     (GOOD_HOST + "colour = 1\n", "unknown key 'hosts[0].colour'"),
