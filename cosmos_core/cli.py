@@ -11,7 +11,7 @@ from dataclasses import fields, replace
 
 from peewee import PeeweeException
 
-from . import completion, dbcopy, sweeps
+from . import cli_config, completion, dbcopy, sweeps
 from .api import STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh
 from .cli_logging import setup_logging
 from .cli_parser import build_parser
@@ -34,6 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "completion":
         print(completion.script(build_parser(), args.shell), end="")
         return 0
+    if args.command == "config":  # the config alone: no database opened, no host contacted
+        try:
+            return cli_config.run(args)
+        except ConfigError as exc:
+            return _fail(str(exc))
     try:
         api = CosmosAPI(load_config(args.config))
     except (ConfigError, SchemaError) as exc:

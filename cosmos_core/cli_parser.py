@@ -144,7 +144,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_arguments(sub.add_parser("dashboard", help="serve the page (as `python launch.py`)"))
     completion = sub.add_parser("completion", help="print the completion script: eval \"$(cosmos completion bash)\"")
     completion.add_argument("shell", choices=SHELLS)
+    _add_config(sub)
     return parser
+
+
+def _add_config(sub: argparse._SubParsersAction) -> None:
+    config = sub.add_parser("config", help="'config show' prints the effective config; 'config check [FILE]' validates")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    show = config_sub.add_parser("show", help="the config after defaults, as TOML, secrets masked")
+    show.add_argument("--json", action="store_true")
+    check = config_sub.add_parser("check", help="validate FILE (default: the one in use); no host or database touched")
+    check.add_argument("file", nargs="?", metavar="FILE")
 
 
 def _add_fixed_knobs(group: argparse._ArgumentGroup) -> None:

@@ -1,0 +1,123 @@
+"""`config show` and `config check`: the config as the product reads it, touching no host or database.
+
+`show` prints the effective config (defaults filled in, paths expanded) as TOML that
+loads back to the same config, or as JSON, with its secrets masked: the password of
+`ui.auth` and of `storage.database`, and the path and query of `notify.url` (a Slack
+webhook's path is its secret).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from dataclasses import asdict, fields
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .config import Config, HostConfig, load_config
+
+MASK = "****"
+SECTIONS = ("storage", "ui", "sync", "notify")
+
+
+def run(args: argparse.Namespace) -> int:
+    """`config show [--json]` or `config check [FILE]`; a bad config raises ConfigError."""
+    if args.config_command == "check":
+        config = load_config(args.file or args.config)
+        count = len(config.hosts)
+        print(f"{args.file or config.source or 'defaults (no config file)'}: ok "
+              f"({count} host{'' if count == 1 else 's'})")
+        return 0
+    config = load_config(args.config)
+    doc = masked(effective(config))
+    if args.json:
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        where = config.source or "defaults (no config file)"
+        print(f"# effective config of {where} (defaults filled in, secrets masked)\n{to_toml(doc)}", end="")
+    return 0
+
+
+def effective(config: Config) -> dict[str, Any]:
+    """The config in the file's shape, every key given (an unset `gpus` and no model overrides left out)."""
+    storage = {"database": config.storage.database, "outputs_dir": str(config.storage.outputs_dir)}
+    return {"storage": storage, "ui": asdict(config.ui), "sync": asdict(config.sync),
+            "notify": asdict(config.notify), "hosts": [_host_table(host) for host in config.hosts]}
+
+
+def _host_table(host: HostConfig) -> dict[str, Any]:
+    table = {f.name: getattr(host, f.name) for f in fields(host) if f.name not in ("model_overrides", "slurm")}
+    table |= {"key_file": str(host.key_file), "known_hosts": str(host.known_hosts), "docker": shlex.join(host.docker),
+              "run_args": list(host.run_args), "models": list(host.models)}
+    if host.gpus is None:
+        del table["gpus"]
+    if host.slurm is not None:
+        table |= asdict(host.slurm)
+    if host.model_overrides:
+        table["model"] = {name: {"image": setup.image, "remote_dir": setup.remote_dir,
+                                 "run_args": list(setup.run_args)} for name, setup in host.model_overrides}
+    return table
+
+
+def masked(doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` (from `effective`) with its secrets replaced by ****."""
+    return doc | {
+        "storage": doc["storage"] | {"database": mask_url(doc["storage"]["database"])},
+        "ui": doc["ui"] | {"auth": mask_auth(doc["ui"]["auth"])},
+        "notify": doc["notify"] | {"url": mask_url(doc["notify"]["url"], hide_path=True)},
+    }
+
+
+def mask_auth(auth: str) -> str:
+    """'user:password' -> 'user:****'; '' (no login) stays ''."""
+    user, colon, _ = auth.partition(":")
+    return f"{user}:{MASK}" if colon else auth
+
+
+def mask_url(url: str, *, hide_path: bool = False) -> str:
+    """The URL with its password (in the address or a `password` query parameter) masked;
+    with `hide_path`, its path, query and fragment too. A URL that does not parse keeps only its scheme."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return f"{url.partition('://')[0]}://{MASK}"
+    netloc, query = parts.netloc, parts.query
+    if password is not None:
+        userinfo, _, hostport = netloc.rpartition("@")
+        netloc = f"{userinfo.partition(':')[0]}:{MASK}@{hostport}"
+    if hide_path:
+        hidden = parts.path.strip("/") or parts.query or parts.fragment
+        return urlunsplit((parts.scheme, netloc, f"/{MASK}" if hidden else parts.path, "", ""))
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any("password" in key.lower() for key, _ in pairs):
+        query = urlencode([(key, MASK if "password" in key.lower() else value) for key, value in pairs], safe="*")
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # as written: urlunsplit would drop the '//' of sqlite:///
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def to_toml(doc: dict[str, Any]) -> str:
+    """`doc` (from `effective`) as a TOML file."""
+    lines: list[str] = []
+    for section in SECTIONS:
+        lines += [f"[{section}]", *_pairs(doc[section]), ""]
+    for host in doc["hosts"]:
+        lines += ["[[hosts]]", *_pairs({k: v for k, v in host.items() if k != "model"}), ""]
+        for model, table in host.get("model", {}).items():
+            lines += [f"[hosts.model.{_value(model)}]", *_pairs(table), ""]
+    return "\n".join(lines)
+
+
+def _pairs(table: dict[str, Any]) -> list[str]:
+    return [f"{key} = {_value(value)}" for key, value in table.items()]
+
+
+def _value(value: str | int | float | list) -> str:
+    """A TOML value: JSON's string escapes are TOML's, bar DEL, which TOML wants escaped too."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, list):
+        return f"[{', '.join(_value(item) for item in value)}]"
+    return repr(value)  # an int or a finite float (the schema refuses inf and nan)
