@@ -48,6 +48,8 @@ class CosmosAPI:
         self.last_sync = SyncReport()
 
     def close(self) -> None:
+        if self.repo.notifier is not None:
+            self.repo.notifier.close()
         for executor in self.executors.values():
             executor.close()
         self.db.close()

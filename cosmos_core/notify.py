@@ -130,6 +130,15 @@ class Notifier:
             log.warning("webhook: notifications not sent now (database: %s)", exc)
             return 0
 
+    def close(self) -> None:
+        """As the process ends: post what it still holds (one more call), and hand the rest over at
+        once instead of leaving them claimed until the lease runs out."""
+        self.deliver()
+        try:
+            outbox.release(self.token, self.clock())
+        except pw.PeeweeException as exc:
+            log.warning("webhook: notifications not handed over (database: %s)", exc)
+
     def _deliver(self) -> int:
         started, sent = time.monotonic(), 0
         for run_id in outbox.due(self.token, self.clock(), MAX_PER_CALL):

@@ -34,7 +34,7 @@ def due(claimant: str, now: float, limit: int) -> list[str]:
     """Run ids of pending rows `claimant` holds or anyone may claim now, oldest first."""
     query = (Notification.select(Notification.run_id)
              .where((Notification.state == PENDING) & _claimable(claimant, now))
-             .order_by(Notification.created_at).limit(limit))
+             .order_by(Notification.created_at, Notification.run_id).limit(limit))
     return [row.run_id for row in query]
 
 
@@ -57,6 +57,12 @@ def mark_failed(run_id: str, attempts: int, error: str, retry_at: float | None) 
     Notification.update(state=state, attempts=attempts, last_error=error, claimed_by=None,
                         due_at=retry_at or 0.0).where(
         (Notification.run_id == run_id) & (Notification.state == PENDING)).execute()
+
+
+def release(claimant: str, now: float) -> None:
+    """Give up the claims `claimant` still holds: anyone may take them now."""
+    Notification.update(claimed_by=None, due_at=now).where(
+        (Notification.claimed_by == claimant) & (Notification.state == PENDING)).execute()
 
 
 def _claimable(claimant: str, now: float) -> Expression:

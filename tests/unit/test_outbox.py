@@ -177,3 +177,16 @@ def test_one_call_posts_at_most_a_few_oldest_first(db, tmp_path, clock, hook):
         clock.now += 1
     assert notifier.deliver() == notify.MAX_PER_CALL and hook.run_ids() == ids[:notify.MAX_PER_CALL]
     assert notifier.deliver() == 2 and hook.run_ids() == ids
+
+
+def test_a_process_that_ends_posts_what_it_can_and_hands_the_rest_over(db, tmp_path, clock, hook):
+    ender, other = Notifier(hook.url, clock), Notifier(hook.url, clock)
+    repo = make_repo(tmp_path, clock, ender)
+    ids = [running_run(repo, tmp_path, f"rs_{i}") for i in range(notify.MAX_PER_CALL + 2)]
+    for run_id in ids:
+        end(repo, run_id)
+    ender.close()
+    assert hook.run_ids() == ids[:notify.MAX_PER_CALL]
+    assert {r.run_id: (r.claimed_by, r.due_at) for r in rows().values() if r.state == "pending"} == {
+        run_id: (None, clock.now) for run_id in ids[notify.MAX_PER_CALL:]}
+    assert other.deliver() == 2 and sorted(hook.run_ids()) == sorted(ids)  # at once: no lease to wait out
