@@ -16,7 +16,7 @@ import gradio as gr
 
 from cosmos_core.api import CosmosAPI, CosmosError, Refresh
 
-from . import layout
+from . import layout, notifications
 from .handlers import DEFAULT_MODEL, KNOB_FIELDS, Handlers, NewRun, Query, diff
 from .sweep_form import SweepForm
 
@@ -58,6 +58,7 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
                 ui |= layout.hosts_tab(hosts)
         ui["timer"] = gr.Timer(api.config.ui.refresh_seconds)
         rerender = _wire_refresh(handlers, ui, demo)
+        notifications.wire(api, ui["timer"], demo)
         _wire_actions(handlers, ui, rerender)
         _wire_form(handlers, ui, rerender)
         _wire_sweep(handlers, ui)
