@@ -24,6 +24,7 @@ TOAST_SECONDS = 10
 MAX_ERROR_CHARS = 300
 TOASTS: dict[str, Callable[..., None]] = {"completed": gr.Success, "failed": gr.Warning, "cancelled": gr.Info}
 QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
+Watch = Callable[[list[str] | None], list[Any]]
 log = logging.getLogger(__name__)
 
 
@@ -46,32 +47,32 @@ def toast(run: dict, prompt_name: str) -> tuple[str, str]:
     return run["status"], text
 
 
-def watcher(api: CosmosAPI) -> Callable[[list[str] | None], list[Any]]:
-    """The tick's handler: (runs seen active) -> (runs active now, the page title); toasts the runs that left.
-    Reads the database only (the runs table's own tick does the sync)."""
+def watcher(api: CosmosAPI) -> Watch:
+    """For the tab's load and timer renders: (runs seen active) -> (runs active now, the page title), each
+    gr.skip() when unchanged; toasts the runs that left. Reads the database only (the render synced)."""
 
     def watch(seen: list[str] | None) -> list[Any]:
         try:
-            active = api.active_run_ids()
+            active = sorted(api.active_run_ids())
             for run_id in left(seen, active):
                 _toast(api, run_id)
         except Exception:  # keep the page alive; the next tick tries again
             log.exception("run notifications failed")
             return [gr.skip(), gr.skip()]
-        return [sorted(active), page_title(len(active))]
+        if active == seen:
+            return [gr.skip(), gr.skip()]  # a quiet tick sends nothing
+        same_count = seen is not None and len(seen) == len(active)
+        return [active, gr.skip() if same_count else page_title(len(active))]
 
     return watch
 
 
-def wire(api: CosmosAPI, timer: gr.Timer, demo: gr.Blocks) -> None:
-    """On page load and on every tick: the session's runs, the toasts, the title (set by a line of JS
-    when the hidden `page-title` box changes)."""
-    seen = gr.State(None)
+def page_title_box() -> dict[str, Any]:
+    """The session's runs seen active ("seen"), and a hidden box ("title") whose change sets the tab's
+    title with a line of JS (no event of its own on the server)."""
     title = gr.Textbox(TITLE, visible="hidden", elem_id="page-title")
-    watch = watcher(api)
-    demo.load(watch, seen, [seen, title], **QUIET)
-    timer.tick(watch, seen, [seen, title], concurrency_limit=None, **QUIET)
     title.change(None, title, None, js=SET_TITLE_JS, **QUIET)
+    return {"seen": gr.State(None), "title": title}
 
 
 def _toast(api: CosmosAPI, run_id: str) -> None:

@@ -25,7 +25,7 @@ def start(e2e_api, text: str, tmp_path) -> dict:
 
 def test_the_title_counts_active_runs_and_a_finished_run_is_toasted_once(page, e2e_api, tmp_path):
     expect(page).to_have_title(TITLE, timeout=60_000)  # what other tests started has ended
-    before = start(e2e_api, "already over [exit=3]", tmp_path)
+    before = start(e2e_api, "already over [sleep=3] [exit=3]", tmp_path)
     expect(page).to_have_title(f"(1) {TITLE}")
     expect(toasts(page)).to_contain_text(f"Run {before['id']} (already over) failed: Container exited with code 3")
     expect(page).to_have_title(TITLE)
