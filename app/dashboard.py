@@ -16,7 +16,7 @@ import gradio as gr
 
 from cosmos_core.api import CosmosAPI, CosmosError, Refresh
 
-from . import layout, onboarding
+from . import layout, notifications, onboarding
 from .handlers import DEFAULT_MODEL, KNOB_FIELDS, Handlers, NewRun, Query, diff
 from .sweep_form import SweepForm
 
@@ -61,6 +61,7 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
                     ui["hosts_add_host"] = onboarding.add_host_form("hosts-add-host",
                                                                     onboarding.default_known_hosts(handlers))
         ui["timer"] = gr.Timer(api.config.ui.refresh_seconds)
+        ui |= notifications.page_title_box()
         rerender = _wire_refresh(handlers, ui, demo)
         _wire_actions(handlers, ui, rerender)
         _wire_form(handlers, ui, rerender)
@@ -106,17 +107,21 @@ def _wire_sweep(handlers: Handlers, ui: dict[str, Any]) -> None:
     ui["sweep_start"].click(start, inputs, [ui["sweep_status"], ui["notice"]], **PRIVATE)
 
 
-def _render(handlers: Handlers, refresh: Refresh) -> Callable[..., list[Any]]:
-    """An event function that re-renders a tab: (filters, page, selected, sent) -> changed outputs + sent."""
+def _render(handlers: Handlers, refresh: Refresh, watch: notifications.Watch | None = None) -> Callable[..., list]:
+    """An event function that re-renders a tab: (filters, page, selected, sent, seen) -> changed outputs, what
+    `watch` (toasts) makes of `seen`, the runs the tab saw active: the page title, then the two states, seen
+    and sent (only on load and ticks, which never overlap: two renders at once would toast a run twice)."""
 
-    def render(status: str, kind: str, host: str, text: str, page: int, run_id: str | None, sent: dict) -> list:
+    def render(status: str, kind: str, host: str, text: str, page: int, run_id: str | None, sent: dict,
+               seen: list[str] | None) -> list:
         try:
             view = handlers.render(Query(status, kind, host, text or "", page), run_id, refresh)
         except Exception as exc:  # keep the page alive; the next tick tries again
             log.exception("refresh failed")
             view = {"banner": f"❌ refresh failed: {type(exc).__name__}: {exc}"}
         changed, sent = diff(view, sent)
-        return [_update(k, changed[k]) if k in changed else gr.skip() for k in RENDERED] + [sent]
+        seen, title = watch(seen) if watch is not None else (gr.skip(), gr.skip())
+        return [_update(k, changed[k]) if k in changed else gr.skip() for k in RENDERED] + [title, seen, sent]
 
     return render
 
@@ -133,8 +138,8 @@ def _update(key: str, value: Any) -> Any:
 
 
 def _render_args(ui: dict[str, Any]) -> tuple[list, list]:
-    inputs = [ui[k] for k in ("status_f", "kind_f", "host_f", "search", "page", "selected", "sent")]
-    return inputs, [ui[name] for name in RENDERED.values()] + [ui["sent"]]
+    inputs = [ui[k] for k in ("status_f", "kind_f", "host_f", "search", "page", "selected", "sent", "seen")]
+    return inputs, [ui[name] for name in RENDERED.values()] + [ui["title"], ui["seen"], ui["sent"]]
 
 
 def _wire_refresh(handlers: Handlers, ui: dict[str, Any], demo: gr.Blocks) -> Callable[[Any], Any]:
@@ -142,12 +147,13 @@ def _wire_refresh(handlers: Handlers, ui: dict[str, Any], demo: gr.Blocks) -> Ca
     `rerender(event)`, which re-renders the tab after an event."""
     inputs, outputs = _render_args(ui)
     shown = _render(handlers, Refresh.NONE)
+    watch = notifications.watcher(handlers.api)
 
     def rerender(event: Any) -> Any:
         return event.then(shown, inputs, outputs, **QUIET)
 
-    demo.load(shown, inputs, outputs, **QUIET)
-    ui["timer"].tick(_render(handlers, Refresh.AUTO), inputs, outputs, concurrency_limit=None, **QUIET)
+    demo.load(_render(handlers, Refresh.NONE, watch), inputs, outputs, **QUIET)
+    ui["timer"].tick(_render(handlers, Refresh.AUTO, watch), inputs, outputs, concurrency_limit=None, **QUIET)
     ui["refresh_now"].click(_render(handlers, Refresh.FORCE), inputs, outputs, show_progress="minimal",
                             show_progress_on=ui["table"], **PRIVATE)
     filters = [ui["status_f"].change, ui["kind_f"].change, ui["host_f"].change, ui["search"].submit]

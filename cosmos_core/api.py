@@ -17,6 +17,7 @@ from .executors import Executor, JobState, SubmitError, make_executor
 from .export import export_rows
 from .launcher import LaunchPlan, PromptInput
 from .models import Prompt, Run
+from .notify import Notifier
 from .onboarding import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS
 from .params import STRENGTHS, InferenceParams, ParamError
 from .remote import RemoteError
@@ -43,11 +44,14 @@ class CosmosAPI:
         # A refresh answers within the probe timeout, whatever the host.
         self.executors: dict[str, Executor] = {h.name: make_executor(h, sync.probe_timeout_seconds)
                                                for h in config.hosts}
-        self.repo = DataRepository(config.storage.outputs_dir, sync)
+        notifier = Notifier(config.notify.url) if config.notify.url else None
+        self.repo = DataRepository(config.storage.outputs_dir, sync, notifier=notifier)
         self.repo.initialize_status_checker(StatusChecker(self.executors, sync.lost_after_seconds))
         self.last_sync = SyncReport()
 
     def close(self) -> None:
+        if self.repo.notifier is not None:
+            self.repo.notifier.close()
         for executor in self.executors.values():
             executor.close()
         self.db.close()
@@ -246,6 +250,10 @@ class CosmosAPI:
 
     def count_by_status(self) -> dict[str, int]:
         return self.repo.count_by_status()
+
+    def active_run_ids(self) -> list[str]:
+        """Runs starting, queued or running, from the database alone."""
+        return self.repo.active_run_ids()
 
     def sync(self, refresh: Refresh = Refresh.FORCE, deadline: float | None = None,
              on_progress: ProgressListener | None = None) -> SyncReport:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import peewee as pw
 
 from . import models
-from .models import BaseModel, Changes, DownloadLease, Prompt, Run, SchemaError, SchemaVersion
+from .models import BaseModel, Changes, DownloadLease, Notification, Prompt, Run, SchemaError, SchemaVersion
 
 BATCH_PARAMETERS = 30_000  # bound values per INSERT: under SQLite's 32766 (3.32+) and PostgreSQL's 65535
 MUST_BE_EMPTY = (Prompt, Run)  # a target that holds any of these already has a history of its own
@@ -32,10 +32,11 @@ class CopyError(ValueError):
 
 
 def copied_models() -> list[type[BaseModel]]:
-    """Every table of models.py but the schema version and the download leases (which belong to the
-    processes downloading now, not to the history), parents before the tables that refer to them."""
+    """Every table of models.py but the schema version, the download leases and the webhook's outbox
+    (which belong to the processes on the source now, not to the history: a pending notification
+    copied could be posted from both databases), parents before the tables that refer to them."""
     found = [m for m in vars(models).values() if isinstance(m, type) and issubclass(m, BaseModel)
-             and m not in (BaseModel, SchemaVersion, DownloadLease)]
+             and m not in (BaseModel, SchemaVersion, DownloadLease, Notification)]
     return pw.sort_models(found)
 
 

@@ -113,6 +113,24 @@ class DownloadLease(BaseModel):
     expires_at = pw.DoubleField()
 
 
+class Notification(BaseModel):
+    """The webhook's outbox: a row per run that reached a terminal status, written in the transaction
+    of that transition (so exactly one per run), and kept once posted or given up.
+
+    `due_at` is when any process may claim it: the lease of the process posting it now (the one that
+    applied the transition claims it as it writes it), or the back-off after a failed post."""
+
+    run_id = pw.CharField(primary_key=True, max_length=40)
+    payload = pw.TextField()  # the JSON body to POST
+    state = pw.CharField(max_length=10, default="pending", index=True)  # pending | sent | gave_up
+    claimed_by = pw.CharField(max_length=100, null=True)  # the process posting it (notify.process_token)
+    due_at = pw.DoubleField(default=0.0)
+    attempts = pw.IntegerField(default=0)
+    last_error = pw.TextField(null=True)
+    created_at = pw.DoubleField()
+    sent_at = pw.DoubleField(null=True)
+
+
 class SchemaVersion(BaseModel):
     """A single row (id 1): the migration the database has reached."""
 
@@ -160,9 +178,13 @@ def _add_gpu_queue_and_sweeps_v6(db: pw.Database) -> None:
     db.execute_sql(f"CREATE INDEX IF NOT EXISTS run_sweep_id ON {Run._meta.table_name} (sweep_id)")
 
 
+def _add_notifications_v7(db: pw.Database) -> None:
+    db.create_tables([Notification])  # IF NOT EXISTS, its index too
+
+
 MIGRATIONS: list[Callable[[pw.Database], None]] = [
     _create_v1, _add_launched_on_v2, _add_model_and_progress_v3, _add_indexes_and_changes_v4,
-    _add_backoff_and_leases_v5, _add_gpu_queue_and_sweeps_v6,
+    _add_backoff_and_leases_v5, _add_gpu_queue_and_sweeps_v6, _add_notifications_v7,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -21,6 +21,7 @@ from peewee import fn
 from .config import SyncConfig
 from .install import install_id
 from .models import Changes, DownloadLease, HostState, Prompt, Run
+from .notify import Notifier
 from .status import (
     ACTIVE,
     DOWNLOADABLE,
@@ -63,10 +64,12 @@ def new_id(prefix: str) -> str:
 
 
 class DataRepository:
-    def __init__(self, outputs_dir: Path, sync: SyncConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, outputs_dir: Path, sync: SyncConfig, clock: Callable[[], float] = time.time,
+                 notifier: Notifier | None = None) -> None:
         self.outputs_dir = Path(outputs_dir)
         self.sync_config = sync
         self.clock = clock
+        self.notifier = notifier  # None: no webhook, no outbox rows
         self.syncer: LazySync | None = None
         self.last_report = SyncReport()
         self._counts: tuple[int, dict[str, int]] | None = None  # (Changes.count when counted, runs per status)
@@ -126,12 +129,17 @@ class DataRepository:
             raise ValueError(f"status cannot move from {[e.value for e in expected]} to {fields['status']}")
         allowed = [e.value for e in expected]
         fields = {k: json.dumps(v) if k == "remote_files" else v for k, v in fields.items()}
+        ends = "status" in fields and RunStatus(fields["status"]).is_terminal() and self.notifier is not None
         with Run._meta.database.atomic():
             if "status" in fields:  # the one Changes row first: two transactions ending runs in different
                 _lock_changes()     # orders then queue on it instead of deadlocking on each other's runs
             changed = Run.update(**fields).where((Run.id == run_id) & Run.status.in_(allowed)).execute() == 1
             if changed and "status" in fields:
                 _count_change()
+                if ends:
+                    self.notifier.record(run_id)  # the webhook's outbox row, in this same transaction
+        if changed and ends and not Run._meta.database.in_transaction():
+            self.notifier.deliver()  # committed (a sync's transitions: delivered once all are, see sync.py)
         return changed
 
     def get_run(self, run_id: str, refresh: Refresh = Refresh.AUTO) -> Run:
@@ -202,6 +210,15 @@ class DataRepository:
         """Compare-and-set each, all in one transaction; how many applied."""
         with Run._meta.database.atomic():
             return sum(self.transition(c.run_id, c.expect, **c.fields) for c in changes)
+
+    def deliver_notifications(self) -> None:
+        """Post the webhook messages due (this process's new ones, retries, those of processes that died)."""
+        if self.notifier is not None:
+            self.notifier.deliver()
+
+    def active_run_ids(self) -> list[str]:
+        """Runs starting, queued or running (the page's title counts them)."""
+        return [r.id for r in Run.select(Run.id).where(Run.status.in_(ACTIVE + LAUNCHING))]
 
     def runs_to_probe(self) -> list[Run]:
         """Unfinished runs, and settled ones whose job is still to clean up (two indexed queries:

@@ -77,6 +77,7 @@ class LazySync:
             runs = [run for run in wanted if run.status not in LAUNCHING
                     or (run.launched_on == self.owner and held.enter_context(self.repo.run_lock(run.id)))]
             self._probe_hosts(_by_host(runs), force, report)
+        self.repo.deliver_notifications()  # of the transitions just committed, before any download
         self._download_due(deadline, report, on_progress, hosts, force)
         return report
 

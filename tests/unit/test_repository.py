@@ -105,13 +105,14 @@ def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path, video):
     for column in ("failures", "retry_at"):
         db.execute_sql(f"ALTER TABLE hoststate DROP COLUMN {column}")
     db.execute_sql("DROP TABLE downloadlease")
+    db.execute_sql("DROP TABLE notification")
     models.SchemaVersion.update(version=1).execute()
     db.close()
     db = models.connect(url)
-    assert models.SchemaVersion.get_by_id(1).version == models.SCHEMA_VERSION == 6
+    assert models.SchemaVersion.get_by_id(1).version == models.SCHEMA_VERSION == 7
     assert {"launched_on", "model", "progress"} <= {c.name for c in db.get_columns("run")}
     assert {"failures", "retry_at"} <= {c.name for c in db.get_columns("hoststate")}
-    assert db.table_exists("downloadlease")
+    assert db.table_exists("downloadlease") and db.table_exists("notification")
     old = repo.get_run("rs_old")
     assert old.launched_on is None and old.model == "transfer1" and old.progress is None
     assert repo.get_prompt(prompt.id).text == "kept"
