@@ -3,7 +3,7 @@
 # The stand-in GPU host is real: OpenSSH server, podman + runc behind a `docker` shim, ffmpeg, Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(openssh-server podman runc busybox-static ffmpeg chromium jq iproute2 slurmctld slurmd slurm-client slurmdbd munge mariadb-server postgresql-15)
+packages=(openssh-server podman runc busybox-static ffmpeg chromium jq iproute2 slurmctld slurmd slurm-client slurmdbd munge mariadb-server postgresql-15 zsh)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
