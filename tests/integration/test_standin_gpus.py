@@ -55,10 +55,12 @@ def test_flock_is_util_linux_in_the_image(gpu_host: TestHost) -> None:
 
 
 def test_two_containers_contend_for_one_lock_until_the_holder_dies(gpu_host: TestHost, checkout: Path) -> None:
-    """As the queue takes a slot: bash opens the lock file on an fd and `flock -n`s the fd; the
-    lock is the kernel's, on the host's file, so another container, and the host, see it held."""
+    """As the queue takes a slot: bash opens the lock file on an fd and `flock`s the fd; the
+    lock is the kernel's, on the host's file, so another container, and the host, see it held.
+    The holder waits for the lock rather than `-n`: this test's own probe from the host takes
+    it for an instant, and a `flock -n` landing in that instant would give up for good."""
     name = f"lockholder-{uuid.uuid4().hex[:8]}"
-    hold = f'exec {{fd}}>{LOCK} && flock -n "$fd" && echo held && exec sleep 300'
+    hold = f'exec {{fd}}>{LOCK} && flock -w 60 "$fd" && echo held && exec sleep 300'
     holder = gpu_host.container_argv("bash", "-c", hold, detach=True, remote_dir=str(checkout))
     holder.insert(holder.index("-d") + 1, f"--name={name}")
     lock = checkout / LOCK
