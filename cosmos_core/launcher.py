@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import gpu_queue
 from .config import HostConfig
 from .params import InferenceParams
 from .specs import ModelCall, transfer1_upscale_call
@@ -45,7 +46,7 @@ class LaunchPlan:
     texts: Mapping[str, str] = field(default_factory=dict)  # relative to the run dir -> content
     model: str = TRANSFER1.name
     ticket: str = ""  # its place in the host's GPU queue (see gpu_queue.ticket); "" when the host has none
-    gpu_slots: int | None = None  # the host's GPU slots, when it has a queue
+    gpu_slots: int | None = None  # the host's GPU slots; None: as many as nvidia-smi lists there, else 1
 
     def remote_dir(self, host: HostConfig) -> str:
         return posixpath.join(host.setup(self.model).remote_dir, self.relative_dir)
@@ -57,8 +58,9 @@ class LaunchPlan:
     def env(self, num_gpus: int) -> dict[str, str]:
         """The job's environment, whatever runs it; with the host's GPU queue when it has one."""
         env = {"NUM_GPU": str(num_gpus), "PYTHONPATH": WORKSPACE, "COSMOS_RUN_ID": self.run_id}
-        if self.ticket and self.gpu_slots:
-            env |= {"COSMOS_GPUS": str(self.gpu_slots), "COSMOS_TICKET": self.ticket}
+        if self.ticket:
+            env |= {"COSMOS_GPUS": str(self.gpu_slots or "auto"), "COSMOS_TICKET": self.ticket,
+                    "COSMOS_QUEUE_DIR": gpu_queue.MOUNT}
         return env
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from .gpu_queue import TOO_FEW_GPUS
 from .params import InferenceParams, ParamError, check
 from .specs import ModelCall, transfer1_call, transfer25_call
 
@@ -104,6 +105,6 @@ def probe_patterns() -> tuple[str, str, str]:
     """(stage, counter, reason) patterns over every model, for the probe's greps on the host."""
     stages = [p for m in MODELS.values() for p, _ in m.stages]
     counters = [m.counter[0] for m in MODELS.values()]
-    reasons = [OUT_OF_MEMORY, EXCEPTION_LINE]
+    reasons = [OUT_OF_MEMORY, EXCEPTION_LINE, TOO_FEW_GPUS]
     reasons += [p for m in MODELS.values() for p in m.guardrail + m.missing_checkpoints]
     return tuple("|".join(f"({p})" for p in dict.fromkeys(group)) for group in (stages, counters, reasons))

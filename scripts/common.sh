@@ -27,9 +27,17 @@ cosmos_on_signal() {
 # host's COSMOS_GPUS slots, first come first served by its ticket COSMOS_TICKET (a name that sorts
 # in creation order; the product renames it to move a run to the front), and holds them with flock
 # until it ends: the kernel frees them when the container dies, so no lock is ever stale. A file
-# `paused` in the queue holds every waiting run. Under cosmos_runs/ of the checkout (/workspace).
-COSMOS_QUEUE=cosmos_runs/.queue
-COSMOS_SLOTS=cosmos_runs/.gpus
+# `paused` in the queue holds every waiting run. One queue per host: COSMOS_QUEUE_DIR is the host's
+# queue directory (cosmos_core/gpu_queue.py), mounted into every run's container.
+COSMOS_QUEUE="${COSMOS_QUEUE_DIR:-}/tickets"
+COSMOS_SLOTS="${COSMOS_QUEUE_DIR:-}/slots"
+
+# cosmos_gpu_count: how many GPUs nvidia-smi lists here (in a container: those its --gpus gave it), else 1.
+cosmos_gpu_count() {
+  local count
+  count=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ') || count=0
+  if [ "$count" -ge 1 ]; then printf '%s' "$count"; else printf 1; fi
+}
 
 cosmos_log() { printf '%s\n' "$*" >>"$COSMOS_LOG"; printf '%s\n' "$*"; }
 
@@ -65,7 +73,13 @@ cosmos_take_slots() {
 
 cosmos_wait_for_gpus() {
   local want=${NUM_GPU:-1} ticket_fd
-  [ -n "${COSMOS_GPUS:-}" ] && [ -n "${COSMOS_TICKET:-}" ] || return 0
+  [ -n "${COSMOS_GPUS:-}" ] && [ -n "${COSMOS_TICKET:-}" ] && [ -n "${COSMOS_QUEUE_DIR:-}" ] || return 0
+  [ "$COSMOS_GPUS" = auto ] && COSMOS_GPUS=$(cosmos_gpu_count)
+  if [ "$want" -gt "$COSMOS_GPUS" ]; then
+    cosmos_log "[COSMOS_QUEUE] needs $want GPUs, the host has $COSMOS_GPUS"
+    COSMOS_EXIT=1
+    exit 1
+  fi
   mkdir -p "$COSMOS_QUEUE" "$COSMOS_SLOTS"
   # Locked before it is in the queue (under a hidden name), so no one takes it for a dead run's.
   exec {ticket_fd}>"$COSMOS_QUEUE/.new-$COSMOS_RUN_ID"

@@ -39,6 +39,14 @@ def gpu_host() -> Iterator[TestHost]:
         yield host
 
 
+@pytest.fixture(autouse=True)
+def no_run_outlives_its_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used the stand-in host, none of its runs' containers is left on it."""
+    yield
+    if "gpu_host" in request.fixturenames:
+        request.getfixturevalue("gpu_host").remove_run_containers()
+
+
 @pytest.fixture
 def sample_video(tmp_path: Path) -> Path:
     """A fresh 2 s H.264 mp4."""

@@ -65,7 +65,7 @@ IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # The stand-in model's record of the GPUs each run held, under the checkout
 # mounted at /workspace (tests/standin/lib.sh, gpu_record_start).
 GPU_RECORD = "cosmos_runs/.standin-gpus.log"
-DEFAULT_GPUS = 2  # what nvidia-smi shows until set_gpus()
+DEFAULT_GPUS = 8  # what nvidia-smi shows (over SSH until set_gpus(), and in the image): a DGX-like node
 
 # sshd (LogLevel VERBOSE) writes one such line per exec channel, e.g.
 # "Starting session: command for root from 127.0.0.1 port 40000 id 0".
@@ -386,6 +386,18 @@ class TestHost:
     def docker(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run the docker shim locally (same podman state as SSH sessions)."""
         return _run([self.docker_cmd, *args], check=check, timeout=timeout)
+
+    def remove_run_containers(self) -> None:
+        """Remove every Docker-executor run's container a test left behind: the host outlives the
+        tests and has one GPU queue, where a run left running would hold a slot that the next test's
+        runs wait for. A Slurm job's container (`--rm`) is Slurm's: a module's job may outlive a test."""
+        left = self.docker("ps", "-aq", "--filter", "label=cosmos.run_id").stdout.split()
+        if not left:
+            return
+        facts = self.docker("inspect", "--format", "{{.Id}} {{.HostConfig.AutoRemove}}", *left, check=False)
+        kept = [words[0] for words in map(str.split, facts.stdout.splitlines()) if words[1:] == ["false"]]
+        if kept:
+            self.docker("rm", "--force", "--time", "0", *kept, check=False)
 
     # ------------------------------------------------------------ GPUs
     def _setup_gpus(self) -> None:
@@ -994,7 +1006,7 @@ def _populate_rootfs(rootfs: Path) -> None:
     ``python`` that runs an entry point without torchrun's environment); the
     files it sources go to /opt/standin with the sample video;
     tests/standin/nvidia-smi becomes /usr/local/bin/nvidia-smi (it shows
-    ``${STANDIN_GPUS:-2}`` GPUs).  Debian's busybox has no flock applet.
+    ``${STANDIN_GPUS:-8}`` GPUs).  Debian's busybox has no flock applet.
     """
     for sub in ("bin", "usr/bin", "usr/local/bin", "etc", "opt/standin", "workspace", "root", "proc", "sys", "dev"):
         (rootfs / sub).mkdir(parents=True, exist_ok=True)

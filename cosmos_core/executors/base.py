@@ -126,7 +126,7 @@ class Executor(Protocol):
     def pause_queue(self, paused: bool) -> None:
         """Hold (or release) the runs waiting in the host's GPU queue."""
 
-    def move_to_front(self, run_id: str, run_dir: str, ticket: str) -> None:
+    def move_to_front(self, run_id: str, ticket: str) -> None:
         """Give a queued run a ticket ahead of the others."""
 
     def delete_run_dir(self, run_dir: str) -> None:

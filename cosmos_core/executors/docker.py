@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from .. import gpu_queue
 from ..config import HostConfig
-from ..launcher import RUNS_SUBDIR, WORKSPACE, LaunchPlan
+from ..launcher import WORKSPACE, LaunchPlan
 from ..remote import RemoteError
 from ..transfer_models import model
 from . import docker_cli
@@ -26,8 +26,9 @@ class DockerExecutor(ShellExecutor):
     def __init__(self, config: HostConfig, shell: Shell, files: RunFiles, probe_timeout: float) -> None:
         super().__init__(shell, files, probe_timeout)
         self.config = config
-        # `docker run -d` starts the container at once; with GPU slots its script then waits in the queue.
-        self.first_state = JobState.QUEUED if config.gpus else JobState.RUNNING
+        # `docker run -d` starts the container at once; its script then waits in the host's GPU queue.
+        self.first_state = JobState.QUEUED
+        self.queue = gpu_queue.host_queue_dir(config.remote_dir)
 
     def submit(self, plan: LaunchPlan, on_upload: UploadProgress | None, cancelled: Callable[[], bool]) -> str:
         cfg = self.config
@@ -39,7 +40,10 @@ class DockerExecutor(ShellExecutor):
         command = docker_cli.run_command(
             cfg.docker, run_id=plan.run_id, image=setup.image, run_args=setup.run_args,
             mount_dir=setup.remote_dir, workspace=WORKSPACE, env=plan.env(cfg.num_gpus), argv=plan.argv,
+            mounts={self.queue: gpu_queue.MOUNT} if plan.ticket else None,
         )  # fmt: skip
+        if plan.ticket:  # a bind mount's source must exist (podman refuses it otherwise)
+            command = f"mkdir -p {shlex.join(self._queue_dirs())} && {command}"
         try:
             result = self.shell.run(command)
         except RemoteError:
@@ -53,28 +57,28 @@ class DockerExecutor(ShellExecutor):
         return container_id[0]
 
     def probe(self, targets: Sequence[ProbeTarget], cleanup: Sequence[str] = ()) -> ProbeReport:
-        script = build_probe_script(self.config.docker, targets, cleanup)
+        script = build_probe_script(self.config.docker, targets, cleanup, self.queue)
         answer = self.shell.run("bash -s", stdin=script, timeout=self.probe_timeout).stdout
-        return parse_probe_output(answer, targets, queued=bool(self.config.gpus))
+        return parse_probe_output(answer, targets, queued=True)
 
     def cancel(self, run_id: str, handle: str | None) -> None:
         self.shell.run(docker_cli.stop_command(self.config.docker, run_id))
 
     def pause_queue(self, paused: bool) -> None:
-        """Hold (or release) the runs waiting in the host's GPU queues: one per checkout it serves."""
-        queues = [gpu_queue.queue_dir(posixpath.join(self.config.setup(m).remote_dir, RUNS_SUBDIR, "-"))
-                  for m in self.config.models]
-        flags = [posixpath.join(q, gpu_queue.PAUSED) for q in queues]
-        command = (f"mkdir -p {shlex.join(queues)} && touch {shlex.join(flags)}" if paused
-                   else f"rm -f {shlex.join(flags)}")
+        """Hold (or release) the runs waiting in the host's GPU queue."""
+        flag = shlex.quote(posixpath.join(self.queue, gpu_queue.TICKETS, gpu_queue.PAUSED))
+        command = f"mkdir -p {shlex.join(self._queue_dirs())} && touch {flag}" if paused else f"rm -f {flag}"
         self._checked(command, "pause" if paused else "resume")
 
-    def move_to_front(self, run_id: str, run_dir: str, ticket: str) -> None:
+    def move_to_front(self, run_id: str, ticket: str) -> None:
         """Give a queued run the ticket `ticket` (see gpu_queue.front_ticket); its lock goes with it."""
-        queue = gpu_queue.queue_dir(run_dir)
-        command = (f"cd {shlex.quote(queue)} && set -- *-{shlex.quote(run_id)} && [ -e \"$1\" ] "
+        tickets = posixpath.join(self.queue, gpu_queue.TICKETS)
+        command = (f"cd {shlex.quote(tickets)} && set -- *-{shlex.quote(run_id)} && [ -e \"$1\" ] "
                    f"&& mv -- \"$1\" {shlex.quote(ticket)}")
         self._checked(command, f"move run {run_id} to the front")
+
+    def _queue_dirs(self) -> list[str]:
+        return [posixpath.join(self.queue, sub) for sub in (gpu_queue.TICKETS, gpu_queue.SLOTS)]
 
     def _checked(self, command: str, doing: str) -> None:
         result = self.shell.run(command)

@@ -40,11 +40,14 @@ def run_command(
     env: Mapping[str, str],
     argv: Sequence[str],
     detach: bool = True,
+    mounts: Mapping[str, str] | None = None,
 ) -> str:
     """`docker run -d` for one run: named and labelled by run id, `mount_dir` at
     `workspace` (its working directory), no `--rm` so that the exit code stays inspectable.
-    `detach=False`: in the foreground with `--rm`, for a job whose own record keeps the exit code."""
+    `detach=False`: in the foreground with `--rm`, for a job whose own record keeps the exit code.
+    `mounts`: more host dirs -> container dirs."""
     env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+    mount_args = [arg for host, inside in (mounts or {}).items() for arg in ("-v", f"{host}:{inside}")]
     return _join(
         prefix,
         "run", "-d" if detach else "--rm",
@@ -52,6 +55,7 @@ def run_command(
         "--label", f"{RUN_LABEL}={run_id}",
         *run_args,
         "-v", f"{mount_dir}:{workspace}",
+        *mount_args,
         "-w", workspace,
         *env_args,
         image,

@@ -53,9 +53,10 @@ NEVER_STARTED = "created"  # `docker run -d` starts what it creates: a container
 
 
 def build_probe_script(docker_prefix: Sequence[str], targets: Sequence[ProbeTarget],
-                       remove: Sequence[str] = ()) -> str:
-    """A bash script (fed to `bash -s`) answering for every target in one round trip; it also
-    removes the containers of the runs in `remove`."""
+                       remove: Sequence[str] = (), queue: str = "") -> str:
+    """A bash script (fed to `bash -s`) answering for every target in one round trip, with the
+    places in the host's GPU queue directory `queue`; it also removes the containers of the runs
+    in `remove`."""
     q = shlex.quote
     part = _DOCKER_PART % {
         "seconds": DOCKER_CALL_SECONDS, "docker": " ".join(q(p) for p in docker_prefix),
@@ -65,7 +66,7 @@ def build_probe_script(docker_prefix: Sequence[str], targets: Sequence[ProbeTarg
     if targets:
         part += shlex.join(["inspect", *(t.run_id for t in targets)])
     after = shlex.join(["remove", *remove]) if remove else ""
-    return build_script(part, targets, after)
+    return build_script(part, targets, after, queue)
 
 
 def parse_probe_output(stdout: str, targets: Sequence[ProbeTarget], queued: bool = False) -> ProbeReport:

@@ -11,6 +11,7 @@ payload tags so that anything a login shell prints around it cannot break parsin
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from collections.abc import Sequence
@@ -73,9 +74,10 @@ queue() {  # queue DIR: the tickets (and `paused`) of a GPU queue, in one line
 """
 
 
-def build_script(engine_part: str, targets: Sequence[ProbeTarget], after: str = "") -> str:
+def build_script(engine_part: str, targets: Sequence[ProbeTarget], after: str = "", queue: str = "") -> str:
     """The whole probe (for `bash -s`): the library, the engine's part (which fills `done[]`), one
-    `probe_run` per target, then `after` (say, removing settled jobs)."""
+    `probe_run` per target, the tickets of the host's GPU queue directory `queue` if it has one,
+    then `after` (say, removing settled jobs)."""
     q = shlex.quote
     parts = [_LIBRARY % {
         "open": OPEN_TAG,
@@ -87,8 +89,8 @@ def build_script(engine_part: str, targets: Sequence[ProbeTarget], after: str = 
         **dict(zip(("stages", "counters", "reasons_re"), map(q, probe_patterns()), strict=True)),
     }, engine_part]  # fmt: skip
     parts += [shlex.join(["probe_run", t.run_id, t.run_dir, *t.files]) for t in targets]
-    queues = {gpu_queue.queue_dir(t.run_dir) for t in targets if t.run_dir}  # a launch that died has none
-    parts += [shlex.join(["queue", d]) for d in sorted(queues)]
+    if queue:
+        parts.append(shlex.join(["queue", posixpath.join(queue, gpu_queue.TICKETS)]))
     parts += [after, f"printf '{CLOSE_TAG}\\n'"]
     return "\n".join(parts) + "\n"
 

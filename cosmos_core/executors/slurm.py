@@ -59,7 +59,7 @@ class SlurmExecutor(ShellExecutor):
     def pause_queue(self, paused: bool) -> None:
         raise SubmitError("Slurm queues its own jobs: use scontrol hold/release")
 
-    def move_to_front(self, run_id: str, run_dir: str, ticket: str) -> None:
+    def move_to_front(self, run_id: str, ticket: str) -> None:
         raise SubmitError("Slurm orders its own queue: use scontrol top")
 
     def cleanup(self, run_ids: Sequence[str]) -> None:

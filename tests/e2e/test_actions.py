@@ -47,7 +47,7 @@ def test_cancel_stops_a_running_run_while_its_log_and_stage_follow(page, e2e_api
     expect(log).to_have_value(re.compile(r"step 1/60"))
     expect(log).to_have_value(re.compile(r"step 3/60"))  # the tail follows the run
     expect(page.locator("#run-progress")).to_contain_text("diffusion sampling")  # the stage, from the log
-    expect(page.locator("#runs-table")).to_contain_text("running · diffusion sampling")
+    expect(page.locator("#runs-table")).to_contain_text(re.compile(r"running · GPUs \d · diffusion sampling"))
     expect(page.locator("#cancel-run")).to_be_enabled()
     page.locator("#cancel-run").click()
     expect_status(page, "cancelled")

@@ -12,6 +12,7 @@ import pytest
 
 from cosmos_core.config import load_config
 from cosmos_core.remote import Host, HostUnreachable
+from tests.hostkit import DEFAULT_GPUS
 from tests.workspace import Workspace
 
 
@@ -119,5 +120,5 @@ def test_hosts_and_hosts_check_on_the_real_host(workspace):
     assert check.returncode == 0, report
     assert {k: report[k]["status"] for k in ("ssh", "docker", "image", "remote_dir", "gpus")} == {
         "ssh": "ok", "docker": "ok", "image": "ok", "remote_dir": "ok", "gpus": "ok"}
-    assert report["gpus"]["detail"].count("Stand-in GPU") == 2  # the stand-in's nvidia-smi
+    assert report["gpus"]["detail"].count("Stand-in GPU") == DEFAULT_GPUS  # the stand-in's nvidia-smi
     one_line_error(workspace.cli("hosts", "check", "gpu9"), "unknown host 'gpu9'")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from cosmos_core.api import CosmosAPI
 from tests.hostkit import free_port
-from tests.integration.test_sync import settled, start, sync_until
+from tests.integration.test_sync import running, settled, start, sync_until
 from tests.workspace import REPO, Workspace
 
 
@@ -105,6 +105,9 @@ def test_delete_removes_exactly_one_runs_directories_and_row_and_its_upscale_kee
 
 def test_a_running_run_is_refused_until_cancelled(api, workspace, sample_video):
     run = start(api, "long [sleep=60]", sample_video)
+    result = workspace.cli("delete", run["id"], "--yes")
+    assert result.returncode == 1 and result.stderr == f"error: run {run['id']} is queued: cancel it first\n"
+    sync_until(api, run["id"], running)
     result = workspace.cli("delete", run["id"], "--yes")
     assert result.returncode == 1 and result.stderr == f"error: run {run['id']} is running: cancel it first\n"
     assert all(d.is_dir() for d in both_dirs(workspace, run["id"]))

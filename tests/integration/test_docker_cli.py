@@ -156,6 +156,7 @@ def test_cancel_stops_the_container_through_the_docker_cli(api, workspace, sampl
 def test_a_docker_daemon_that_is_down_is_reported_and_changes_no_run(api, workspace, sample_video):
     host = workspace.host
     run = start(api, "long [sleep=60]", sample_video)
+    sync_until(api, run["id"], lambda r: r["status"] == "running")
     host.stop_docker_api()
     try:
         report = api.sync(Refresh.FORCE)

@@ -109,3 +109,22 @@ def test_pause_holds_the_queue_resume_releases_it_and_front_goes_first(one_gpu, 
     order = start_order(record_of(workspace.host, [r["id"] for r in runs]))
     assert order == [f"cosmos_runs/{runs[i]['id']}" for i in (2, 0, 1)]
     assert max_concurrent(record_of(workspace.host, [r["id"] for r in runs])) == 1
+
+
+def test_runs_of_both_models_on_one_host_wait_in_its_one_queue(tmp_path, gpu_host, sample_video):
+    """Transfer1 and Transfer2.5 have their own checkouts on the host but share its GPUs."""
+    toml = gpu_host.host_config_toml("gpu1", gpus=1, models=("transfer1", "transfer2.5"))
+    workspace = Workspace(tmp_path, write_config(tmp_path, gpu_host, hosts_toml=toml), gpu_host)
+    api = workspace.api()
+    try:
+        prompt = api.add_prompt("one GPU for both [sleep=2]", sample_video)["id"]
+        runs = [api.start_inference(prompt, host="gpu1", model_name=m) for m in ("transfer2.5", "transfer1")]
+        wait_until(lambda: all(api.get_run(r["id"], Refresh.FORCE)["status"] == "completed" for r in runs), 90,
+                   "both runs to complete")
+    finally:
+        api.close()
+    dirs = {f"cosmos_runs/{r['id']}" for r in runs}
+    both = gpu_host.gpu_record() + gpu_host.gpu_record(gpu_host.remote_dir_25)
+    record = sorted((entry for entry in both if entry[1] in dirs), key=lambda entry: entry[3])
+    assert start_order(record) == [f"cosmos_runs/{r['id']}" for r in runs]
+    assert max_concurrent(record) == 1

@@ -177,7 +177,7 @@ def test_a_checkout_path_full_of_shell_metacharacters_is_only_ever_data(workspac
         api = workspace.api()
         try:
             run = start(api, "odd checkout [sleep=1]", sample_video)
-            assert run["status"] == "running"
+            assert run["status"] == "queued"
             final = sync_until(api, run["id"], settled)
         finally:
             api.close()

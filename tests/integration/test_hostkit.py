@@ -598,3 +598,19 @@ def test_host_config_serves_transfer25_only_when_asked(gpu_host: TestHost) -> No
         "run_args": [*both["run_args"], "-e", "HF_TOKEN=hf_standin"],
     }
     assert (Path(gpu_host.remote_dir_25) / TRANSFER25_SCRIPT).is_file()
+
+
+def test_a_tests_leftover_run_containers_are_removed_but_a_slurm_jobs_are_not(gpu_host: TestHost) -> None:
+    """What the conftest's no_run_outlives_its_test does after each test: a detached run container
+    (the Docker executor's) goes; a `--rm` one (a Slurm job's, which a module fixture may own) stays."""
+    names = {"kept": f"leftover-kept-{uuid.uuid4().hex[:8]}", "--rm": f"leftover-rm-{uuid.uuid4().hex[:8]}"}
+    for kind, name in names.items():
+        argv = gpu_host.container_argv("sleep", "300", detach=True)  # docker run -d ...
+        argv[3:3] = ["--name", name, "--label", f"cosmos.run_id={name}", *(["--rm"] if kind == "--rm" else [])]
+        subprocess.run(argv, check=True, capture_output=True, timeout=60)
+    try:
+        gpu_host.remove_run_containers()
+        exists = {mode: gpu_host.docker("inspect", name, check=False).returncode == 0 for mode, name in names.items()}
+        assert exists == {"kept": False, "--rm": True}
+    finally:
+        gpu_host.docker("rm", "--force", "--time", "0", *names.values(), check=False)

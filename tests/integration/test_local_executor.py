@@ -96,7 +96,7 @@ def test_a_local_run_completes_and_its_output_is_copied_identical_without_ssh(lo
     assert (host.executor, host.hostname) == ("local", "localhost") and host.user
     traffic = ssh_traffic(local.host)
     run = start(local_api, "a local robot [sleep=2]", sample_video)
-    assert run["host"] == "local1" and run["status"] == "running"
+    assert run["host"] == "local1" and run["status"] == "queued"
     assert container_state(local.host, run["id"]) == "running"
     run_dir = local.remote_run_dir(run["id"])
     for script in SCRIPTS_DIR.glob("*.sh"):  # the same scripts as over SSH, copied

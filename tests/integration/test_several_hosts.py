@@ -96,6 +96,12 @@ def sync_until(api: CosmosAPI, run_id: str, done, timeout: float, what: str,
                       interval=0.1)
 
 
+def wait_running(api: CosmosAPI, *runs: dict) -> None:
+    """Until each run's script holds its GPUs (a run starts `queued`, waiting for them)."""
+    for run in runs:
+        sync_until(api, run["id"], lambda r: r["status"] == "running", 30, f"run {run['id']} to hold its GPUs")
+
+
 def container_state(host: TestHost, run_id: str) -> str:
     result = host.docker("inspect", "--format", "{{.State.Status}}", docker_cli.container_name(run_id), check=False)
     return result.stdout.strip() if result.returncode == 0 else "gone"
@@ -157,13 +163,14 @@ def test_runs_spread_to_the_host_with_fewest_active_runs_and_a_named_host_is_hon
             assert api.pick_host() == expected, (expected, api.repo.active_runs_by_host())
         sessions = exec_sessions(two.host, direct), exec_sessions(two.host, through_link)
         run = api.start_inference(prompt["id"], host=named)
-        assert run["host"] == expected and run["status"] == "running", (named, run)
+        assert run["host"] == expected and run["status"] == "queued", (named, run)
         after = exec_sessions(two.host, direct), exec_sessions(two.host, through_link)
         started_over = {"gpu1": after[0] > sessions[0], "gpu2": after[1] > sessions[1]}
         assert started_over == {h: h == expected for h in ("gpu1", "gpu2")}, (expected, sessions, after)
         placed.append(run["id"])
     report = api.sync(Refresh.FORCE)
     assert sorted(report.probed) == ["gpu1", "gpu2"] and not report.unreachable
+    wait_running(api, *({"id": r} for r in placed))
     runs = {r["id"]: r for r in api.list_runs(refresh=Refresh.NONE)}
     assert [runs[r]["host"] for r in placed] == ["gpu1", "gpu2", "gpu2", "gpu1"]
     assert all(runs[r]["status"] == "running" for r in placed)
@@ -197,6 +204,7 @@ def test_a_host_cut_mid_run_costs_one_probe_timeout_then_nothing_and_the_other_h
     r1 = start(api, "on gpu1 through the cut [sleep=10]", sample_video, "gpu1")
     start(api, "keeps gpu1 probed [sleep=120]", sample_video, "gpu1")  # every refresh below asks gpu1
     r2 = start(api, "on gpu2 when it is cut [sleep=10]", sample_video, "gpu2")
+    wait_running(api, r1, r2)
     baseline = []
     for _ in range(5):
         seconds, _ = timed(api.list_runs)
@@ -278,7 +286,7 @@ def test_one_sync_probes_both_hosts_at_once_so_a_hung_host_costs_one_probe_timeo
     r1 = start(api, "on gpu1, quick", sample_video, "gpu1")
     two.wait_for_marker(r1["id"])
     wait_exited(two.host, r1["id"])
-    assert api.get_run(r1["id"], Refresh.NONE)["status"] == "running"  # nothing has looked since
+    assert api.get_run(r1["id"], Refresh.NONE)["status"] == "queued"  # nothing has looked since
 
     checker = api.repo.syncer.checker
     spans: dict[str, tuple[float, float]] = {}
@@ -309,7 +317,7 @@ def test_one_sync_probes_both_hosts_at_once_so_a_hung_host_costs_one_probe_timeo
     assert report.transitions >= 1 and report.downloads_done == 1
     done = api.get_run(r1["id"], Refresh.NONE)
     assert done["status"] == "completed" and done["download"]["status"] == "done"
-    assert api.get_run(r2["id"], Refresh.NONE)["status"] == "running"
+    assert api.get_run(r2["id"], Refresh.NONE)["status"] == "queued"  # gpu2 has not answered yet
 
     released = api.sync(Refresh.FORCE)  # forced: gpu2's back-off does not hold it
     assert sorted(released.probed) == ["gpu1", "gpu2"] and not released.unreachable, released
@@ -329,6 +337,7 @@ def test_cancel_on_gpu1_is_prompt_while_gpu2_is_cut(api, two, link, sample_video
     r1 = start(api, "cancelled while gpu2 is cut [sleep=60]", sample_video, "gpu1")
     other = start(api, "keeps gpu1 busy [sleep=60]", sample_video, "gpu1")
     r2 = start(api, "on gpu2 [sleep=60]", sample_video, "gpu2")
+    wait_running(api, other)
     healthy, _ = timed(lambda: api.cancel(baseline_run["id"]))
     assert api.pick_host() == "gpu2"  # gpu1 has two active runs, gpu2 one
 

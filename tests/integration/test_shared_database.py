@@ -75,7 +75,7 @@ def add_prompt(machine: Install, text: str, video: Path) -> str:
 
 def start_run(machine: Install, prompt_id: str) -> str:
     run = machine.cli_json("run", prompt_id)
-    assert run["status"] == "running", run
+    assert run["status"] == "queued", run
     return run["id"]
 
 

@@ -117,7 +117,8 @@ def test_hosts_check_reads_the_stand_in_gpus(workspace) -> None:
 
 def test_nvidia_smi_in_the_image(gpu_host: TestHost) -> None:
     default = gpu_host.docker("run", "--rm", gpu_host.image, "nvidia-smi", "-L")
-    assert default.stdout.splitlines() == [f"GPU {i}: Stand-in GPU (UUID: GPU-standin-{i})" for i in range(2)]
+    listed = [f"GPU {i}: Stand-in GPU (UUID: GPU-standin-{i})" for i in range(DEFAULT_GPUS)]
+    assert default.stdout.splitlines() == listed
     four = gpu_host.docker(
         "run", "--rm", "-e", "STANDIN_GPUS=4", gpu_host.image,
         "nvidia-smi", "--query-gpu=index,name,memory.total", "--format=csv,nounits",

@@ -161,11 +161,11 @@ def test_a_sync_killed_at_many_points_loses_nothing(api, workspace, sample_video
     three runs end and download (outputs of 64 and 16 MB, and a failed run's log)."""
     first = api.start_inference(api.add_prompt(f"first [size={BIG}]", sample_video)["id"])["id"]
     workspace.wait_for_marker(first)
-    seen = {first: ("running", "none")}
+    seen = {first: ("queued", "none")}  # as `run` left it
     killed = kill_along(api, workspace, FIRST_RUN, seen)
     second = api.start_inference(api.add_prompt(f"second [sleep=3] [size={SMALL}]", sample_video)["id"])["id"]
     third = api.start_inference(api.add_prompt("third [sleep=3] [exit=3]", sample_video)["id"])["id"]
-    seen |= dict.fromkeys((second, third), ("running", "none"))
+    seen |= dict.fromkeys((second, third), ("queued", "none"))
     killed += kill_along(api, workspace, WHILE_RUNNING, seen)
     for run_id in (second, third):
         workspace.wait_for_marker(run_id)

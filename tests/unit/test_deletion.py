@@ -26,7 +26,7 @@ def test_a_runs_own_directory_passes(path):
 @pytest.mark.parametrize("path", [
     f"{CHECKOUT}/cosmos_runs/rs_2", f"{CHECKOUT}/cosmos_runs/rs_1/", f"{CHECKOUT}/cosmos_runs/rs_1/..",
     f"{CHECKOUT}/cosmos_runs/../cosmos_runs/rs_1", f"{CHECKOUT}//cosmos_runs/rs_1", f"{CHECKOUT}/cosmos_runs",
-    f"{CHECKOUT}/cosmos_runs/.queue", f"{CHECKOUT}/cosmos_runs/.", f"{CHECKOUT}/other/rs_1", "/cosmos_runs/rs_1",
+    f"{CHECKOUT}/cosmos_runs/.gpu_queue", f"{CHECKOUT}/cosmos_runs/.", f"{CHECKOUT}/other/rs_1", "/cosmos_runs/rs_1",
     "cosmos_runs/rs_1", "./cosmos_runs/rs_1", "/", "", CHECKOUT, f"{CHECKOUT}/cosmos_runs/rs_1 x",
 ])  # fmt: skip
 def test_anything_else_is_refused(path):

@@ -14,7 +14,10 @@ import pytest
 from cosmos_core import gpu_queue
 from tests.hostkit import wait_until
 
-COMMON = Path(__file__).resolve().parents[2] / "scripts" / "common.sh"
+ROOT = Path(__file__).resolve().parents[2]
+COMMON = ROOT / "scripts" / "common.sh"
+HOST_QUEUE = "host-queue"  # the host's queue dir, as every container of the host sees it
+STANDIN_NVIDIA_SMI = ROOT / "tests" / "standin" / "nvidia-smi"
 # A run: the model appends "start ID GPUS" and, HOLD seconds later, "end ID" to ./record.
 RUN = f"""source {COMMON}
 model() {{ printf 'start %s %s\\n' "$COSMOS_RUN_ID" "$CUDA_VISIBLE_DEVICES" >> record
@@ -23,10 +26,11 @@ cosmos_run "cosmos_runs/$COSMOS_RUN_ID" model
 """
 
 
-def start(workspace: Path, run_id: str, created: float, gpus: int = 2, want: int = 1,
-          hold: float = 0.6) -> subprocess.Popen:
-    env = {"PATH": os.environ["PATH"], "COSMOS_GPUS": str(gpus), "NUM_GPU": str(want), "HOLD": str(hold),
-           "COSMOS_RUN_ID": run_id, "COSMOS_TICKET": gpu_queue.ticket(created, run_id)}
+def start(workspace: Path, run_id: str, created: float, gpus: int | str = 2, want: int = 1,
+          hold: float = 0.6, path: str = os.environ["PATH"], **env: str) -> subprocess.Popen:
+    env |= {"PATH": path, "COSMOS_GPUS": str(gpus), "NUM_GPU": str(want), "HOLD": str(hold),
+            "COSMOS_RUN_ID": run_id, "COSMOS_TICKET": gpu_queue.ticket(created, run_id),
+            "COSMOS_QUEUE_DIR": str(workspace / HOST_QUEUE)}
     return subprocess.Popen(["bash", "-c", RUN], cwd=workspace, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
 
@@ -54,7 +58,7 @@ def test_five_runs_on_two_slots_never_overlap_more_than_two_and_start_in_creatio
     """The five join the queue out of creation order while a first run holds both slots."""
     holder = start(workspace, "rs_0", created=1000.0, want=2, hold=1.5)
     wait_until(lambda: record(workspace), 10, "the first run to hold both slots")
-    queue = workspace / "cosmos_runs" / gpu_queue.QUEUE_DIR
+    queue = workspace / HOST_QUEUE / gpu_queue.TICKETS
     runs = []
     for i in (3, 1, 4, 2, 5):
         runs.append(start(workspace, f"rs_{i}", created=1000.0 + i))
@@ -77,9 +81,43 @@ def test_a_run_taking_two_slots_waits_for_both(workspace):
     assert record(workspace) == [["start", "rs_1", "0"], ["end", "rs_1"], ["start", "rs_2", "0,1"], ["end", "rs_2"]]
 
 
+def with_nvidia_smi(tmp_path: Path) -> str:
+    """A PATH whose nvidia-smi is the stand-in's (it lists $STANDIN_GPUS GPUs)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "nvidia-smi").symlink_to(STANDIN_NVIDIA_SMI)
+    return f"{bin_dir}:{os.environ['PATH']}"
+
+
+def test_auto_slots_are_the_gpus_nvidia_smi_lists(workspace, tmp_path):
+    run = start(workspace, "rs_1", 1.0, gpus="auto", want=3, hold=0.1, path=with_nvidia_smi(tmp_path),
+                STANDIN_GPUS="3")
+    assert run.wait(timeout=30) == 0
+    assert record(workspace)[0] == ["start", "rs_1", "0,1,2"]
+    log = (workspace / "cosmos_runs" / "rs_1" / "run.log").read_text()
+    assert "[COSMOS_QUEUE] waiting for 3 of the host's 3 GPUs" in log
+
+
+@pytest.mark.parametrize("gpus_listed", [None, "0"])  # no nvidia-smi; one that finds no device
+def test_auto_slots_are_one_when_nvidia_smi_lists_none(workspace, tmp_path, gpus_listed):
+    path = os.environ["PATH"] if gpus_listed is None else with_nvidia_smi(tmp_path)
+    run = start(workspace, "rs_1", 1.0, gpus="auto", hold=0.1, path=path, STANDIN_GPUS=gpus_listed or "")
+    assert run.wait(timeout=30) == 0
+    assert record(workspace)[0] == ["start", "rs_1", "0"]
+
+
+def test_a_run_wanting_more_gpus_than_the_host_has_fails_at_once_saying_so(workspace):
+    run = start(workspace, "rs_1", 1.0, gpus=2, want=3)
+    assert run.wait(timeout=30) == 1
+    assert record(workspace) == []  # the model never started
+    log = (workspace / "cosmos_runs" / "rs_1" / "run.log").read_text().splitlines()
+    assert log[-2:] == ["[COSMOS_QUEUE] needs 3 GPUs, the host has 2", "[COSMOS_COMPLETE] exit_code=1"]
+    assert not (workspace / HOST_QUEUE).exists()  # it never took a ticket
+
+
 def test_a_paused_queue_holds_waiting_runs_and_resume_releases_them(workspace):
-    queue = workspace / "cosmos_runs" / gpu_queue.QUEUE_DIR
-    queue.mkdir()
+    queue = workspace / HOST_QUEUE / gpu_queue.TICKETS
+    queue.mkdir(parents=True)
     (queue / gpu_queue.PAUSED).touch()
     run = start(workspace, "rs_1", 1.0, hold=0.1)
     wait_until(lambda: any(p.name.endswith("-rs_1") for p in queue.iterdir()), 10, "the run to queue")
@@ -93,7 +131,7 @@ def test_a_ticket_moved_to_the_front_goes_first(workspace):
     holder = start(workspace, "rs_0", 0.0, gpus=1, hold=1.5)
     wait_until(lambda: record(workspace), 10, "the slot to be taken")
     waiting = [start(workspace, f"rs_{i}", float(i), gpus=1, hold=0.1) for i in (1, 2, 3)]
-    queue = workspace / "cosmos_runs" / gpu_queue.QUEUE_DIR
+    queue = workspace / HOST_QUEUE / gpu_queue.TICKETS
     wait_until(lambda: len([p for p in queue.iterdir() if "-" in p.name]) == 3, 10, "three tickets")
     old = next(p for p in queue.iterdir() if p.name.endswith("-rs_3"))
     old.rename(queue / gpu_queue.front_ticket(time.time(), "rs_3"))  # what `queue front` does on the host
@@ -115,8 +153,8 @@ def test_a_waiting_run_stopped_ends_its_log_and_never_starts_its_model(workspace
 
 
 def test_a_dead_runs_ticket_does_not_block_the_queue(workspace):
-    queue = workspace / "cosmos_runs" / gpu_queue.QUEUE_DIR
-    queue.mkdir()
+    queue = workspace / HOST_QUEUE / gpu_queue.TICKETS
+    queue.mkdir(parents=True)
     (queue / gpu_queue.ticket(0.5, "rs_dead")).touch()  # its container died: nobody holds its lock
     run = start(workspace, "rs_1", 1.0, hold=0.1)
     assert run.wait(timeout=30) == 0 and not (queue / gpu_queue.ticket(0.5, "rs_dead")).exists()
@@ -126,7 +164,7 @@ def test_tickets_sort_by_creation_after_those_moved_to_the_front():
     tickets = [gpu_queue.ticket(1700000000.5, "rs_b"), gpu_queue.ticket(1700000000.25, "rs_a"),
                gpu_queue.front_ticket(1700000100.0, "rs_c"), gpu_queue.front_ticket(1700000200.0, "rs_d")]
     assert gpu_queue.positions([*tickets, "paused"]) == {"rs_d": 1, "rs_c": 2, "rs_a": 3, "rs_b": 4}
-    assert gpu_queue.queue_dir("/ck/cosmos_runs/rs_1") == "/ck/cosmos_runs/.queue"
+    assert gpu_queue.host_queue_dir("/ck") == "/ck/cosmos_runs/.gpu_queue"
 
 
 @pytest.mark.parametrize(("line", "state"), [

@@ -1,10 +1,12 @@
 """Progress and failure reasons read from log lines, on messages the upstream code prints
 (docs/upstream.md cites each one)."""
 
+import re
+
 import pytest
 
 from cosmos_core.loglines import failure_reason, message, progress_text
-from cosmos_core.transfer_models import TRANSFER1, TRANSFER25
+from cosmos_core.transfer_models import TRANSFER1, TRANSFER25, probe_patterns
 
 WG = "[12-01 10:00:00|INFO|cosmos_transfer1/diffusion/inference/world_generation_pipeline.py:{}:generate] {}"
 T25 = "[12-01 10:00:00|INFO|cosmos_transfer2/_src/.../inference_pipeline.py:554:generate] {}"
@@ -80,6 +82,12 @@ def test_cuda_out_of_memory():
              "capacity of 79.15 GiB of which 1.06 GiB is free.", CHILD_FAILED]
     assert failure_reason(TRANSFER1, lines).startswith(
         "out of GPU memory: torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB.")
+
+
+def test_a_run_wanting_more_gpus_than_the_host_has():
+    lines = ["[COSMOS_QUEUE] needs 4 GPUs, the host has 2"]
+    assert failure_reason(TRANSFER1, lines) == "needs 4 GPUs, the host has 2"
+    assert re.search(probe_patterns()[2], lines[0])  # the probe brings the line back
 
 
 def test_missing_checkpoints():
