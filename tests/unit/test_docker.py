@@ -39,3 +39,12 @@ def test_stopped_states():
     for status, stopped in [("exited", True), ("dead", True), ("stopped", True), ("running", False),
                             ("created", False), ("paused", False), ("restarting", False)]:
         assert docker.ContainerState("c", status, 0, False).stopped is stopped
+
+
+def test_more_mounts_follow_the_workspace_quoted():
+    cmd = docker.run_command(("docker",), run_id="rs_1", image="img", run_args=(), mount_dir="/ck",
+                             workspace="/workspace", env={}, argv=("true",),
+                             mounts={"/ck/cosmos_runs/.gpu queue": "/cosmos_queue"})
+    args = shlex.split(cmd)
+    volumes = [args[i + 1] for i, arg in enumerate(args) if arg == "-v"]
+    assert volumes == ["/ck:/workspace", "/ck/cosmos_runs/.gpu queue:/cosmos_queue"]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cosmos_core import gpu_queue
+from cosmos_core.launcher import LaunchPlan
 from tests.hostkit import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,3 +175,11 @@ def test_tickets_sort_by_creation_after_those_moved_to_the_front():
 ])
 def test_the_scripts_queue_lines_are_read(line, state):
     assert gpu_queue.slot_state(line) == state
+
+
+@pytest.mark.parametrize(("slots", "counted"), [(2, "2"), (None, "auto")])
+def test_a_runs_environment_names_its_ticket_slots_and_the_queue_mount(slots, counted):
+    plan = LaunchPlan("rs_1", "cosmos_runs/rs_1", ("true",), ticket="1000-rs_1", gpu_slots=slots)
+    assert plan.env(1) == {"NUM_GPU": "1", "PYTHONPATH": "/workspace", "COSMOS_RUN_ID": "rs_1",
+                           "COSMOS_GPUS": counted, "COSMOS_TICKET": "1000-rs_1", "COSMOS_QUEUE_DIR": "/cosmos_queue"}
+    assert "COSMOS_TICKET" not in LaunchPlan("rs_2", "cosmos_runs/rs_2", ("true",)).env(1)  # a Slurm job's
