@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from cosmos_core.api import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, CosmosError
+from cosmos_core.api import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, CosmosError, key_check_command
 
 from .layout import host_choices as new_run_hosts
 
@@ -40,9 +40,8 @@ def key_prompt(scanned: Mapping[str, Any]) -> str:
     if scanned["trust"] == "known":
         return (f"✅ {who} presented the {key}, which `{scanned['known_hosts']}` already trusts. "
                 f"**Add host** saves {where}.")
-    short = scanned["key_type"].removeprefix("ssh-").split("-")[0]
     return (f"🔑 {who} presented the {key}.\n\n"
-            f"Is it the host's own? On the host, `ssh-keygen -lf /etc/ssh/ssh_host_{short}_key.pub` prints it. "
+            f"Is it the host's own? On the host, `{key_check_command(scanned['key_type'])}` prints it. "
             f"**Trust and add** saves the key to `{scanned['known_hosts']}` and {where}; nothing is written before.")
 
 

@@ -18,7 +18,7 @@ from .export import export_rows
 from .launcher import LaunchPlan, PromptInput
 from .models import Prompt, Run
 from .notify import Notifier
-from .onboarding import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS
+from .onboarding import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, key_check_command
 from .params import STRENGTHS, InferenceParams, ParamError
 from .remote import RemoteError
 from .repository import DataRepository, InvalidInput, NotFound, ProgressListener, Refresh, SyncReport, new_id
@@ -29,7 +29,7 @@ from .transfer_models import DEFAULT_MODEL, MODELS, model
 STATUSES = [s.value for s in RunStatus]  # in lifecycle order
 
 __all__ = ["DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "MODELS", "STATUSES", "STRENGTHS", "CosmosAPI",
-           "CosmosError", "InferenceParams", "Refresh"]
+           "CosmosError", "InferenceParams", "Refresh", "key_check_command"]
 
 
 class CosmosError(Exception):

@@ -12,7 +12,7 @@ from dataclasses import fields, replace
 from peewee import PeeweeException
 
 from . import cli_config, completion, dbcopy, sweeps
-from .api import STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh
+from .api import STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh, key_check_command
 from .cli_logging import setup_logging
 from .cli_parser import build_parser
 from .cli_progress import progress_for
@@ -92,13 +92,59 @@ def _warn_unreachable(api: CosmosAPI) -> None:
 def cmd_hosts(api: CosmosAPI, args: argparse.Namespace) -> int:
     if args.hosts_command == "check":
         report = api.check_host(args.name)
-        lines = [f"{key:10} {report[key]['status']:6} {report[key]['detail']}"
-                 for key in ("ssh", "slurm", "docker", "image", "remote_dir", "gpus") if key in report]
-        _out(args, report, f"host {report['name']}: {'ready' if report['ok'] else 'NOT READY'}\n" + "\n".join(lines))
+        _out(args, report, _check_text(report))
         return 0 if report["ok"] else 1
+    if args.hosts_command == "add":
+        return cmd_hosts_add(api, args)
     hosts = api.list_hosts()
-    _out_table(args, hosts, hosts_table(hosts), "no hosts configured (add [[hosts]] to cosmos.toml)")
+    _out_table(args, hosts, hosts_table(hosts),
+               "no hosts configured: add one with `cosmos hosts add NAME USER@ADDRESS` (or Add host in the page)")
     return 0
+
+
+def _check_text(report: dict) -> str:
+    lines = [f"{key:10} {report[key]['status']:6} {report[key]['detail']}"
+             for key in ("ssh", "slurm", "docker", "image", "remote_dir", "gpus") if key in report]
+    return f"host {report['name']}: {'ready' if report['ok'] else 'NOT READY'}\n" + "\n".join(lines)
+
+
+def cmd_hosts_add(api: CosmosAPI, args: argparse.Namespace) -> int:
+    """Add host from a terminal, in the page's two steps: the key the host presents, then (on a yes, or
+    with --fingerprint naming that key) known_hosts and the config file are written and the host checked.
+    Exit 0 once the host is added, whatever its check says (`hosts check` tells ready or not)."""
+    user, address = args.address
+    scanned = api.scan_host_key(args.name, address, args.port, user, args.key_file, args.known_hosts)
+    fingerprint = scanned["fingerprint"]
+    if args.fingerprint is not None and args.fingerprint.strip() != fingerprint:
+        return _fail(f"{scanned['name']} presented the {scanned['key_type']} key {fingerprint}, not "
+                     f"{args.fingerprint.strip()} (--fingerprint); nothing was written")
+    if scanned["trust"] == "unknown" and args.fingerprint is None:
+        refused = _trust_asked(scanned)
+        if refused is not None:
+            return refused
+    added = api.add_host(scanned)
+    report = api.check_host(added["name"])
+    key = f" and its key to {added['known_hosts']}" if added["key_written"] else ""
+    _out(args, {"added": added, "check": report},
+         f"added host {added['name']} to {added['config_file']}{key}\n{_check_text(report)}")
+    return 0
+
+
+def _trust_asked(scanned: dict) -> int | None:
+    """None when the user trusts the key shown; else the exit code (2: no terminal to ask on)."""
+    fingerprint, where = scanned["fingerprint"], f"{scanned['user']}@{scanned['hostname']}:{scanned['port']}"
+    if not sys.stdin.isatty():
+        print(f"error: {where} presented the {scanned['key_type']} key {fingerprint}, unknown to "
+              f"{scanned['known_hosts']}; stdin is not a terminal to ask on: check the key, then pass "
+              f"--fingerprint {fingerprint}", file=sys.stderr)
+        return 2
+    print(f"{where} presented the {scanned['key_type']} key {fingerprint}, unknown to {scanned['known_hosts']}.\n"
+          f"On the host, `{key_check_command(scanned['key_type'])}` prints its own.\n"
+          f"Trust this key and add host {scanned['name']} to {scanned['config_file']}? [y/N] ",
+          end="", file=sys.stderr, flush=True)
+    if sys.stdin.readline().strip().lower() in ("y", "yes"):
+        return None
+    return _fail(f"host {scanned['name']} not added (key not trusted); nothing was written")
 
 
 def cmd_prompt(api: CosmosAPI, args: argparse.Namespace) -> int:

@@ -29,6 +29,19 @@ def build_parser() -> argparse.ArgumentParser:
     check = hosts_sub.add_parser("check", help="SSH login, docker, image, checkpoints, GPUs")
     check.add_argument("name", nargs="?")
     check.add_argument("--json", action="store_true")
+    add_host = hosts_sub.add_parser("add", help="connect, show the host's key, and once you trust it add the host "
+                                                "to the config file and check it")
+    add_host.add_argument("name", help="what runs call the host, e.g. gpu1")
+    add_host.add_argument("address", metavar="USER@ADDRESS", type=_user_at, help="e.g. ubuntu@203.0.113.7")
+    add_host.add_argument("--port", default="22")
+    add_host.add_argument("--key-file", dest="key_file", default="", metavar="FILE",
+                          help="private key to log in with (default ~/.ssh/id_ed25519)")
+    add_host.add_argument("--known-hosts", dest="known_hosts", default="", metavar="FILE",
+                          help="where trusted host keys are kept (default ~/.ssh/known_hosts)")
+    add_host.add_argument("--fingerprint", metavar="SHA256:...",
+                          help="trust the host's key only if it has this fingerprint, without asking "
+                               "(needed when stdin is not a terminal)")
+    add_host.add_argument("--json", action="store_true")
 
     prompt = sub.add_parser("prompt", help="'prompt add TEXT --video FILE' stores a prompt; 'prompt delete ID'")
     prompt_sub = prompt.add_subparsers(dest="prompt_command", required=True)
@@ -180,6 +193,14 @@ def _weights(text: str) -> tuple[float, float, float, float]:
         return parse_weights(text)
     except ParamError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _user_at(text: str) -> tuple[str, str]:
+    """USER@ADDRESS as (user, address)."""
+    user, at, address = text.partition("@")
+    if not at or not user or not address or "@" in address:
+        raise argparse.ArgumentTypeError(f"expected USER@ADDRESS, e.g. ubuntu@203.0.113.7, got {text!r}")
+    return user, address
 
 
 def _positive(text: str) -> int:

@@ -132,7 +132,8 @@ class Config:
                 return host
         where = self.source or "defaults (no config file)"
         if name is None:
-            raise ConfigError(f"{where}: no hosts configured (add a [[hosts]] table)")
+            raise ConfigError(f"{where}: no hosts configured "
+                              "(add one with `cosmos hosts add NAME USER@ADDRESS`, or a [[hosts]] table)")
         names = ", ".join(h.name for h in self.hosts) or "none"
         raise ConfigError(f"{where}: unknown host {name!r}; configured hosts: {names}")
 

@@ -123,10 +123,10 @@ def _is_control(c: str) -> bool:
 
 
 def host_table(host: NewHost, added_at: datetime) -> str:
-    """The `[[hosts]]` table for the config file, with a comment saying where it came from."""
+    """The `[[hosts]]` table for the config file, with a comment saying where it came from (the page or the CLI)."""
     when = added_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     keys = [f"{key} = {toml_string(value) if isinstance(value, str) else value}" for key, value in asdict(host).items()]
-    return "\n".join([f"# Added with the dashboard's Add host, {when}", "[[hosts]]", *keys]) + "\n"
+    return "\n".join([f"# Added by cosmos's Add host, {when}", "[[hosts]]", *keys]) + "\n"
 
 
 def appended(existing: str, table: str) -> str:
@@ -148,6 +148,12 @@ def parse_key_text(text: str) -> paramiko.PKey:
         return paramiko.PKey.from_type_string(key_type, base64.b64decode(blob, validate=True))
     except (ValueError, binascii.Error, paramiko.SSHException, paramiko.pkey.UnknownKeyType) as exc:
         raise OnboardingError(f"not a public key: {text[:60]!r}") from exc
+
+
+def key_check_command(key_type: str) -> str:
+    """The command that prints, on the host itself, the fingerprint of its key of this type."""
+    short = key_type.removeprefix("ssh-").split("-")[0]  # ssh-ed25519 -> ed25519, ecdsa-sha2-nistp256 -> ecdsa
+    return f"ssh-keygen -lf /etc/ssh/ssh_host_{short}_key.pub"
 
 
 def config_file(config: Config) -> Path:

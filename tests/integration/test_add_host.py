@@ -119,7 +119,7 @@ def test_on_defaults_the_host_goes_to_a_new_cosmos_toml_here(gpu_host, tmp_path,
     try:
         api.add_host(api.scan_host_key(**form(gpu_host, Path(gpu_host.known_hosts))))
         assert [h.name for h in load_config().hosts] == ["gpu9"]
-        assert (tmp_path / "cosmos.toml").read_text().startswith("# Added with the dashboard's Add host")
+        assert (tmp_path / "cosmos.toml").read_text().startswith("# Added by cosmos's Add host")
     finally:
         api.close()
 

@@ -402,7 +402,8 @@ def test_host_without_hosts_on_defaults(cwd: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(environ={}).host(None)
     message = str(info.value)
-    assert message == "defaults (no config file): no hosts configured (add a [[hosts]] table)"
+    assert message == ("defaults (no config file): no hosts configured "
+                       "(add one with `cosmos hosts add NAME USER@ADDRESS`, or a [[hosts]] table)")
 
 
 def test_unknown_host_without_hosts_says_none(cwd: Path) -> None:

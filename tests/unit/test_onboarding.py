@@ -113,7 +113,7 @@ def test_any_string_survives_toml(value):
 def test_the_table_loads_as_the_host_given():
     host = NewHost("gpu1", "h\"ost", 2222, "u\\ser", "~/.ssh/id key", "/tmp/kh#1")
     table = host_table(host, datetime(2026, 12, 1, 9, 30, tzinfo=UTC))
-    assert table.startswith("# Added with the dashboard's Add host, 2026-12-01 09:30 UTC\n[[hosts]]\n")
+    assert table.startswith("# Added by cosmos's Add host, 2026-12-01 09:30 UTC\n[[hosts]]\n")
     assert tomllib.loads(table)["hosts"] == [{"name": "gpu1", "hostname": 'h"ost', "port": 2222, "user": "u\\ser",
                                               "key_file": "~/.ssh/id key", "known_hosts": "/tmp/kh#1"}]
 
@@ -185,7 +185,7 @@ def test_add_host_appends_after_a_last_line_without_newline_and_trusts_the_key(t
     config = tmp_path / "cosmos.toml"
     config.write_text('[ui]\nport = 7861  # mine')
     added = add_host(load_config(config), _scanned(tmp_path), datetime(2026, 12, 1, tzinfo=UTC))
-    assert config.read_text().startswith('[ui]\nport = 7861  # mine\n\n# Added with')
+    assert config.read_text().startswith('[ui]\nport = 7861  # mine\n\n# Added by')
     assert added == {"name": "gpu9", "config_file": str(config), "known_hosts": str(tmp_path / "kh"),
                      "fingerprint": FP_A, "key_written": True}
     assert (tmp_path / "kh").read_text() == f"[h]:2222 {KEY_A}\n"
