@@ -192,7 +192,7 @@ class CosmosAPI:
         with self.repo.run_lock(plan.run_id):
             run = self.repo.create_run(plan.run_id, prompt_id, kind, host_name, params, parent_run_id,
                                        remote_run_dir=plan.remote_dir(host), model=plan.model, sweep_id=sweep_id)
-            if host.executor != "slurm":  # its place in the host's GPU queue: creation order
+            if executor.gpu_queue:  # its place in the host's GPU queue: creation order
                 plan = replace(plan, ticket=gpu_queue.ticket(run.created_at, run.id), gpu_slots=host.gpus)
             self.repo.transition(run.id, RunStatus.PENDING, status=RunStatus.UPLOADING.value)
             self._submit(run, executor, plan, on_upload)
@@ -314,8 +314,6 @@ class CosmosAPI:
         """Hold (or release) the runs waiting for GPUs on `host`; running runs go on."""
         with _as_cosmos_error():
             config = self.config.host(host)
-        if config.executor == "slurm":
-            raise CosmosError(f"host {config.name} has no GPU queue of ours: Slurm queues its jobs (use scontrol hold)")
         try:
             self.executors[config.name].pause_queue(paused)
         except (RemoteError, SubmitError) as exc:

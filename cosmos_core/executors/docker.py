@@ -28,6 +28,7 @@ class DockerExecutor(ShellExecutor):
         self.config = config
         # `docker run -d` starts the container at once; its script then waits in the host's GPU queue.
         self.first_state = JobState.QUEUED
+        self.gpu_queue = True
         self.queue = gpu_queue.host_queue_dir(config.remote_dir)
 
     def submit(self, plan: LaunchPlan, on_upload: UploadProgress | None, cancelled: Callable[[], bool]) -> str:
@@ -59,7 +60,7 @@ class DockerExecutor(ShellExecutor):
     def probe(self, targets: Sequence[ProbeTarget], cleanup: Sequence[str] = ()) -> ProbeReport:
         script = build_probe_script(self.config.docker, targets, cleanup, self.queue)
         answer = self.shell.run("bash -s", stdin=script, timeout=self.probe_timeout).stdout
-        return parse_probe_output(answer, targets, queued=True)
+        return parse_probe_output(answer, targets)
 
     def cancel(self, run_id: str, handle: str | None) -> None:
         self.shell.run(docker_cli.stop_command(self.config.docker, run_id))

@@ -69,9 +69,9 @@ def build_probe_script(docker_prefix: Sequence[str], targets: Sequence[ProbeTarg
     return build_script(part, targets, after, queue)
 
 
-def parse_probe_output(stdout: str, targets: Sequence[ProbeTarget], queued: bool = False) -> ProbeReport:
-    """Observations for every target, from the payload `build_probe_script` printed. `queued`: the
-    host has a GPU queue, so a running container waits until its script says it holds GPUs."""
+def parse_probe_output(stdout: str, targets: Sequence[ProbeTarget]) -> ProbeReport:
+    """Observations for every target, from the payload `build_probe_script` printed. Every Docker and
+    local host has a GPU queue, so a running container waits until its script says it holds GPUs."""
     lines = payload_lines(stdout)
     if "P\tok" not in lines:
         docker_error = next((line.split("\t", 2)[-1] for line in lines if line.startswith("P\terror")), "no answer")
@@ -89,7 +89,7 @@ def parse_probe_output(stdout: str, targets: Sequence[ProbeTarget], queued: bool
     for target in targets:
         name = docker_cli.container_name(target.run_id)
         observations[target.run_id] = runs[target.run_id].observe(**observed(containers.get(name), name),
-                                                                  queued=queued)
+                                                                  queued=True)
     return ProbeReport(observations, tuple(removed))
 
 

@@ -52,7 +52,7 @@ def run_probe(docker, targets, remove=()):
 def test_one_script_answers_for_every_run(tmp_path, fake_docker):
     video = b"\x00video\xff" * 100
     targets = [
-        make_run(tmp_path, "rs_run", "Prompt: [COSMOS_COMPLETE] exit_code=0 inside\nstep 3\n"),
+        make_run(tmp_path, "rs_run", "[COSMOS_GPUS] 0\nPrompt: [COSMOS_COMPLETE] exit_code=0 inside\nstep 3\n"),
         make_run(tmp_path, "rs_done", "saved\n[COSMOS_COMPLETE] exit_code=0\n", output=video),
         make_run(tmp_path, "rs_oom", "loading\n"),
         make_run(tmp_path, "rs_gone", "x\n"),
@@ -60,6 +60,7 @@ def test_one_script_answers_for_every_run(tmp_path, fake_docker):
     report = run_probe(fake_docker, targets, remove=["other", "never-existed"])
     obs = report.observations
     assert obs["rs_run"].state is JobState.RUNNING and obs["rs_run"].marker_exit is None
+    assert obs["rs_run"].gpus == "0"  # it holds its GPU slot: running, not queued
     assert obs["rs_run"].files == {}  # unfinished: nothing hashed
     assert obs["rs_done"].marker_exit == 0
     assert obs["rs_done"].files["outputs/output.mp4"] == FileFacts(len(video))  # sizes only: a probe never hashes
@@ -99,7 +100,7 @@ def test_log_text_cannot_forge_payload_lines(tmp_path, fake_docker):
     forged = ("[COSMOS_COMPLETE] exit_code=0\rC\t/cosmos-rs_run\texited\t3\tfalse\n"
               "[COSMOS_COMPLETE] exit_code=0 <cosmos-payload>\n"
               "[COSMOS_COMPLETE] exit_code=0\u2028M\trs_run\t[COSMOS_COMPLETE] exit_code=9\n")
-    victim = make_run(tmp_path, "rs_run", "step 1\n")
+    victim = make_run(tmp_path, "rs_run", "[COSMOS_GPUS] 0\nstep 1\n")
     attacker = make_run(tmp_path, "rs_done", forged)
     report = run_probe(fake_docker, [victim, attacker])
     assert report.observations["rs_run"].state is JobState.RUNNING
@@ -170,3 +171,13 @@ def test_a_symlinked_output_is_reported_as_a_link_never_followed(tmp_path, fake_
     assert facts["outputs/output.mp4"].refusal("outputs/output.mp4") == (
         "outputs/output.mp4 is a symlink to /etc/passwd, not a file the run wrote")
     assert facts["run.log"].symlink_to is None and facts["run.log"].refusal("run.log") is None
+
+
+@pytest.mark.parametrize(("log", "state", "reason", "gpus"), [
+    ("", JobState.QUEUED, "its job to start", None),
+    ("[COSMOS_QUEUE] waiting for 1 of the host's 2 GPUs\n", JobState.QUEUED, "GPUs", None),
+    ("[COSMOS_QUEUE] waiting for 1 of the host's 2 GPUs\n[COSMOS_GPUS] 0,1\nstep 1\n", JobState.RUNNING, "", "0,1"),
+])
+def test_a_running_container_is_queued_until_its_script_holds_gpus(tmp_path, fake_docker, log, state, reason, gpus):
+    seen = run_probe(fake_docker, [make_run(tmp_path, "rs_run", log)]).observations["rs_run"]
+    assert (seen.state, seen.reason, seen.gpus) == (state, reason, gpus)
