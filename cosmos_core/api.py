@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 from . import gpu_queue, launcher, models, onboarding, sweeps
@@ -20,6 +18,7 @@ from .models import Prompt, Run
 from .notify import Notifier
 from .onboarding import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, key_check_command
 from .params import STRENGTHS, InferenceParams, ParamError
+from .records import iso_utc, prompt_to_dict, run_to_dict
 from .remote import RemoteError
 from .repository import DataRepository, InvalidInput, NotFound, ProgressListener, Refresh, SyncReport, new_id
 from .status import LOG_FILE, DownloadStatus, RunStatus, StatusChecker
@@ -392,7 +391,7 @@ class CosmosAPI:
         return [{
             "name": h.name, "hostname": h.hostname, "port": h.port, "user": h.user, "image": h.image,
             "remote_dir": h.remote_dir, "num_gpus": h.num_gpus, "executor": h.executor,
-            "last_ok_at": _iso(states[h.name].last_ok_at) if h.name in states else None,
+            "last_ok_at": iso_utc(states[h.name].last_ok_at) if h.name in states else None,
             "last_error": states[h.name].last_error if h.name in states else None,
         } for h in self.config.hosts]  # fmt: skip
 
@@ -439,37 +438,6 @@ class CosmosAPI:
 
     def _note_unreachable(self) -> None:
         self.last_sync = self.repo.last_report
-
-
-def run_to_dict(run: Run) -> dict:
-    """A run in the JSON shape of SPEC.md (every key present)."""
-    return {
-        "id": run.id, "prompt_id": run.prompt_id, "kind": run.kind, "host": run.host,
-        "parent_run_id": run.parent_run_id, "model": run.model, "sweep_id": run.sweep_id,
-        "status": run.status, "progress": run.progress, "queue_position": run.queue_position, "gpus": run.gpus,
-        "exit_code": run.exit_code, "error": run.error,
-        "download": {
-            "status": run.download_status, "error": run.download_error,
-            "bytes_done": run.bytes_done, "bytes_total": run.bytes_total, "files": json.loads(run.files),
-        },
-        "output_path": run.output_path, "enhanced_text": run.enhanced_text,
-        "created_at": _iso(run.created_at), "started_at": _iso(run.started_at), "completed_at": _iso(run.completed_at),
-        "params": json.loads(run.params),
-    }  # fmt: skip
-
-
-def prompt_to_dict(prompt: Prompt) -> dict:
-    return {
-        "id": prompt.id, "name": prompt.name, "text": prompt.text, "negative_prompt": prompt.negative_prompt,
-        "video": prompt.video_path, "depth": prompt.depth_path, "seg": prompt.seg_path,
-        "created_at": _iso(prompt.created_at),
-    }  # fmt: skip
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _prompt_input(prompt: Prompt) -> PromptInput:

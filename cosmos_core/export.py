@@ -1,6 +1,6 @@
 """Every run with every parameter, as flat rows for a spreadsheet or a script (pure).
 
-`export_rows` turns runs (in `api.run_to_dict` form) and their prompts into one flat
+`export_rows` turns runs (in `records.run_to_dict` form) and their prompts into one flat
 dict per run: the run's own fields, its prompt's name and text, then one column per
 parameter (`params` flattened: `num_steps` as `steps`, a 4-list of control weights as
 `weight_vis`, `weight_edge`, `weight_depth`, `weight_seg`). `to_csv` writes them with a

@@ -1,0 +1,41 @@
+"""Runs and prompts as plain data: the JSON shape of SPEC.md that the CLI prints and the page reads."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from .models import Prompt, Run
+
+
+def run_to_dict(run: Run) -> dict:
+    """A run in the JSON shape of SPEC.md (every key present)."""
+    return {
+        "id": run.id, "prompt_id": run.prompt_id, "kind": run.kind, "host": run.host,
+        "parent_run_id": run.parent_run_id, "model": run.model, "sweep_id": run.sweep_id,
+        "status": run.status, "progress": run.progress, "queue_position": run.queue_position, "gpus": run.gpus,
+        "exit_code": run.exit_code, "error": run.error,
+        "download": {
+            "status": run.download_status, "error": run.download_error,
+            "bytes_done": run.bytes_done, "bytes_total": run.bytes_total, "files": json.loads(run.files),
+        },
+        "output_path": run.output_path, "enhanced_text": run.enhanced_text,
+        "created_at": iso_utc(run.created_at), "started_at": iso_utc(run.started_at),
+        "completed_at": iso_utc(run.completed_at),
+        "params": json.loads(run.params),
+    }  # fmt: skip
+
+
+def prompt_to_dict(prompt: Prompt) -> dict:
+    return {
+        "id": prompt.id, "name": prompt.name, "text": prompt.text, "negative_prompt": prompt.negative_prompt,
+        "video": prompt.video_path, "depth": prompt.depth_path, "seg": prompt.seg_path,
+        "created_at": iso_utc(prompt.created_at),
+    }  # fmt: skip
+
+
+def iso_utc(ts: float | None) -> str | None:
+    """A stored epoch time as ISO-8601 UTC with milliseconds, as the JSON shows it."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
