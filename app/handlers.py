@@ -143,7 +143,7 @@ class Handlers:
             "table": tables.runs_frame(shown, names),
             "counts": tables.counts_text(counts),
             "banner": "\n\n".join(p for p in (problem, tables.unreachable_text(hosts)) if p),
-            "pager": f"Runs {first + 1}–{first + len(shown)}" if shown else "No runs match.",
+            "pager": tables.pager_text(first, len(shown), sum(counts.values())),
             "newer": query.page > 0,
             "older": len(runs) > PAGE_SIZE,
             "hosts": tables.hosts_frame(hosts, self.checks.results),

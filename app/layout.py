@@ -22,7 +22,8 @@ VIDEO_TYPES = [".mp4", ".mov", ".avi", ".mkv", ".webm"]
 FORM_FIELDS = ["prompt", "upload", "picked", "depth", "seg", "negative", "name", "model", "host",
                "vis", "edge", "depth_w", "seg_w", "steps", "guidance", "seed", "sigma_max", "blur_strength",
                "canny_threshold", "fps", "distilled", "upsample_prompt"]  # fmt: skip
-NO_HOST = "No configured host serves this model: add it to a host's models in cosmos.toml"
+NO_HOST = ("No host serves this model yet: add one with Add host (Hosts tab), or list the model in a host's "
+           "models in cosmos.toml")
 
 
 def header() -> dict[str, Any]:

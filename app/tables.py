@@ -80,6 +80,13 @@ def runs_frame(runs: Sequence[Mapping], prompt_names: Mapping[str, str], now: da
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
+def pager_text(first: int, shown: int, total: int) -> str:
+    """Which runs the page shows; nothing while there are no runs at all (the empty state says why)."""
+    if shown:
+        return f"Runs {first + 1}–{first + shown}"
+    return "No runs match." if total else ""
+
+
 def counts_text(counts: Mapping[str, int]) -> str:
     """'running 2 · completed 5 · …' for every status with runs, in lifecycle order."""
     parts = [f"{status} **{counts[status]}**" for status in STATUSES if counts.get(status)]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from app import tables
 from tests.unit.app_fakes import make_run
 
@@ -82,3 +84,12 @@ def test_a_queued_run_shows_its_place_and_a_running_one_its_gpus():
     running = make_run(status="running", gpus="0,1", progress="diffusion sampling")
     assert tables.status_text(running) == "running · GPUs 0,1 · diffusion sampling"
     assert tables.counts_text({"queued": 3, "running": 2}) == "**5** runs: queued **3** · running **2**"
+
+
+@pytest.mark.parametrize(("first", "shown", "total", "text"), [
+    (0, 3, 3, "Runs 1–3"), (50, 2, 52, "Runs 51–52"),
+    (0, 0, 7, "No runs match."),  # a filter or search that finds nothing
+    (0, 0, 0, ""),  # no runs at all: the empty state below the table says what to do
+])
+def test_the_pager_says_which_runs_are_shown(first, shown, total, text):
+    assert tables.pager_text(first, shown, total) == text
