@@ -16,7 +16,7 @@ RUNS_SHOWN = 50  # `runs` without --limit or --all
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="cosmos", description="Run and watch Cosmos-Transfer1 jobs on GPU hosts."
+        prog="cosmos", description="Start and watch Cosmos-Transfer1 and Cosmos-Transfer2.5 runs on GPU hosts."
     )
     parser.add_argument("--config", help="TOML config (default: $COSMOS_CONFIG, else ./cosmos.toml)")
     parser.add_argument("-v", "--verbose", action="count", default=0,
