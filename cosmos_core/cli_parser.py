@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="debug log on stderr (SSH commands, probes, downloads); -vv adds paramiko's")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    hosts = sub.add_parser("hosts", help="configured hosts; 'hosts check [NAME]' tests one")
+    hosts = sub.add_parser("hosts", help="configured hosts; 'hosts check [NAME]' tests one; 'hosts add' adds one")
     hosts.add_argument("--json", action="store_true")
     hosts_sub = hosts.add_subparsers(dest="hosts_command")
     check = hosts_sub.add_parser("check", help="SSH login, docker, image, checkpoints, GPUs")
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true")
     add_host = hosts_sub.add_parser("add", help="connect, show the host's key, and once you trust it add the host "
                                                 "to the config file and check it")
-    add_host.add_argument("name", help="what runs call the host, e.g. gpu1")
+    add_host.add_argument("name", metavar="NAME", help="what runs call the host, e.g. gpu1")
     add_host.add_argument("address", metavar="USER@ADDRESS", type=_user_at, help="e.g. ubuntu@203.0.113.7")
     add_host.add_argument("--port", default="22")
     add_host.add_argument("--key-file", dest="key_file", default="", metavar="FILE",
