@@ -14,6 +14,7 @@ from .deletion import DeleteError, Deleter
 from .executors import Executor, JobState, SubmitError, make_executor
 from .export import export_rows
 from .launcher import LaunchPlan, PromptInput
+from .lifecycle import STATUSES, DownloadStatus, RunStatus
 from .models import Prompt, Run
 from .notify import Notifier
 from .onboarding import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, key_check_command
@@ -21,11 +22,9 @@ from .params import STRENGTHS, InferenceParams, ParamError
 from .records import iso_utc, prompt_to_dict, run_to_dict
 from .remote import RemoteError
 from .repository import DataRepository, InvalidInput, NotFound, ProgressListener, Refresh, SyncReport, new_id
-from .status import LOG_FILE, DownloadStatus, RunStatus, StatusChecker
+from .status import LOG_FILE, StatusChecker
 from .tailing import tail_lines
 from .transfer_models import DEFAULT_MODEL, MODELS, model
-
-STATUSES = [s.value for s in RunStatus]  # in lifecycle order
 
 __all__ = ["DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "MODELS", "STATUSES", "STRENGTHS", "CosmosAPI",
            "CosmosError", "InferenceParams", "Refresh", "key_check_command"]

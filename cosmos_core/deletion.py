@@ -22,10 +22,10 @@ from pathlib import Path
 from .config import Config
 from .executors import Executor, SubmitError
 from .launcher import RUN_ID, RUNS_SUBDIR, run_dir_refusal
+from .lifecycle import DOWNLOADABLE, RunStatus
 from .models import Run
 from .remote import RemoteError
 from .repository import DataRepository, Refresh
-from .status import DOWNLOADABLE, RunStatus
 
 KEPT_INPUTS = "inputs"  # outputs_dir/inputs/: the dashboard's copies of uploaded videos
 

@@ -20,19 +20,10 @@ from peewee import fn
 
 from .config import SyncConfig
 from .install import install_id
+from .lifecycle import ACTIVE, DOWNLOADABLE, LAUNCHING, SETTLED, TERMINAL, DownloadStatus, RunStatus
 from .models import Changes, DownloadLease, HostState, Prompt, Run
 from .notify import Notifier
-from .status import (
-    ACTIVE,
-    DOWNLOADABLE,
-    LAUNCHING,
-    SETTLED,
-    TERMINAL,
-    DownloadStatus,
-    RunStatus,
-    StatusChecker,
-    Transition,
-)
+from .status import StatusChecker, Transition
 from .sync import LazySync, ProgressListener, SyncReport
 from .transfer_models import DEFAULT_MODEL
 

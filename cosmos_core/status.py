@@ -1,4 +1,4 @@
-"""Run status: the ordered enum, the pure `decide()` rule, and `StatusChecker`.
+"""Run status: the pure `decide()` rule and `StatusChecker` (the statuses are in lifecycle.py).
 
 `decide` turns what an executor saw into the next state of a run; it does no I/O,
 knows no engine (Docker, Slurm) and is tested for every branch. `StatusChecker`
@@ -9,7 +9,6 @@ handed; it never writes the database itself.
 
 from __future__ import annotations
 
-import enum
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .executors import Executor, FileFacts, JobState, Observation, ProbeReport, ProbeTarget
+from .lifecycle import DownloadStatus, RunStatus
 from .loglines import failure_reason, progress_text
 from .markers import parse_completion_marker as _parse_marker
 from .transfer import DownloadRecorder
@@ -24,44 +24,6 @@ from .transfer_models import DEFAULT_MODEL, model
 
 log = logging.getLogger(__name__)
 
-
-class RunStatus(enum.StrEnum):
-    PENDING = "pending"
-    UPLOADING = "uploading"
-    QUEUED = "queued"  # its job waits for GPUs (a Slurm PENDING job)
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def rank(self) -> int:
-        return min(_ORDER.index(self), _ORDER.index(RunStatus.COMPLETED))
-
-    def is_terminal(self) -> bool:
-        return self in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
-
-    def can_move_to(self, other: RunStatus) -> bool:
-        """Status only moves forward, and a terminal status never changes."""
-        return not self.is_terminal() and other.rank > self.rank
-
-
-_ORDER = list(RunStatus)
-
-
-class DownloadStatus(enum.StrEnum):
-    NONE = "none"
-    PENDING = "pending"
-    DOWNLOADING = "downloading"
-    DONE = "done"
-    FAILED = "failed"
-
-
-ACTIVE = [RunStatus.QUEUED.value, RunStatus.RUNNING.value]  # their job exists on the host
-LAUNCHING = [RunStatus.PENDING.value, RunStatus.UPLOADING.value]  # a process is starting them
-TERMINAL = [s.value for s in RunStatus if s.is_terminal()]
-DOWNLOADABLE = [DownloadStatus.PENDING.value, DownloadStatus.DOWNLOADING.value]
-SETTLED = [DownloadStatus.NONE.value, DownloadStatus.DONE.value, DownloadStatus.FAILED.value]
 
 OUTPUT_FILE = {"inference": "output.mp4", "upscale": "output_4k.mp4", "enhance": "batch_results.json"}
 LOG_FILE = "run.log"

@@ -22,20 +22,10 @@ from typing import TYPE_CHECKING
 from .config import SyncConfig
 from .executors import FileFacts, ProbeError, ProbeReport, ProbeTarget
 from .install import install_id
+from .lifecycle import DOWNLOADABLE, LAUNCHING, TERMINAL, DownloadStatus, RunStatus
 from .models import Run
 from .remote import RemoteError
-from .status import (
-    DOWNLOADABLE,
-    LAUNCHING,
-    OUTPUT_FILE,
-    TERMINAL,
-    DownloadStatus,
-    RunFacts,
-    RunStatus,
-    StatusChecker,
-    decide,
-    remote_files,
-)
+from .status import OUTPUT_FILE, RunFacts, StatusChecker, decide, remote_files
 from .transfer import DownloadError, LocalWriteError
 
 if TYPE_CHECKING:

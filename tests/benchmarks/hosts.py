@@ -17,7 +17,8 @@ from pathlib import Path
 
 from cosmos_core.api import CosmosAPI, Refresh
 from cosmos_core.executors.base import ProbeTarget
-from cosmos_core.status import ACTIVE, RunStatus, remote_files
+from cosmos_core.lifecycle import ACTIVE, RunStatus
+from cosmos_core.status import remote_files
 from tests.hostkit import EXEC_SESSION_MARK, CuttableLink, TestHost, wait_until
 from tests.slurmkit import SlurmCluster, SlurmLoginHost
 from tests.workspace import Workspace, write_config

@@ -13,8 +13,8 @@ import pytest
 
 from cosmos_core import models
 from cosmos_core.config import load_config
+from cosmos_core.lifecycle import RunStatus
 from cosmos_core.repository import DataRepository
-from cosmos_core.status import RunStatus
 from tests.hostkit import TestHost
 from tests.terminal import run_cli
 from tests.workspace import write_config as workspace_config

@@ -21,7 +21,7 @@ import pytest
 
 from cosmos_core.api import CosmosAPI, CosmosError, Refresh
 from cosmos_core.executors import docker_cli
-from cosmos_core.status import RunStatus
+from cosmos_core.lifecycle import RunStatus
 from tests.hostkit import EXEC_SESSION_MARK, CuttableLink, TestHost, wait_until
 from tests.workspace import Workspace, write_config
 

@@ -299,7 +299,7 @@ from pathlib import Path
 from cosmos_core import models
 from cosmos_core.config import SyncConfig
 from cosmos_core.repository import DataRepository
-from cosmos_core.status import RunStatus
+from cosmos_core.lifecycle import RunStatus
 url, outputs, video, *run_ids = sys.argv[1:]
 models.connect(url)
 repo = DataRepository(Path(outputs), SyncConfig(0.0, 120, 3))
@@ -314,7 +314,8 @@ from pathlib import Path
 from cosmos_core import models
 from cosmos_core.config import SyncConfig
 from cosmos_core.repository import DataRepository
-from cosmos_core.status import RunStatus, Transition
+from cosmos_core.lifecycle import RunStatus
+from cosmos_core.status import Transition
 url, outputs = sys.argv[1:]
 models.connect(url)
 repo = DataRepository(Path(outputs), SyncConfig(0.0, 120, 3))

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from cosmos_core.api import CosmosAPI, Refresh
-from cosmos_core.status import RunStatus
+from cosmos_core.lifecycle import RunStatus
 from tests.hostkit import wait_until
 from tests.workspace import Workspace
 

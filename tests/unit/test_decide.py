@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 from cosmos_core.executors.base import FileFacts, JobState, Observation
 from cosmos_core.executors.docker_cli import ContainerState
 from cosmos_core.executors.docker_probe import observed
-from cosmos_core.status import RunFacts, RunStatus, decide, exit_reason
+from cosmos_core.lifecycle import RunStatus
+from cosmos_core.status import RunFacts, decide, exit_reason
 
 NOW = 1000.0
 LOST = 120.0

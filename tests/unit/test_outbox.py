@@ -10,10 +10,10 @@ import pytest
 
 from cosmos_core import models, notify, outbox
 from cosmos_core.config import SyncConfig
+from cosmos_core.lifecycle import RunStatus
 from cosmos_core.models import Notification
 from cosmos_core.notify import Notifier
 from cosmos_core.repository import DataRepository
-from cosmos_core.status import RunStatus
 from tests.webhookkit import WebhookReceiver, first_post_of_each_run
 
 SYNC = SyncConfig(min_interval_seconds=2, lost_after_seconds=120, download_budget_seconds=3)

@@ -6,8 +6,8 @@ import pytest
 
 from cosmos_core import models
 from cosmos_core.config import SyncConfig
+from cosmos_core.lifecycle import RunStatus
 from cosmos_core.repository import DataRepository, InvalidInput, NotFound, backoff_seconds
-from cosmos_core.status import RunStatus
 
 SYNC = SyncConfig(min_interval_seconds=2, lost_after_seconds=120, download_budget_seconds=3)
 

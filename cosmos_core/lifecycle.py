@@ -1,0 +1,49 @@
+"""A run's statuses and its download's, in lifecycle order (pure, imports nothing of ours).
+
+Light on purpose: the command line's grammar offers the statuses without loading the database or SSH.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class RunStatus(enum.StrEnum):
+    PENDING = "pending"
+    UPLOADING = "uploading"
+    QUEUED = "queued"  # its job waits for GPUs (a Slurm PENDING job)
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def rank(self) -> int:
+        return min(_ORDER.index(self), _ORDER.index(RunStatus.COMPLETED))
+
+    def is_terminal(self) -> bool:
+        return self in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+    def can_move_to(self, other: RunStatus) -> bool:
+        """Status only moves forward, and a terminal status never changes."""
+        return not self.is_terminal() and other.rank > self.rank
+
+
+_ORDER = list(RunStatus)
+
+
+class DownloadStatus(enum.StrEnum):
+    NONE = "none"
+    PENDING = "pending"
+    DOWNLOADING = "downloading"
+    DONE = "done"
+    FAILED = "failed"
+
+
+ACTIVE = [RunStatus.QUEUED.value, RunStatus.RUNNING.value]  # their job exists on the host
+LAUNCHING = [RunStatus.PENDING.value, RunStatus.UPLOADING.value]  # a process is starting them
+TERMINAL = [s.value for s in RunStatus if s.is_terminal()]
+DOWNLOADABLE = [DownloadStatus.PENDING.value, DownloadStatus.DOWNLOADING.value]
+SETTLED = [DownloadStatus.NONE.value, DownloadStatus.DONE.value, DownloadStatus.FAILED.value]
+
+STATUSES = [s.value for s in RunStatus]  # in lifecycle order
