@@ -1,15 +1,17 @@
-"""The command line's grammar: `build_parser` (argparse), and the argument types it checks."""
+"""The command line's grammar: `build_parser` (argparse), and the argument types it checks.
+
+It imports only light modules (no config, database or SSH), so `--help` and `completion` start fast."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
 
-from . import serve, sweeps
-from .api import MODELS, STATUSES
+from . import sweeps
 from .completion import SHELLS
+from .lifecycle import STATUSES
 from .params import STRENGTHS, ParamError, parse_weights
-from .transfer_models import DEFAULT_MODEL
+from .transfer_models import DEFAULT_MODEL, MODELS
 
 RUNS_SHOWN = 50  # `runs` without --limit or --all
 
@@ -154,11 +156,20 @@ def build_parser() -> argparse.ArgumentParser:
     db_migrate.add_argument("--to", required=True, metavar="URL", help="sqlite:///PATH or postgresql://...")
     db_migrate.add_argument("--json", action="store_true")
 
-    serve.add_arguments(sub.add_parser("dashboard", help="serve the page (as `python launch.py`)"))
+    add_dashboard_arguments(sub.add_parser("dashboard", help="serve the page (as `python launch.py`)"))
     completion = sub.add_parser("completion", help="print the completion script: eval \"$(cosmos completion bash)\"")
     completion.add_argument("shell", choices=SHELLS)
     _add_config(sub)
     return parser
+
+
+def add_dashboard_arguments(parser: argparse.ArgumentParser) -> None:
+    """The dashboard's own options (`--config` is the caller's: global in the CLI), for `cosmos dashboard`
+    and `python launch.py`."""
+    parser.add_argument("--host", help="address to bind (default: ui.host, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: ui.port, 7860)")
+    parser.add_argument("--insecure", action="store_true",
+                        help="serve a non-loopback address without ui.auth (a proxy in front does the login)")
 
 
 def _add_config(sub: argparse._SubParsersAction) -> None:

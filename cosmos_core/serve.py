@@ -8,16 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .cli_parser import add_dashboard_arguments
 from .config import Config, ConfigError, load_config
 from .exposure import bind_refusal, outputs_refusal, secret_files
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The dashboard's own options (`--config` is the caller's: global in the CLI)."""
-    parser.add_argument("--host", help="address to bind (default: ui.host, 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port (default: ui.port, 7860)")
-    parser.add_argument("--insecure", action="store_true",
-                        help="serve a non-loopback address without ui.auth (a proxy in front does the login)")
 
 
 def refusal(config: Config, host: str, insecure: bool) -> str | None:
@@ -48,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """`python launch.py [--config FILE] [--host H] [--port P] [--insecure]`."""
     parser = argparse.ArgumentParser(prog="launch.py", description="Cosmos Run Dashboard")
     parser.add_argument("--config", help="TOML config (default: $COSMOS_CONFIG, else ./cosmos.toml)")
-    add_arguments(parser)
+    add_dashboard_arguments(parser)
     args = parser.parse_args(argv)
     return run_dashboard(args.config, args.host, args.port, args.insecure)
 

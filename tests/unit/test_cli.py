@@ -2,7 +2,7 @@ import argparse
 
 import pytest
 
-from cosmos_core.cli import _fields
+from cosmos_core.cli_commands import _fields
 from cosmos_core.cli_parser import _weights, build_parser
 
 

@@ -1,0 +1,372 @@
+"""The commands of the command line (`cli.py` parses, then calls `run`): each stands on the config,
+the database and the hosts. Exit 0 ok, 1 failed (one line on stderr)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import fields, replace
+
+from peewee import PeeweeException
+
+from . import cli_config, dbcopy, sweeps
+from .api import STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh, key_check_command
+from .cli_progress import progress_for
+from .cli_tables import Table, hosts_table, print_table, prompts_table, runs_table, showing_line
+from .config import ConfigError, load_config
+from .export import to_csv
+from .models import BUSY_TIMEOUT_SECONDS, SchemaError
+from .remote import RemoteError
+from .serve import run_dashboard
+
+POLL_SECONDS = 0.5  # sync --wait: pause between probes when the config allows faster
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed command (any but `completion`)."""
+    if args.command == "dashboard":
+        return run_dashboard(args.config, args.host, args.port, args.insecure)
+    if args.command == "config":  # the config alone: no database opened, no host contacted
+        try:
+            return cli_config.run(args)
+        except ConfigError as exc:
+            return _fail(str(exc))
+    try:
+        api = CosmosAPI(load_config(args.config))
+    except (ConfigError, SchemaError) as exc:
+        return _fail(str(exc))
+    except (PeeweeException, OSError) as exc:
+        return _fail(_database_locked(exc) or f"cannot open the database: {exc}")
+    try:
+        return COMMANDS[args.command](api, args)
+    except (CosmosError, RemoteError) as exc:
+        return _fail(str(exc))
+    except (PeeweeException, OSError) as exc:
+        return _fail(_database_locked(exc) or f"{type(exc).__name__}: {exc}")
+    except KeyboardInterrupt:
+        return _fail("interrupted")
+    finally:
+        api.close()
+
+
+def _database_locked(exc: Exception) -> str | None:
+    """SQLite's "database is locked", in words; None for any other error."""
+    if not isinstance(exc, PeeweeException) or "locked" not in str(exc):
+        return None
+    return (f"the database is locked by another process (waited {BUSY_TIMEOUT_SECONDS} s), so this command "
+            f"could not record its work; see `runs` for what was recorded, then try again")
+
+
+def _fail(message: str) -> int:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    return 1
+
+
+def _out(args: argparse.Namespace, data, plain: str) -> None:
+    print(json.dumps(data, indent=2) if getattr(args, "json", False) else plain)
+
+
+def _out_table(args: argparse.Namespace, data: list[dict], table: Table, empty: str) -> None:
+    """`data` as JSON with --json, else `table` (see cli_tables); with no rows, `empty` on stderr."""
+    if args.json:
+        print(json.dumps(data, indent=2))
+    elif table[1]:
+        print_table(table)
+    else:
+        print(empty, file=sys.stderr)
+
+
+def _warn_unreachable(api: CosmosAPI) -> None:
+    for host, reason in api.unreachable.items():
+        print(f"warning: host {host} unreachable, showing stored state: {' '.join(reason.split())}", file=sys.stderr)
+
+
+def cmd_hosts(api: CosmosAPI, args: argparse.Namespace) -> int:
+    if args.hosts_command == "check":
+        report = api.check_host(args.name)
+        _out(args, report, _check_text(report))
+        return 0 if report["ok"] else 1
+    if args.hosts_command == "add":
+        return cmd_hosts_add(api, args)
+    hosts = api.list_hosts()
+    _out_table(args, hosts, hosts_table(hosts),
+               "no hosts configured: add one with `cosmos hosts add NAME USER@ADDRESS` (or Add host in the page)")
+    return 0
+
+
+def _check_text(report: dict) -> str:
+    lines = [f"{key:10} {report[key]['status']:6} {report[key]['detail']}"
+             for key in ("ssh", "slurm", "docker", "image", "remote_dir", "gpus") if key in report]
+    return f"host {report['name']}: {'ready' if report['ok'] else 'NOT READY'}\n" + "\n".join(lines)
+
+
+def cmd_hosts_add(api: CosmosAPI, args: argparse.Namespace) -> int:
+    """Add host from a terminal, in the page's two steps: the key the host presents, then (on a yes, or
+    with --fingerprint naming that key) known_hosts and the config file are written and the host checked.
+    Exit 0 once the host is added, whatever its check says (`hosts check` tells ready or not)."""
+    user, address = args.address
+    scanned = api.scan_host_key(args.name, address, args.port, user, args.key_file, args.known_hosts)
+    fingerprint = scanned["fingerprint"]
+    if args.fingerprint is not None and args.fingerprint.strip() != fingerprint:
+        return _fail(f"{scanned['name']} presented the {scanned['key_type']} key {fingerprint}, not "
+                     f"{args.fingerprint.strip()} (--fingerprint); nothing was written")
+    if scanned["trust"] == "unknown" and args.fingerprint is None:
+        refused = _trust_asked(scanned)
+        if refused is not None:
+            return refused
+    added = api.add_host(scanned)
+    report = api.check_host(added["name"])
+    key = f" and its key to {added['known_hosts']}" if added["key_written"] else ""
+    _out(args, {"added": added, "check": report},
+         f"added host {added['name']} to {added['config_file']}{key}\n{_check_text(report)}")
+    return 0
+
+
+def _trust_asked(scanned: dict) -> int | None:
+    """None when the user trusts the key shown; else the exit code (2: no terminal to ask on)."""
+    fingerprint, where = scanned["fingerprint"], f"{scanned['user']}@{scanned['hostname']}:{scanned['port']}"
+    if not sys.stdin.isatty():
+        print(f"error: {where} presented the {scanned['key_type']} key {fingerprint}, unknown to "
+              f"{scanned['known_hosts']}; stdin is not a terminal to ask on: check the key, then pass "
+              f"--fingerprint {fingerprint}", file=sys.stderr)
+        return 2
+    print(f"{where} presented the {scanned['key_type']} key {fingerprint}, unknown to {scanned['known_hosts']}.\n"
+          f"On the host, `{key_check_command(scanned['key_type'])}` prints its own.\n"
+          f"Trust this key and add host {scanned['name']} to {scanned['config_file']}? [y/N] ",
+          end="", file=sys.stderr, flush=True)
+    if sys.stdin.readline().strip().lower() in ("y", "yes"):
+        return None
+    return _fail(f"host {scanned['name']} not added (key not trusted); nothing was written")
+
+
+def cmd_prompt(api: CosmosAPI, args: argparse.Namespace) -> int:
+    if args.prompt_command == "delete":
+        return cmd_prompt_delete(api, args)
+    prompt = api.add_prompt(args.text, args.video, name=args.name, negative_prompt=args.negative,
+                            depth=args.depth, seg=args.seg)
+    _out(args, prompt, prompt["id"])
+    return 0
+
+
+def cmd_prompts(api: CosmosAPI, args: argparse.Namespace) -> int:
+    prompts = api.list_prompts()
+    _out_table(args, prompts, prompts_table(prompts), "no prompts yet (add one with `prompt add`)")
+    return 0
+
+
+def cmd_run(api: CosmosAPI, args: argparse.Namespace) -> int:
+    given = {f.name: getattr(args, f.name) for f in fields(InferenceParams) if getattr(args, f.name) is not None}
+    params = replace(api.default_params(args.model), **given)
+    with progress_for(args.json) as progress:
+        run = api.start_inference(args.prompt_id, args.host, params, on_upload=progress.upload, model_name=args.model)
+    _out(args, run, run["id"])
+    return 0
+
+
+def cmd_sweep(api: CosmosAPI, args: argparse.Namespace) -> int:
+    names = [f.name for f in fields(InferenceParams)]
+    grid = {name: getattr(args, name) for name in (*sweeps.SWEPT, "weights") if getattr(args, name)}
+    fixed = {name: getattr(args, name) for name in names if name not in grid and getattr(args, name, None)}
+    base = replace(api.default_params(args.model), **fixed)
+    with progress_for(args.json) as progress:
+        progress.note(f"sweep of {sweeps.describe(len(args.prompt_ids), grid)}")
+        started = api.start_sweep(args.prompt_ids, grid, base, args.host, args.model, args.max_runs,
+                                  lambda i, total, run: progress.note(f"started {i}/{total}: {run['id']}"),
+                                  progress.upload)
+    _out(args, started, started["sweep_id"])
+    return 0
+
+
+def cmd_upscale(api: CosmosAPI, args: argparse.Namespace) -> int:
+    with progress_for(args.json) as progress:
+        run = api.start_upscale(args.run_id, args.weight, args.host, progress.upload)
+    _out(args, run, run["id"])
+    return 0
+
+
+def cmd_enhance(api: CosmosAPI, args: argparse.Namespace) -> int:
+    with progress_for(args.json) as progress:
+        run = api.start_enhance(args.prompt_id, args.host, progress.upload)
+    _out(args, run, run["id"])
+    return 0
+
+
+def cmd_runs(api: CosmosAPI, args: argparse.Namespace) -> int:
+    runs = api.list_runs(args.status, sweep=args.sweep, limit=None if args.limit is None else args.limit + 1)
+    _warn_unreachable(api)
+    counts = api.sweep_summary(args.sweep) if args.sweep else {}
+    if args.sweep and not counts:
+        return _fail(f"no sweep with id {args.sweep!r}")
+    if args.limit is not None and len(runs) > args.limit:  # one more than asked for: say how many there are
+        runs = runs[:args.limit]
+        print(showing_line(args.limit, counts or api.count_by_status(), args.status), file=sys.stderr)
+    _out_table(args, runs, runs_table(runs), "no runs" + (f" with status {args.status}" if args.status else ""))
+    if args.sweep and not args.json:
+        print(f"sweep {args.sweep}: {sum(counts.values())} runs: "
+              + " · ".join(f"{s} {counts[s]}" for s in STATUSES if counts.get(s)))
+    return 0
+
+
+def cmd_show(api: CosmosAPI, args: argparse.Namespace) -> int:
+    run = api.get_run(args.run_id)
+    _warn_unreachable(api)
+    _out(args, run, "\n".join(_fields(run)))
+    return 0
+
+
+def _fields(data: dict, indent: str = "") -> list[str]:
+    """`key  value` lines; a nested record (the download) indented under its key."""
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            lines += [f"{indent}{key}"] + _fields(value, indent + "  ")
+        elif isinstance(value, list):
+            labels = [key] + [""] * (len(value) - 1) if value else [key]
+            lines += [f"{indent}{label:14} {item}" for label, item in zip(labels, value or ["-"], strict=True)]
+        else:
+            lines.append(f"{indent}{key:14} {'-' if value is None else value}")
+    return lines
+
+
+def cmd_sync(api: CosmosAPI, args: argparse.Namespace) -> int:
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    left = 0  # runs still active or downloading when --wait gave up
+    with progress_for(False) as progress:
+        reports = [api.sync(Refresh.FORCE, deadline=deadline, on_progress=progress.download)]
+        while args.wait and (left := api.pending_work()):
+            progress.waiting(left)
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            time.sleep(max(api.config.sync.min_interval_seconds, POLL_SECONDS))
+            reports.append(api.sync(Refresh.AUTO, deadline=deadline, on_progress=progress.download))
+        progress.waiting(left)
+    if left:
+        return _fail(f"sync --wait: {left} run(s) still active or downloading after {args.timeout:g} s")
+    _warn_unreachable(api)
+    changes = sum(r.transitions for r in reports)
+    downloads = sum(r.downloads_done for r in reports)
+    print(f"synced: {changes} change(s), {downloads} download(s) done, "
+          f"{api.pending_work()} run(s) still active or downloading", file=sys.stderr)
+    return 0
+
+
+def cmd_retry(api: CosmosAPI, args: argparse.Namespace) -> int:
+    with progress_for(False, download_lines=False) as progress:
+        run = api.retry_download(args.run_id, progress.download)
+    print(f"{run['id']}: download {run['download']['status']}")
+    return 0
+
+
+def cmd_cancel(api: CosmosAPI, args: argparse.Namespace) -> int:
+    run = api.cancel(args.run_id)
+    print(f"{run['id']}: {run['status']}")
+    return 0
+
+
+def cmd_queue(api: CosmosAPI, args: argparse.Namespace) -> int:
+    if args.queue_command == "front":
+        run = api.move_to_front(args.run_id)
+        print(f"{run['id']}: {run['status']}, #{run['queue_position'] or '?'} in the queue of {run['host']}")
+        return 0
+    api.pause_queue(args.host, paused=args.queue_command == "pause")
+    print(f"queue of {args.host}: {'paused' if args.queue_command == 'pause' else 'running'}")
+    return 0
+
+
+def cmd_logs(api: CosmosAPI, args: argparse.Namespace) -> int:
+    sys.stdout.write(api.logs(args.run_id, args.tail))
+    return 0
+
+
+def cmd_db(api: CosmosAPI, args: argparse.Namespace) -> int:
+    """`db migrate --to URL`: storage.database's history into an empty database (see dbcopy)."""
+    def progress(table: str, done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\rcopying {table}: {done}/{total}", end="\n" if done >= total else "", file=sys.stderr)
+
+    try:
+        counts = dbcopy.copy_history(api.config.storage.database, args.to, on_progress=progress)
+    except dbcopy.CopyError as exc:
+        return _fail(str(exc))
+    _out(args, counts, f"copied {dbcopy.summary(counts)} to {dbcopy.mask_url(args.to)}")
+    return 0
+
+
+COMMANDS = {
+    "hosts": cmd_hosts, "prompt": cmd_prompt, "prompts": cmd_prompts, "run": cmd_run, "sweep": cmd_sweep,
+    "upscale": cmd_upscale,
+    "enhance": cmd_enhance, "runs": cmd_runs, "show": cmd_show, "sync": cmd_sync, "retry": cmd_retry,
+    "cancel": cmd_cancel, "logs": cmd_logs, "queue": cmd_queue, "db": cmd_db,
+}  # fmt: skip
+
+
+# -- delete and export ----------------------------------------------------------
+
+
+def _confirmed(args: argparse.Namespace, what: str, question: str) -> int | None:
+    """None when the deletion may go ahead; else the exit code: 2 with no terminal to ask on and no
+    --yes, 1 when the answer is not yes."""
+    if args.yes:
+        return None
+    if not sys.stdin.isatty():
+        print(f"error: not deleting {what} without asking: stdin is not a terminal, pass --yes", file=sys.stderr)
+        return 2
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    if sys.stdin.readline().strip().lower() in ("y", "yes"):
+        return None
+    return _fail(f"{what} not deleted (not confirmed)")
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+def cmd_delete(api: CosmosAPI, args: argparse.Namespace) -> int:
+    plan = api.run_deletion(args.run_id)
+    remote = f" and its directory on host {plan['host']}" if plan["remote_dir"] else ""
+    refused = _confirmed(args, f"run {plan['id']}",
+                         f"Delete run {plan['id']}: its local files ({_mb(plan['local_bytes'])}){remote}?")
+    if refused is not None:
+        return refused
+    done = api.delete_run(plan["id"])
+    remote = f" and {done['remote_dir']} on host {done['host']}" if done["remote_dir"] else ""
+    _out(args, done, f"deleted run {done['id']}: its local files ({_mb(done['local_bytes'])}){remote}")
+    return 0
+
+
+def cmd_prompt_delete(api: CosmosAPI, args: argparse.Namespace) -> int:
+    plan = api.prompt_deletion(args.prompt_id, args.with_runs)
+    refused = _confirmed(args, f"prompt {plan['id']}", f"Delete prompt {plan['id']} ({plan['name']})"
+                         f"{_prompt_parts(plan, ': ')}?")
+    if refused is not None:
+        return refused
+    done = api.delete_prompt(plan["id"], args.with_runs)
+    _out(args, done, f"deleted prompt {done['id']}{_prompt_parts(done, ' with ')}")
+    return 0
+
+
+def _prompt_parts(plan: dict, lead: str) -> str:
+    """What goes with a prompt, in words: its runs and the input files kept for it."""
+    parts = []
+    if plan["runs"]:
+        runs = len(plan["runs"])
+        parts.append(f"{runs} run{'s' * (runs != 1)} (local files {_mb(plan['local_bytes'])}, "
+                     f"directories on host {', '.join(plan['hosts'])})")
+    if plan["files"]:
+        files = len(plan["files"])
+        parts.append(f"{files} input file{'s' * (files != 1)} kept for it")
+    return lead + " and ".join(parts) if parts else ""
+
+
+def cmd_export(api: CosmosAPI, args: argparse.Namespace) -> int:
+    columns, rows = api.export_runs(args.status, args.host)
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+    else:
+        sys.stdout.write(to_csv(columns, rows))
+    return 0
+
+
+COMMANDS.update(delete=cmd_delete, export=cmd_export)
