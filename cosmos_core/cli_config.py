@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
-        where = config.source or "defaults (no config file)"
-        print(f"# effective config of {where} (defaults filled in, secrets masked)\n{to_toml(doc)}", end="")
+        where = f"of {config.source}" if config.source else "with no config file"
+        print(f"# effective config {where}: defaults filled in, secrets masked\n{to_toml(doc)}", end="")
     return 0
 
 

@@ -117,7 +117,7 @@ def test_check_a_file_that_is_not_there_or_not_text(tmp_path: Path) -> None:
 def test_show_prints_the_effective_config_as_toml_with_secrets_masked(tmp_path: Path, config: Path) -> None:
     result = cosmos(tmp_path, "config", "show")
     assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout.startswith(f"# effective config of {config} (defaults filled in, secrets masked)\n")
+    assert result.stdout.startswith(f"# effective config of {config}: defaults filled in, secrets masked\n")
     for secret in ("hunter2", "SECRETPART", "T1/B2"):
         assert secret not in result.stdout
     shown = tomllib.loads(result.stdout)
