@@ -235,13 +235,22 @@ def _add_host(config: Config, scanned: Mapping[str, Any], now: datetime) -> dict
     if verdict.trust is Trust.CHANGED:
         raise OnboardingError(changed_key_message(host.address, fingerprint(public), str(verdict.known_fingerprint),
                                                   known_hosts) + "; nothing was written")
+    for path in [target] + ([known_hosts] if verdict.trust is Trust.UNKNOWN else []):
+        _check_writable(path)
     if verdict.trust is Trust.UNKNOWN:
         old = known_hosts.read_text(encoding="utf-8", errors="replace") if known_hosts.is_file() else ""
         salt = new_salt() if uses_hashed_names(old) else None
         line = known_hosts_line(host.hostname, host.port, public.get_name(), public.get_base64(), salt)
-        known_hosts.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _append(known_hosts, ("\n" if old and not old.endswith("\n") else "") + line)
-    _append(target, text)
+        try:
+            known_hosts.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _append(known_hosts, ("\n" if old and not old.endswith("\n") else "") + line)
+        except OSError as exc:
+            raise OnboardingError(f"cannot write {known_hosts}: {exc.strerror or exc}; nothing was written") from exc
+    try:
+        _append(target, text)
+    except OSError as exc:
+        trusted = f"; the key is in {known_hosts} now" if verdict.trust is Trust.UNKNOWN else ""
+        raise OnboardingError(f"cannot write {target}: {exc.strerror or exc}; the host was not added{trusted}") from exc
     return {"name": host.name, "config_file": str(target), "known_hosts": str(known_hosts),
             "fingerprint": fingerprint(public), "key_written": verdict.trust is Trust.UNKNOWN}
 
@@ -267,6 +276,17 @@ def _check_loads(text: str, name: str) -> None:
             raise OnboardingError(f"the config file would not load with the new host: {exc}") from exc
     if name not in [h.name for h in hosts]:
         raise OnboardingError("the config file would not load with the new host")
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse before anything is written when `path` (or, while it does not exist, the directory it
+    would be made in) cannot be written: say, a config mounted read-only in the team server's container."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not os.access(existing, os.W_OK):
+        where = "" if existing == path else f" (in {existing})"
+        raise OnboardingError(f"cannot write {path}{where}: read-only or not ours to write; nothing was written")
 
 
 def _append(path: Path, text: str) -> None:

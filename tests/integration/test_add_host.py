@@ -4,6 +4,7 @@ user trusts it, and once trusted the product's strict connect accepts the host t
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,40 @@ def test_bad_input_and_a_taken_name_are_refused_before_connecting(gpu_host, no_h
 def test_a_port_where_nothing_listens_is_one_line(gpu_host, no_host_api, tmp_path):
     with pytest.raises(CosmosError, match=r"cannot connect: Connection refused"):
         no_host_api.scan_host_key(**(form(gpu_host, tmp_path / "kh") | {"port": str(free_port())}))
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory on a tmpfs remounted read-only once the test has put files in it (as the team
+    server's `/config`, mounted `:ro`); unmounted at teardown. Read-only even for root."""
+    directory = tmp_path / "ro"
+    directory.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(directory)], check=True)
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], check=False)
+
+
+def seal(directory: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(directory)], check=True)
+
+
+@pytest.mark.parametrize("read_only", ["config", "known_hosts"])
+def test_a_file_it_cannot_write_is_named_and_nothing_is_written(gpu_host, tmp_path, read_only_dir, read_only):
+    config_file = (read_only_dir if read_only == "config" else tmp_path) / "team.toml"
+    config_file.write_text(CONFIG.format(out=tmp_path / "outputs"))
+    known_hosts = (read_only_dir if read_only == "known_hosts" else tmp_path) / "known_hosts"
+    known_hosts.write_text("")
+    seal(read_only_dir)
+    api = CosmosAPI(load_config(config_file))
+    try:
+        scanned = api.scan_host_key(**form(gpu_host, known_hosts))
+        before = snapshot(config_file, known_hosts)
+        with pytest.raises(CosmosError) as refused:
+            api.add_host(scanned)
+    finally:
+        api.close()
+    unwritable = config_file if read_only == "config" else known_hosts
+    assert str(refused.value) == f"cannot write {unwritable}: read-only or not ours to write; nothing was written"
+    assert snapshot(config_file, known_hosts) == before and api.config.hosts == ()
