@@ -134,10 +134,13 @@ def _trust_asked(scanned: dict) -> int | None:
         return 2
     print(f"{where} presented the {scanned['key_type']} key {fingerprint}, unknown to {scanned['known_hosts']}.\n"
           f"On the host, `{key_check_command(scanned['key_type'])}` prints its own.\n"
-          f"Trust this key and add host {scanned['name']} to {scanned['config_file']}? [y/N] ",
-          end="", file=sys.stderr, flush=True)
-    if sys.stdin.readline().strip().lower() in ("y", "yes"):
+          f"Trust this key and add host {scanned['name']} to {scanned['config_file']}? "
+          f"[y/N, or paste the fingerprint you checked] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip()
+    if answer.lower() in ("y", "yes") or answer == fingerprint:
         return None
+    if answer.startswith("SHA256:"):
+        return _fail(f"{where} presented {fingerprint}, not the {answer} you pasted; nothing was written")
     return _fail(f"host {scanned['name']} not added (key not trusted); nothing was written")
 
 

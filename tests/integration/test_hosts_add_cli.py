@@ -74,17 +74,19 @@ def test_without_a_terminal_an_unknown_key_needs_its_fingerprint_and_then_the_ho
     assert "gpu9" in listed.stdout
 
 
-@pytest.mark.parametrize("answer", ["n", "yes"])
-def test_at_a_terminal_the_key_is_shown_and_trusted_only_on_yes(gpu_host, config_file, tmp_path, answer):
+@pytest.mark.parametrize("answer", ["n", "yes", OTHER_FP, "the host's own fingerprint"])
+def test_at_a_terminal_the_key_is_shown_and_trusted_only_on_yes_or_its_fingerprint(gpu_host, config_file, tmp_path,
+                                                                                   answer):
     known_hosts = tmp_path / "known_hosts"
     before = snapshot(config_file, known_hosts)
+    typed = gpu_host.host_key_fingerprint if answer == "the host's own fingerprint" else answer
 
-    done = answered(config_file, add_args(gpu_host, known_hosts, "--json"), answer)
+    done = answered(config_file, add_args(gpu_host, known_hosts, "--json"), typed)
 
     assert gpu_host.host_key_fingerprint in done.stderr and "ssh_host_ed25519_key.pub" in done.stderr
     assert "Trust this key and add host gpu9" in done.stderr
-    if answer == "n":
-        assert done.returncode == 1 and "not added" in done.stderr
+    if answer in ("n", OTHER_FP):
+        assert done.returncode == 1 and ("not added" if answer == "n" else f"not the {OTHER_FP}") in done.stderr
         assert snapshot(config_file, known_hosts) == before
     else:
         assert done.returncode == 0, done.stderr
