@@ -5,13 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 from . import gpu_queue, launcher, models, onboarding, sweeps
 from .config import Config, ConfigError, load_config
 from .deletion import DeleteError, Deleter
-from .executors import Executor, JobState, SubmitError, make_executor
+from .executors import Executor, SubmitError, UploadProgress, make_executor
 from .export import export_rows
 from .launcher import LaunchPlan, PromptInput
 from .lifecycle import STATUSES, DownloadStatus, RunStatus
@@ -22,6 +21,7 @@ from .params import STRENGTHS, InferenceParams, ParamError
 from .records import iso_utc, prompt_to_dict, run_to_dict
 from .remote import RemoteError
 from .repository import DataRepository, InvalidInput, NotFound, ProgressListener, Refresh, SyncReport, new_id
+from .starting import Starter, StartError
 from .status import LOG_FILE, StatusChecker
 from .tailing import tail_lines
 from .transfer_models import DEFAULT_MODEL, MODELS, model
@@ -89,7 +89,7 @@ class CosmosAPI:
             model(model_name).check(params)
 
     def start_inference(self, prompt_id: str, host: str | None = None, params: InferenceParams | None = None,
-                        on_upload: launcher.UploadProgress | None = None, model_name: str = DEFAULT_MODEL,
+                        on_upload: UploadProgress | None = None, model_name: str = DEFAULT_MODEL,
                         sweep_id: str | None = None) -> dict:
         """Checks the parameters before anything is uploaded; None means the model's defaults."""
         params = params or self.default_params(model_name)
@@ -97,7 +97,7 @@ class CosmosAPI:
         with _as_cosmos_error():
             cosmos_model = model(model_name)
             prompt = self.repo.get_prompt(prompt_id)
-            host_name = self._host_serving(cosmos_model.name, host)
+            host_name = self._starter().host_serving(cosmos_model.name, host)
         plan = launcher.plan_inference(new_id("rs"), _prompt_input(prompt), params, cosmos_model)
         return self._launch(plan, prompt.id, "inference", host_name, params.to_dict(), on_upload=on_upload,
                             sweep_id=sweep_id)
@@ -105,7 +105,7 @@ class CosmosAPI:
     def start_sweep(self, prompt_ids: Sequence[str], grid: Mapping[str, Sequence], base: InferenceParams | None = None,
                     host: str | None = None, model_name: str = DEFAULT_MODEL, max_runs: int = sweeps.MAX_RUNS,
                     on_start: Callable[[int, int, dict], None] | None = None,
-                    on_upload: launcher.UploadProgress | None = None) -> dict:
+                    on_upload: UploadProgress | None = None) -> dict:
         """The cross product of `grid` (InferenceParams field -> values) over `base` (default: the model's
         defaults), for each prompt, as runs under one sweep id. Every combination is checked before any
         run starts; `on_start(i, total, run)` hears of each started run."""
@@ -129,7 +129,7 @@ class CosmosAPI:
         return self.repo.sweep_counts(sweep_id)
 
     def start_upscale(self, parent_run_id: str, control_weight: float = 0.5, host: str | None = None,
-                      on_upload: launcher.UploadProgress | None = None) -> dict:
+                      on_upload: UploadProgress | None = None) -> dict:
         with _as_cosmos_error():
             parent = self.repo.get_run(parent_run_id, Refresh.AUTO)
         if parent.kind != "inference" or parent.status != RunStatus.COMPLETED.value:
@@ -146,90 +146,29 @@ class CosmosAPI:
                             parent_run_id=parent.id, on_upload=on_upload)
 
     def start_enhance(self, prompt_id: str, host: str | None = None,
-                      on_upload: launcher.UploadProgress | None = None) -> dict:
+                      on_upload: UploadProgress | None = None) -> dict:
         """Prompt enhancement runs Cosmos-Transfer1's prompt upsampler."""
         with _as_cosmos_error():
             prompt = self.repo.get_prompt(prompt_id)
-            host_name = self._host_serving(DEFAULT_MODEL, host)
+            host_name = self._starter().host_serving(DEFAULT_MODEL, host)
         plan = launcher.plan_enhance(new_id("rs"), _prompt_input(prompt))
         return self._launch(plan, prompt.id, "enhance", host_name, {}, on_upload=on_upload)
 
     def pick_host(self, model_name: str = DEFAULT_MODEL) -> str:
         """The host a new run of `model_name` goes to when the user picks none."""
         with _as_cosmos_error():
-            return self._host_serving(model_name, None)
-
-    def _host_serving(self, model_name: str, host: str | None) -> str:
-        """The named host, which must serve the model; else, of the hosts serving it, the one with the
-        fewest active runs among those whose last contact did not fail (a new host included), else among
-        the rest (config order breaks ties)."""
-        if host is not None:
-            config = self.config.host(host)
-            if model_name not in config.models:
-                served = ", ".join(config.models)
-                raise InvalidInput(f"host {config.name} does not serve {model_name}; its models: {served}")
-            return config.name
-        serving = [h.name for h in self.config.hosts if model_name in h.models]
-        if not serving:
-            self.config.host(None)  # no hosts at all: that error says how to add one
-            raise InvalidInput(f"no configured host serves {model_name} (add it to a host's models)")
-        states = self.repo.host_states()
-        busy = self.repo.active_runs_by_host()
-
-        def failed(name: str) -> bool:
-            return bool(states.get(name) and states[name].last_error)
-
-        return min(serving, key=lambda name: (failed(name), busy.get(name, 0), serving.index(name)))
+            return self._starter().host_serving(model_name, None)
 
     def _launch(self, plan: LaunchPlan, prompt_id: str, kind: str, host_name: str, params: dict, *,
-                parent_run_id: str | None = None, on_upload: launcher.UploadProgress | None = None,
+                parent_run_id: str | None = None, on_upload: UploadProgress | None = None,
                 sweep_id: str | None = None) -> dict:
-        executor = self.executors[host_name]
-        host = self.config.host(host_name)
-        # Holding the run's lock says "being launched": a sync that can take it knows this process died.
-        with self.repo.run_lock(plan.run_id):
-            run = self.repo.create_run(plan.run_id, prompt_id, kind, host_name, params, parent_run_id,
-                                       remote_run_dir=plan.remote_dir(host), model=plan.model, sweep_id=sweep_id)
-            if executor.gpu_queue:  # its place in the host's GPU queue: creation order
-                plan = replace(plan, ticket=gpu_queue.ticket(run.created_at, run.id), gpu_slots=host.gpus)
-            self.repo.transition(run.id, RunStatus.PENDING, status=RunStatus.UPLOADING.value)
-            self._submit(run, executor, plan, on_upload)
-        return self.get_run(run.id, Refresh.NONE)
+        with _as_cosmos_error():
+            run_id = self._starter().launch(plan, prompt_id, kind, host_name, params, parent_run_id=parent_run_id,
+                                            on_upload=on_upload, sweep_id=sweep_id)
+        return self.get_run(run_id, Refresh.NONE)
 
-    def _submit(self, run: Run, executor: Executor, plan: LaunchPlan,
-                on_upload: launcher.UploadProgress | None) -> None:
-        """Start the run's job. A cancel while it uploads is a change in the database, which the
-        upload notices between files: then nothing is started."""
-        def cancelled() -> bool:
-            return self.repo.stored_run(run.id).status == RunStatus.CANCELLED.value
-
-        try:
-            handle = executor.submit(plan, on_upload, cancelled)
-        except (SubmitError, RemoteError, OSError) as exc:
-            if cancelled():
-                return
-            if isinstance(exc, RemoteError):
-                self.repo.record_host(run.host, str(exc))
-            self._fail_launch(run, str(exc))
-            raise CosmosError(f"run {run.id} failed to start: {exc}") from exc
-        except KeyboardInterrupt:
-            self._fail_launch(run, "Interrupted while starting")
-            executor.cleanup([run.id])
-            raise
-        self.repo.record_host(run.host, None)  # it answered: a host that passed its last contact
-        status = RunStatus.QUEUED if executor.first_state is JobState.QUEUED else RunStatus.RUNNING
-        started = self.repo.transition(run.id, RunStatus.UPLOADING, status=status.value, container_id=handle,
-                                       started_at=time.time())
-        if not started:  # cancelled (or failed by someone else) while uploading: nothing may run
-            executor.cancel(run.id, handle)
-            executor.cleanup([run.id])
-            now = self.repo.get_run(run.id, Refresh.NONE)
-            if now.status != RunStatus.CANCELLED.value:
-                raise CosmosError(f"run {run.id} became {now.status} while starting: {now.error}")
-
-    def _fail_launch(self, run: Run, error: str) -> None:
-        self.repo.transition(run.id, [RunStatus.PENDING, RunStatus.UPLOADING], status=RunStatus.FAILED.value,
-                             error=error, completed_at=time.time())
+    def _starter(self) -> Starter:
+        return Starter(self.repo, self.executors, self.config)
 
     # -- reading and moving runs ---------------------------------------------
 
@@ -450,7 +389,7 @@ def _as_cosmos_error() -> Iterator[None]:
     """Turns the core's lookup, validation and config errors into CosmosError."""
     try:
         yield
-    except (NotFound, InvalidInput, ConfigError, ParamError, onboarding.OnboardingError) as exc:
+    except (NotFound, InvalidInput, ConfigError, ParamError, StartError, onboarding.OnboardingError) as exc:
         raise CosmosError(str(exc)) from exc
 
 

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from ..config import HostConfig
 from ..remote import CONNECT_TIMEOUT, Host
-from .base import Executor, FileFacts, JobState, Observation, ProbeError, ProbeReport, ProbeTarget, SubmitError
+from .base import (
+    Executor,
+    FileFacts,
+    JobState,
+    Observation,
+    ProbeError,
+    ProbeReport,
+    ProbeTarget,
+    SubmitError,
+    UploadProgress,
+)
 from .docker import DockerExecutor
 from .local import LocalFiles, LocalShell
 from .slurm import SlurmExecutor
 from .ssh_files import SshFiles
 
 __all__ = ["Executor", "FileFacts", "JobState", "Observation", "ProbeError", "ProbeReport", "ProbeTarget",
-           "SubmitError", "make_executor"]
+           "SubmitError", "UploadProgress", "make_executor"]
 
 
 def make_executor(config: HostConfig, probe_timeout: float) -> Executor:

@@ -1,0 +1,101 @@
+"""Starting a run: the host it goes to, its row, then its job through the host's executor.
+
+The launch holds the run's lock from the row's creation until the job is submitted: a sync that can take
+the lock of a run still `pending` or `uploading` knows the launching process died. A cancel during the
+upload is a change in the database, which the upload notices between files: then nothing is started.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+
+from . import gpu_queue
+from .config import Config
+from .executors import Executor, JobState, SubmitError, UploadProgress
+from .launcher import LaunchPlan
+from .lifecycle import RunStatus
+from .models import Run
+from .remote import RemoteError
+from .repository import DataRepository, InvalidInput, Refresh
+
+
+class StartError(Exception):
+    """A run could not be started; the message is one line saying why (the run, if created, is failed)."""
+
+
+class Starter:
+    def __init__(self, repo: DataRepository, executors: Mapping[str, Executor], config: Config) -> None:
+        self.repo = repo
+        self.executors = executors
+        self.config = config
+
+    def host_serving(self, model_name: str, host: str | None) -> str:
+        """The named host, which must serve the model; else, of the hosts serving it, the one with the
+        fewest active runs among those whose last contact did not fail (a new host included), else among
+        the rest (config order breaks ties)."""
+        if host is not None:
+            config = self.config.host(host)
+            if model_name not in config.models:
+                served = ", ".join(config.models)
+                raise InvalidInput(f"host {config.name} does not serve {model_name}; its models: {served}")
+            return config.name
+        serving = [h.name for h in self.config.hosts if model_name in h.models]
+        if not serving:
+            self.config.host(None)  # no hosts at all: that error says how to add one
+            raise InvalidInput(f"no configured host serves {model_name} (add it to a host's models)")
+        states = self.repo.host_states()
+        busy = self.repo.active_runs_by_host()
+
+        def failed(name: str) -> bool:
+            return bool(states.get(name) and states[name].last_error)
+
+        return min(serving, key=lambda name: (failed(name), busy.get(name, 0), serving.index(name)))
+
+    def launch(self, plan: LaunchPlan, prompt_id: str, kind: str, host_name: str, params: dict, *,
+               parent_run_id: str | None = None, on_upload: UploadProgress | None = None,
+               sweep_id: str | None = None) -> str:
+        """Create the run and start its job; its id. StartError when the job could not start."""
+        executor = self.executors[host_name]
+        host = self.config.host(host_name)
+        with self.repo.run_lock(plan.run_id):
+            run = self.repo.create_run(plan.run_id, prompt_id, kind, host_name, params, parent_run_id,
+                                       remote_run_dir=plan.remote_dir(host), model=plan.model, sweep_id=sweep_id)
+            if executor.gpu_queue:  # its place in the host's GPU queue: creation order
+                plan = replace(plan, ticket=gpu_queue.ticket(run.created_at, run.id), gpu_slots=host.gpus)
+            self.repo.transition(run.id, RunStatus.PENDING, status=RunStatus.UPLOADING.value)
+            self._submit(run, executor, plan, on_upload)
+        return run.id
+
+    def _submit(self, run: Run, executor: Executor, plan: LaunchPlan, on_upload: UploadProgress | None) -> None:
+        def cancelled() -> bool:
+            return self.repo.stored_run(run.id).status == RunStatus.CANCELLED.value
+
+        try:
+            handle = executor.submit(plan, on_upload, cancelled)
+        except (SubmitError, RemoteError, OSError) as exc:
+            if cancelled():
+                return
+            if isinstance(exc, RemoteError):
+                self.repo.record_host(run.host, str(exc))
+            self._fail(run, str(exc))
+            raise StartError(f"run {run.id} failed to start: {exc}") from exc
+        except KeyboardInterrupt:
+            self._fail(run, "Interrupted while starting")
+            executor.cleanup([run.id])
+            raise
+        self.repo.record_host(run.host, None)  # it answered: a host that passed its last contact
+        status = RunStatus.QUEUED if executor.first_state is JobState.QUEUED else RunStatus.RUNNING
+        started = self.repo.transition(run.id, RunStatus.UPLOADING, status=status.value, container_id=handle,
+                                       started_at=time.time())
+        if not started:  # cancelled (or failed by someone else) while uploading: nothing may run
+            executor.cancel(run.id, handle)
+            executor.cleanup([run.id])
+            now = self.repo.get_run(run.id, Refresh.NONE)
+            if now.status != RunStatus.CANCELLED.value:
+                raise StartError(f"run {run.id} became {now.status} while starting: {now.error}")
+
+    def _fail(self, run: Run, error: str) -> None:
+        self.repo.transition(run.id, [RunStatus.PENDING, RunStatus.UPLOADING], status=RunStatus.FAILED.value,
+                             error=error, completed_at=time.time())
