@@ -31,8 +31,10 @@ _CHANNEL_ERRORS = (TimeoutError, paramiko.SSHException, EOFError, OSError)
 # Nothing paramiko says reaches the user's stderr but through our own one-line errors:
 # - its log: it logs the failures it also raises, some with a traceback at ERROR ("Error
 #   reading SSH protocol banner"), which Python prints when no logging is set up; it never
-#   logs at CRITICAL, so this turns it off (lower the level again to debug a connection);
-logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+#   logs at CRITICAL, so this turns it off, unless a level was set already (`cosmos -vv` sets DEBUG
+#   before the commands load this module);
+if logging.getLogger("paramiko").level == logging.NOTSET:
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 log = logging.getLogger(__name__)  # ours: connects and commands with their durations, at DEBUG (`--verbose`)
 # - its SFTP prefetch thread (see _quiet_prefetch_deaths).
 _PREFETCH_THREAD = paramiko.SFTPFile._prefetch_thread.__code__
