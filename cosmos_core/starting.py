@@ -62,7 +62,7 @@ class Starter:
         with self.repo.run_lock(plan.run_id):
             run = self.repo.create_run(plan.run_id, prompt_id, kind, host_name, params, parent_run_id,
                                        remote_run_dir=plan.remote_dir(host), model=plan.model, sweep_id=sweep_id)
-            if executor.gpu_queue:  # its place in the host's GPU queue: creation order
+            if executor.has_gpu_queue:  # its place in the host's GPU queue: creation order
                 plan = replace(plan, ticket=gpu_queue.ticket(run.created_at, run.id), gpu_slots=host.gpus)
             self.repo.transition(run.id, RunStatus.PENDING, status=RunStatus.UPLOADING.value)
             self._submit(run, executor, plan, on_upload)

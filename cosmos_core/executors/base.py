@@ -95,7 +95,7 @@ class Executor(Protocol):
     label: str  # "host gpu1 (user@address:port)", for messages
     shell: Shell  # where its commands run (the host's `hosts check` runs there too)
     first_state: JobState  # where a job is right after `submit`: RUNNING, or QUEUED where an engine queues
-    gpu_queue: bool  # runs wait in our GPU queue on the host (False: the engine queues them, as Slurm does)
+    has_gpu_queue: bool  # runs wait in our GPU queue on the host (False: the engine queues them, as Slurm does)
 
     def submit(self, plan: LaunchPlan, on_upload: UploadProgress | None,
                cancelled: Callable[[], bool]) -> str:

@@ -23,12 +23,13 @@ from .shell import RunFiles, Shell, ShellExecutor
 
 
 class DockerExecutor(ShellExecutor):
+    # `docker run -d` starts the container at once; its script then waits in the host's GPU queue.
+    first_state = JobState.QUEUED
+    has_gpu_queue = True
+
     def __init__(self, config: HostConfig, shell: Shell, files: RunFiles, probe_timeout: float) -> None:
         super().__init__(shell, files, probe_timeout)
         self.config = config
-        # `docker run -d` starts the container at once; its script then waits in the host's GPU queue.
-        self.first_state = JobState.QUEUED
-        self.gpu_queue = True
         self.queue = gpu_queue.host_queue_dir(config.remote_dir)
 
     def submit(self, plan: LaunchPlan, on_upload: UploadProgress | None, cancelled: Callable[[], bool]) -> str:

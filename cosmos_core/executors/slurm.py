@@ -22,7 +22,7 @@ from .slurm_probe import build_probe_script, parse_probe_output
 
 class SlurmExecutor(ShellExecutor):
     first_state = JobState.QUEUED  # Slurm decides when it runs
-    gpu_queue = False
+    has_gpu_queue = False
 
     def __init__(self, config: HostConfig, shell: Shell, files: RunFiles, probe_timeout: float) -> None:
         super().__init__(shell, files, probe_timeout)
