@@ -31,6 +31,8 @@ class DockerExecutor(ShellExecutor):
         super().__init__(shell, files, probe_timeout)
         self.config = config
         self.queue = gpu_queue.host_queue_dir(config.remote_dir)
+        self.tickets, self.slots = (posixpath.join(self.queue, sub) for sub in (gpu_queue.TICKETS, gpu_queue.SLOTS))
+        self.make_queue = f"mkdir -p {shlex.join([self.tickets, self.slots])}"
 
     def submit(self, plan: LaunchPlan, on_upload: UploadProgress | None, cancelled: Callable[[], bool]) -> str:
         cfg = self.config
@@ -45,7 +47,7 @@ class DockerExecutor(ShellExecutor):
             mounts={self.queue: gpu_queue.MOUNT} if plan.ticket else None,
         )  # fmt: skip
         if plan.ticket:  # a bind mount's source must exist (podman refuses it otherwise)
-            command = f"mkdir -p {shlex.join(self._queue_dirs())} && {command}"
+            command = f"{self.make_queue} && {command}"
         try:
             result = self.shell.run(command)
         except RemoteError:
@@ -68,19 +70,15 @@ class DockerExecutor(ShellExecutor):
 
     def pause_queue(self, paused: bool) -> None:
         """Hold (or release) the runs waiting in the host's GPU queue."""
-        flag = shlex.quote(posixpath.join(self.queue, gpu_queue.TICKETS, gpu_queue.PAUSED))
-        command = f"mkdir -p {shlex.join(self._queue_dirs())} && touch {flag}" if paused else f"rm -f {flag}"
+        flag = shlex.quote(posixpath.join(self.tickets, gpu_queue.PAUSED))
+        command = f"{self.make_queue} && touch {flag}" if paused else f"rm -f {flag}"
         self._checked(command, "pause" if paused else "resume")
 
     def move_to_front(self, run_id: str, ticket: str) -> None:
         """Give a queued run the ticket `ticket` (see gpu_queue.front_ticket); its lock goes with it."""
-        tickets = posixpath.join(self.queue, gpu_queue.TICKETS)
-        command = (f"cd {shlex.quote(tickets)} && set -- *-{shlex.quote(run_id)} && [ -e \"$1\" ] "
+        command = (f"cd {shlex.quote(self.tickets)} && set -- *-{shlex.quote(run_id)} && [ -e \"$1\" ] "
                    f"&& mv -- \"$1\" {shlex.quote(ticket)}")
         self._checked(command, f"move run {run_id} to the front")
-
-    def _queue_dirs(self) -> list[str]:
-        return [posixpath.join(self.queue, sub) for sub in (gpu_queue.TICKETS, gpu_queue.SLOTS)]
 
     def _checked(self, command: str, doing: str) -> None:
         result = self.shell.run(command)
