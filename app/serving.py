@@ -37,5 +37,5 @@ def launch_options(config: Config) -> dict[str, Any]:
 
 def serve(config: Config, host: str, port: int) -> None:
     """Build the page on a CosmosAPI and serve it on host:port until interrupted (the checks of what
-    may be exposed are `cosmos_core.serve`'s, done before this)."""
+    may be exposed are `cosmos_core.cli.serve`'s, done before this)."""
     build_app(CosmosAPI(config)).launch(server_name=host, server_port=port, **launch_options(config))

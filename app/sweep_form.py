@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cosmos_core.api import CosmosError
-from cosmos_core.params import ParamError, parse_weights
 from cosmos_core.sweeps import SWEPT, check_size, describe
+from cosmos_core.upstream.params import ParamError, parse_weights
 
 # Form field -> InferenceParams field swept by it (the weights take groups separated by ';').
 LIST_FIELDS = {"seeds": "seed", "steps": "num_steps", "guidance": "guidance", "sigma_max": "sigma_max"}

@@ -7,24 +7,29 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import gpu_queue, launcher, models, onboarding, sweeps
-from .config import Config, ConfigError, load_config
-from .deletion import DeleteError, Deleter
-from .executors import Executor, SubmitError, UploadProgress, make_executor
-from .export import export_rows
-from .launcher import LaunchPlan, PromptInput
-from .lifecycle import STATUSES, DownloadStatus, RunStatus
-from .models import Prompt, Run
-from .notify import Notifier
-from .onboarding import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, key_check_command
-from .params import STRENGTHS, InferenceParams, ParamError
-from .records import iso_utc, prompt_to_dict, run_to_dict
-from .remote import RemoteError
-from .repository import DataRepository, InvalidInput, NotFound, ProgressListener, Refresh, SyncReport, new_id
-from .starting import Starter, StartError
-from .status import LOG_FILE, StatusChecker
-from .tailing import tail_lines
-from .transfer_models import DEFAULT_MODEL, MODELS, model
+from cosmos_core import launcher, sweeps
+from cosmos_core.config import Config, ConfigError, load_config
+from cosmos_core.deletion import DeleteError, Deleter
+from cosmos_core.executors import Executor, SubmitError, UploadProgress, make_executor
+from cosmos_core.export import export_rows
+from cosmos_core.launcher import LaunchPlan, PromptInput
+from cosmos_core.lifecycle import STATUSES, DownloadStatus, RunStatus
+from cosmos_core.notify import Notifier
+from cosmos_core.records import iso_utc, prompt_to_dict, run_to_dict
+from cosmos_core.repository import DataRepository, Refresh
+from cosmos_core.ssh import onboarding
+from cosmos_core.ssh.host import RemoteError
+from cosmos_core.ssh.onboarding import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, key_check_command
+from cosmos_core.starting import Starter, StartError
+from cosmos_core.status import LOG_FILE, StatusChecker
+from cosmos_core.store import tables
+from cosmos_core.store.queries import InvalidInput, NotFound, new_id
+from cosmos_core.store.tables import Prompt, Run
+from cosmos_core.sync import ProgressListener, SyncReport
+from cosmos_core.tailing import tail_lines
+from cosmos_core.upstream import gpu_queue
+from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS, model
+from cosmos_core.upstream.params import STRENGTHS, InferenceParams, ParamError
 
 __all__ = ["DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "MODELS", "STATUSES", "STRENGTHS", "CosmosAPI",
            "CosmosError", "InferenceParams", "Refresh", "key_check_command"]
@@ -37,7 +42,7 @@ class CosmosError(Exception):
 class CosmosAPI:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.db = models.connect(config.storage.database)
+        self.db = tables.connect(config.storage.database)
         sync = config.sync
         # A refresh answers within the probe timeout, whatever the host.
         self.executors: dict[str, Executor] = {h.name: make_executor(h, sync.probe_timeout_seconds)
@@ -334,7 +339,7 @@ class CosmosAPI:
         } for h in self.config.hosts]  # fmt: skip
 
     def check_host(self, name: str | None = None) -> dict:
-        from .executors.hostcheck import check_host
+        from cosmos_core.executors.hostcheck import check_host
 
         with _as_cosmos_error():
             config = self.config.host(name)
@@ -344,7 +349,7 @@ class CosmosAPI:
 
     def scan_host_key(self, name: str, hostname: str, port: str | int, user: str, key_file: str = "",
                       known_hosts: str = "") -> dict:
-        """Add host, step 1 (onboarding.py): the key the host presents, and whether known_hosts trusts
+        """Add host, step 1 (ssh/onboarding.py): the key the host presents, and whether known_hosts trusts
         it already; nothing is trusted or written. A changed key is refused (CosmosError)."""
         with _as_cosmos_error():
             host = onboarding.parse_new_host(name, hostname, port, user, key_file, known_hosts,

@@ -20,8 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .config_schema import CONTAINERS, EXECUTORS, ConfigFile, HostFile, ModelFile, SyncFile, one_line
-from .transfer_models import DEFAULT_MODEL, MODELS
+from cosmos_core.config_schema import CONTAINERS, EXECUTORS, ConfigFile, HostFile, ModelFile, SyncFile, one_line
+from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS
 
 __all__ = ["CONTAINERS", "EXECUTORS", "MODELS", "Config", "ConfigError", "HostConfig", "ModelSetup",
            "NotifyConfig", "SlurmConfig", "StorageConfig", "SyncConfig", "UIConfig", "load_config"]

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from .transfer_models import DEFAULT_MODEL, MODELS
+from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS
 
 EXECUTORS = ("docker", "local", "slurm")
 CONTAINERS = ("docker", "apptainer", "pyxis")

@@ -19,13 +19,13 @@ from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .config import Config
-from .executors import Executor, SubmitError
-from .launcher import RUN_ID, RUNS_SUBDIR, run_dir_refusal
-from .lifecycle import DOWNLOADABLE, RunStatus
-from .models import Run
-from .remote import RemoteError
-from .repository import DataRepository, Refresh
+from cosmos_core.config import Config
+from cosmos_core.executors import Executor, SubmitError
+from cosmos_core.launcher import RUN_ID, RUNS_SUBDIR, run_dir_refusal
+from cosmos_core.lifecycle import DOWNLOADABLE, RunStatus
+from cosmos_core.repository import DataRepository, Refresh
+from cosmos_core.ssh.host import RemoteError
+from cosmos_core.store.tables import Run
 
 KEPT_INPUTS = "inputs"  # outputs_dir/inputs/: the dashboard's copies of uploaded videos
 

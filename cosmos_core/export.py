@@ -14,7 +14,7 @@ import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
-from .params import CONTROLS
+from cosmos_core.upstream.params import CONTROLS
 
 RUN_COLUMNS = (
     "id", "prompt_id", "prompt_name", "prompt_text", "kind", "model", "host", "status", "exit_code", "error",

@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import gpu_queue
-from .config import HostConfig
-from .params import InferenceParams
-from .specs import ModelCall, transfer1_upscale_call
-from .transfer_models import TRANSFER1, CosmosModel
+from cosmos_core.config import HostConfig
+from cosmos_core.upstream import gpu_queue
+from cosmos_core.upstream.models import TRANSFER1, CosmosModel
+from cosmos_core.upstream.params import InferenceParams
+from cosmos_core.upstream.specs import ModelCall, transfer1_upscale_call
 
 SCRIPTS_DIR = Path(__file__).resolve().parent.parent / "scripts"
 RUNS_SUBDIR = "cosmos_runs"

@@ -1,4 +1,5 @@
-"""A run's statuses and its download's, in lifecycle order (pure, imports nothing of ours).
+"""A run's statuses and its download's, in lifecycle order, and a transition between them (pure, imports
+nothing of ours).
 
 Light on purpose: the command line's grammar offers the statuses without loading the database or SSH.
 """
@@ -6,6 +7,8 @@ Light on purpose: the command line's grammar offers the statuses without loading
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 class RunStatus(enum.StrEnum):
@@ -47,3 +50,16 @@ DOWNLOADABLE = [DownloadStatus.PENDING.value, DownloadStatus.DOWNLOADING.value]
 SETTLED = [DownloadStatus.NONE.value, DownloadStatus.DONE.value, DownloadStatus.FAILED.value]
 
 STATUSES = [s.value for s in RunStatus]  # in lifecycle order
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Fields to write, applied only if the run still has status `expect`."""
+
+    run_id: str
+    expect: RunStatus
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def status(self) -> RunStatus:
+        return RunStatus(self.fields.get("status", self.expect))

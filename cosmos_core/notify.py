@@ -1,6 +1,6 @@
 """Webhook notifications (`[notify] url`): a Slack-compatible message once per run that finished.
 
-Through an outbox (outbox.py): the row is written in the very transaction whose compare-and-set
+Through an outbox (store/outbox.py): the row is written in the very transaction whose compare-and-set
 moves the run to a terminal status, so a run has a row exactly when some process ended it, and
 only one process can. That process holds the row's claim from the start and posts it right after
 the commit; a failed post is retried by whichever process syncs after the back-off, and given up
@@ -28,8 +28,8 @@ from datetime import UTC, datetime
 
 import peewee as pw
 
-from . import outbox
-from .install import install_id
+from cosmos_core.install import install_id
+from cosmos_core.store import outbox
 
 POST_TIMEOUT_SECONDS = 3.0
 DELIVERY_BUDGET_SECONDS = 3.0  # all the posts of one call together

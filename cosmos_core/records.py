@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from .models import Prompt, Run
+from cosmos_core.store.tables import Prompt, Run
 
 
 def run_to_dict(run: Run) -> dict:

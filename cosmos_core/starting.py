@@ -11,14 +11,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 
-from . import gpu_queue
-from .config import Config
-from .executors import Executor, JobState, SubmitError, UploadProgress
-from .launcher import LaunchPlan
-from .lifecycle import RunStatus
-from .models import Run
-from .remote import RemoteError
-from .repository import DataRepository, InvalidInput, Refresh
+from cosmos_core.config import Config
+from cosmos_core.executors import Executor, JobState, SubmitError, UploadProgress
+from cosmos_core.launcher import LaunchPlan
+from cosmos_core.lifecycle import RunStatus
+from cosmos_core.repository import DataRepository, Refresh
+from cosmos_core.ssh.host import RemoteError
+from cosmos_core.store.queries import InvalidInput
+from cosmos_core.store.tables import Run
+from cosmos_core.upstream import gpu_queue
 
 
 class StartError(Exception):

@@ -12,15 +12,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from .executors import Executor, FileFacts, JobState, Observation, ProbeReport, ProbeTarget
-from .lifecycle import DownloadStatus, RunStatus
-from .loglines import failure_reason, progress_text
-from .markers import parse_completion_marker as _parse_marker
-from .transfer import DownloadRecorder
-from .transfer_models import DEFAULT_MODEL, model
+from cosmos_core.executors import Executor, FileFacts, JobState, Observation, ProbeReport, ProbeTarget
+from cosmos_core.lifecycle import DownloadStatus, RunStatus, Transition
+from cosmos_core.ssh.transfer import DownloadRecorder
+from cosmos_core.upstream.loglines import failure_reason, progress_text
+from cosmos_core.upstream.markers import parse_completion_marker as _parse_marker
+from cosmos_core.upstream.models import DEFAULT_MODEL, model
 
 log = logging.getLogger(__name__)
 
@@ -54,19 +54,6 @@ class RunFacts:
     progress: str | None = None
     gpus: str | None = None
     queue_position: int | None = None
-
-
-@dataclass(frozen=True)
-class Transition:
-    """Fields to write, applied only if the run still has status `expect`."""
-
-    run_id: str
-    expect: RunStatus
-    fields: Mapping[str, object] = field(default_factory=dict)
-
-    @property
-    def status(self) -> RunStatus:
-        return RunStatus(self.fields.get("status", self.expect))
 
 
 LAUNCH_DIED = "The process starting this run stopped before its job started"

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
-from .params import InferenceParams, ParamError
+from cosmos_core.upstream.params import InferenceParams, ParamError
 
 MAX_RUNS = 20  # a sweep bigger than this needs --max-runs: a typo in a range must not start 1,000 runs
 

@@ -17,19 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from .config import SyncConfig
-from .executors import FileFacts, ProbeError, ProbeReport, ProbeTarget
-from .install import install_id
-from .lifecycle import DOWNLOADABLE, LAUNCHING, TERMINAL, DownloadStatus, RunStatus
-from .models import Run
-from .remote import RemoteError
-from .status import OUTPUT_FILE, RunFacts, StatusChecker, decide, remote_files
-from .transfer import DownloadError, LocalWriteError
-
-if TYPE_CHECKING:
-    from .repository import DataRepository
+from cosmos_core.config import SyncConfig
+from cosmos_core.executors import FileFacts, ProbeError, ProbeReport, ProbeTarget
+from cosmos_core.install import install_id
+from cosmos_core.lifecycle import DOWNLOADABLE, LAUNCHING, TERMINAL, DownloadStatus, RunStatus
+from cosmos_core.ssh.host import RemoteError
+from cosmos_core.ssh.transfer import DownloadError, LocalWriteError
+from cosmos_core.status import OUTPUT_FILE, RunFacts, StatusChecker, decide, remote_files
+from cosmos_core.store.queries import RunStore
+from cosmos_core.store.tables import Run
 
 MAX_DOWNLOAD_ATTEMPTS = 3
 PROGRESS_EVERY_SECONDS = 0.5
@@ -49,7 +46,7 @@ class SyncReport:
 class LazySync:
     """Moves unfinished runs forward; the repository does every read and write for it."""
 
-    def __init__(self, repo: DataRepository, checker: StatusChecker, config: SyncConfig,
+    def __init__(self, repo: RunStore, checker: StatusChecker, config: SyncConfig,
                  clock: Callable[[], float]) -> None:
         self.repo = repo
         self.checker = checker

@@ -28,7 +28,7 @@ cosmos_on_signal() {
 # in creation order; the product renames it to move a run to the front), and holds them with flock
 # until it ends: the kernel frees them when the container dies, so no lock is ever stale. A file
 # `paused` in the queue holds every waiting run. One queue per host: COSMOS_QUEUE_DIR is the host's
-# queue directory (cosmos_core/gpu_queue.py), mounted into every run's container.
+# queue directory (cosmos_core/upstream/gpu_queue.py), mounted into every run's container.
 COSMOS_QUEUE="${COSMOS_QUEUE_DIR:-}/tickets"
 COSMOS_SLOTS="${COSMOS_QUEUE_DIR:-}/slots"
 

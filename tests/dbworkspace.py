@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psycopg2
 
-from cosmos_core.models import DownloadLease, Run
+from cosmos_core.store.tables import DownloadLease, Run
 from tests.hostkit import TestHost, wait_until
 from tests.workspace import REPO, Workspace, write_config
 

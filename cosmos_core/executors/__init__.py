@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ..config import HostConfig
-from ..remote import CONNECT_TIMEOUT, Host
-from .base import (
+from cosmos_core.config import HostConfig
+from cosmos_core.executors.base import (
     Executor,
     FileFacts,
     JobState,
@@ -15,10 +14,11 @@ from .base import (
     SubmitError,
     UploadProgress,
 )
-from .docker import DockerExecutor
-from .local import LocalFiles, LocalShell
-from .slurm import SlurmExecutor
-from .ssh_files import SshFiles
+from cosmos_core.executors.docker import DockerExecutor
+from cosmos_core.executors.local import LocalFiles, LocalShell
+from cosmos_core.executors.slurm import SlurmExecutor
+from cosmos_core.executors.ssh_files import SshFiles
+from cosmos_core.ssh.host import CONNECT_TIMEOUT, Host
 
 __all__ = ["Executor", "FileFacts", "JobState", "Observation", "ProbeError", "ProbeReport", "ProbeTarget",
            "SubmitError", "UploadProgress", "make_executor"]

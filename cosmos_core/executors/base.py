@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from ..launcher import LaunchPlan
-    from ..transfer import DownloadRecorder
-    from .shell import Shell
+    from cosmos_core.launcher import LaunchPlan
+    from cosmos_core.ssh.host import Result
+    from cosmos_core.ssh.transfer import DownloadRecorder
 
 UploadProgress = Callable[[str, int, int], None]  # file name, bytes sent, bytes total
 
@@ -87,6 +87,17 @@ class Observation:
 class ProbeReport:
     observations: Mapping[str, Observation]
     cleaned: tuple[str, ...] = ()  # run ids whose job the engine no longer keeps (removed on request)
+
+
+class Shell(Protocol):
+    """A machine the executors run commands on: `ssh.host.Host` over SSH, `local.LocalShell` here."""
+
+    label: str
+
+    def run(self, command: str, *, stdin: str | None = None, timeout: float | None = None) -> Result:
+        """Run one shell command (its arguments already quoted)."""
+
+    def close(self) -> None: ...
 
 
 class Executor(Protocol):

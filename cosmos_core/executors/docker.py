@@ -11,15 +11,15 @@ import posixpath
 import shlex
 from collections.abc import Callable, Sequence
 
-from .. import gpu_queue
-from ..config import HostConfig
-from ..launcher import WORKSPACE, LaunchPlan
-from ..remote import RemoteError
-from ..transfer_models import model
-from . import docker_cli
-from .base import JobState, ProbeReport, ProbeTarget, SubmitError, UploadProgress
-from .docker_probe import build_probe_script, parse_probe_output
-from .shell import RunFiles, Shell, ShellExecutor
+from cosmos_core.config import HostConfig
+from cosmos_core.executors import docker_cli
+from cosmos_core.executors.base import JobState, ProbeReport, ProbeTarget, Shell, SubmitError, UploadProgress
+from cosmos_core.executors.docker_probe import build_probe_script, parse_probe_output
+from cosmos_core.executors.shell import RunFiles, ShellExecutor
+from cosmos_core.launcher import WORKSPACE, LaunchPlan
+from cosmos_core.ssh.host import RemoteError
+from cosmos_core.upstream import gpu_queue
+from cosmos_core.upstream.models import model
 
 
 class DockerExecutor(ShellExecutor):

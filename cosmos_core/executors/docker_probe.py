@@ -12,9 +12,9 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from . import docker_cli
-from .base import JobState, ProbeError, ProbeReport, ProbeTarget
-from .run_probe import build_script, parse_run_lines, payload_lines
+from cosmos_core.executors import docker_cli
+from cosmos_core.executors.base import JobState, ProbeError, ProbeReport, ProbeTarget
+from cosmos_core.executors.run_probe import build_script, parse_run_lines, payload_lines
 
 DOCKER_CALL_SECONDS = 10  # each docker call of a probe; a daemon slower than this is reported, not waited on
 

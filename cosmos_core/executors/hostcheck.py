@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import shlex
 
-from ..config import HostConfig
-from ..remote import RemoteError
-from ..transfer_models import model
-from . import docker_cli
-from .shell import Shell
+from cosmos_core.config import HostConfig
+from cosmos_core.executors import docker_cli
+from cosmos_core.executors.base import Shell
+from cosmos_core.ssh.host import RemoteError
+from cosmos_core.upstream.models import model
 
 # Each check prints one line: NAME<tab>ok|fail|absent<tab>detail.
 _DOCKER_AND_GPUS = r"""

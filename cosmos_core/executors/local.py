@@ -12,11 +12,11 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from ..remote import CommandTimeout, Result
-from ..tailing import tail_lines
-from ..transfer import DownloadError, DownloadRecorder, download_file, local_fetch, sha256_of
-from .base import FileFacts, SubmitError, UploadProgress
-from .shell import download_all
+from cosmos_core.executors.base import FileFacts, SubmitError, UploadProgress
+from cosmos_core.executors.shell import download_all
+from cosmos_core.ssh.host import CommandTimeout, Result
+from cosmos_core.ssh.transfer import DownloadError, DownloadRecorder, download_file, local_fetch, sha256_of
+from cosmos_core.tailing import tail_lines
 
 
 class LocalShell:

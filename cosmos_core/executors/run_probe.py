@@ -17,10 +17,10 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .. import gpu_queue
-from ..markers import EXIT_STATUS_ERE, parse_completion_marker
-from ..transfer_models import probe_patterns
-from .base import FileFacts, JobState, Observation, ProbeError, ProbeTarget
+from cosmos_core.executors.base import FileFacts, JobState, Observation, ProbeError, ProbeTarget
+from cosmos_core.upstream import gpu_queue
+from cosmos_core.upstream.markers import EXIT_STATUS_ERE, parse_completion_marker
+from cosmos_core.upstream.models import probe_patterns
 
 OPEN_TAG = "<cosmos-payload>"
 CLOSE_TAG = "</cosmos-payload>"

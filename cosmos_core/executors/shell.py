@@ -1,6 +1,6 @@
 """What the executors need of a machine: run a shell command, and a run's files there.
 
-`remote.Host` (SSH) and `local.LocalShell` (this machine) are the shells;
+`ssh.host.Host` (SSH) and `local.LocalShell` (this machine) are the shells;
 `ssh_files.SshFiles` and `local.LocalFiles` the files. An executor built on a
 shell and its files works the same on a GPU host over SSH and on this machine.
 """
@@ -12,21 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from ..launcher import run_dir_refusal
-from ..remote import Result
-from .base import FileFacts, SubmitError, UploadProgress
+from cosmos_core.executors.base import FileFacts, Shell, SubmitError, UploadProgress
+from cosmos_core.launcher import run_dir_refusal
 
 if TYPE_CHECKING:
-    from ..transfer import DownloadRecorder
-
-
-class Shell(Protocol):
-    label: str
-
-    def run(self, command: str, *, stdin: str | None = None, timeout: float | None = None) -> Result:
-        """Run one shell command (its arguments already quoted)."""
-
-    def close(self) -> None: ...
+    from cosmos_core.ssh.transfer import DownloadRecorder
 
 
 class RunFiles(Protocol):

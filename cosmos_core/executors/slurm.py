@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..config import HostConfig
-from ..launcher import WORKSPACE, LaunchPlan
-from ..transfer_models import model
-from .base import JobState, ProbeReport, ProbeTarget, SubmitError, UploadProgress
-from .shell import RunFiles, Shell, ShellExecutor
-from .slurm_cli import JOB_SCRIPT, cancel_command, job_script, parse_job_id, sbatch_command
-from .slurm_probe import build_probe_script, parse_probe_output
+from cosmos_core.config import HostConfig
+from cosmos_core.executors.base import JobState, ProbeReport, ProbeTarget, Shell, SubmitError, UploadProgress
+from cosmos_core.executors.shell import RunFiles, ShellExecutor
+from cosmos_core.executors.slurm_cli import JOB_SCRIPT, cancel_command, job_script, parse_job_id, sbatch_command
+from cosmos_core.executors.slurm_probe import build_probe_script, parse_probe_output
+from cosmos_core.launcher import WORKSPACE, LaunchPlan
+from cosmos_core.upstream.models import model
 
 
 class SlurmExecutor(ShellExecutor):

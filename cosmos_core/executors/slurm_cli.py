@@ -12,9 +12,9 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping, Sequence
 
-from ..config import HostConfig, ModelSetup, SlurmConfig
-from .base import JobState
-from .docker_cli import container_name, run_command
+from cosmos_core.config import HostConfig, ModelSetup, SlurmConfig
+from cosmos_core.executors.base import JobState
+from cosmos_core.executors.docker_cli import container_name, run_command
 
 JOB_SCRIPT = "job.sh"  # in the run's directory
 JOB_OUTPUT = "slurm.out"  # the job's own stdout and stderr (the model's log is run.log)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from .base import JobState, ProbeError, ProbeReport, ProbeTarget
-from .run_probe import build_script, parse_run_lines, payload_lines
-from .slurm_cli import QUEUED_STATES, RUNNING_STATES, observed, parse_scontrol_line
+from cosmos_core.executors.base import JobState, ProbeError, ProbeReport, ProbeTarget
+from cosmos_core.executors.run_probe import build_script, parse_run_lines, payload_lines
+from cosmos_core.executors.slurm_cli import QUEUED_STATES, RUNNING_STATES, observed, parse_scontrol_line
 
 SLURM_CALL_SECONDS = 10  # each Slurm command of a probe; a slower controller is reported, not waited on
 

@@ -18,9 +18,12 @@ from pathlib import Path
 
 import paramiko
 
-from .. import openssh
-from ..remote import Host, HostUnreachable, Started
-from ..transfer import (
+from cosmos_core.executors.base import FileFacts, SubmitError, UploadProgress
+from cosmos_core.executors.run_probe import build_facts_script, parse_facts_output
+from cosmos_core.executors.shell import download_all
+from cosmos_core.ssh import openssh
+from cosmos_core.ssh.host import Host, HostUnreachable, Started
+from cosmos_core.ssh.transfer import (
     DownloadError,
     DownloadRecorder,
     Fetch,
@@ -30,9 +33,6 @@ from ..transfer import (
     sftp_fetch,
     upload_file,
 )
-from .base import FileFacts, SubmitError, UploadProgress
-from .run_probe import build_facts_script, parse_facts_output
-from .shell import download_all
 
 
 class SshFiles:

@@ -12,9 +12,9 @@ import shutil
 import sys
 import time
 
-from cosmos_core.models import Run
-from cosmos_core.repository import new_id
 from cosmos_core.status import LOG_FILE
+from cosmos_core.store.queries import new_id
+from cosmos_core.store.tables import Run
 
 from .common import GIB, Bench, Measured, cli_argv, measure, median, write_log
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from cosmos_core import models
 from cosmos_core.executors import docker_cli as docker
-from cosmos_core.models import Prompt, Run
-from cosmos_core.transfer_models import DEFAULT_MODEL, model
+from cosmos_core.store import tables
+from cosmos_core.store.tables import Prompt, Run
+from cosmos_core.upstream.models import DEFAULT_MODEL, model
 from tests.hostkit import TestHost, make_video, wait_until
 from tests.workspace import REPO, Workspace, write_config
 
@@ -201,7 +201,7 @@ RUN_FIELDS = [Run.id, Run.prompt, Run.kind, Run.host, Run.params, Run.status, Ru
 
 def fill_runs(count: int, host: str, outputs_dir: Path, remote_dir: str, video: Path) -> None:
     """Store `count` finished, downloaded runs (and a prompt for every 4), with bulk inserts through
-    cosmos_core.models on the database it is bound to: 85% completed, 12% failed, 3% cancelled;
+    cosmos_core.store.tables on the database it is bound to: 85% completed, 12% failed, 3% cancelled;
     containers removed, nothing active. Fast: 100,000 runs take a few seconds."""
     params = json.dumps(model(DEFAULT_MODEL).defaults.to_dict())
     start = time.time() - 365 * 86400
@@ -233,13 +233,13 @@ def fill_runs(count: int, host: str, outputs_dir: Path, remote_dir: str, video: 
             size, size, json.dumps(files), files[0] if status == "completed" else None,
             created, created + 5, created + 600, "bench", DEFAULT_MODEL,
         ))  # fmt: skip
-    with models.database.atomic():
+    with tables.database.atomic():
         _insert_many(Prompt, [Prompt.id, Prompt.name, Prompt.text, Prompt.video_path, Prompt.created_at],
                      prompt_rows)
         _insert_many(Run, RUN_FIELDS, run_rows)
 
 
-def _insert_many(table: type[models.BaseModel], fields: Sequence[Any], rows: Sequence[tuple]) -> None:
+def _insert_many(table: type[tables.BaseModel], fields: Sequence[Any], rows: Sequence[tuple]) -> None:
     """One prepared INSERT for all rows, with the model's table, column names and defaults for the
     columns not given: much faster than peewee's insert_many, which renders every row as SQL text."""
     given = {f.name for f in fields}
@@ -248,7 +248,7 @@ def _insert_many(table: type[models.BaseModel], fields: Sequence[Any], rows: Seq
     marks = ", ".join("?" for _ in range(len(fields) + len(defaults)))
     extra = tuple(defaults.values())
     sql = f'INSERT INTO "{table._meta.table_name}" ({columns}) VALUES ({marks})'
-    models.database.cursor().executemany(sql, [row + extra for row in rows])
+    tables.database.cursor().executemany(sql, [row + extra for row in rows])
 
 
 # -- the context every benchmark gets ---------------------------------------------
@@ -314,7 +314,7 @@ class Bench:
 
         def build() -> Workspace:
             workspace = self.workspace(f"runs_{count}")
-            api = workspace.api()  # creates the schema and binds cosmos_core.models to the file
+            api = workspace.api()  # creates the schema and binds cosmos_core.store.tables to the file
             try:
                 began = time.perf_counter()
                 fill_runs(count, "gpu1", api.config.storage.outputs_dir, self.host.remote_dir, self.video)

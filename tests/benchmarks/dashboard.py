@@ -19,8 +19,8 @@ import urllib.request
 from pathlib import Path
 
 from app.handlers import PAGE_SIZE, Handlers, Query
-from cosmos_core import models
 from cosmos_core.api import Refresh
+from cosmos_core.store import tables
 from tests.hostkit import free_port, wait_until
 from tests.workspace import REPO, Workspace
 
@@ -37,13 +37,13 @@ RSS_SIZES = (0, 10_000, 100_000)
 def quiet_ticks(workspaces: dict[int, Workspace]) -> dict[int, list[float]]:
     """Seconds of each quiet tick of one tab per database (its Handlers kept, as the dashboard
     keeps it). The databases take turns, tick by tick, so that whatever else this machine does
-    weighs on every size alike: cosmos_core.models is bound to each one's API before its tick."""
+    weighs on every size alike: cosmos_core.store.tables is bound to each one's API before its tick."""
     apis = {count: workspace.api() for count, workspace in workspaces.items()}
     try:
         tabs = {count: Handlers(api) for count, api in apis.items()}
 
         def tick(count: int) -> dict:
-            models.database.initialize(apis[count].db)
+            tables.database.initialize(apis[count].db)
             return tabs[count].render(Query(), None, Refresh.AUTO)
 
         for count in tabs:
@@ -63,7 +63,7 @@ def quiet_ticks(workspaces: dict[int, Workspace]) -> dict[int, list[float]]:
         return took
     finally:
         for api in apis.values():
-            models.database.initialize(api.db)
+            tables.database.initialize(api.db)
             api.close()
 
 

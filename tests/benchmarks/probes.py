@@ -22,7 +22,7 @@ from app.handlers import Handlers, Query
 from cosmos_core.api import CosmosAPI, Refresh
 from cosmos_core.executors import docker_cli as docker
 from cosmos_core.executors.base import ProbeTarget
-from cosmos_core.remote import Host
+from cosmos_core.ssh.host import Host
 from tests.workspace import Workspace
 
 from .common import PRODUCT_SYNC, Bench, percentile

@@ -16,7 +16,7 @@ import pytest
 from cosmos_core.executors import docker_cli as docker
 from cosmos_core.executors.base import FileFacts, ProbeTarget
 from cosmos_core.repository import Refresh
-from cosmos_core.transfer import PREFETCH_WINDOW, download_file, sftp_fetch
+from cosmos_core.ssh.transfer import PREFETCH_WINDOW, download_file, sftp_fetch
 
 pytestmark = pytest.mark.slow
 

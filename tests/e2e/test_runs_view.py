@@ -11,7 +11,8 @@ from playwright.sync_api import expect
 
 from cosmos_core.api import Refresh
 from cosmos_core.lifecycle import RunStatus
-from cosmos_core.repository import DataRepository, new_id
+from cosmos_core.repository import DataRepository
+from cosmos_core.store.queries import new_id
 from tests.e2e.conftest import STANDIN_HOST
 from tests.e2e.ui import choose, expect_status, select_run, wait_video_ready
 from tests.hostkit import make_video

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from cosmos_core.config import load_config
-from cosmos_core.remote import Host, HostUnreachable
+from cosmos_core.ssh.host import Host, HostUnreachable
 from tests.hostkit import DEFAULT_GPUS
 from tests.workspace import Workspace
 

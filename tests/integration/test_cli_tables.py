@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from cosmos_core import models
 from cosmos_core.config import load_config
 from cosmos_core.lifecycle import RunStatus
 from cosmos_core.repository import DataRepository
+from cosmos_core.store import tables
 from tests.hostkit import TestHost
 from tests.terminal import run_cli
 from tests.workspace import write_config as workspace_config
@@ -35,7 +35,7 @@ def history(tmp_path: Path) -> Path:
     config.write_text(f'[storage]\ndatabase = "sqlite:///{tmp_path}/cosmos.db"\noutputs_dir = "{tmp_path}/out"\n')
     video = tmp_path / "v.mp4"
     video.write_bytes(b"\x00")
-    db = models.connect(f"sqlite:///{tmp_path}/cosmos.db")
+    db = tables.connect(f"sqlite:///{tmp_path}/cosmos.db")
     repo = DataRepository(tmp_path / "out", load_config(config).sync)
     try:
         first = repo.create_prompt("a red [b]car[/b] at dusk", video, name="red car")

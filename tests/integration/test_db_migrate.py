@@ -1,5 +1,5 @@
 """`python -m cosmos_core db migrate --to URL`: a SQLite history copied into PostgreSQL (tests/pgkit.py's
-real server), through the real CLI; and cosmos_core.dbcopy.copy_history itself."""
+real server), through the real CLI; and cosmos_core.store.dbcopy.copy_history itself."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from urllib.parse import quote
 import peewee as pw
 import pytest
 
-from cosmos_core import dbcopy, models
-from cosmos_core.models import Changes, HostState, Prompt, Run
+from cosmos_core.store import dbcopy, tables
+from cosmos_core.store.tables import Changes, HostState, Prompt, Run
 from tests import pgkit
 from tests.hostkit import free_port, make_video
 from tests.pgkit import PASSWORD, PostgresServer, database_url, postgres_server  # noqa: F401
@@ -33,7 +33,7 @@ def write_config(root: Path, url: str) -> Path:
     return config
 
 
-def every_column(model: type[models.BaseModel], n: int, **given: object) -> dict[str, object]:
+def every_column(model: type[tables.BaseModel], n: int, **given: object) -> dict[str, object]:
     """A value for every column of `model` that is not its default and not NULL (all but `given`)."""
     values: dict[str, object] = {}
     for field in model._meta.sorted_fields:
@@ -55,7 +55,7 @@ def every_column(model: type[models.BaseModel], n: int, **given: object) -> dict
 
 def table_rows(url: str) -> dict[str, list[tuple]]:
     """Every row of every copied table, ordered by primary key, each column as Python reads it."""
-    db = models._open(url)
+    db = tables._open(url)
     try:
         return {m._meta.table_name: list(m.select(*m._meta.sorted_fields).order_by(*m._meta.get_primary_keys())
                                          .tuples().execute(db)) for m in dbcopy.copied_models()}
@@ -79,7 +79,7 @@ def history(tmp_path: Path) -> tuple[Path, str]:
         result = cli(config, "prompt", "add", *args, "--video", str(video))
         assert result.returncode == 0, result.stderr
         ids.append(result.stdout.strip())
-    db = models.connect(url)
+    db = tables.connect(url)
     Run.create(**every_column(Run, 0, id="rs_full0", prompt=ids[0], status="completed", kind="inference"))
     Run.create(**every_column(Run, 1, id="rs_full1", prompt=ids[1], parent_run_id="rs_full0", kind="upscale"))
     Run.create(id="rs_bare", prompt=ids[1], kind="enhance", host="gpu1", status="pending", created_at=3.25)
@@ -150,7 +150,7 @@ def test_a_database_that_cannot_be_reached_is_named_in_one_line(history, postgre
 def test_a_row_postgresql_refuses_leaves_the_target_empty(history, postgres_server):  # noqa: F811
     """SQLite does not enforce a column's length; PostgreSQL does. One transaction: nothing is left half copied."""
     config, source = history
-    db = models.connect(source)
+    db = tables.connect(source)
     Run.update(host="h" * 150).where(Run.id == "rs_bare").execute()
     db.close()
     target = postgres_server.new_database()
@@ -160,7 +160,7 @@ def test_a_row_postgresql_refuses_leaves_the_target_empty(history, postgres_serv
                                     "value too long for type character varying(100)")
     assert {table: len(rows) for table, rows in table_rows(target).items()} == {"changes": 1, "hoststate": 0,
                                                                                  "prompt": 0, "run": 0}
-    db = models.connect(source)
+    db = tables.connect(source)
     Run.update(host="gpu1").where(Run.id == "rs_bare").execute()
     db.close()
     assert cli(config, "db", "migrate", "--to", target).returncode == 0
@@ -168,7 +168,7 @@ def test_a_row_postgresql_refuses_leaves_the_target_empty(history, postgres_serv
 
 def test_copy_history_goes_in_batches_and_back_again(tmp_path, postgres_server):  # noqa: F811
     source = f"sqlite:///{tmp_path}/many.db"
-    db = models.connect(source)
+    db = tables.connect(source)
     Prompt.create(**every_column(Prompt, 0, id="ps_1"))
     with db.atomic():
         for start in range(0, 2500, 500):
@@ -182,7 +182,7 @@ def test_copy_history_goes_in_batches_and_back_again(tmp_path, postgres_server):
     batches = [done for table, done, total in progress if table == "run"]
     assert len(batches) == 3 and batches[-1] == 2500 and batches == sorted(batches)
     assert all(total == 2500 for table, _done, total in progress if table == "run")
-    assert Run._meta.database is models.database and Run.select().count() == 2500  # the models are bound as before
+    assert Run._meta.database is tables.database and Run.select().count() == 2500  # the models are bound as before
     db.close()
 
     back = f"sqlite:///{tmp_path}/back.db"
@@ -199,10 +199,10 @@ def test_rows_written_during_the_copy_are_left_out_whole(database_url, postgres_
     """Every table is read as of one moment: a run written meanwhile never arrives without its prompt."""
     source = database_url
     target = postgres_server.new_database() if source.startswith("sqlite") else f"sqlite:///{tmp_path}/copy.db"
-    db = models.connect(source)
+    db = tables.connect(source)
     Prompt.create(**every_column(Prompt, 0, id="ps_1"))
     Run.create(**every_column(Run, 0, id="rs_1", prompt="ps_1"))
-    writer = models._open(source)
+    writer = tables._open(source)
     writer.connect()
 
     def write_meanwhile(table: str, _done: int, _total: int) -> None:
@@ -229,7 +229,7 @@ def test_the_server_stops_without_leaving_a_process():
     server = PostgresServer().start()
     pid, root = server.pid, server.root
     assert pid is not None and root is not None and server.start_seconds < 10
-    db = models._open(server.new_database("kept_open"))
+    db = tables._open(server.new_database("kept_open"))
     db.connect()  # an open client does not hold the shutdown up
     family = [pid, *pgkit._children(pid)]
     assert len(family) > 3  # the postmaster, its checkpointer, writers, and our client's backend

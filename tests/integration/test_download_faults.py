@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cosmos_core.api import Refresh
-from cosmos_core.transfer import PREFETCH_WINDOW
+from cosmos_core.ssh.transfer import PREFETCH_WINDOW
 from tests.hostkit import wait_until
 
 BIG = 50 * 1024 * 1024

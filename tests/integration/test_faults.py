@@ -21,7 +21,7 @@ import pytest
 
 from cosmos_core.api import Refresh
 from cosmos_core.config import load_config
-from cosmos_core.remote import Host, RemoteError
+from cosmos_core.ssh.host import Host, RemoteError
 from tests.hostkit import wait_until
 from tests.workspace import Workspace
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from cosmos_core.api import Refresh
-from cosmos_core.models import Run
+from cosmos_core.store.tables import Run
 from tests.hostkit import wait_until
 from tests.integration.test_sync import settled, sha256, start, sync_until
 

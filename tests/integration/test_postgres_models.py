@@ -1,4 +1,4 @@
-"""The tables and migrations of cosmos_core.models on both backends: each test runs on a SQLite file
+"""The tables and migrations of cosmos_core.store.tables on both backends: each test runs on a SQLite file
 and on a fresh database of a real PostgreSQL 15 server (tests/pgkit.py)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import peewee as pw
 import pytest
 
-from cosmos_core import models
-from cosmos_core.models import RUN_INDEXES, SCHEMA_VERSION, Changes, HostState, Prompt, Run, SchemaVersion
+from cosmos_core.store import tables
+from cosmos_core.store.tables import RUN_INDEXES, SCHEMA_VERSION, Changes, HostState, Prompt, Run, SchemaVersion
 from tests.pgkit import database_url, postgres_server  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ TABLES = {"prompt", "run", "hoststate", "changes", "schemaversion"}
 
 @pytest.fixture
 def db(database_url):  # noqa: F811
-    db = models.connect(database_url)
+    db = tables.connect(database_url)
     yield db
     db.close()
 
@@ -90,14 +90,14 @@ def test_an_older_database_is_migrated_to_the_current_version_and_keeps_its_rows
     SchemaVersion.update(version=1).execute()
     db.close()
 
-    db = models.connect(database_url)
+    db = tables.connect(database_url)
     assert SchemaVersion.get_by_id(1).version == SCHEMA_VERSION
     assert {"launched_on", "model", "progress"} <= {c.name for c in db.get_columns("run")}
     old = Run.get_by_id("rs_old")
     assert (old.launched_on, old.model, old.progress, old.prompt.text) == (None, "transfer1", None, "a red robot")
     assert set(RUN_INDEXES) <= set(index_sql(db))
     assert [(c.id, c.count) for c in Changes.select()] == [(1, 0)]
-    for step in models.MIGRATIONS:  # every step is safe to run again (two processes may both run it)
+    for step in tables.MIGRATIONS:  # every step is safe to run again (two processes may both run it)
         with db.atomic():
             step(db)
     assert Changes.select().count() == 1 and Run.select().count() == 1
@@ -111,11 +111,11 @@ def test_reopening_an_up_to_date_database_writes_nothing(db, database_url, reque
         with server.admin() as conn, conn.cursor() as cur:
             cur.execute(f'ALTER DATABASE "{db.database}" SET default_transaction_read_only = on')
         writer = None
-    else:  # another process holds SQLite's write lock; models.connect would wait 30 s for it to write
+    else:  # another process holds SQLite's write lock; tables.connect would wait 30 s for it to write
         writer = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
         writer.execute("BEGIN IMMEDIATE")
     try:
-        db = models.connect(database_url)
+        db = tables.connect(database_url)
         assert SchemaVersion.get_by_id(1).version == SCHEMA_VERSION
         if writer is None:
             with pytest.raises(pw.InternalError, match="read-only transaction"):
@@ -129,7 +129,7 @@ def test_reopening_an_up_to_date_database_writes_nothing(db, database_url, reque
 def test_compare_and_set_lets_one_of_two_connections_win(db, database_url):  # noqa: F811
     add_run("rs_1")
     add_run("rs_2")
-    other = models._open(database_url)
+    other = tables._open(database_url)
     other.connect()
     cas = lambda run_id: Run.update(status="running").where(Run.id == run_id, Run.status == "pending")
     assert cas("rs_1").execute() == 1
@@ -155,10 +155,10 @@ def test_compare_and_set_lets_one_of_two_connections_win(db, database_url):  # n
 
 CAS_SNIPPET = """
 import sys
-from cosmos_core import models
-from cosmos_core.models import Run
+from cosmos_core.store import tables
+from cosmos_core.store.tables import Run
 url, me, ids = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
-models.connect(url)
+tables.connect(url)
 print("ready", flush=True)
 sys.stdin.readline()
 for run_id in ids:
@@ -187,11 +187,11 @@ def test_compare_and_set_across_processes_lets_exactly_one_win(db, database_url)
 
 OPEN_SNIPPET = """
 import sys
-from cosmos_core import models
+from cosmos_core.store import tables
 print("ready", flush=True)
 sys.stdin.readline()
-models.connect(sys.argv[1])
-print(models.SchemaVersion.get_by_id(1).version)
+tables.connect(sys.argv[1])
+print(tables.SchemaVersion.get_by_id(1).version)
 """
 
 
@@ -215,7 +215,7 @@ def test_doubles_bigints_and_booleans_round_trip_exactly(db, database_url):  # n
     Changes.update(count=2**63 - 1).execute()
     db.close()
 
-    db = models.connect(database_url)
+    db = tables.connect(database_url)
     for n, (f, b) in enumerate(zip(FLOATS, BIGINTS * 2, strict=False)):
         run = Run.get_by_id(f"rs_{n}")
         assert (run.created_at, run.started_at, run.missing_since) == (f, -f, f / 7)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from cosmos_core.config import load_config
-from cosmos_core.remote import Host
+from cosmos_core.ssh.host import Host
 
 
 def test_commands_and_sftp_reconnect_after_sshd_restarts(workspace):

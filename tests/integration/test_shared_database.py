@@ -296,12 +296,12 @@ def test_an_orphaned_launch_is_failed_by_its_own_install_only(machines, tmp_path
 SETUP_RUNS = r"""
 import sys
 from pathlib import Path
-from cosmos_core import models
+from cosmos_core.store import tables
 from cosmos_core.config import SyncConfig
 from cosmos_core.repository import DataRepository
 from cosmos_core.lifecycle import RunStatus
 url, outputs, video, *run_ids = sys.argv[1:]
-models.connect(url)
+tables.connect(url)
 repo = DataRepository(Path(outputs), SyncConfig(0.0, 120, 3))
 prompt = repo.create_prompt("two at once", Path(video))
 for run_id in run_ids:
@@ -311,13 +311,13 @@ for run_id in run_ids:
 APPLY_TRANSITIONS = r"""
 import sys
 from pathlib import Path
-from cosmos_core import models
+from cosmos_core.store import tables
 from cosmos_core.config import SyncConfig
 from cosmos_core.repository import DataRepository
 from cosmos_core.lifecycle import RunStatus
-from cosmos_core.status import Transition
+from cosmos_core.lifecycle import Transition
 url, outputs = sys.argv[1:]
-models.connect(url)
+tables.connect(url)
 repo = DataRepository(Path(outputs), SyncConfig(0.0, 120, 3))
 runs = [run for run in repo.runs_to_probe() if run.status == RunStatus.RUNNING.value]
 print(",".join(run.id for run in runs), flush=True)

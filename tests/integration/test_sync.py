@@ -13,8 +13,8 @@ from cosmos_core.api import CosmosAPI, Refresh
 from cosmos_core.executors.base import JobState, ProbeTarget
 from cosmos_core.install import install_id
 from cosmos_core.lifecycle import RunStatus
-from cosmos_core.models import Run
 from cosmos_core.status import RunFacts
+from cosmos_core.store.tables import Run
 from tests.hostkit import STANDIN_SECOND_PARAGRAPH, wait_until
 
 

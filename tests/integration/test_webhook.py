@@ -13,7 +13,7 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-from cosmos_core.models import Notification
+from cosmos_core.store.tables import Notification
 from tests.dbworkspace import Install, SharedDatabase, installs
 from tests.hostkit import TestHost, wait_until
 from tests.pgkit import database_url, postgres_server  # noqa: F401

@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from cosmos_core.cli_commands import _fields
-from cosmos_core.cli_parser import _weights, build_parser
+from cosmos_core.cli.commands import _fields
+from cosmos_core.cli.parser import _weights, build_parser
 
 
 def test_show_prints_nested_records_indented():

@@ -9,10 +9,10 @@ import logging
 import pytest
 
 from cosmos_core import remote  # noqa: F401 (silences paramiko, as the CLI's import of it does)
-from cosmos_core.cli_logging import setup_logging
-from cosmos_core.cli_parser import RUNS_SHOWN, build_parser
-from cosmos_core.cli_progress import PlainProgress, RichProgress, UploadTally, progress_for, quarter, sizes
-from cosmos_core.cli_tables import plain_lines, run_detail, showing_line
+from cosmos_core.cli.parser import RUNS_SHOWN, build_parser
+from cosmos_core.cli.progress import PlainProgress, RichProgress, UploadTally, progress_for, quarter, sizes
+from cosmos_core.cli.tables import plain_lines, run_detail, showing_line
+from cosmos_core.cli.verbosity import setup_logging
 
 
 class Terminal(io.StringIO):
@@ -147,5 +147,5 @@ def test_the_log_writes_to_the_stderr_of_the_moment(loggers, monkeypatch):
     setup_logging(1)
     later = io.StringIO()
     monkeypatch.setattr("sys.stderr", later)  # as rich's progress display does while its bars show
-    logging.getLogger("cosmos_core.remote").debug("host gpu1: connected in %.2f s", 0.5)
-    assert later.getvalue().endswith(" cosmos_core.remote DEBUG host gpu1: connected in 0.50 s\n")
+    logging.getLogger("cosmos_core.ssh.host").debug("host gpu1: connected in %.2f s", 0.5)
+    assert later.getvalue().endswith(" cosmos_core.ssh.host DEBUG host gpu1: connected in 0.50 s\n")

@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from cosmos_core.api import STATUSES
-from cosmos_core.cli_parser import build_parser
-from cosmos_core.completion import tables
+from cosmos_core.cli.completion import tables
+from cosmos_core.cli.parser import build_parser
 from tests.workspace import REPO
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cosmos_core.cli_config import effective, mask_auth, mask_url, masked, to_toml
+from cosmos_core.cli.config_commands import effective, mask_auth, mask_url, masked, to_toml
 from cosmos_core.config import load_config
 
 EVERYTHING = r"""

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from cosmos_core import models
 from cosmos_core.config import load_config
 from cosmos_core.deletion import DeleteError, Deleter
 from cosmos_core.executors.local import LocalFiles, LocalShell
 from cosmos_core.executors.shell import ShellExecutor
 from cosmos_core.launcher import run_dir_refusal
-from cosmos_core.remote import HostUnreachable
-from cosmos_core.repository import DataRepository, NotFound
+from cosmos_core.repository import DataRepository
+from cosmos_core.ssh.host import HostUnreachable
+from cosmos_core.store import tables
+from cosmos_core.store.queries import NotFound
 
 CHECKOUT = "/srv/cosmos-transfer1"
 
@@ -74,7 +75,7 @@ def setup(tmp_path):
         f'[storage]\ndatabase = "sqlite:///{tmp_path}/cosmos.db"\noutputs_dir = "{tmp_path}/outputs"\n'
         f'[[hosts]]\nname = "gpu1"\nhostname = "10.0.0.1"\nuser = "u"\nremote_dir = "{CHECKOUT}"\n')
     config = load_config(config_file)
-    db = models.connect(config.storage.database)
+    db = tables.connect(config.storage.database)
     repo = DataRepository(config.storage.outputs_dir, config.sync)
     executor = FakeExecutor()
     yield Deleter(repo, {"gpu1": executor}, config), repo, executor

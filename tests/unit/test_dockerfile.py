@@ -64,6 +64,6 @@ def test_dockerignore_keeps_outputs_configs_and_keys_out(path):
 
 
 @pytest.mark.parametrize("path", ["requirements.txt", "pyproject.toml", "README.md", "launch.py",
-                                  "cosmos_core/cli.py", "app/serving.py", "scripts/inference.sh"])
+                                  "cosmos_core/cli/__init__.py", "app/serving.py", "scripts/inference.sh"])
 def test_dockerignore_keeps_what_the_image_needs(path):
     assert not ignored(path)

@@ -38,7 +38,8 @@ def test_a_verified_file_in_place_is_neither_downloaded_nor_hashed_again(tmp_pat
     video = tmp_path / "outputs" / "output.mp4"
     video.parent.mkdir()
     video.write_bytes(b"v" * 10)
-    monkeypatch.setattr("cosmos_core.transfer.sha256_of", lambda path: (_ for _ in ()).throw(AssertionError("hashed")))
+    never_hash = lambda path: (_ for _ in ()).throw(AssertionError("hashed"))
+    monkeypatch.setattr("cosmos_core.ssh.transfer.sha256_of", never_hash)
     recorder = Recorder([video])
     done = SshFiles(NoHost(), 15).download(
         "/remote/run", {"outputs/output.mp4": FileFacts(10, "not-checked")}, tmp_path, recorder, None)
@@ -46,7 +47,7 @@ def test_a_verified_file_in_place_is_neither_downloaded_nor_hashed_again(tmp_pat
 
 
 def test_a_verified_file_that_changed_size_is_fetched_again(tmp_path, monkeypatch):
-    monkeypatch.setattr("cosmos_core.openssh.available", lambda: False)
+    monkeypatch.setattr("cosmos_core.ssh.openssh.available", lambda: False)
     video = tmp_path / "outputs" / "output.mp4"
     video.parent.mkdir()
     video.write_bytes(b"v" * 9)

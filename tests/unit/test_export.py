@@ -7,7 +7,7 @@ import io
 import json
 
 from cosmos_core.export import RUN_COLUMNS, export_rows, flat_params, to_csv
-from cosmos_core.params import InferenceParams
+from cosmos_core.upstream.params import InferenceParams
 
 
 def _run(run_id: str, params: dict, **fields) -> dict:

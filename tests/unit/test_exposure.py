@@ -1,5 +1,5 @@
 """What the dashboard refuses to expose: non-loopback binds without a login, and an outputs_dir holding
-the config file or SSH secrets (cosmos_core/exposure.py, pure; serve.refusal on a loaded config)."""
+the config file or SSH secrets (cosmos_core/cli/exposure.py, pure; serve.refusal on a loaded config)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cosmos_core.cli.exposure import bind_refusal, contains, is_loopback, outputs_refusal, secret_files
+from cosmos_core.cli.serve import refusal
 from cosmos_core.config import load_config
-from cosmos_core.exposure import bind_refusal, contains, is_loopback, outputs_refusal, secret_files
-from cosmos_core.serve import refusal
 
 LOOPBACK = ["127.0.0.1", "127.0.0.2", "127.255.255.254", "::1", "[::1]", "localhost", "LOCALHOST", "localhost.",
             " 127.0.0.1 ", "::ffff:127.0.0.1", "0:0:0:0:0:0:0:1"]

@@ -1,5 +1,5 @@
 """The GPU queue with no daemon: scripts/common.sh run by real bash processes taking real flock locks
-(as they do in the containers of one host), and the product's pure side (`cosmos_core.gpu_queue`)."""
+(as they do in the containers of one host), and the product's pure side (`cosmos_core.upstream.gpu_queue`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cosmos_core import gpu_queue
 from cosmos_core.launcher import LaunchPlan
+from cosmos_core.upstream import gpu_queue
 from tests.hostkit import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from cosmos_core.launcher import PromptInput, input_name, plan_enhance, plan_inference, plan_upscale
-from cosmos_core.params import InferenceParams
-from cosmos_core.transfer_models import TRANSFER25
+from cosmos_core.upstream.models import TRANSFER25
+from cosmos_core.upstream.params import InferenceParams
 
 
 def spec_of(plan):

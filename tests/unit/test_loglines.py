@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from cosmos_core.loglines import failure_reason, message, progress_text
-from cosmos_core.transfer_models import TRANSFER1, TRANSFER25, probe_patterns
+from cosmos_core.upstream.loglines import failure_reason, message, progress_text
+from cosmos_core.upstream.models import TRANSFER1, TRANSFER25, probe_patterns
 
 WG = "[12-01 10:00:00|INFO|cosmos_transfer1/diffusion/inference/world_generation_pipeline.py:{}:generate] {}"
 T25 = "[12-01 10:00:00|INFO|cosmos_transfer2/_src/.../inference_pipeline.py:554:generate] {}"

@@ -1,6 +1,6 @@
 import pytest
 
-from cosmos_core.markers import parse_completion_marker
+from cosmos_core.upstream.markers import parse_completion_marker
 
 
 @pytest.mark.parametrize(

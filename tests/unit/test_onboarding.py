@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cosmos_core.config import load_config
-from cosmos_core.hostkeys import (
+from cosmos_core.ssh.hostkeys import (
     Trust,
     fingerprint,
     hashed_name,
@@ -20,7 +20,7 @@ from cosmos_core.hostkeys import (
     known_hosts_name,
     uses_hashed_names,
 )
-from cosmos_core.onboarding import (
+from cosmos_core.ssh.onboarding import (
     NewHost,
     OnboardingError,
     add_host,

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from cosmos_core.config import HostConfig
-from cosmos_core.openssh import quote, sftp_command
+from cosmos_core.ssh.openssh import quote, sftp_command
 
 HOST = HostConfig(name="gpu1", hostname="203.0.113.7", user="ubuntu", port=2222, key_file=Path("/k/id_ed25519"),
                   known_hosts=Path("/k/known_hosts"), remote_dir="/r", image="i", docker=("docker",),

@@ -8,12 +8,13 @@ import json
 
 import pytest
 
-from cosmos_core import models, notify, outbox
+from cosmos_core import notify
 from cosmos_core.config import SyncConfig
 from cosmos_core.lifecycle import RunStatus
-from cosmos_core.models import Notification
 from cosmos_core.notify import Notifier
 from cosmos_core.repository import DataRepository
+from cosmos_core.store import outbox, tables
+from cosmos_core.store.tables import Notification
 from tests.webhookkit import WebhookReceiver, first_post_of_each_run
 
 SYNC = SyncConfig(min_interval_seconds=2, lost_after_seconds=120, download_budget_seconds=3)
@@ -41,7 +42,7 @@ def hook():
 
 @pytest.fixture
 def db(tmp_path):
-    db = models.connect(f"sqlite:///{tmp_path}/cosmos.db")
+    db = tables.connect(f"sqlite:///{tmp_path}/cosmos.db")
     yield db
     db.close()
 
@@ -65,7 +66,7 @@ def rows() -> dict[str, Notification]:
 
 def end(repo: DataRepository, run_id: str, status: str = "completed", **fields: object) -> bool:
     """Inside an outer transaction (as a sync applies its transitions): written, not posted yet."""
-    with models.database.atomic():
+    with tables.database.atomic():
         return repo.transition(run_id, UNFINISHED, status=status, completed_at=repo.clock(), **fields)
 
 
@@ -95,7 +96,7 @@ def test_the_row_is_written_by_the_terminal_transition_only_and_claimed_by_its_p
 def test_a_rolled_back_transition_leaves_no_row(db, tmp_path, clock, hook):
     repo = make_repo(tmp_path, clock, Notifier(hook.url, clock))
     run_id = running_run(repo, tmp_path, "rs_1")
-    with pytest.raises(RuntimeError), models.database.atomic():
+    with pytest.raises(RuntimeError), tables.database.atomic():
         repo.transition(run_id, RunStatus.RUNNING, status="completed")
         raise RuntimeError("the sync's transaction failed")
     assert rows() == {} and repo.get_run(run_id).status == "running" and hook.calls == []

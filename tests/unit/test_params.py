@@ -2,8 +2,8 @@
 
 import pytest
 
-from cosmos_core.params import InferenceParams, ParamError, parse_weights
-from cosmos_core.transfer_models import TRANSFER1, TRANSFER25, model
+from cosmos_core.upstream.models import TRANSFER1, TRANSFER25, model
+from cosmos_core.upstream.params import InferenceParams, ParamError, parse_weights
 
 
 def test_defaults_pass():

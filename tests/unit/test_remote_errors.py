@@ -1,4 +1,4 @@
-"""What paramiko says on its own stays off the user's stderr (cosmos_core.remote's boundary)."""
+"""What paramiko says on its own stays off the user's stderr (cosmos_core.ssh.host's boundary)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from types import SimpleNamespace
 import paramiko
 import pytest
 
-from cosmos_core import remote
+from cosmos_core.ssh import host
 
 
 def passed_on(monkeypatch: pytest.MonkeyPatch) -> list[threading.ExceptHookArgs]:
     """Install the product's thread hook; return what it passes on to the previous hook."""
     seen: list[threading.ExceptHookArgs] = []
-    monkeypatch.setattr(remote, "_previous_excepthook", seen.append)
-    monkeypatch.setattr(threading, "excepthook", remote._quiet_prefetch_deaths)
+    monkeypatch.setattr(host, "_previous_excepthook", seen.append)
+    monkeypatch.setattr(threading, "excepthook", host._quiet_prefetch_deaths)
     return seen
 
 
@@ -56,4 +56,4 @@ def test_paramiko_logs_nothing_that_python_would_print():
 
 
 def test_a_deadline_that_has_passed_still_waits_a_little():
-    assert 0 < remote._left(time.monotonic() - 5) <= 0.01  # 0 would make paramiko not wait at all
+    assert 0 < host._left(time.monotonic() - 5) <= 0.01  # 0 would make paramiko not wait at all

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from cosmos_core import models
 from cosmos_core.config import SyncConfig
 from cosmos_core.lifecycle import RunStatus
-from cosmos_core.repository import DataRepository, InvalidInput, NotFound, backoff_seconds
+from cosmos_core.repository import DataRepository
+from cosmos_core.store import tables
+from cosmos_core.store.queries import InvalidInput, NotFound, backoff_seconds
 
 SYNC = SyncConfig(min_interval_seconds=2, lost_after_seconds=120, download_budget_seconds=3)
 
 
 @pytest.fixture
 def repo(tmp_path):
-    db = models.connect(f"sqlite:///{tmp_path}/db/cosmos.db")
+    db = tables.connect(f"sqlite:///{tmp_path}/db/cosmos.db")
     yield DataRepository(tmp_path / "outputs", SYNC)
     db.close()
 
@@ -27,8 +28,8 @@ def video(tmp_path):
 
 
 def test_sqlite_runs_in_wal_mode(repo, tmp_path):
-    assert models.database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert models.database.execute_sql("PRAGMA busy_timeout").fetchone()[0] > 0
+    assert tables.database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert tables.database.execute_sql("PRAGMA busy_timeout").fetchone()[0] > 0
 
 
 def test_compare_and_set_applies_a_transition_once(repo, video):
@@ -78,13 +79,13 @@ def test_filters_search_and_paging(repo, video):
 
 def test_migrations_are_recorded_and_a_newer_database_is_refused(tmp_path):
     url = f"sqlite:///{tmp_path}/m.db"
-    db = models.connect(url)
-    assert models.SchemaVersion.get_by_id(1).version == models.SCHEMA_VERSION
-    models.migrate(db)  # opening again changes nothing
-    assert models.SchemaVersion.select().count() == 1
-    models.SchemaVersion.update(version=models.SCHEMA_VERSION + 1).execute()
+    db = tables.connect(url)
+    assert tables.SchemaVersion.get_by_id(1).version == tables.SCHEMA_VERSION
+    tables.migrate(db)  # opening again changes nothing
+    assert tables.SchemaVersion.select().count() == 1
+    tables.SchemaVersion.update(version=tables.SCHEMA_VERSION + 1).execute()
     with pytest.raises(RuntimeError, match="newer than this program"):
-        models.migrate(db)
+        tables.migrate(db)
     db.close()
 
 
@@ -96,7 +97,7 @@ def test_terminal_statuses_are_final():
 
 def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path, video):
     url = f"sqlite:///{tmp_path}/old.db"
-    db = models.connect(url)
+    db = tables.connect(url)
     repo = DataRepository(tmp_path / "outputs", SYNC)
     prompt = repo.create_prompt("kept", video)
     repo.create_run("rs_old", prompt.id, "inference", "gpu1", {})
@@ -106,10 +107,10 @@ def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path, video):
         db.execute_sql(f"ALTER TABLE hoststate DROP COLUMN {column}")
     db.execute_sql("DROP TABLE downloadlease")
     db.execute_sql("DROP TABLE notification")
-    models.SchemaVersion.update(version=1).execute()
+    tables.SchemaVersion.update(version=1).execute()
     db.close()
-    db = models.connect(url)
-    assert models.SchemaVersion.get_by_id(1).version == models.SCHEMA_VERSION == 7
+    db = tables.connect(url)
+    assert tables.SchemaVersion.get_by_id(1).version == tables.SCHEMA_VERSION == 7
     assert {"launched_on", "model", "progress"} <= {c.name for c in db.get_columns("run")}
     assert {"failures", "retry_at"} <= {c.name for c in db.get_columns("hoststate")}
     assert db.table_exists("downloadlease") and db.table_exists("notification")
@@ -120,12 +121,12 @@ def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path, video):
 
 
 def test_counts_are_recounted_only_after_a_status_changed(tmp_path, video):
-    models.connect(f"sqlite:///{tmp_path}/c.db")
+    tables.connect(f"sqlite:///{tmp_path}/c.db")
     repo = DataRepository(tmp_path / "outputs", SYNC)
     prompt = repo.create_prompt("p", video)
     repo.create_run("rs_1", prompt.id, "inference", "gpu1", {})
     assert repo.count_by_status() == {"pending": 1}
-    models.Run.update(status="running").where(models.Run.id == "rs_1").execute()  # behind the repository's back
+    tables.Run.update(status="running").where(tables.Run.id == "rs_1").execute()  # behind the repository's back
     assert repo.count_by_status() == {"pending": 1}  # nothing counted again: no status change was recorded
     assert repo.transition("rs_1", RunStatus.RUNNING, status="completed")
     assert repo.count_by_status() == {"completed": 1}
@@ -135,7 +136,7 @@ def test_counts_are_recounted_only_after_a_status_changed(tmp_path, video):
 
 
 def test_the_tick_queries_use_indexes(tmp_path):
-    db = models.connect(f"sqlite:///{tmp_path}/i.db")
+    db = tables.connect(f"sqlite:///{tmp_path}/i.db")
     plans = {
         "page": "SELECT id FROM run ORDER BY created_at DESC, id LIMIT 51",
         "downloads": "SELECT id FROM run WHERE download_status IN ('pending', 'downloading')",
@@ -147,7 +148,7 @@ def test_the_tick_queries_use_indexes(tmp_path):
 
 
 def test_a_download_lease_is_one_installs_until_it_expires(tmp_path):
-    models.connect(f"sqlite:///{tmp_path}/l.db")
+    tables.connect(f"sqlite:///{tmp_path}/l.db")
     now = [1000.0]
     repo = DataRepository(tmp_path / "outputs", SYNC, clock=lambda: now[0])
     assert repo.take_lease("rs_1", "in_a", 1060.0)
@@ -162,7 +163,7 @@ def test_a_download_lease_is_one_installs_until_it_expires(tmp_path):
 
 
 def test_a_failing_host_backs_off_for_every_process_until_it_answers(tmp_path):
-    models.connect(f"sqlite:///{tmp_path}/b.db")
+    tables.connect(f"sqlite:///{tmp_path}/b.db")
     now = [1000.0]
     repo = DataRepository(tmp_path / "outputs", SYNC, clock=lambda: now[0])
     other_process = DataRepository(tmp_path / "outputs", SYNC, clock=lambda: now[0])

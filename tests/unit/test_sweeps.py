@@ -2,8 +2,8 @@
 
 import pytest
 
-from cosmos_core.params import InferenceParams, ParamError
 from cosmos_core.sweeps import check_size, describe, expand, parse_floats, parse_ints
+from cosmos_core.upstream.params import InferenceParams, ParamError
 
 
 @pytest.mark.parametrize(("text", "values"), [("1-8", list(range(1, 9))), ("1,3,5", [1, 3, 5]),

@@ -69,7 +69,7 @@ class Run(BaseModel):
     started_at = pw.DoubleField(null=True)
     completed_at = pw.DoubleField(null=True)
     launched_on = pw.CharField(max_length=255, null=True)  # the machine whose process started the run
-    model = pw.CharField(max_length=40, default="transfer1")  # transfer_models.MODELS key
+    model = pw.CharField(max_length=40, default="transfer1")  # upstream.models.MODELS key
     progress = pw.TextField(null=True)  # while running: the stage and progress figure its log shows
     gpus = pw.CharField(max_length=100, null=True)  # the GPU slots its job holds ("0,1"), on a host with a queue
     queue_position = pw.IntegerField(null=True)  # while queued: its place in the host's queue

@@ -18,8 +18,8 @@ from types import CodeType, TracebackType
 
 import paramiko
 
-from .config import HostConfig
-from .hostkeys import changed_key_message, fingerprint
+from cosmos_core.config import HostConfig
+from cosmos_core.ssh.hostkeys import changed_key_message, fingerprint
 
 CONNECT_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 120.0

@@ -23,7 +23,7 @@ class _Stderr(logging.StreamHandler):
 
 
 def setup_logging(verbosity: int) -> None:
-    """0: nothing (paramiko stays silent: see remote.py); 1: ours at DEBUG; 2 or more: paramiko's too."""
+    """0: nothing (paramiko stays silent: see ssh/host.py); 1: ours at DEBUG; 2 or more: paramiko's too."""
     if verbosity <= 0:
         return
     handler = _Stderr()

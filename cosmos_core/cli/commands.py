@@ -11,15 +11,17 @@ from dataclasses import fields, replace
 
 from peewee import PeeweeException
 
-from . import cli_config, dbcopy, sweeps
-from .api import STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh, key_check_command
-from .cli_progress import progress_for
-from .cli_tables import Table, hosts_table, print_table, prompts_table, runs_table, showing_line
-from .config import ConfigError, load_config
-from .export import to_csv
-from .models import BUSY_TIMEOUT_SECONDS, SchemaError
-from .remote import RemoteError
-from .serve import run_dashboard
+from cosmos_core import sweeps
+from cosmos_core.api import STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh, key_check_command
+from cosmos_core.cli import config_commands
+from cosmos_core.cli.progress import progress_for
+from cosmos_core.cli.serve import run_dashboard
+from cosmos_core.cli.tables import Table, hosts_table, print_table, prompts_table, runs_table, showing_line
+from cosmos_core.config import ConfigError, load_config
+from cosmos_core.export import to_csv
+from cosmos_core.ssh.host import RemoteError
+from cosmos_core.store import dbcopy
+from cosmos_core.store.tables import BUSY_TIMEOUT_SECONDS, SchemaError
 
 POLL_SECONDS = 0.5  # sync --wait: pause between probes when the config allows faster
 
@@ -30,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         return run_dashboard(args.config, args.host, args.port, args.insecure)
     if args.command == "config":  # the config alone: no database opened, no host contacted
         try:
-            return cli_config.run(args)
+            return config_commands.run(args)
         except ConfigError as exc:
             return _fail(str(exc))
     try:
@@ -69,7 +71,7 @@ def _out(args: argparse.Namespace, data, plain: str) -> None:
 
 
 def _out_table(args: argparse.Namespace, data: list[dict], table: Table, empty: str) -> None:
-    """`data` as JSON with --json, else `table` (see cli_tables); with no rows, `empty` on stderr."""
+    """`data` as JSON with --json, else `table` (see tables.py); with no rows, `empty` on stderr."""
     if args.json:
         print(json.dumps(data, indent=2))
     elif table[1]:

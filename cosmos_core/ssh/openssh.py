@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .config import HostConfig
+from cosmos_core.config import HostConfig
 
 POLL_SECONDS = 0.1  # how often progress is reported while sftp runs
 MIN_BYTES = 16 * 1024 * 1024  # smaller files go over the connection already open

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .gpu_queue import TOO_FEW_GPUS
-from .params import InferenceParams, ParamError, check
-from .specs import ModelCall, transfer1_call, transfer25_call
+from cosmos_core.upstream.gpu_queue import TOO_FEW_GPUS
+from cosmos_core.upstream.params import InferenceParams, ParamError, check
+from cosmos_core.upstream.specs import ModelCall, transfer1_call, transfer25_call
 
 SpecBuilder = Callable[[str, Mapping[str, str], str, str, InferenceParams], ModelCall]
 

@@ -11,7 +11,7 @@ import json
 
 from peewee import Expression
 
-from .models import Notification, Prompt, Run
+from cosmos_core.store.tables import Notification, Prompt, Run
 
 PENDING = "pending"
 SENT = "sent"

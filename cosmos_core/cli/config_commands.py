@@ -15,7 +15,7 @@ from dataclasses import asdict, fields
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .config import Config, HostConfig, load_config
+from cosmos_core.config import Config, HostConfig, load_config
 
 MASK = "****"
 SECTIONS = ("storage", "ui", "sync", "notify")

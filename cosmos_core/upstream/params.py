@@ -2,7 +2,7 @@
 
 One `InferenceParams` serves both models; `check` says in one line what is
 wrong before anything is uploaded. Which fields a model takes and its
-defaults live with the model (`transfer_models.py`); how each field is
+defaults live with the model (`models.py`); how each field is
 spelled on the model's command line or spec lives in `specs.py`.
 """
 

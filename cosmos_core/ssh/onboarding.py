@@ -24,8 +24,8 @@ from typing import Any
 
 import paramiko
 
-from .config import Config, ConfigError, load_config
-from .hostkeys import (
+from cosmos_core.config import Config, ConfigError, load_config
+from cosmos_core.ssh.hostkeys import (
     Trust,
     changed_key_message,
     fingerprint,

@@ -1,10 +1,10 @@
-"""Copy the whole history (every table of models.py) from one database into another, empty one:
+"""Copy the whole history (every table of tables.py) from one database into another, empty one:
 `python -m cosmos_core db migrate --to postgresql://...` moves a SQLite history to PostgreSQL.
 
 Both databases are brought to the current schema first. The rows go in batches, in one transaction
-on the target: a failed copy leaves the target as it was. `models.database` is one proxy per
+on the target: a failed copy leaves the target as it was. `tables.database` is one proxy per
 process, so each database is opened on its own here and every query names the database it runs
-on. `models.migrate` (whose steps use the models' own database) and the writes run under
+on. `tables.migrate` (whose steps use the models' own database) and the writes run under
 `Database.bind_ctx`, which rebinds the model classes for the moment: not for a process that
 serves the dashboard at the same time.
 """
@@ -18,8 +18,17 @@ from urllib.parse import urlsplit, urlunsplit
 
 import peewee as pw
 
-from . import models
-from .models import BaseModel, Changes, DownloadLease, Notification, Prompt, Run, SchemaError, SchemaVersion
+from cosmos_core.store import tables
+from cosmos_core.store.tables import (
+    BaseModel,
+    Changes,
+    DownloadLease,
+    Notification,
+    Prompt,
+    Run,
+    SchemaError,
+    SchemaVersion,
+)
 
 BATCH_PARAMETERS = 30_000  # bound values per INSERT: under SQLite's 32766 (3.32+) and PostgreSQL's 65535
 MUST_BE_EMPTY = (Prompt, Run)  # a target that holds any of these already has a history of its own
@@ -32,10 +41,10 @@ class CopyError(ValueError):
 
 
 def copied_models() -> list[type[BaseModel]]:
-    """Every table of models.py but the schema version, the download leases and the webhook's outbox
+    """Every table of tables.py but the schema version, the download leases and the webhook's outbox
     (which belong to the processes on the source now, not to the history: a pending notification
     copied could be posted from both databases), parents before the tables that refer to them."""
-    found = [m for m in vars(models).values() if isinstance(m, type) and issubclass(m, BaseModel)
+    found = [m for m in vars(tables).values() if isinstance(m, type) and issubclass(m, BaseModel)
              and m not in (BaseModel, SchemaVersion, DownloadLease, Notification)]
     return pw.sort_models(found)
 
@@ -83,7 +92,7 @@ def _open_migrated(url: str, role: str) -> pw.Database:
     if url.startswith("sqlite:///") and role == "source" and not Path(url.removeprefix("sqlite:///")).is_file():
         raise CopyError(f"no {role} database at {shown}")
     try:
-        db = models._open(url)
+        db = tables._open(url)
     except ValueError:
         raise CopyError(f"unsupported {role} database URL {shown}: use sqlite:///PATH or postgresql://...") from None
     except OSError as exc:
@@ -94,7 +103,7 @@ def _open_migrated(url: str, role: str) -> pw.Database:
         raise CopyError(f"cannot connect to the {role} database at {_where(url)}: {_first_line(exc)}") from None
     try:
         with db.bind_ctx([*copied_models(), SchemaVersion]):
-            models.migrate(db)
+            tables.migrate(db)
     except SchemaError as exc:
         db.close()
         raise CopyError(f"the {role} database {shown}: {exc}") from None

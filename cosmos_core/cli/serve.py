@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .cli_parser import add_dashboard_arguments
-from .config import Config, ConfigError, load_config
-from .exposure import bind_refusal, outputs_refusal, secret_files
+from cosmos_core.cli.exposure import bind_refusal, outputs_refusal, secret_files
+from cosmos_core.cli.parser import add_dashboard_arguments
+from cosmos_core.config import Config, ConfigError, load_config
 
 
 def refusal(config: Config, host: str, insecure: bool) -> str | None:

@@ -1,7 +1,7 @@
 """What a run's log says: the stage it is at, and why it failed (pure).
 
 The probe brings back a few lines of each log's tail (picked on the host with
-`transfer_models.probe_patterns`); these functions turn them into the words
+`models.probe_patterns`); these functions turn them into the words
 the table and the run's `error` show.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .gpu_queue import TOO_FEW_GPUS
-from .transfer_models import EXCEPTION_LINE, OUT_OF_MEMORY, CosmosModel
+from cosmos_core.upstream.gpu_queue import TOO_FEW_GPUS
+from cosmos_core.upstream.models import EXCEPTION_LINE, OUT_OF_MEMORY, CosmosModel
 
 MAX_REASON_CHARS = 300
 # Upstream's loguru format, e.g. "[06-07 10:00:00|INFO|cosmos_transfer1/.../transfer.py:412:demo] Saved video to ...".

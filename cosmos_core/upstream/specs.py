@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .params import InferenceParams
+from cosmos_core.upstream.params import InferenceParams
 
 
 @dataclass(frozen=True)

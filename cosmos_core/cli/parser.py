@@ -7,11 +7,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from . import sweeps
-from .completion import SHELLS
-from .lifecycle import STATUSES
-from .params import STRENGTHS, ParamError, parse_weights
-from .transfer_models import DEFAULT_MODEL, MODELS
+from cosmos_core import sweeps
+from cosmos_core.cli.completion import SHELLS
+from cosmos_core.lifecycle import STATUSES
+from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS
+from cosmos_core.upstream.params import STRENGTHS, ParamError, parse_weights
 
 RUNS_SHOWN = 50  # `runs` without --limit or --all
 

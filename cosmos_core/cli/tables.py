@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
-from .transfer_models import DEFAULT_MODEL
+from cosmos_core.upstream.models import DEFAULT_MODEL
 
 Table = tuple[list[str], list[list[str]]]  # column titles, rows of cells
 
