@@ -76,7 +76,7 @@ class NewRun:
 
     def params(self, defaults: InferenceParams) -> InferenceParams:
         """The knobs over the model's `defaults`; the core checks them."""
-        given = {
+        given: dict[str, Any] = {  # InferenceParams field -> value, each of its own type
             "num_steps": self.steps, "guidance": self.guidance, "seed": self.seed,
             "weights": None if self.weights is None else tuple(float(w) for w in self.weights),
             "sigma_max": self.sigma_max, "blur_strength": self.blur_strength,

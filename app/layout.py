@@ -41,7 +41,7 @@ def header() -> dict[str, Any]:
 def runs_tab(hosts: list[str]) -> dict[str, Any]:
     """Filters, the runs table with its pager, and the selected run's details."""
     with gr.Row():
-        ui = {
+        ui: dict[str, Any] = {
             "status_f": gr.Dropdown([ALL, *STATUSES], value=ALL, label="Status", elem_id="filter-status"),
             "kind_f": gr.Dropdown([ALL, *KINDS], value=ALL, label="Kind", elem_id="filter-kind"),
             "host_f": gr.Dropdown([ALL, *hosts], value=ALL, label="Host", elem_id="filter-host"),

@@ -11,7 +11,7 @@ from cosmos_core.api import STATUSES
 
 RUN_COLUMNS = ["id", "prompt", "kind", "model", "host", "status", "download", "duration", "created"]
 HOST_COLUMNS = ["host", "address", "reachable", "docker", "image", "GPUs", "last sync", "last error"]
-RUN_COLUMN_WIDTHS = ["14%", "15%", "8%", "8%", "6%", "23%", "7%", "7%", "12%"]
+RUN_COLUMN_WIDTHS: list[str | int] = ["14%", "15%", "8%", "8%", "6%", "23%", "7%", "7%", "12%"]  # gr.Dataframe's type
 REASON_CHARS = 48
 
 

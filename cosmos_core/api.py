@@ -47,14 +47,14 @@ class CosmosAPI:
         # A refresh answers within the probe timeout, whatever the host.
         self.executors: dict[str, Executor] = {h.name: make_executor(h, sync.probe_timeout_seconds)
                                                for h in config.hosts}
-        notifier = Notifier(config.notify.url) if config.notify.url else None
-        self.repo = DataRepository(config.storage.outputs_dir, sync, notifier=notifier)
+        self._notifier = Notifier(config.notify.url) if config.notify.url else None
+        self.repo = DataRepository(config.storage.outputs_dir, sync, notifier=self._notifier)
         self.repo.initialize_status_checker(StatusChecker(self.executors, sync.lost_after_seconds))
         self.last_sync = SyncReport()
 
     def close(self) -> None:
-        if self.repo.notifier is not None:
-            self.repo.notifier.close()
+        if self._notifier is not None:
+            self._notifier.close()
         for executor in self.executors.values():
             executor.close()
         self.db.close()

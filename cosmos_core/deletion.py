@@ -90,22 +90,22 @@ class Deleter:
             raise DeleteError(f"run {run.id} ran on host {run.host}, which is not in the config: "
                               f"its directory there cannot be deleted")
         if run.remote_run_dir is not None:
-            self._check_remote_dir(run)
+            self._check_remote_dir(run, run.remote_run_dir)
         local = self.repo.local_dir(run.id)
         return RunDeletion(run.id, run.host, run.status, str(local), _size(local), run.remote_run_dir)
 
-    def _check_remote_dir(self, run: Run) -> None:
-        """The recorded directory must be exactly the run's own under the host's checkout for its model."""
+    def _check_remote_dir(self, run: Run, run_dir: str) -> None:
+        """The recorded directory `run_dir` must be exactly the run's own under the host's checkout for its model."""
         try:
             checkout = self.config.host(run.host).setup(run.model).remote_dir
         except KeyError:
             raise DeleteError(f"run {run.id} ran model {run.model!r}, unknown here: "
                               f"refusing to delete its directory on host {run.host}") from None
         expected = posixpath.join(checkout, RUNS_SUBDIR, run.id)
-        refusal = run_dir_refusal(run.remote_run_dir, run.id)
-        if refusal is not None or run.remote_run_dir != expected:
+        refusal = run_dir_refusal(run_dir, run.id)
+        if refusal is not None or run_dir != expected:
             raise DeleteError(f"run {run.id}: its directory on host {run.host} is recorded as "
-                              f"{run.remote_run_dir!r}, not {expected!r}: refusing to delete it")
+                              f"{run_dir!r}, not {expected!r}: refusing to delete it")
 
     def delete_run(self, run_id: str) -> RunDeletion:
         """Delete the run's directory on its host, then its local directory, then its row."""

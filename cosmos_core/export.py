@@ -50,7 +50,9 @@ def export_rows(runs: Iterable[Mapping[str, object]],
     for run in runs:
         prompt = prompts.get(str(run.get("prompt_id")), {})
         fields = {c: prompt.get(PROMPT_FIELDS[c]) if c in PROMPT_FIELDS else run.get(c) for c in RUN_COLUMNS}
-        flat_rows.append(({c: _scalar(v) for c, v in fields.items()}, flat_params(run.get("params") or {})))
+        params = run.get("params") or {}
+        assert isinstance(params, Mapping)  # a JSON object (`records.run_to_dict`)
+        flat_rows.append(({c: _scalar(v) for c, v in fields.items()}, flat_params(params)))
     param_columns = sorted({name for _, params in flat_rows for name in params})
     columns = [*RUN_COLUMNS, *param_columns]
     rows = [fields | {name: params.get(name) for name in param_columns} for fields, params in flat_rows]

@@ -62,4 +62,4 @@ class Transition:
 
     @property
     def status(self) -> RunStatus:
-        return RunStatus(self.fields.get("status", self.expect))
+        return RunStatus(str(self.fields.get("status", self.expect)))

@@ -110,7 +110,8 @@ class LazySync:
                 report.unreachable[host] = last_error  # what the last probe, by any process, found
             return None
         cleanup = [r.id for r in runs if r.status in TERMINAL]
-        targets = [ProbeTarget(r.id, r.remote_run_dir, remote_files(r.kind, RunStatus.COMPLETED), r.container_id)
+        # A row without a directory (made by hand) is probed in '', as shlex quoted None before.
+        targets = [ProbeTarget(r.id, r.remote_run_dir or "", remote_files(r.kind, RunStatus.COMPLETED), r.container_id)
                    for r in active]
         return active, targets, cleanup
 
@@ -179,7 +180,7 @@ class LazySync:
                              bytes_total=sum(f.size for f in facts.values()))
         writer = _ProgressWriter(self, run.id, on_progress, verified=json.loads(run.files))
         try:
-            done = self.checker.download_outputs(run.host, run.remote_run_dir, facts, self.repo.local_dir(run.id),
+            done = self.checker.download_outputs(run.host, _run_dir(run), facts, self.repo.local_dir(run.id),
                                                  writer, deadline)
         except LeaseLost:
             return  # the other installation goes on from here: nothing to record
@@ -218,7 +219,7 @@ class LazySync:
         if not missing:
             return facts
         try:
-            facts |= self.checker.file_facts(run.host, run.remote_run_dir, missing)
+            facts |= self.checker.file_facts(run.host, _run_dir(run), missing)
         except RemoteError as exc:
             self._unreachable(run, exc, report)
             return None
@@ -312,6 +313,12 @@ def _enhanced_text(path: Path) -> str | None:
 def _facts(run: Run) -> RunFacts:
     return RunFacts(run.id, run.kind, RunStatus(run.status), run.created_at, run.missing_since, run.model,
                     run.progress, run.gpus, run.queue_position)
+
+
+def _run_dir(run: Run) -> str:
+    """The directory of a run with files to download: recorded when its row was made (starting.py)."""
+    assert run.remote_run_dir is not None, f"run {run.id} has no directory on its host"
+    return run.remote_run_dir
 
 
 def _by_host(runs: list[Run]) -> dict[str, list[Run]]:

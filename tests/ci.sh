@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# Installs everything the tests need on a fresh Debian 12 machine (as root) and runs the whole suite.
+# Installs everything the tests need on a fresh Debian 12 machine (as root), checks lint and types,
+# and runs the whole suite, printing its 15 slowest tests at the end.
 # The stand-in GPU host is real: OpenSSH server, podman + runc behind a `docker` shim, ffmpeg, Chromium.
+#   bash tests/ci.sh             everything (what CI runs)
+#   bash tests/ci.sh --quick     while developing: the same checks, then every test that needs only this
+#                                machine and the stand-in host (no browser, Slurm, PostgreSQL or fresh venv)
+# Further arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tier=(--durations=15)
+if [ "${1:-}" = "--quick" ]; then
+  shift
+  tier=(-m "not (browser or slurm or postgres or install)")
+fi
 packages=(openssh-server podman runc busybox-static ffmpeg chromium jq iproute2 slurmctld slurmd slurm-client slurmdbd munge mariadb-server postgresql-15 zsh)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -12,4 +22,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 python3 -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 ruff check .
-exec python3 -m pytest "$@"
+python3 -m mypy
+exec python3 -m pytest "${tier[@]}" "$@"

@@ -1,5 +1,9 @@
-"""Shared fixtures: a real stand-in GPU host (sshd + podman) and test videos.
+"""Shared fixtures: a real stand-in GPU host (sshd + podman), test videos, and one private Slurm
+cluster and one PostgreSQL server for the whole session; and the marks that make the test tiers.
 
+Every test that needs more than this machine and the stand-in host is marked by what it needs:
+`browser` (tests/e2e, Chromium), `slurm` (the private cluster), `postgres` (the private server),
+`install` (a fresh venv and pip). The quick tier (`bash tests/ci.sh --quick`) deselects them all.
 Subfolders add their own fixtures in their own conftest.py files.
 """
 
@@ -22,8 +26,13 @@ if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
 from cosmos_core.api import CosmosAPI  # noqa: E402
-from tests.hostkit import TestHost, make_video  # noqa: E402
+from tests.hostkit import TestHost, make_video, processes_mentioning  # noqa: E402
+from tests.pgkit import database_url, postgres_server  # noqa: E402, F401  (offered to every test)
+from tests.slurmkit import SlurmCluster, SlurmLoginHost, processes_using  # noqa: E402
 from tests.workspace import Workspace, write_config  # noqa: E402
+
+# A test needing one of these fixtures (itself or through another) gets the mark beside it.
+MARK_BY_FIXTURE = {"slurm_cluster": "slurm", "postgres_server": "postgres"}
 
 # /tmp/gradio is shared between everything on the machine.
 if "GRADIO_TEMP_DIR" not in os.environ:
@@ -37,6 +46,33 @@ def gpu_host() -> Iterator[TestHost]:
     """A started stand-in GPU host; missing sshd/podman is an error, not a skip."""
     with TestHost() as host:
         yield host
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.browser)
+        for fixture, mark in MARK_BY_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(getattr(pytest.mark, mark))
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[SlurmCluster]:
+    """The session's private Slurm cluster; once stopped, by PID, nothing had to be killed and
+    nothing of it is left running. Its users cancel their jobs when they are done (cancel_jobs)."""
+    with SlurmCluster() as cluster:
+        root = str(cluster.root)
+        yield cluster
+    assert cluster.killed == []
+    assert not processes_mentioning(root) and not processes_using(root)
+
+
+@pytest.fixture(scope="session")
+def slurm_login(gpu_host: TestHost, slurm_cluster: SlurmCluster) -> Iterator[SlurmLoginHost]:
+    """The cluster's login node over SSH: the stand-in host's keys and image, Slurm's clients."""
+    with SlurmLoginHost(gpu_host, slurm_cluster) as login:
+        yield login
 
 
 @pytest.fixture(autouse=True)

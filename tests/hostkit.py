@@ -22,6 +22,7 @@ is built on.  Plain Python, no pytest: fixtures live in tests/conftest.py.
 from __future__ import annotations
 
 import os
+import pwd
 import random
 import re
 import shlex
@@ -67,8 +68,14 @@ IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 GPU_RECORD = "cosmos_runs/.standin-gpus.log"
 DEFAULT_GPUS = 8  # what nvidia-smi shows (over SSH until set_gpus(), and in the image): a DGX-like node
 
+# The account the product logs in as: uid 0 (podman needs it) under a name of its own, with an empty
+# home, so no SSH session runs this machine's shell start-up files (root's ~/.bashrc here runs
+# `pyenv rehash`, whose lock file, left behind by a session killed mid-start-up, stalls every later
+# session for 60 s). See ensure_standin_account.
+STANDIN_USER = "cosmos-standin"
+STANDIN_HOME = Path("/var/lib/cosmos-standin")
 # sshd (LogLevel VERBOSE) writes one such line per exec channel, e.g.
-# "Starting session: command for root from 127.0.0.1 port 40000 id 0".
+# "Starting session: command for cosmos-standin from 127.0.0.1 port 40000 id 0".
 EXEC_SESSION_MARK = "Starting session: command "
 # sftp-server -l INFO logs each open, e.g.
 # 'open "/path/file" flags WRITE,CREATE,TRUNCATE mode 0644'.
@@ -110,6 +117,34 @@ def _run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     kwargs.setdefault("check", True)
     kwargs.setdefault("timeout", 120)
     return subprocess.run(args, capture_output=True, text=True, **kwargs)
+
+
+def ensure_standin_account() -> str:
+    """Create STANDIN_USER once per machine (kept after: the next test run finds it); its name.
+
+    ``useradd -o -u 0`` shares root's uid under another name; the password field ``*`` (useradd
+    leaves ``!``) keeps key logins open, since sshd with ``UsePAM no`` refuses a locked account.
+    Two test processes may race here: whichever useradd loses, the account is there after.
+    """
+    STANDIN_HOME.mkdir(mode=0o755, exist_ok=True)
+    if _account(STANDIN_USER) is None:
+        _run(["useradd", "-o", "-u", "0", "-g", "0", "-M", "-d", str(STANDIN_HOME), "-s", "/bin/bash",
+              STANDIN_USER], check=False)
+        _run(["usermod", "-p", "*", STANDIN_USER])
+    account = _account(STANDIN_USER)
+    if account is None or account.pw_uid != 0 or account.pw_dir != str(STANDIN_HOME):
+        raise RuntimeError(f"account {STANDIN_USER} is not uid 0 with home {STANDIN_HOME}: {account}")
+    dotfiles = [p.name for p in STANDIN_HOME.iterdir() if p.name.startswith(".")]
+    if dotfiles:
+        raise RuntimeError(f"{STANDIN_HOME} must stay empty of start-up files, has {dotfiles}")
+    return STANDIN_USER
+
+
+def _account(name: str) -> pwd.struct_passwd | None:
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        return None
 
 
 def _children_by_parent() -> dict[int, list[int]]:
@@ -198,7 +233,7 @@ class TestHost:
     __test__ = False  # not a pytest test class
 
     hostname = "127.0.0.1"
-    user = "root"
+    user = STANDIN_USER
 
     def __init__(self, image: str = "cosmos-transfer1:test") -> None:
         self.image = image
@@ -217,7 +252,7 @@ class TestHost:
 
     @property
     def key_file(self) -> str:
-        """The client's ed25519 private key (authorised for root)."""
+        """The client's ed25519 private key (authorised for STANDIN_USER)."""
         return str(self.ssh_dir / "id_ed25519")
 
     @property
@@ -561,6 +596,7 @@ class TestHost:
     def _setup_ssh(self) -> None:
         ssh = self.ssh_dir
         ssh.mkdir()
+        ensure_standin_account()
         host_key = ssh / "ssh_host_ed25519_key"
         for key, comment in ((host_key, "testhost"), (Path(self.key_file), "testclient")):
             _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)])
@@ -599,6 +635,7 @@ class TestHost:
                 "KbdInteractiveAuthentication no",
                 "UsePAM no",
                 "PermitRootLogin prohibit-password",
+                f"AllowUsers {STANDIN_USER}",  # never root, whose start-up files this machine's pyenv fills
                 "StrictModes no",
                 "PrintMotd no",
                 "LogLevel VERBOSE",

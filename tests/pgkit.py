@@ -6,9 +6,8 @@ dir under its own temp dir, listening on 127.0.0.1 at a free high port, with fsy
 (so the product's `postgresql://user:password@host:port/name` path is the one exercised).
 `stop()` stops the postmaster by the PID in its postmaster.pid and leaves nothing running.
 
-Test modules import the fixtures by name (pytest finds them in the module's namespace):
-
-    from tests.pgkit import database_url, postgres_server  # noqa: F401
+tests/conftest.py offers its fixtures to every test: `postgres_server` (one server for the session)
+and `database_url` (SQLite, then PostgreSQL; the PostgreSQL case is marked `postgres`).
 """
 
 from __future__ import annotations
@@ -262,32 +261,18 @@ def _signal(pid: int, sig: signal.Signals) -> None:
         pass
 
 
-# -- pytest fixtures ---------------------------------------------------------------
-
-
-_server: PostgresServer | None = None  # the session's one server...
-_users = 0  # ...and how many copies of the fixture use it
+# -- pytest fixtures (tests/conftest.py offers them to every test) ----------------------------
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    """One PostgreSQL server for the session, started on first use. Each module that imports this
-    fixture holds a copy of it (each session-scoped), so the copies share one server and the last
-    one to finish stops it."""
-    global _server, _users
-    if _server is None:
-        _server = PostgresServer().start()
-    _users += 1
-    try:
-        yield _server
-    finally:
-        _users -= 1
-        if _users == 0:
-            _server.stop()
-            _server = None
+    """One PostgreSQL server for the whole session, started on first use; each test takes a database
+    of its own (`new_database`)."""
+    with PostgresServer() as server:
+        yield server
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty database's URL: a SQLite file in tmp_path, then a new PostgreSQL database."""
     if request.param == "sqlite":

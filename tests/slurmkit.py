@@ -226,7 +226,7 @@ class SlurmCluster:
         if self.root == Path():
             return
         began = time.monotonic()
-        self._cancel_jobs()
+        self.cancel_jobs()
         for name in reversed(DAEMONS):
             self._stop_daemon(name)
         root = str(self.root)
@@ -483,9 +483,9 @@ class SlurmCluster:
         )
 
     # -------------------------------------------------------- shutdown
-    def _cancel_jobs(self) -> None:
+    def cancel_jobs(self) -> None:
         """Cancel every job and wait until their steps (slurmstepd) are gone:
-        they outlive slurmd."""
+        they outlive slurmd. Between two users of one cluster, each starts with an empty queue."""
         if "slurmctld" not in self.pids():
             return
         try:

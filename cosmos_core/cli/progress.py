@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 def quarter(done: int, total: int) -> int:
@@ -92,7 +95,7 @@ class RichProgress:
                              TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
                              console=Console(file=out, highlight=False), redirect_stdout=False)
         self.started = False
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, TaskID] = {}
         self.uploads = UploadTally()
         self.most_left = 0
 

@@ -92,7 +92,9 @@ class ProbeReport:
 class Shell(Protocol):
     """A machine the executors run commands on: `ssh.host.Host` over SSH, `local.LocalShell` here."""
 
-    label: str
+    @property
+    def label(self) -> str:
+        """For messages: "host gpu1 (user@address:port)", or "this machine"."""
 
     def run(self, command: str, *, stdin: str | None = None, timeout: float | None = None) -> Result:
         """Run one shell command (its arguments already quoted)."""
@@ -103,7 +105,10 @@ class Shell(Protocol):
 class Executor(Protocol):
     """Starts and watches runs on one configured host."""
 
-    label: str  # "host gpu1 (user@address:port)", for messages
+    @property
+    def label(self) -> str:
+        """For messages: "host gpu1 (user@address:port)"."""
+
     shell: Shell  # where its commands run (the host's `hosts check` runs there too)
     first_state: JobState  # where a job is right after `submit`: RUNNING, or QUEUED where an engine queues
     has_gpu_queue: bool  # runs wait in our GPU queue on the host (False: the engine queues them, as Slurm does)

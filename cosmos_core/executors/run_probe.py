@@ -16,6 +16,7 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict, Unpack
 
 from cosmos_core.executors.base import FileFacts, JobState, Observation, ProbeError, ProbeTarget
 from cosmos_core.upstream import gpu_queue
@@ -103,6 +104,15 @@ def payload_lines(stdout: str) -> list[str]:
     return stdout[start + len(OPEN_TAG):end].split("\n")
 
 
+class EngineWords(TypedDict, total=False):
+    """What an engine says of a run's job, beside its state (fields of `Observation`)."""
+
+    exit_code: int | None
+    reason: str
+    subject: str
+    handle: str | None
+
+
 @dataclass
 class RunLines:
     """What the run-directory part of a probe said of one run."""
@@ -116,7 +126,7 @@ class RunLines:
     queue_position: int | None = None  # its place in its checkout's GPU queue, while it has a ticket
     queue_paused: bool = False
 
-    def observe(self, state: JobState, queued: bool = False, **engine: object) -> Observation:
+    def observe(self, state: JobState, queued: bool = False, **engine: Unpack[EngineWords]) -> Observation:
         """The observation, with what the engine says (`exit_code`, `reason`, `subject`, `handle`).
         `queued`: the run waits in the host's GPU queue until its script says it holds GPUs, so a
         running job that does not say so yet is still QUEUED."""
@@ -129,7 +139,7 @@ class RunLines:
                            stage_line=self.stage_line, counter_line=self.counter_line,
                            reason_lines=tuple(self.reason_lines), gpus=gpus,
                            queue_position=self.queue_position if state is JobState.QUEUED else None,
-                           **engine)  # type: ignore[arg-type]
+                           **engine)
 
 
 def parse_run_lines(lines: Sequence[str], run_ids: Sequence[str]) -> dict[str, RunLines]:
@@ -156,11 +166,11 @@ def parse_run_lines(lines: Sequence[str], run_ids: Sequence[str]) -> dict[str, R
             run.counter_line, _, run.slot_line = counter_and_slots.partition("\t")
         elif kind == "X":
             run.reason_lines.append(value)
-    for names in queues.values():
-        for run_id, place in gpu_queue.positions(names).items():
+    for entries in queues.values():
+        for run_id, place in gpu_queue.positions(entries).items():
             if run_id in seen:
                 seen[run_id].queue_position = place
-                seen[run_id].queue_paused = gpu_queue.PAUSED in names
+                seen[run_id].queue_paused = gpu_queue.PAUSED in entries
     return seen
 
 

@@ -49,7 +49,10 @@ def download_all(files: Mapping[str, FileFacts], local_dir: Path, recorder: Down
         if recorder.is_verified(local) and local.is_file() and local.stat().st_size == facts.size:
             recorder.progress(done_before + facts.size, total)
         else:
-            if not download_one(name, local, facts, lambda n, base=done_before: recorder.progress(base + n, total)):
+            def progress(n: int, base: int = done_before) -> None:
+                recorder.progress(base + n, total)
+
+            if not download_one(name, local, facts, progress):
                 return False
             recorder.file_done(local)
         done_before += facts.size

@@ -74,8 +74,8 @@ def parse_probe_output(stdout: str, targets: Sequence[ProbeTarget]) -> ProbeRepo
         parts = rest.split("\t")
         if kind == "S" and len(parts) == 4:
             records[parts[0]] = (parts[1], parts[2], parts[3])
-        elif kind == "J" and (job := parse_scontrol_line(rest)):
-            records[job[0]] = job[1:]
+        elif kind == "J" and (scontrol := parse_scontrol_line(rest)):
+            records[scontrol[0]] = scontrol[1:]
         elif kind == "Q" and len(parts) == 3:
             live[parts[0]] = (parts[1], "", parts[2])
     runs = parse_run_lines(lines, [t.run_id for t in targets])

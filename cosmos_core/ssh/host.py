@@ -37,7 +37,7 @@ if logging.getLogger("paramiko").level == logging.NOTSET:
     logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 log = logging.getLogger(__name__)  # ours: connects and commands with their durations, at DEBUG (`--verbose`)
 # - its SFTP prefetch thread (see _quiet_prefetch_deaths).
-_PREFETCH_THREAD = paramiko.SFTPFile._prefetch_thread.__code__
+_PREFETCH_THREAD = paramiko.SFTPFile._prefetch_thread.__code__  # type: ignore[attr-defined]  # private: not in types-paramiko
 _previous_excepthook = threading.excepthook
 
 
@@ -175,8 +175,10 @@ class Host:
         with self._sftp_lock:
             try:
                 sftp = self._sftp_client(min(self.connect_timeout, seconds))
-                sftp.get_channel().settimeout(seconds)
-                _limit_silence(sftp.get_channel(), seconds)
+                channel = sftp.get_channel()
+                assert channel is not None  # open_sftp() gives a client on a channel
+                channel.settimeout(seconds)
+                _limit_silence(channel, seconds)
                 yield sftp
             except TimeoutError as exc:
                 self.close()
@@ -215,7 +217,10 @@ class Host:
         for attempt in (1, 2):
             wait = min(self.connect_timeout, _left(deadline))
             try:
-                return self._connected(wait).get_transport().open_session(timeout=wait)
+                transport = self._connected(wait).get_transport()
+                if transport is None:  # closed by another thread meanwhile: as any failure to open, below
+                    raise paramiko.SSHException("the connection was closed")
+                return transport.open_session(timeout=wait)
             except (paramiko.SSHException, EOFError, OSError, AttributeError) as exc:
                 self.close()
                 if attempt == 2 or time.monotonic() >= deadline:
@@ -267,12 +272,14 @@ class Host:
             raise HostUnreachable(f"{self.label}: no answer within {wait:.0f} s") from exc
         except paramiko.ssh_exception.NoValidConnectionsError as exc:  # refused, no route: say which
             client.close()
-            reasons = "; ".join(sorted({e.strerror or str(e) for e in exc.errors.values()}))
+            reasons = "; ".join(sorted({getattr(e, "strerror", None) or str(e) for e in exc.errors.values()}))
             raise HostUnreachable(f"{self.label}: cannot connect: {reasons}") from exc
         except (paramiko.SSHException, EOFError, OSError) as exc:
             client.close()
             raise HostUnreachable(f"{self.label}: cannot connect: {_reason(exc)}") from exc
-        client.get_transport().set_keepalive(KEEPALIVE_SECONDS)
+        transport = client.get_transport()
+        assert transport is not None  # connect() succeeded
+        transport.set_keepalive(KEEPALIVE_SECONDS)
         log.debug("%s: connected in %.2f s", self.label, time.monotonic() - began)
         return client
 
@@ -315,7 +322,9 @@ def _limit_silence(channel: paramiko.Channel, seconds: float) -> None:
     shared, so the latest command or SFTP session sets it for all.
     """
     if _TCP_USER_TIMEOUT is not None:
-        channel.get_transport().sock.setsockopt(socket.IPPROTO_TCP, _TCP_USER_TIMEOUT, max(1, int(seconds * 1000)))
+        sock = channel.get_transport().sock
+        assert isinstance(sock, socket.socket)  # connect() made it (a proxy's Channel is never used here)
+        sock.setsockopt(socket.IPPROTO_TCP, _TCP_USER_TIMEOUT, max(1, int(seconds * 1000)))
 
 
 def _reason(exc: BaseException) -> str:

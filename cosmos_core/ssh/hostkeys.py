@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -71,7 +72,7 @@ class Verdict:
 
 def judge(known: paramiko.HostKeys, hostname: str, port: int, key: paramiko.PKey) -> Verdict:
     """What known_hosts says of `key`, presented by `hostname:port` (hashed names included)."""
-    entries = known.lookup(known_hosts_name(hostname, port)) or {}
+    entries: Mapping[str, paramiko.PKey] = known.lookup(known_hosts_name(hostname, port)) or {}
     expected = entries.get(key.get_name())
     if expected is None:
         return Verdict(Trust.UNKNOWN)

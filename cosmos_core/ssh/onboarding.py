@@ -226,7 +226,7 @@ def _add_host(config: Config, scanned: Mapping[str, Any], now: datetime) -> dict
     target = config_file(config)
     existing = _config_text(target)
     taken = [h.name for h in (load_config(target).hosts if existing is not None else config.hosts)]
-    host = parse_new_host(*(scanned[field.name] for field in fields(NewHost)), taken=taken)
+    host = parse_new_host(**{field.name: scanned[field.name] for field in fields(NewHost)}, taken=taken)
     text = appended(existing or "", host_table(host, now))
     _check_loads((existing or "") + text, host.name)
     public = parse_key_text(scanned["key"])

@@ -17,7 +17,7 @@ import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 import paramiko
 
@@ -120,7 +120,15 @@ def _fetch(sftp: paramiko.SFTPClient, remote_path: str, part: Path, offset: int,
         return _append(src, remote_path, part, offset, size, on_progress, deadline, digest, src.prefetch)
 
 
-def _append(src: BinaryIO, name: str, part: Path, offset: int, size: int, on_progress: Callable[[int], None],
+class _Source(Protocol):
+    """A file read at offsets: a local one, or paramiko's SFTPFile."""
+
+    def seek(self, offset: int, /) -> object: ...
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+def _append(src: _Source, name: str, part: Path, offset: int, size: int, on_progress: Callable[[int], None],
             deadline: float | None, digest: hashlib._Hash | None, prefetch: Callable[[int], None] | None) -> bool:
     """Append bytes `offset`..`size` of `src` to `part` (and to `digest`), a window at a time, each
     window asked for at once with `prefetch`; False if `deadline` came first."""

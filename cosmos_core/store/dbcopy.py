@@ -46,7 +46,7 @@ def copied_models() -> list[type[BaseModel]]:
     copied could be posted from both databases), parents before the tables that refer to them."""
     found = [m for m in vars(tables).values() if isinstance(m, type) and issubclass(m, BaseModel)
              and m not in (BaseModel, SchemaVersion, DownloadLease, Notification)]
-    return pw.sort_models(found)
+    return pw.sort_models(found)  # type: ignore[attr-defined]  # peewee's own stubs omit sort_models
 
 
 def copy_history(source_url: str, target_url: str, on_progress: ProgressListener | None = None) -> dict[str, int]:

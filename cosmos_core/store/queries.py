@@ -35,6 +35,7 @@ from cosmos_core.upstream.models import DEFAULT_MODEL
 
 MAX_PROMPT_CHARS = 20_000
 MAX_BACKOFF_SECONDS = 30.0
+_COUNT = "n"  # the alias of COUNT(...) in the counts per status or host
 
 __all__ = ["InvalidInput", "NotFound", "RunEndHook", "RunStore", "new_id"]
 
@@ -117,21 +118,22 @@ class RunStore:
         """Compare-and-set: write `fields` only if the run's status is still `expect`.
         A new status must lie ahead of every expected one (status only moves forward)."""
         expected = [expect] if isinstance(expect, RunStatus) else list(expect)
-        if "status" in fields and not all(e.can_move_to(RunStatus(fields["status"])) for e in expected):
+        status = RunStatus(str(fields["status"])) if "status" in fields else None
+        if status is not None and not all(e.can_move_to(status) for e in expected):
             raise ValueError(f"status cannot move from {[e.value for e in expected]} to {fields['status']}")
         allowed = [e.value for e in expected]
         fields = {k: json.dumps(v) if k == "remote_files" else v for k, v in fields.items()}
-        ends = "status" in fields and RunStatus(fields["status"]).is_terminal() and self.notifier is not None
+        notifier = self.notifier if status is not None and status.is_terminal() else None  # told if this ends it
         with Run._meta.database.atomic():
-            if "status" in fields:  # the one Changes row first: two transactions ending runs in different
+            if status is not None:  # the one Changes row first: two transactions ending runs in different
                 _lock_changes()     # orders then queue on it instead of deadlocking on each other's runs
             changed = Run.update(**fields).where((Run.id == run_id) & Run.status.in_(allowed)).execute() == 1
-            if changed and "status" in fields:
+            if changed and status is not None:
                 _count_change()
-                if ends:
-                    self.notifier.record(run_id)  # the webhook's outbox row, in this same transaction
-        if changed and ends and not Run._meta.database.in_transaction():
-            self.notifier.deliver()  # committed (a sync's transitions: delivered once all are, see sync.py)
+                if notifier is not None:
+                    notifier.record(run_id)  # the webhook's outbox row, in this same transaction
+        if changed and notifier is not None and not Run._meta.database.in_transaction():
+            notifier.deliver()  # committed (a sync's transitions: delivered once all are, see sync.py)
         return changed
 
     def find_run(self, run_id: str) -> Run:
@@ -163,15 +165,15 @@ class RunStore:
         """Runs per status; counted again only when a status changed since the last count."""
         changes = Changes.get_by_id(1).count
         if self._counts is None or self._counts[0] != changes:
-            rows = Run.select(Run.status, fn.COUNT(Run.id).alias("n")).group_by(Run.status)
-            self._counts = (changes, {row.status: row.n for row in rows})
+            rows = Run.select(Run.status, fn.COUNT(Run.id).alias(_COUNT)).group_by(Run.status)
+            self._counts = (changes, {row.status: _count_of(row) for row in rows})
         return dict(self._counts[1])
 
     def sweep_counts(self, sweep_id: str) -> dict[str, int]:
         """The runs of a sweep per status."""
-        rows = (Run.select(Run.status, fn.COUNT(Run.id).alias("n")).where(Run.sweep_id == sweep_id)
+        rows = (Run.select(Run.status, fn.COUNT(Run.id).alias(_COUNT)).where(Run.sweep_id == sweep_id)
                 .group_by(Run.status))
-        return {row.status: row.n for row in rows}
+        return {row.status: _count_of(row) for row in rows}
 
     def count_unsettled(self) -> int:
         """Runs starting, running or with a download to finish."""
@@ -298,12 +300,13 @@ class RunStore:
         return HostState.get_or_none(HostState.name == host)
 
     def active_runs_by_host(self) -> dict[str, int]:
-        rows = (Run.select(Run.host, fn.COUNT(Run.id).alias("n")).where(Run.status.in_(ACTIVE + LAUNCHING))
+        rows = (Run.select(Run.host, fn.COUNT(Run.id).alias(_COUNT)).where(Run.status.in_(ACTIVE + LAUNCHING))
                 .group_by(Run.host))
-        return {row.host: row.n for row in rows}
+        return {row.host: _count_of(row) for row in rows}
 
     def unreachable_hosts(self) -> dict[str, str]:
-        return {h.name: h.last_error for h in HostState.select().where(HostState.last_error.is_null(False))}
+        return {h.name: h.last_error for h in HostState.select().where(HostState.last_error.is_null(False))
+                if h.last_error is not None}  # always, by the query: narrowed for the type checker
 
     def claim_probe(self, host: str, now: float, force: bool) -> bool:
         """The cross-process throttle: at most one probe per host per interval, and none while the
@@ -341,6 +344,12 @@ def _lock_changes() -> None:
 def _count_change() -> None:
     """Inside the transaction that changes a run's status: readers recount."""
     Changes.update(count=Changes.count + 1).where(Changes.id == 1).execute()
+
+
+def _count_of(row: Run) -> int:
+    """The COUNT(...) of a grouped row: an attribute peewee sets under its alias, unknown to its types."""
+    count: int = getattr(row, _COUNT)
+    return count
 
 
 def _chunked_select(ids: list[str], size: int = 500) -> Iterator[Run]:

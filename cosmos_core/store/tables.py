@@ -45,6 +45,7 @@ class Prompt(BaseModel):
 class Run(BaseModel):
     id = pw.CharField(primary_key=True, max_length=40)
     prompt = pw.ForeignKeyField(Prompt, column_name="prompt_id", backref="runs")
+    prompt_id: str  # the prompt's id without loading it: peewee's accessor of `prompt`, declared for type checkers
     kind = pw.CharField(max_length=20)
     host = pw.CharField(max_length=100, index=True)
     parent_run_id = pw.CharField(max_length=40, null=True)

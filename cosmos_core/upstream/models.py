@@ -107,4 +107,8 @@ def probe_patterns() -> tuple[str, str, str]:
     counters = [m.counter[0] for m in MODELS.values()]
     reasons = [OUT_OF_MEMORY, EXCEPTION_LINE, TOO_FEW_GPUS]
     reasons += [p for m in MODELS.values() for p in m.guardrail + m.missing_checkpoints]
-    return tuple("|".join(f"({p})" for p in dict.fromkeys(group)) for group in (stages, counters, reasons))
+
+    def alternatives(group: list[str]) -> str:
+        return "|".join(f"({p})" for p in dict.fromkeys(group))
+
+    return alternatives(stages), alternatives(counters), alternatives(reasons)

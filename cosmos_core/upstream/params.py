@@ -101,4 +101,5 @@ def parse_weights(text: str) -> tuple[float, float, float, float]:
         values = ()
     if len(values) != len(CONTROLS):
         raise ParamError(f"weights must be 4 numbers VIS,EDGE,DEPTH,SEG, got {text!r}")
-    return values  # type: ignore[return-value]
+    vis, edge, depth, seg = values
+    return vis, edge, depth, seg

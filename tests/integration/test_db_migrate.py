@@ -16,7 +16,7 @@ from cosmos_core.store import dbcopy, tables
 from cosmos_core.store.tables import Changes, HostState, Prompt, Run
 from tests import pgkit
 from tests.hostkit import free_port, make_video
-from tests.pgkit import PASSWORD, PostgresServer, database_url, postgres_server  # noqa: F401
+from tests.pgkit import PASSWORD, PostgresServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,7 +90,7 @@ def history(tmp_path: Path) -> tuple[Path, str]:
     return config, url
 
 
-def test_a_sqlite_history_moves_to_postgresql_with_every_column_equal(history, postgres_server, tmp_path):  # noqa: F811
+def test_a_sqlite_history_moves_to_postgresql_with_every_column_equal(history, postgres_server, tmp_path):
     config, source = history
     target = postgres_server.new_database()
     result = cli(config, "db", "migrate", "--to", target)
@@ -119,14 +119,14 @@ def test_a_sqlite_history_moves_to_postgresql_with_every_column_equal(history, p
     assert table_rows(target) == after
 
 
-def test_json_prints_the_counts(history, postgres_server):  # noqa: F811
+def test_json_prints_the_counts(history, postgres_server):
     config, _source = history
     result = cli(config, "db", "migrate", "--to", postgres_server.new_database(), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"changes": 1, "hoststate": 2, "prompt": 2, "run": 3}
 
 
-def test_a_database_that_cannot_be_reached_is_named_in_one_line(history, postgres_server):  # noqa: F811
+def test_a_database_that_cannot_be_reached_is_named_in_one_line(history, postgres_server):
     config, _source = history
     port = free_port()
     result = cli(config, "db", "migrate", "--to", f"postgresql://cosmos:hunter2@127.0.0.1:{port}/cosmos")
@@ -147,7 +147,7 @@ def test_a_database_that_cannot_be_reached_is_named_in_one_line(history, postgre
                              "use sqlite:///PATH or postgresql://...\n")
 
 
-def test_a_row_postgresql_refuses_leaves_the_target_empty(history, postgres_server):  # noqa: F811
+def test_a_row_postgresql_refuses_leaves_the_target_empty(history, postgres_server):
     """SQLite does not enforce a column's length; PostgreSQL does. One transaction: nothing is left half copied."""
     config, source = history
     db = tables.connect(source)
@@ -166,7 +166,7 @@ def test_a_row_postgresql_refuses_leaves_the_target_empty(history, postgres_serv
     assert cli(config, "db", "migrate", "--to", target).returncode == 0
 
 
-def test_copy_history_goes_in_batches_and_back_again(tmp_path, postgres_server):  # noqa: F811
+def test_copy_history_goes_in_batches_and_back_again(tmp_path, postgres_server):
     source = f"sqlite:///{tmp_path}/many.db"
     db = tables.connect(source)
     Prompt.create(**every_column(Prompt, 0, id="ps_1"))
@@ -195,7 +195,7 @@ def test_copy_history_goes_in_batches_and_back_again(tmp_path, postgres_server):
         dbcopy.copy_history(f"sqlite:///{tmp_path}/missing.db", back)
 
 
-def test_rows_written_during_the_copy_are_left_out_whole(database_url, postgres_server, tmp_path):  # noqa: F811
+def test_rows_written_during_the_copy_are_left_out_whole(database_url, postgres_server, tmp_path):
     """Every table is read as of one moment: a run written meanwhile never arrives without its prompt."""
     source = database_url
     target = postgres_server.new_database() if source.startswith("sqlite") else f"sqlite:///{tmp_path}/copy.db"

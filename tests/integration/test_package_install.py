@@ -17,7 +17,7 @@ from tests.served import clean_env, serving, status
 from tests.unit.test_packaging import TEST_TOOLS
 from tests.workspace import REPO
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.install]
 
 
 def _checkout_copy(target: Path) -> Path:

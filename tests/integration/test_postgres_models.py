@@ -14,14 +14,13 @@ import pytest
 
 from cosmos_core.store import tables
 from cosmos_core.store.tables import RUN_INDEXES, SCHEMA_VERSION, Changes, HostState, Prompt, Run, SchemaVersion
-from tests.pgkit import database_url, postgres_server  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TABLES = {"prompt", "run", "hoststate", "changes", "schemaversion"}
 
 
 @pytest.fixture
-def db(database_url):  # noqa: F811
+def db(database_url):
     db = tables.connect(database_url)
     yield db
     db.close()
@@ -80,7 +79,7 @@ def test_a_new_database_gets_the_current_schema_and_the_run_indexes(db):
     assert "run_created_at_id" in plan and "Sort" not in plan and "TEMP B-TREE" not in plan, plan
 
 
-def test_an_older_database_is_migrated_to_the_current_version_and_keeps_its_rows(db, database_url):  # noqa: F811
+def test_an_older_database_is_migrated_to_the_current_version_and_keeps_its_rows(db, database_url):
     add_run("rs_old")
     for column in ("launched_on", "model", "progress"):  # what a version-1 database looks like
         db.execute_sql(f"ALTER TABLE run DROP COLUMN {column}")
@@ -104,7 +103,7 @@ def test_an_older_database_is_migrated_to_the_current_version_and_keeps_its_rows
     db.close()
 
 
-def test_reopening_an_up_to_date_database_writes_nothing(db, database_url, request):  # noqa: F811
+def test_reopening_an_up_to_date_database_writes_nothing(db, database_url, request):
     db.close()
     if isinstance(db, pw.PostgresqlDatabase):  # every new session refuses writes
         server = request.getfixturevalue("postgres_server")
@@ -126,7 +125,7 @@ def test_reopening_an_up_to_date_database_writes_nothing(db, database_url, reque
             writer.close()
 
 
-def test_compare_and_set_lets_one_of_two_connections_win(db, database_url):  # noqa: F811
+def test_compare_and_set_lets_one_of_two_connections_win(db, database_url):
     add_run("rs_1")
     add_run("rs_2")
     other = tables._open(database_url)
@@ -167,7 +166,7 @@ for run_id in ids:
 """
 
 
-def test_compare_and_set_across_processes_lets_exactly_one_win(db, database_url):  # noqa: F811
+def test_compare_and_set_across_processes_lets_exactly_one_win(db, database_url):
     ids = [f"rs_{n}" for n in range(20)]
     for run_id in ids:
         add_run(run_id)
@@ -195,7 +194,7 @@ print(tables.SchemaVersion.get_by_id(1).version)
 """
 
 
-def test_processes_opening_a_new_database_at_once_all_succeed(database_url, request):  # noqa: F811
+def test_processes_opening_a_new_database_at_once_all_succeed(database_url, request):
     if database_url.startswith("sqlite"):
         request.applymarker(pytest.mark.xfail(strict=False, reason=(
             "known, not PostgreSQL's: on a brand-new SQLite file `PRAGMA journal_mode = wal` answers 'database "
@@ -208,7 +207,7 @@ FLOATS = [1754400000.123456, 0.1, 1 / 3, 2.0**-1074, 1e-300, 1.7976931348623157e
 BIGINTS = [0, 2**31, 2**53 + 1, 2**63 - 1, -(2**62) - 3]  # stored as b and -b: within a signed 64 bits
 
 
-def test_doubles_bigints_and_booleans_round_trip_exactly(db, database_url):  # noqa: F811
+def test_doubles_bigints_and_booleans_round_trip_exactly(db, database_url):
     for n, (f, b) in enumerate(zip(FLOATS, BIGINTS * 2, strict=False)):
         add_run(f"rs_{n}", created_at=f, started_at=-f, missing_since=f / 7, bytes_done=b, bytes_total=-b,
                 container_removed=bool(n % 2))

@@ -23,7 +23,6 @@ import pytest
 
 from tests.dbworkspace import RUNS, Install, SharedDatabase, installs
 from tests.hostkit import TestHost, kill_tree, wait_until
-from tests.pgkit import database_url, postgres_server  # noqa: F401
 
 BIG = 50 * 1024 * 1024
 LAUNCH_DIED = "The process starting this run stopped before its job started"
@@ -36,13 +35,13 @@ SUMMARY = re.compile(r"synced: (\d+) change\(s\), (\d+) download\(s\) done")
 
 
 @pytest.fixture
-def machines(tmp_path: Path, gpu_host: TestHost, database_url: str) -> list[Install]:  # noqa: F811
+def machines(tmp_path: Path, gpu_host: TestHost, database_url: str) -> list[Install]:
     """Two installs ("machines" a and b) sharing one config: the database at `database_url` and one outputs dir."""
     return installs(tmp_path, gpu_host, database_url)
 
 
 @pytest.fixture
-def db(database_url: str) -> SharedDatabase:  # noqa: F811
+def db(database_url: str) -> SharedDatabase:
     return SharedDatabase(database_url)
 
 
@@ -329,7 +328,7 @@ class DeadlockDetected(AssertionError):
     """A process failed with PostgreSQL's 'deadlock detected'."""
 
 
-def test_two_installs_ending_the_same_runs_at_once_do_not_deadlock(machines, db, database_url,  # noqa: F811
+def test_two_installs_ending_the_same_runs_at_once_do_not_deadlock(machines, db, database_url,
                                                                     sample_video):
     """Two installs' syncs see the same two runs end and apply both transitions at once. Their queries
     of the runs to probe straddle a write to the first run (any process noting progress): on PostgreSQL

@@ -15,17 +15,18 @@ import pytest
 
 from cosmos_core.api import CosmosAPI, CosmosError, Refresh
 from cosmos_core.config import load_config
-from tests.hostkit import TestHost, make_video, wait_until
-from tests.slurmkit import SlurmCluster, SlurmLoginHost
+from tests.hostkit import make_video, wait_until
+from tests.slurmkit import SlurmLoginHost
 from tests.workspace import write_config
 
 TIME_LIMIT_SECONDS = 150  # Slurm checks limits every 30 s and kills after KillWait: a 1 min limit ends in 74-87 s
 
 
 @pytest.fixture(scope="module")
-def login(gpu_host: TestHost) -> Iterator[SlurmLoginHost]:
-    with SlurmCluster() as cluster, SlurmLoginHost(gpu_host, cluster) as login:
-        yield login
+def login(slurm_login: SlurmLoginHost) -> Iterator[SlurmLoginHost]:
+    """The session's cluster and login node; this module's jobs are cancelled after it."""
+    yield slurm_login
+    slurm_login.cluster.cancel_jobs()
 
 
 # One product, one database (the models' database is one per process), four views of the cluster.

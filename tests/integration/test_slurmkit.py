@@ -16,26 +16,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostkit import TestHost, processes_mentioning, wait_until
-from tests.slurmkit import SlurmCluster, SlurmLoginHost, processes_using, short_hostname
+from tests.hostkit import TestHost, wait_until
+from tests.slurmkit import SlurmCluster, SlurmLoginHost, short_hostname
 
 SACCT = "sacct -n -P -X -o JobID,State,ExitCode,Reason -j"
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[SlurmCluster]:
-    with SlurmCluster() as started:
-        root = str(started.root)
-        yield started
-    # Stopped by PID with nothing to kill, and nothing of it left running.
-    assert started.killed == []
-    assert not processes_mentioning(root) and not processes_using(root)
+def cluster(slurm_cluster: SlurmCluster) -> Iterator[SlurmCluster]:
+    """The session's cluster (which checks, once stopped, that nothing had to be killed and nothing of
+    it is left running); this module's jobs are cancelled after it."""
+    yield slurm_cluster
+    slurm_cluster.cancel_jobs()
 
 
 @pytest.fixture(scope="module")
-def login(gpu_host: TestHost, cluster: SlurmCluster) -> Iterator[SlurmLoginHost]:
-    with SlurmLoginHost(gpu_host, cluster) as host:
-        yield host
+def login(slurm_login: SlurmLoginHost) -> SlurmLoginHost:
+    return slurm_login
 
 
 def submit(login: SlurmLoginHost, *args: str, cwd: Path | None = None) -> str:

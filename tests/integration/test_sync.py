@@ -213,3 +213,28 @@ def test_the_earlier_tools_method_names_work_on_one_run(api, workspace, sample_v
     facts = RunFacts(run["id"], "inference", RunStatus.RUNNING, 0.0)
     change = checker.sync_run_status(facts, "gpu1", target, time.time())
     assert change.status is RunStatus.COMPLETED and "outputs/output.mp4" in change.fields["remote_files"]
+
+
+def test_one_probe_answers_for_every_running_run_in_one_remote_command(api, workspace, sample_video):
+    """The batched probe: however many runs are active on a host, a single exec session answers for each
+    (the naive design asks two commands per run; `python -m tests.benchmarks --only commands` times both)."""
+    prompt = api.add_prompt("probed together [sleep=120]", sample_video)
+    runs = [api.start_inference(prompt["id"]) for _ in range(8)]
+    targets = [ProbeTarget(r["id"], str(workspace.remote_run_dir(r["id"])), ("outputs/output.mp4", "run.log"))
+               for r in runs]
+    sessions = workspace.host.count_exec_sessions()
+    report = api.repo.syncer.checker.probe("gpu1", targets)
+    assert len(report.observations) == len(runs)
+    assert workspace.host.count_exec_sessions() == sessions + 1
+
+
+def test_refresh_with_nothing_to_do_stays_local(api, workspace, sample_video):
+    """A dashboard tick with only settled runs: no remote command at all."""
+    run = api.start_inference(api.add_prompt("done", sample_video)["id"])
+    workspace.wait_for_marker(run["id"])
+    sync_until(api, run["id"], lambda r: r["download"]["status"] == "done", what="the download")
+    api.sync(Refresh.FORCE)  # removes the exited container
+    sessions = workspace.host.count_exec_sessions()
+    for _ in range(50):
+        api.list_runs(refresh=Refresh.AUTO)
+    assert workspace.host.count_exec_sessions() == sessions

@@ -16,7 +16,6 @@ from pathlib import Path
 from cosmos_core.store.tables import Notification
 from tests.dbworkspace import Install, SharedDatabase, installs
 from tests.hostkit import TestHost, wait_until
-from tests.pgkit import database_url, postgres_server  # noqa: F401
 from tests.webhookkit import WebhookReceiver, first_post_of_each_run
 
 OUTBOX = Notification._meta.table_name
@@ -58,7 +57,7 @@ def outbox_states(db: SharedDatabase) -> dict[str, str]:
     return dict(db.rows(f"SELECT run_id, state FROM {OUTBOX}"))
 
 
-def test_four_syncing_processes_post_each_finished_run_exactly_once(tmp_path, gpu_host, database_url,  # noqa: F811
+def test_four_syncing_processes_post_each_finished_run_exactly_once(tmp_path, gpu_host, database_url,
                                                                     sample_video):
     with WebhookReceiver() as hook:
         machines = notifying(tmp_path, gpu_host, database_url, hook.url)
