@@ -316,9 +316,8 @@ def _facts(run: Run) -> RunFacts:
 
 
 def _run_dir(run: Run) -> str:
-    """The directory of a run with files to download: recorded when its row was made (starting.py)."""
-    assert run.remote_run_dir is not None, f"run {run.id} has no directory on its host"
-    return run.remote_run_dir
+    """The run's directory on its host ("" when none was recorded: a launch that died before it did)."""
+    return run.remote_run_dir or ""
 
 
 def _by_host(runs: list[Run]) -> dict[str, list[Run]]:

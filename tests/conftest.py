@@ -49,12 +49,17 @@ def gpu_host() -> Iterator[TestHost]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by what it needs, and put it in a group that one worker runs whole when the
+    suite runs in parallel (pytest-xdist's loadgroup): all browser tests (one dashboard serves them),
+    all Slurm tests (one cluster, whose node is this machine), otherwise its module (module fixtures
+    are then made once)."""
     for item in items:
-        if "e2e" in item.path.parts:
-            item.add_marker(pytest.mark.browser)
-        for fixture, mark in MARK_BY_FIXTURE.items():
-            if fixture in getattr(item, "fixturenames", ()):
-                item.add_marker(getattr(pytest.mark, mark))
+        marks = {"browser"} if "e2e" in item.path.parts else set()
+        marks |= {mark for fixture, mark in MARK_BY_FIXTURE.items() if fixture in getattr(item, "fixturenames", ())}
+        for mark in marks:
+            item.add_marker(getattr(pytest.mark, mark))
+        group = next((mark for mark in ("browser", "slurm") if mark in marks), item.nodeid.split("::")[0])
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

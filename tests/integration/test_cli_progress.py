@@ -62,8 +62,8 @@ def test_verbose_logs_our_ssh_commands_and_probes_and_only_very_verbose_logs_par
     assert plain.returncode == 0 and plain.stderr == "", plain.stderr
     verbose = workspace.cli("-v", "hosts", "check", "gpu1")
     assert verbose.returncode == 0, verbose.stderr
-    assert re.search(r"cosmos_core\.remote DEBUG host gpu1 \(.*\): connected in \d+\.\d\d s", verbose.stderr)
-    assert re.search(r"cosmos_core\.remote DEBUG host gpu1 .*: exit 0 in \d+\.\d\d s: ", verbose.stderr)
+    assert re.search(r"cosmos_core\.ssh\.host DEBUG host gpu1 \(.*\): connected in \d+\.\d\d s", verbose.stderr)
+    assert re.search(r"cosmos_core\.ssh\.host DEBUG host gpu1 .*: exit 0 in \d+\.\d\d s: ", verbose.stderr)
     assert " paramiko" not in verbose.stderr, verbose.stderr
     very = workspace.cli("-vv", "hosts", "check", "gpu1")
     assert very.returncode == 0 and re.search(r" paramiko\.transport DEBUG ", very.stderr), very.stderr[-2000:]

@@ -8,11 +8,11 @@ import logging
 
 import pytest
 
-from cosmos_core import remote  # noqa: F401 (silences paramiko, as the CLI's import of it does)
 from cosmos_core.cli.parser import RUNS_SHOWN, build_parser
 from cosmos_core.cli.progress import PlainProgress, RichProgress, UploadTally, progress_for, quarter, sizes
 from cosmos_core.cli.tables import plain_lines, run_detail, showing_line
 from cosmos_core.cli.verbosity import setup_logging
+from cosmos_core.ssh import host  # noqa: F401 (silences paramiko, as the CLI's import of it does)
 
 
 class Terminal(io.StringIO):

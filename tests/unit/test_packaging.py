@@ -10,7 +10,7 @@ from packaging.requirements import Requirement
 
 from tests.workspace import REPO
 
-TEST_TOOLS = {"pytest", "hypothesis", "playwright", "ruff", "mypy", "types-paramiko", "pandas-stubs"}
+TEST_TOOLS = {"pytest", "pytest-xdist", "hypothesis", "playwright", "ruff", "mypy", "types-paramiko", "pandas-stubs"}
 
 
 def requirement_lines(name: str) -> list[str]:
