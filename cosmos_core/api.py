@@ -42,7 +42,7 @@ class CosmosError(Exception):
 class CosmosAPI:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.db = tables.connect(config.storage.database)
+        self.db = tables.connect(config.storage.database, config.storage.busy_timeout_seconds)
         sync = config.sync
         # A refresh answers within the probe timeout, whatever the host.
         self.executors: dict[str, Executor] = {h.name: make_executor(h, sync.probe_timeout_seconds)

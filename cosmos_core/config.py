@@ -44,6 +44,7 @@ class ConfigError(Exception):
 class StorageConfig:
     database: str  # peewee-style URL; a relative sqlite path is relative to the cwd
     outputs_dir: Path  # absolute: resolved against the cwd at load time
+    busy_timeout_seconds: float  # SQLite: how long a write waits for another process's write lock
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def _build(data: dict[str, Any], source: Path | None) -> Config:
     except ValidationError as exc:
         raise ConfigError(one_line(exc)) from None
     s = given.storage
-    storage = StorageConfig(s.database, Path(s.outputs_dir).expanduser().resolve())
+    storage = StorageConfig(s.database, Path(s.outputs_dir).expanduser().resolve(), s.busy_timeout_seconds)
     return Config(storage, UIConfig(**dict(given.ui)), SyncConfig(**dict(given.sync)),
                   NotifyConfig(**dict(given.notify)), tuple(_host(h) for h in given.hosts), source)
 

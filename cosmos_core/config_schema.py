@@ -84,6 +84,7 @@ class _Table(BaseModel):
 class StorageFile(_Table):
     database: DatabaseUrl = "sqlite:///outputs/cosmos.db"  # a relative sqlite path is relative to the cwd
     outputs_dir: str = "outputs"
+    busy_timeout_seconds: Positive = 30.0  # SQLite: how long a write waits for another process's lock
 
 
 class UIFile(_Table):

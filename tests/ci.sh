@@ -8,10 +8,12 @@
 # Further arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tier=(--durations=15)
+# Four workers on two cores: most tests wait on a host, a container or a browser, not on the CPU
+# (tests/conftest.py keeps together what must share one worker).
+tier=(-n 4 --dist loadgroup --durations=15)
 if [ "${1:-}" = "--quick" ]; then
   shift
-  tier=(-m "not (browser or slurm or postgres or install)")
+  tier=(-n 4 --dist loadgroup -m "not (browser or slurm or postgres or install)")
 fi
 packages=(openssh-server podman runc busybox-static ffmpeg chromium jq iproute2 slurmctld slurmd slurm-client slurmdbd munge mariadb-server postgresql-15 zsh)
 missing=()

@@ -21,7 +21,7 @@ from cosmos_core.config import ConfigError, load_config
 from cosmos_core.export import to_csv
 from cosmos_core.ssh.host import RemoteError
 from cosmos_core.store import dbcopy
-from cosmos_core.store.tables import BUSY_TIMEOUT_SECONDS, SchemaError
+from cosmos_core.store.tables import SchemaError
 
 POLL_SECONDS = 0.5  # sync --wait: pause between probes when the config allows faster
 
@@ -36,28 +36,33 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             return _fail(str(exc))
     try:
-        api = CosmosAPI(load_config(args.config))
+        config = load_config(args.config)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    waited = config.storage.busy_timeout_seconds
+    try:
+        api = CosmosAPI(config)
     except (ConfigError, SchemaError) as exc:
         return _fail(str(exc))
     except (PeeweeException, OSError) as exc:
-        return _fail(_database_locked(exc) or f"cannot open the database: {exc}")
+        return _fail(_database_locked(exc, waited) or f"cannot open the database: {exc}")
     try:
         return COMMANDS[args.command](api, args)
     except (CosmosError, RemoteError) as exc:
         return _fail(str(exc))
     except (PeeweeException, OSError) as exc:
-        return _fail(_database_locked(exc) or f"{type(exc).__name__}: {exc}")
+        return _fail(_database_locked(exc, waited) or f"{type(exc).__name__}: {exc}")
     except KeyboardInterrupt:
         return _fail("interrupted")
     finally:
         api.close()
 
 
-def _database_locked(exc: Exception) -> str | None:
-    """SQLite's "database is locked", in words; None for any other error."""
+def _database_locked(exc: Exception, waited: float) -> str | None:
+    """SQLite's "database is locked" (after `waited` seconds), in words; None for any other error."""
     if not isinstance(exc, PeeweeException) or "locked" not in str(exc):
         return None
-    return (f"the database is locked by another process (waited {BUSY_TIMEOUT_SECONDS} s), so this command "
+    return (f"the database is locked by another process (waited {waited:g} s), so this command "
             f"could not record its work; see `runs` for what was recorded, then try again")
 
 

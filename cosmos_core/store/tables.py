@@ -17,8 +17,8 @@ from playhouse.migrate import migrate as migrate_schema
 
 database = pw.DatabaseProxy()
 
-BUSY_TIMEOUT_SECONDS = 30  # how long SQLite waits for another process's write lock before giving up
-SQLITE_PRAGMAS = {"journal_mode": "wal", "busy_timeout": BUSY_TIMEOUT_SECONDS * 1000, "foreign_keys": 1,
+BUSY_TIMEOUT_SECONDS = 30.0  # default of how long SQLite waits for another process's write lock before giving up
+SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1,
                   "synchronous": "normal"}
 
 
@@ -190,20 +190,21 @@ MIGRATIONS: list[Callable[[pw.Database], None]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def connect(url: str) -> pw.Database:
+def connect(url: str, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> pw.Database:
     """Bind the models to the database at `url` and bring its schema up to date."""
-    db = _open(url)
+    db = _open(url, busy_timeout_seconds)
     database.initialize(db)
     db.connect(reuse_if_open=True)
     migrate(db)
     return db
 
 
-def _open(url: str) -> pw.Database:
+def _open(url: str, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> pw.Database:
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        return pw.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, timeout=BUSY_TIMEOUT_SECONDS)
+        pragmas = {**SQLITE_PRAGMAS, "busy_timeout": round(busy_timeout_seconds * 1000)}
+        return pw.SqliteDatabase(str(path), pragmas=pragmas, timeout=busy_timeout_seconds)
     parts = urlparse(url)
     if parts.scheme in ("postgresql", "postgres"):
         return pw.PostgresqlDatabase(

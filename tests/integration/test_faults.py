@@ -26,6 +26,7 @@ from tests.hostkit import wait_until
 from tests.workspace import Workspace
 
 BIG = 50 * 1024 * 1024
+BUSY_SECONDS = 5  # storage.busy_timeout_seconds where a test waits it out (the default is 30)
 
 pytestmark = pytest.mark.slow
 
@@ -194,8 +195,11 @@ def database_write_locked(workspace: Workspace) -> Iterator[sqlite3.Connection]:
 
 def test_the_database_locked_past_the_busy_timeout_fails_writers_plainly_and_loses_nothing(workspace, tmp_path):
     """Injects: another process holds the SQLite database's write lock (BEGIN EXCLUSIVE) for longer than
-    the product's 30 s busy timeout, from the middle of a `run`'s upload (so its container starts while
-    the run's record cannot be written) while `prompt add` and `runs` are started too."""
+    the busy timeout (storage.busy_timeout_seconds, 30 s by default, BUSY_SECONDS here), from the middle
+    of a `run`'s upload (so its container starts while the run's record cannot be written) while
+    `prompt add` and `runs` are started too."""
+    workspace.config.write_text(workspace.config.read_text().replace(
+        "[storage]\n", f"[storage]\nbusy_timeout_seconds = {BUSY_SECONDS}\n"))
     launching, _ = uploading(workspace, tmp_path, "locked out [sleep=1]")
     with database_write_locked(workspace):
         started = time.monotonic()
@@ -205,8 +209,8 @@ def test_the_database_locked_past_the_busy_timeout_fails_writers_plainly_and_los
         assert [r["status"] for r in json.loads(listed.stdout)] == ["uploading"]
         for process in (launching, adding):
             _, err = process.communicate(timeout=60)
-            one_error_line(process.returncode, err, "database is locked by another process")
-        assert time.monotonic() - started >= 25  # the busy timeout was waited out, not skipped
+            one_error_line(process.returncode, err, f"database is locked by another process (waited {BUSY_SECONDS} s)")
+        assert time.monotonic() - started >= BUSY_SECONDS  # the busy timeout was waited out, not skipped
     run_id = workspace.cli_json("runs")[0]["id"]
     assert containers_of(workspace, run_id)  # it started on the host while its record could not be written
     synced = workspace.cli("sync", "--wait", "--timeout", "30")  # the lock is gone: the container is adopted

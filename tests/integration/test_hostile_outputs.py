@@ -102,10 +102,13 @@ def test_an_output_symlinked_to_a_big_file_is_refused_without_reading_it(api, wo
 
 @contextmanager
 def rewritten_all_the_time(path: Path) -> Iterator[None]:
-    """A process on the host writes new bytes over `path` (same size) over and over, until the block ends."""
-    loop = f"import os\nf = os.open({str(path)!r}, os.O_WRONLY)\nwhile True: os.pwrite(f, os.urandom(4096), 0)\n"
-    writer = subprocess.Popen([sys.executable, "-c", loop])
+    """A process on the host writes new bytes over `path` (same size) over and over, until the block ends;
+    the block starts once the first new bytes are written (a busy machine starts the writer slowly)."""
+    loop = (f"import os\nf = os.open({str(path)!r}, os.O_WRONLY)\nos.pwrite(f, os.urandom(4096), 0)\n"
+            "print('writing', flush=True)\nwhile True: os.pwrite(f, os.urandom(4096), 0)\n")
+    writer = subprocess.Popen([sys.executable, "-c", loop], stdout=subprocess.PIPE, text=True)
     try:
+        assert writer.stdout is not None and writer.stdout.readline() == "writing\n"
         yield
     finally:
         writer.kill()

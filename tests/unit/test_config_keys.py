@@ -18,6 +18,7 @@ OVERRIDE = "hosts.model."  # keys of [hosts.model."transfer2.5"]
 WRONG_TYPE = {
     "storage.database": ("1", "must be a string, got integer"),
     "storage.outputs_dir": ("true", "must be a string, got boolean"),
+    "storage.busy_timeout_seconds": ('"30"', "must be a number, got string"),
     "ui.host": ("[]", "must be a string, got array"),
     "ui.port": ('"7860"', "must be an integer, got string"),
     "ui.refresh_seconds": ('"5"', "must be a number, got string"),
@@ -55,6 +56,7 @@ WRONG_TYPE = {
 # key -> (a TOML value of the right type its rule refuses, the complaint)
 BAD_VALUE = {
     "storage.database": ('"mysql://u@h/db"', "must be a sqlite:/// or postgresql:// URL"),
+    "storage.busy_timeout_seconds": ("0", "must be a positive number"),
     "ui.port": ("65536", "must be between 1 and 65535"),
     "ui.refresh_seconds": ("0", "must be a positive number"),
     "ui.auth": ('"admin"', "must be empty or 'user:password'"),
