@@ -48,6 +48,7 @@ def gpu_host() -> Iterator[TestHost]:
         yield host
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test by what it needs. When the suite runs in parallel (pytest-xdist's loadgroup),
     some tests go to one worker together: all browser tests (one dashboard serves them), all Slurm
