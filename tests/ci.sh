@@ -9,11 +9,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Four workers on two cores: most tests wait on a host, a container or a browser, not on the CPU
-# (tests/conftest.py keeps together what must share one worker).
-tier=(-n 4 --dist loadgroup --durations=15)
+# (tests/conftest.py keeps together what must share one worker). A test marked `solo` loads the
+# whole machine on purpose, so it runs alone first.
+parallel=(-n 4 --dist loadgroup)
+quick=0
 if [ "${1:-}" = "--quick" ]; then
   shift
-  tier=(-n 4 --dist loadgroup -m "not (browser or slurm or postgres or install)")
+  quick=1
 fi
 packages=(openssh-server podman runc busybox-static ffmpeg chromium jq iproute2 slurmctld slurmd slurm-client slurmdbd munge mariadb-server postgresql-15 zsh)
 missing=()
@@ -25,4 +27,10 @@ fi
 python3 -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 ruff check .
 python3 -m mypy
-exec python3 -m pytest "${tier[@]}" "$@"
+if [ $quick = 1 ]; then
+  exec python3 -m pytest "${parallel[@]}" -m "not (browser or slurm or postgres or install or solo)" "$@"
+fi
+status=0
+python3 -m pytest -m solo "$@" || [ $? = 5 ] || status=1  # 5: none selected by the arguments
+python3 -m pytest "${parallel[@]}" -m "not solo" --durations=15 "$@" || status=1
+exit $status

@@ -47,10 +47,13 @@ def start(api: CosmosAPI, text: str, video: Path) -> dict:
 
 
 def test_five_runs_on_two_gpus_take_turns_in_creation_order_with_no_product_process_running(two_gpus, sample_video):
-    """The runs are started by five `run` processes, one after another; then no product process runs
-    until every container has exited; only then does the product look."""
-    prompt = two_gpus.cli("prompt", "add", "queued [sleep=2]", "--video", str(sample_video), check=True).stdout.strip()
+    """The runs are started by five `run` processes, one after another, into the paused queue, which is
+    then resumed (so that two hold GPUs at once however slowly the processes start); then no product
+    process runs until every container has exited; only then does the product look."""
+    prompt = two_gpus.cli("prompt", "add", "queued [sleep=4]", "--video", str(sample_video), check=True).stdout.strip()
+    two_gpus.cli("queue", "pause", "gpu1", check=True)
     run_ids = [two_gpus.cli("run", prompt, check=True).stdout.strip() for _ in range(5)]
+    two_gpus.cli("queue", "resume", "gpu1", check=True)
     host = two_gpus.host
     wait_until(lambda: all(container_status(host, r) == "exited" for r in run_ids), 90,
                "every container to exit, with no product process running")
