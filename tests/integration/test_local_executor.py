@@ -196,6 +196,7 @@ def test_a_hung_local_docker_costs_a_refresh_the_probe_timeout_not_more(tmp_path
     run = {"id": "none-started"}
     try:
         run = start(api, "hung docker [sleep=6]", sample_video)
+        sync_until(api, run["id"], lambda r: r["status"] == "running", what="the run to hold its GPU")
         healthy, _ = timed(lambda: api.sync(Refresh.FORCE))
         gate.touch()
         try:
