@@ -92,7 +92,7 @@ def test_inference_completes_its_output_arrives_identical_then_the_container_is_
     assert api.executors["gpu1"].shell.config.docker == (host.docker_cli_cmd,)
     run = start(api, "a red robot [sleep=2]", sample_video)
     name = docker.container_name(run["id"])
-    assert api.get_run(run["id"], Refresh.FORCE)["status"] == "running"
+    sync_until(api, run["id"], lambda r: r["status"] == "running")  # queued until its script holds GPUs
     final = sync_until(api, run["id"], settled)
     assert (final["status"], final["exit_code"], final["error"]) == ("completed", 0, None)
     assert final["download"]["status"] == "done"

@@ -44,7 +44,8 @@ def start(api: CosmosAPI, text: str, video: Path) -> dict:
 
 def test_inference_completes_on_a_later_query_and_its_output_arrives_identical(api, workspace, sample_video):
     run = start(api, "a red robot [sleep=2]", sample_video)
-    assert api.get_run(run["id"])["status"] == "running"
+    assert api.get_run(run["id"])["status"] in ("queued", "running")  # queued until its script holds GPUs
+    sync_until(api, run["id"], running, what="the run to hold its GPU")
     final = sync_until(api, run["id"], settled)
     assert final["status"] == "completed" and final["exit_code"] == 0 and final["error"] is None
     assert final["download"]["status"] == "done" and final["completed_at"]
@@ -201,10 +202,12 @@ def test_only_this_machines_dead_launches_are_failed(api, sample_video):
 
 
 def test_the_earlier_tools_method_names_work_on_one_run(api, workspace, sample_video):
-    run = start(api, "named [sleep=1]", sample_video)
+    run = start(api, "named [sleep=5]", sample_video)
     checker = api.repo.syncer.checker
     target = ProbeTarget(run["id"], str(workspace.remote_run_dir(run["id"])), ("outputs/output.mp4", "run.log"))
-    assert checker.check_container_status("gpu1", target).state is JobState.RUNNING
+    # queued until its script holds GPUs, then running for 5 s
+    wait_until(lambda: checker.check_container_status("gpu1", target).state is JobState.RUNNING, 15,
+               "the container to run")
     workspace.wait_for_marker(run["id"])
     assert checker.check_run_completion("gpu1", target) == 0
     assert checker.parse_completion_marker("x\n[COSMOS_COMPLETE] exit_code=4\n") == 4
