@@ -8,10 +8,9 @@
 # Further arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Four workers on two cores: most tests wait on a host, a container or a browser, not on the CPU
-# (tests/conftest.py keeps together what must share one worker). A test marked `solo` loads the
-# whole machine on purpose, so it runs alone first.
-parallel=(-n 4 --dist loadgroup)
+# Most tests wait on a host or a container, not on the CPU, so they run on pytest-xdist workers
+# (tests/conftest.py keeps together what must share one worker). The browser tests share one
+# dashboard and load the machine themselves (twenty tabs for a minute), so they run alone first.
 quick=0
 if [ "${1:-}" = "--quick" ]; then
   shift
@@ -28,9 +27,9 @@ python3 -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 ruff check .
 python3 -m mypy
 if [ $quick = 1 ]; then
-  exec python3 -m pytest "${parallel[@]}" -m "not (browser or slurm or postgres or install or solo)" "$@"
+  exec python3 -m pytest -n 4 --dist loadgroup -m "not (browser or slurm or postgres or install)" "$@"
 fi
 status=0
-python3 -m pytest -m solo "$@" || [ $? = 5 ] || status=1  # 5: none selected by the arguments
-python3 -m pytest "${parallel[@]}" -m "not solo" --durations=15 "$@" || status=1
+python3 -m pytest -m browser --durations=5 "$@" || [ $? = 5 ] || status=1  # 5: none selected by the arguments
+python3 -m pytest -n 3 --dist loadgroup -m "not browser" --durations=15 "$@" || status=1
 exit $status

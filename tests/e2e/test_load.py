@@ -33,7 +33,7 @@ MIN_TICKS = 5  # each tab's timer asks every REFRESH_SECONDS; a busy machine ans
 RUNS = {"load one [sleep=5]": "completed", "load two [sleep=20] [exit=3]": "failed",
         "load three [sleep=40]": "completed"}
 
-pytestmark = [pytest.mark.slow, pytest.mark.solo]  # 20 tabs take both cores: nothing else runs meanwhile
+pytestmark = pytest.mark.slow
 
 
 @dataclass
