@@ -110,8 +110,7 @@ class LazySync:
                 report.unreachable[host] = last_error  # what the last probe, by any process, found
             return None
         cleanup = [r.id for r in runs if r.status in TERMINAL]
-        # A row without a directory (made by hand) is probed in '', as shlex quoted None before.
-        targets = [ProbeTarget(r.id, r.remote_run_dir or "", remote_files(r.kind, RunStatus.COMPLETED), r.container_id)
+        targets = [ProbeTarget(r.id, _run_dir(r), remote_files(r.kind, RunStatus.COMPLETED), r.container_id)
                    for r in active]
         return active, targets, cleanup
 
@@ -316,7 +315,8 @@ def _facts(run: Run) -> RunFacts:
 
 
 def _run_dir(run: Run) -> str:
-    """The run's directory on its host ("" when none was recorded: a launch that died before it did)."""
+    """The run's directory on its host; "" for a row with none recorded (a launch that died before
+    recording it), which the host's commands get quoted as '' as they always did."""
     return run.remote_run_dir or ""
 
 
