@@ -953,6 +953,12 @@ class CuttableLink:
     def up(self) -> None:
         _run(["ip", "-n", self.netns, "link", "set", self.inner_dev, "up"])
 
+    def shape(self, rate: str = "1000mbit") -> None:
+        """Limit what the host sends (the downloads' direction) to `rate`, as a real link of that
+        speed would: a token bucket on the namespace's end of the pair."""
+        _run(["tc", "-n", self.netns, "qdisc", "replace", "dev", self.inner_dev, "root",
+              "tbf", "rate", rate, "burst", "1mb", "latency", "50ms"])  # fmt: skip
+
     def hold_docker(self) -> None:
         """From now on docker commands over the link wait on the host (see release_docker)."""
         self._waiting.unlink(missing_ok=True)

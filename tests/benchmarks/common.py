@@ -24,7 +24,7 @@ from cosmos_core.executors import docker_cli as docker
 from cosmos_core.store import tables
 from cosmos_core.store.tables import Prompt, Run
 from cosmos_core.upstream.models import DEFAULT_MODEL, model
-from tests.hostkit import TestHost, make_video, wait_until
+from tests.hostkit import CuttableLink, TestHost, make_video, wait_until
 from tests.workspace import REPO, Workspace, write_config
 
 MIB = 1024 * 1024
@@ -280,10 +280,11 @@ class Bench:
     def note(self, text: str) -> None:
         print(f"# {text}", file=sys.stderr, flush=True)
 
-    def workspace(self, name: str, **sync: float) -> Workspace:
+    def workspace(self, name: str, link: CuttableLink | None = None, **sync: float) -> Workspace:
+        """A workspace of its own whose gpu1 is the stand-in host (through `link` if given)."""
         root = self.root / name
         root.mkdir(parents=True)
-        return Workspace(root, write_config(root, self.host, **{**PRODUCT_SYNC, **sync}), self.host)
+        return Workspace(root, write_config(root, self.host, link=link, **{**PRODUCT_SYNC, **sync}), self.host)
 
     @property
     def video(self) -> Path:

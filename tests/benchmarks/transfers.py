@@ -2,7 +2,8 @@
 
 1. `download`: from "container exited" to a verified 256 MiB output.mp4 with `python -m cosmos_core
    sync --wait` (a process, as a user runs it), against the best of OpenSSH's `sftp` and `scp`
-   fetching the same file from the same sshd.
+   fetching the same file from the same sshd: on loopback, then through a veth link into a network
+   namespace whose far end sends at 1 Gbit/s (tc's token bucket), as a real LAN would.
 4. `first_sync`: the first sync (decide only, no download) after a run whose log is 1 GiB, against
    one with a normal log: a tick must never wait on hashing big files.
 `prefetch`: 64 MiB over SFTP on loopback, resumable and sha256-verified as the product downloads,
@@ -22,12 +23,14 @@ from typing import Any
 from cosmos_core.api import CosmosAPI, Refresh
 from cosmos_core.executors.base import FileFacts
 from cosmos_core.ssh.transfer import download_file, sftp_fetch
+from tests.hostkit import CuttableLink
 from tests.workspace import Workspace
 
 from .common import GIB, MIB, Bench, cli_argv, measure, write_log
 
 DOWNLOAD_BYTES = 256 * MIB
-DOWNLOAD_TRIES = 2  # runs synced by us, and fetches by each of sftp and scp; the best time of each counts
+DOWNLOAD_TRIES = 3  # runs synced by us, and fetches by each of sftp and scp; the best time of each counts
+LINK_RATE = "1000mbit"  # the shaped link's rate (tc's units)
 BIG_LOG_BYTES = 1 * GIB
 BIG_LOG_SLEEP = 12  # seconds the big-log run sleeps: time enough to append 1 GiB to its log meanwhile
 PREFETCH_BYTES = 64 * MIB
@@ -42,23 +45,24 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def openssh_options(bench: Bench) -> list[str]:
-    """The stand-in's key, known_hosts and port; no agent, no user config, never a prompt."""
+def openssh_options(bench: Bench, port: int) -> list[str]:
+    """The stand-in's key and known_hosts; no agent, no user config, never a prompt."""
     host = bench.host
     return ["-F", "/dev/null", "-i", host.key_file, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
             "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={host.known_hosts}",
-            "-P", str(host.port)]  # fmt: skip
+            "-P", str(port)]  # fmt: skip
 
 
-def openssh_fetch(bench: Bench, tool: str, remote: Path, local: Path) -> float:
-    """Seconds `sftp` or `scp` takes to fetch `remote` to `local` (a fresh process, as a user runs it)."""
-    source = f"{bench.host.user}@{bench.host.hostname}"
+def openssh_fetch(bench: Bench, tool: str, address: tuple[str, int], remote: Path, local: Path) -> float:
+    """Seconds `sftp` or `scp` takes to fetch `remote` to `local` from the sshd at `address` (a fresh
+    process, as a user runs it)."""
+    source = f"{bench.host.user}@{address[0]}"
     if tool == "sftp":
         batch = local.parent / "sftp-batch"
         batch.write_text(f'get "{remote}" "{local}"\n')
-        argv = ["sftp", "-q", *openssh_options(bench), "-b", str(batch), source]
+        argv = ["sftp", "-q", *openssh_options(bench, address[1]), "-b", str(batch), source]
     else:
-        argv = ["scp", "-q", *openssh_options(bench), f"{source}:{remote}", str(local)]
+        argv = ["scp", "-q", *openssh_options(bench, address[1]), f"{source}:{remote}", str(local)]
     result = measure(argv, local.parent).check(tool)
     if local.stat().st_size != remote.stat().st_size:
         raise RuntimeError(f"{tool} fetched {local.stat().st_size} bytes of {remote.stat().st_size}")
@@ -67,7 +71,15 @@ def openssh_fetch(bench: Bench, tool: str, remote: Path, local: Path) -> float:
 
 
 def bench_download(bench: Bench) -> None:
-    workspace = bench.workspace("download")
+    """The same figures on loopback and over a veth link shaped to 1 Gbit/s (LINK_RATE)."""
+    _download_figures(bench, "download", None)
+    with bench.host.cuttable_link() as link:
+        link.shape(LINK_RATE)
+        _download_figures(bench, "download_1gbit", link)
+
+
+def _download_figures(bench: Bench, name: str, link: CuttableLink | None) -> None:
+    workspace = bench.workspace(name, link=link)
     api = workspace.api()
     run_ids: list[str] = []
     try:
@@ -78,17 +90,19 @@ def bench_download(bench: Bench) -> None:
             ours.append(_sync_wait_download(bench, workspace, api, run_ids[-1]))
         best_ours = min(ours)
         remote = workspace.remote_run_dir(run_ids[-1]) / "outputs" / "output.mp4"
-        scratch = bench.root / "openssh"
+        scratch = bench.root / f"{name}-openssh"
         scratch.mkdir(exist_ok=True)
-        best = {tool: min(openssh_fetch(bench, tool, remote, scratch / f"{tool}.mp4") for _ in range(DOWNLOAD_TRIES))
+        address = (link.address, link.port) if link else (bench.host.hostname, bench.host.port)
+        best = {tool: min(openssh_fetch(bench, tool, address, remote, scratch / f"{tool}.mp4")
+                          for _ in range(DOWNLOAD_TRIES))
                 for tool in ("sftp", "scp")}  # fmt: skip
         baseline = min(best.values())
-        bench.emit("download_256mib_seconds", best_ours)
-        bench.emit("download_256mib_mb_per_second", DOWNLOAD_BYTES / 1e6 / best_ours)
-        bench.emit("download_256mib_openssh_sftp_seconds", best["sftp"])
-        bench.emit("download_256mib_openssh_scp_seconds", best["scp"])
-        bench.emit("download_256mib_openssh_best_seconds", baseline)
-        bench.ratio("download_vs_openssh_throughput", baseline / best_ours)
+        bench.emit(f"{name}_256mib_seconds", best_ours)
+        bench.emit(f"{name}_256mib_mb_per_second", DOWNLOAD_BYTES / 1e6 / best_ours)
+        bench.emit(f"{name}_256mib_openssh_sftp_seconds", best["sftp"])
+        bench.emit(f"{name}_256mib_openssh_scp_seconds", best["scp"])
+        bench.emit(f"{name}_256mib_openssh_best_seconds", baseline)
+        bench.ratio(f"{name}_time_vs_openssh", best_ours / baseline)
     finally:
         api.close()
         bench.discard_runs(run_ids)
