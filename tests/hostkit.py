@@ -80,8 +80,6 @@ EXEC_SESSION_MARK = "Starting session: command "
 # sftp-server -l INFO logs each open, e.g.
 # 'open "/path/file" flags WRITE,CREATE,TRUNCATE mode 0644'.
 SFTP_OPEN_RE = re.compile(r'^open "(.*)" flags (\S+) mode [0-7]+$')
-# ... and each close, e.g. 'close "/path/file" bytes read 1048576 written 0'.
-SFTP_CLOSE_RE = re.compile(r'^close "(.*)" bytes read (\d+) written \d+$')
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.02) -> Any:
@@ -417,6 +415,28 @@ class TestHost:
             f'exec {PODMAN} "$@"\n'
         )
         shim.chmod(0o755)
+        self._record_tail_calls()
+
+    def _record_tail_calls(self) -> None:
+        """``tail`` next to the docker shim (first on the SSH sessions' PATH): the real one, each call's
+        arguments appended to a file first (see tail_offsets)."""
+        shim = Path(self.docker_cmd).with_name("tail")
+        shim.write_text(
+            "#!/bin/sh\n"
+            f'printf "%s\\n" "$*" >> {shlex.quote(str(self.root / "tail-calls.log"))}\n'
+            'exec /usr/bin/tail "$@"\n'
+        )
+        shim.chmod(0o755)
+
+    def tail_offsets(self, path_substring: str) -> list[int]:
+        """The byte offsets (counted from 0) from which `tail -c +N` read files whose path contains
+        the substring, in call order: the host's view of where each download (re)started."""
+        try:
+            calls = (self.root / "tail-calls.log").read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        matches = (re.match(r"-c \+(\d+) -- (.*)$", call) for call in calls)
+        return [int(m.group(1)) - 1 for m in matches if m and path_substring in m.group(2)]
 
     def docker(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run the docker shim locally (same podman state as SSH sessions)."""
@@ -734,11 +754,6 @@ class TestHost:
             yield link
         finally:
             link.stop()
-
-    def sftp_bytes_read(self, path_substring: str) -> list[int]:
-        """Bytes read per closed SFTP handle so far, of paths containing the substring."""
-        matches = (SFTP_CLOSE_RE.match(line) for line in self.sshd_log_text().splitlines())
-        return [int(m.group(2)) for m in matches if m and path_substring in m.group(1)]
 
     # ------------------------------------------------------- clients
     def connect(self, **kwargs: Any) -> Any:

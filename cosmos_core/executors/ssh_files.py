@@ -1,10 +1,7 @@
 """A run's files on a host reached over SSH: uploads over SFTP, verified downloads, log reads.
 
-Downloads: a big file, in a long turn (`sync`, `retry`), goes through OpenSSH's
-`sftp` when this process can use it for the host; the rest over paramiko's
-connection, already open (a new sftp process costs a handshake and a login: too
-much for the dashboard's short turns). The host hashes the file while it
-transfers, never inside a probe.
+Downloads stream over the connection already open (see ssh/transfer.py); the host hashes
+the file while it transfers, never inside a probe.
 """
 
 from __future__ import annotations
@@ -21,27 +18,24 @@ import paramiko
 from cosmos_core.executors.base import FileFacts, SubmitError, UploadProgress
 from cosmos_core.executors.run_probe import build_facts_script, parse_facts_output
 from cosmos_core.executors.shell import download_all
-from cosmos_core.ssh import openssh
-from cosmos_core.ssh.host import Host, HostUnreachable, Started
+from cosmos_core.ssh.host import Host, Started
 from cosmos_core.ssh.transfer import (
     DownloadError,
     DownloadRecorder,
-    Fetch,
-    LocalWriteError,
     download_file,
     make_dirs,
-    sftp_fetch,
+    stream_command,
+    stream_fetch,
     upload_file,
 )
 
 
 class SshFiles:
-    """The files of runs on one host, over its one SSH connection (and OpenSSH's sftp for big ones)."""
+    """The files of runs on one host, over its one SSH connection."""
 
     def __init__(self, host: Host, read_timeout: float) -> None:
         self.host = host
         self.read_timeout = read_timeout  # a host silent this long during a read is given up on
-        self.paramiko_only = False  # OpenSSH's sftp could not start for this host: paramiko from then on
         self.hashes = _RemoteHashes(host)
 
     # -- uploads -------------------------------------------------------------
@@ -90,28 +84,14 @@ class SshFiles:
 
     def _download_file(self, remote: str, local: Path, facts: FileFacts, progress: Callable[[int], None],
                        deadline: float | None) -> bool:
-        """One file, through OpenSSH's sftp when it is big and the turn long, else paramiko. OpenSSH
-        failing where paramiko then works (say, a key file it finds too open) makes this process use
-        paramiko for the host from then on."""
-        known = facts.sha256
+        known, size = facts.sha256, facts.size
         if known is None:
             self.hashes.start(remote)
         remote_sha256 = (lambda: known) if known else (lambda: self.hashes.result(remote))
-        long_turn = deadline is None or deadline - time.monotonic() >= openssh.MIN_TURN_SECONDS
-        big = facts.size >= openssh.MIN_BYTES and long_turn
-        if big and not self.paramiko_only and openssh.available():
-            fetch = _openssh_fetch(self.host, remote, facts.size, progress, deadline)
-            try:
-                return download_file(fetch, remote, local, facts.size, remote_sha256, progress, streams=False)
-            except _UseParamiko:
-                pass
-        name = remote.rsplit("/", 1)[-1]
-        with self.host.sftp_session(f"downloading {name}", timeout=self.read_timeout) as sftp:
-            fetch = sftp_fetch(sftp, remote, facts.size, progress, deadline)
-            complete = download_file(fetch, remote, local, facts.size, remote_sha256, progress)
-        if big and openssh.available():
-            self.paramiko_only = True  # paramiko worked where OpenSSH did not
-        return complete
+        fetch = stream_fetch(lambda offset: self.host.start(stream_command(remote, offset, size),
+                                                            timeout=self.read_timeout),
+                             remote, size, progress, deadline)
+        return download_file(fetch, remote, local, size, remote_sha256, progress)
 
 
 CANCEL_CHECK_SECONDS = 0.5  # how often an upload asks whether its run was cancelled meanwhile
@@ -143,23 +123,11 @@ def _check_checkout(sftp: paramiko.SFTPClient, checkout: str, checkout_name: str
                           f"(it must be the {checkout_name} checkout)") from None
 
 
-class _UseParamiko(Exception):
-    """OpenSSH's sftp failed before any byte arrived: paramiko tries instead."""
-
-
-def _openssh_fetch(host: Host, remote: str, size: int, progress: Callable[[int], None],
-                   deadline: float | None) -> Fetch:
-    def fetch(part: Path, offset: int, digest: object, lock: int) -> bool:
-        try:
-            return openssh.fetch(host.config, remote, part, size, progress, deadline, host.connect_timeout, lock)
-        except openssh.OpenSshFailed as exc:
-            if str(part) in str(exc):  # sftp names the local file only when writing it failed
-                raise LocalWriteError(part, str(exc).rsplit(": ", 1)[-1]) from exc
-            if openssh.size_of(part) > offset:
-                raise HostUnreachable(f"{host.label}: connection lost while downloading {remote}: {exc}") from exc
-            raise _UseParamiko(str(exc)) from exc
-
-    return fetch
+def hash_command(path: str) -> str:
+    """The host's sha256 of a file: OpenSSL's where installed (several times faster than coreutils'
+    `sha256sum` on CPUs with SHA instructions), else `sha256sum`; both print the digest first."""
+    quoted = shlex.quote(path)
+    return f"openssl dgst -sha256 -r -- {quoted} 2>/dev/null || sha256sum -- {quoted}"
 
 
 class _RemoteHashes:
@@ -173,7 +141,7 @@ class _RemoteHashes:
 
     def start(self, path: str) -> None:
         if path not in self.running:
-            self.running[path] = self.host.start(f"sha256sum -- {shlex.quote(path)}")
+            self.running[path] = self.host.start(hash_command(path))
 
     def result(self, path: str) -> str:
         self.start(path)

@@ -12,9 +12,8 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from types import CodeType, TracebackType
 
 import paramiko
 
@@ -24,45 +23,22 @@ from cosmos_core.ssh.hostkeys import changed_key_message, fingerprint
 CONNECT_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 120.0
 KEEPALIVE_SECONDS = 15
+# paramiko asks for new keys itself after 512 MiB either way; a command's channel that the host closes
+# meanwhile then deadlocks paramiko's transport thread until "Key-exchange timed out" (paramiko #822,
+# open). The host's own rekeying (OpenSSH's RekeyLimit: every 1-4 GiB by default) has no such race, so
+# ours is set beyond reach.
+PARAMIKO_REKEY_LIMIT = 2**62
 
 
 _CHANNEL_ERRORS = (TimeoutError, paramiko.SSHException, EOFError, OSError)
 
-# Nothing paramiko says reaches the user's stderr but through our own one-line errors:
-# - its log: it logs the failures it also raises, some with a traceback at ERROR ("Error
-#   reading SSH protocol banner"), which Python prints when no logging is set up; it never
-#   logs at CRITICAL, so this turns it off, unless a level was set already (`cosmos -vv` sets DEBUG
-#   before the commands load this module);
+# Nothing paramiko says reaches the user's stderr but through our own one-line errors: it logs the
+# failures it also raises, some with a traceback at ERROR ("Error reading SSH protocol banner"),
+# which Python prints when no logging is set up; it never logs at CRITICAL, so this turns it off,
+# unless a level was set already (`cosmos -vv` sets DEBUG before the commands load this module).
 if logging.getLogger("paramiko").level == logging.NOTSET:
     logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 log = logging.getLogger(__name__)  # ours: connects and commands with their durations, at DEBUG (`--verbose`)
-# - its SFTP prefetch thread (see _quiet_prefetch_deaths).
-_PREFETCH_THREAD = paramiko.SFTPFile._prefetch_thread.__code__  # type: ignore[attr-defined]  # private: not in types-paramiko
-_previous_excepthook = threading.excepthook
-
-
-def _quiet_prefetch_deaths(args: threading.ExceptHookArgs) -> None:
-    """`threading.excepthook`: drop a prefetch thread's death on a lost connection, pass on the rest.
-
-    `SFTPFile.prefetch` sends a download's read requests from a thread of its own, which dies
-    with EOFError or a socket error when the connection drops (sshd killed, link cut), and
-    Python prints its traceback. The thread that reads the file meets the same failure in its
-    own read and reports it (HostUnreachable), so this death tells the user nothing more.
-    """
-    if issubclass(args.exc_type, _CHANNEL_ERRORS) and _raised_in(args.exc_traceback, _PREFETCH_THREAD):
-        return
-    _previous_excepthook(args)
-
-
-def _raised_in(tb: TracebackType | None, code: CodeType) -> bool:
-    while tb is not None:
-        if tb.tb_frame.f_code is code:
-            return True
-        tb = tb.tb_next
-    return False
-
-
-threading.excepthook = _quiet_prefetch_deaths
 
 
 class RemoteError(Exception):
@@ -280,6 +256,7 @@ class Host:
         transport = client.get_transport()
         assert transport is not None  # connect() succeeded
         transport.set_keepalive(KEEPALIVE_SECONDS)
+        transport.packetizer.REKEY_BYTES = transport.packetizer.REKEY_PACKETS = PARAMIKO_REKEY_LIMIT
         log.debug("%s: connected in %.2f s", self.label, time.monotonic() - began)
         return client
 
@@ -294,8 +271,22 @@ class Started:
         self.command = command
         self.began = time.monotonic()
 
+    def read(self, size: int) -> bytes:
+        """Up to `size` bytes of its output as they arrive; b"" once it is all read. A host silent
+        for the command timeout is given up on (CommandTimeout), as in `wait`."""
+        try:
+            return self.channel.recv(size)
+        except _CHANNEL_ERRORS as exc:
+            raise self.host._lost(exc, self.seconds) from exc  # closes the connection, and this channel with it
+
+    def stop(self) -> None:
+        """Stop reading: the channel closes, and the command on the host meets a closed pipe."""
+        with suppress(*_CHANNEL_ERRORS):  # a connection already lost has nothing left to close
+            self.channel.close()
+
     def wait(self) -> Result:
-        """Its output and exit code, once it ends (at most the command timeout)."""
+        """Its output (what `read` has not taken) and exit code, once it ends (at most the command
+        timeout)."""
         try:
             stdout = _read_all(self.channel.recv)
             stderr = _read_all(self.channel.recv_stderr)
@@ -315,7 +306,7 @@ _TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", None)  # Linux; elsewher
 def _limit_silence(channel: paramiko.Channel, seconds: float) -> None:
     """Have the kernel drop the connection once data sent on it goes unacknowledged for `seconds`.
 
-    On a cut link paramiko's sender (the SFTP prefetch thread, say) fills the socket's buffer and
+    On a cut link paramiko's sender (an upload, say) fills the socket's buffer and
     then retries `send` forever while holding the transport's send lock; every thread that needs
     that lock (a read acknowledging what it got, the keepalive) then hangs past its own timeout
     until the link comes back. TCP_USER_TIMEOUT makes that `send` fail instead. The connection is

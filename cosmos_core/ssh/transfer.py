@@ -1,10 +1,11 @@
-"""Files over SFTP: uploads, and resumable, verified downloads.
+"""Files between this machine and a host: uploads over SFTP, and resumable, verified downloads.
 
-A download goes to `<file>.part`, resumes from that file's size, is checked by
-size and sha256 against the host's file, and only then is renamed into place: a
-crash or a cut connection at any point leaves something the next attempt
-continues, never a wrong file under the real name. A file fetched whole in one
-go is hashed as it arrives, so nothing is read twice.
+A download streams the file from a command on the host (`tail -c +N`, see `stream_command`)
+over the connection already open: the bytes arrive in order, so the part file never has a
+hole and the sha256 is computed as they arrive. It goes to `<file>.part`, resumes from that
+file's size, is checked by size and sha256 against the host's file, and only then is renamed
+into place: a crash or a cut connection at any point leaves something the next attempt
+continues, never a wrong file under the real name.
 """
 
 from __future__ import annotations
@@ -13,20 +14,18 @@ import fcntl
 import hashlib
 import os
 import posixpath
+import shlex
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
 import paramiko
 
+from cosmos_core.ssh.host import Started
+
 READ_SIZE = 256 * 1024
-# A download asks for one window at a time, every request of the window in
-# flight at once: paramiko's prefetch falls off a cliff (~5 MB/s) when its
-# concurrency is capped low (paramiko #2455), so it is not capped at all; the
-# window bounds what a budget-limited download requests and then throws away.
-PREFETCH_WINDOW = 32 * 1024 * 1024
 
 
 class DownloadError(Exception):
@@ -59,26 +58,53 @@ def sha256_of(path: Path) -> hashlib._Hash:
 
 
 # Brings the remote file into the part file from `offset` on: False if the turn's deadline came
-# first. Given a digest, it also feeds it every byte (so the file need not be read again). The last
-# argument is the part file's lock: a process the fetch starts must hold it open until it ends.
-Fetch = Callable[[Path, int, "hashlib._Hash | None", int], bool]
+# first. Given a digest, it also feeds it every byte (so the file need not be read again).
+Fetch = Callable[[Path, int, "hashlib._Hash | None"], bool]
 
 
-def sftp_fetch(sftp: paramiko.SFTPClient, remote_path: str, size: int, on_progress: Callable[[int], None],
-               deadline: float | None) -> Fetch:
-    """Fetch over paramiko's SFTP client."""
-    return lambda part, offset, digest, lock: _fetch(sftp, remote_path, part, offset, size, on_progress, deadline,
-                                                     digest)
+def stream_fetch(start: Callable[[int], Started], remote_path: str, size: int, on_progress: Callable[[int], None],
+                 deadline: float | None) -> Fetch:
+    """Fetch from a command's output: `start(offset)` starts one on the host that writes the file from
+    byte `offset` on (see `stream_command`). The bytes arrive in order, so the part file never has a hole
+    and a digest sees every byte once; a turn that must end early stops the command."""
+    def fetch(part: Path, offset: int, digest: hashlib._Hash | None) -> bool:
+        stream = start(offset)
+        try:
+            complete = _append(iter(lambda: stream.read(READ_SIZE), b""), remote_path, part, offset, size,
+                               on_progress, deadline, digest)
+        except DownloadError:  # the output ended short: the host's reason, if it gave one
+            reason = stream.wait().stderr.strip()
+            if reason:
+                raise DownloadError(f"cannot read {remote_path} on the host: {reason.splitlines()[-1]}") from None
+            raise
+        except BaseException:
+            stream.stop()
+            raise
+        if not complete:
+            stream.stop()
+            return False
+        result = stream.wait()
+        if not result.ok:
+            reason = (result.stderr.strip() or f"exit {result.exit_code}").splitlines()[-1]
+            raise DownloadError(f"cannot read {remote_path} on the host: {reason}")
+        return True
+
+    return fetch
+
+
+def stream_command(remote_path: str, offset: int, size: int) -> str:
+    """The shell command that writes bytes `offset`..`size` of a file (a file grown since stops there)."""
+    return f"tail -c +{offset + 1} -- {shlex.quote(remote_path)} | head -c {size - offset}"
 
 
 def download_file(fetch: Fetch, remote_path: str, local_path: Path, size: int, remote_sha256: Callable[[], str],
-                  on_progress: Callable[[int], None], streams: bool = True) -> bool:
+                  on_progress: Callable[[int], None]) -> bool:
     """Bring `remote_path` (`size` bytes) to `local_path` with `fetch`, verified. False if the
     turn's deadline passed first; the `.part` file then holds what arrived.
 
     `remote_sha256()` is asked only once the bytes are all here. A download that spans
     many short dashboard refreshes is hashed once, at the end, never re-read each turn;
-    one fetched whole in one turn by a fetch that `streams` is hashed as it arrives."""
+    one fetched whole in one turn is hashed as it arrives."""
     if local_path.is_file() and local_path.stat().st_size == size and \
             sha256_of(local_path).hexdigest() == remote_sha256():  # put in place by a turn whose record was lost
         on_progress(size)
@@ -86,7 +112,7 @@ def download_file(fetch: Fetch, remote_path: str, local_path: Path, size: int, r
     part = local_path.with_name(local_path.name + ".part")
     part.parent.mkdir(parents=True, exist_ok=True)
     with open(part, "ab") as lock:
-        try:  # a transfer started by a process that has died may still be writing it: wait for its end
+        try:  # another process of this machine is writing it: leave it that turn
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
@@ -95,8 +121,8 @@ def download_file(fetch: Fetch, remote_path: str, local_path: Path, size: int, r
             os.truncate(part, 0)
             offset = 0
         on_progress(offset)
-        digest = hashlib.sha256() if offset == 0 and streams else None
-        if offset < size and not fetch(part, offset, digest, lock.fileno()):
+        digest = hashlib.sha256() if offset == 0 else None
+        if offset < size and not fetch(part, offset, digest):
             return False
         if (digest or sha256_of(part)).hexdigest() != remote_sha256():
             os.truncate(part, 0)
@@ -107,52 +133,37 @@ def download_file(fetch: Fetch, remote_path: str, local_path: Path, size: int, r
 
 def local_fetch(source: Path, size: int, on_progress: Callable[[int], None], deadline: float | None) -> Fetch:
     """Fetch by copying a file on this machine (the local executor's runs)."""
-    def fetch(part: Path, offset: int, digest: hashlib._Hash | None, lock: int) -> bool:
+    def fetch(part: Path, offset: int, digest: hashlib._Hash | None) -> bool:
         with open(source, "rb") as src:
-            return _append(src, str(source), part, offset, size, on_progress, deadline, digest, None)
+            src.seek(offset)
+            return _append(iter(lambda: src.read(READ_SIZE), b""), str(source), part, offset, size, on_progress,
+                           deadline, digest)
 
     return fetch
 
 
-def _fetch(sftp: paramiko.SFTPClient, remote_path: str, part: Path, offset: int, size: int,
-           on_progress: Callable[[int], None], deadline: float | None, digest: hashlib._Hash | None) -> bool:
-    with sftp.open(remote_path, "rb") as src:
-        return _append(src, remote_path, part, offset, size, on_progress, deadline, digest, src.prefetch)
-
-
-class _Source(Protocol):
-    """A file read at offsets: a local one, or paramiko's SFTPFile."""
-
-    def seek(self, offset: int, /) -> object: ...
-
-    def read(self, size: int, /) -> bytes: ...
-
-
-def _append(src: _Source, name: str, part: Path, offset: int, size: int, on_progress: Callable[[int], None],
-            deadline: float | None, digest: hashlib._Hash | None, prefetch: Callable[[int], None] | None) -> bool:
-    """Append bytes `offset`..`size` of `src` to `part` (and to `digest`), a window at a time, each
-    window asked for at once with `prefetch`; False if `deadline` came first."""
+def _append(chunks: Iterator[bytes], name: str, part: Path, offset: int, size: int,
+            on_progress: Callable[[int], None], deadline: float | None, digest: hashlib._Hash | None) -> bool:
+    """Append `chunks` (bytes `offset`.. of the file) to `part`, and to `digest`, up to `size` bytes;
+    False if `deadline` came first."""
     with open(part, "ab") as dst:
-        while offset < size:
-            window_end = min(size, offset + PREFETCH_WINDOW)
-            src.seek(offset)
-            if prefetch is not None:
-                prefetch(window_end)
-            while offset < window_end:
-                chunk = src.read(min(READ_SIZE, window_end - offset))
-                if not chunk:
-                    raise DownloadError(f"{name} is shorter than the {size} bytes reported")
-                try:
-                    dst.write(chunk)
-                except OSError as exc:
-                    raise LocalWriteError(part, exc.strerror or str(exc)) from exc
-                if digest is not None:
-                    digest.update(chunk)
-                offset += len(chunk)
-                on_progress(offset)
-                # Checked after a chunk, so that every call makes progress.
-                if deadline is not None and time.monotonic() >= deadline and offset < size:
-                    return False
+        for chunk in chunks:
+            chunk = chunk[: size - offset]  # a file grown since its size was taken: its sha256 will tell
+            try:
+                dst.write(chunk)
+            except OSError as exc:
+                raise LocalWriteError(part, exc.strerror or str(exc)) from exc
+            if digest is not None:
+                digest.update(chunk)
+            offset += len(chunk)
+            on_progress(offset)
+            if offset >= size:
+                return True
+            # Checked after a chunk, so that every call makes progress.
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+    if offset < size:
+        raise DownloadError(f"{name} is shorter than the {size} bytes reported")
     return True
 
 

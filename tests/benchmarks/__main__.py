@@ -25,7 +25,7 @@ from .common import Bench, code_version, machine, process_seconds
 from .dashboard import bench_rss, bench_tick
 from .hosts import bench_hosts
 from .probes import bench_commands, bench_tabs
-from .transfers import bench_download, bench_first_sync, bench_prefetch
+from .transfers import bench_download, bench_first_sync
 
 # name -> (benchmark, the shared set-ups it uses). Ordered so that shared set-ups are used back to
 # back and released right after their last user.
@@ -33,7 +33,6 @@ BENCHMARKS: dict[str, tuple[Callable[[Bench], None], tuple[str, ...]]] = {
     "cli": (bench_cli, ()),                    # 8. CLI start-up
     "download": (bench_download, ()),          # 1. exited -> verified 256 MiB output vs OpenSSH
     "first_sync": (bench_first_sync, ()),      # 4. first sync after a run with a 1 GiB log
-    "prefetch": (bench_prefetch, ()),          # 64 MiB over SFTP: ours against prefetch capped at 16, plain get
     "logs": (bench_logs, ()),                  # 3. logs --tail 5 on a 1 GiB log
     "commands": (bench_commands, ("active",)),  # 5. remote commands per sync, 30 active runs
     "tabs": (bench_tabs, ("active",)),          # 7. 10 tabs share one probe per interval

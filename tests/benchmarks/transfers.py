@@ -6,23 +6,16 @@
    namespace whose far end sends at 1 Gbit/s (tc's token bucket), as a real LAN would.
 4. `first_sync`: the first sync (decide only, no download) after a run whose log is 1 GiB, against
    one with a normal log: a tick must never wait on hashing big files.
-`prefetch`: 64 MiB over SFTP on loopback, resumable and sha256-verified as the product downloads,
-   against the same with paramiko's prefetch capped at 16 requests (paramiko #2455) and paramiko's
-   plain `get` (no resume, no check).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 from cosmos_core.api import CosmosAPI, Refresh
-from cosmos_core.executors.base import FileFacts
-from cosmos_core.ssh.transfer import download_file, sftp_fetch
 from tests.hostkit import CuttableLink
 from tests.workspace import Workspace
 
@@ -33,8 +26,6 @@ DOWNLOAD_TRIES = 3  # runs synced by us, and fetches by each of sftp and scp; th
 LINK_RATE = "1000mbit"  # the shaped link's rate (tc's units)
 BIG_LOG_BYTES = 1 * GIB
 BIG_LOG_SLEEP = 12  # seconds the big-log run sleeps: time enough to append 1 GiB to its log meanwhile
-PREFETCH_BYTES = 64 * MIB
-LOW_PREFETCH_CAP = 16  # concurrent requests: below 128, paramiko's throughput falls off a cliff (#2455)
 
 
 def _sha256(path: Path) -> str:
@@ -176,53 +167,4 @@ def bench_first_sync(bench: Bench) -> None:
     finally:
         api.close()
         bench.discard_runs(runs)
-        shutil.rmtree(workspace.root, ignore_errors=True)
-
-
-class _CappedPrefetch:
-    """An SFTP client whose files prefetch with at most `cap` requests in flight, as in paramiko #2455."""
-
-    def __init__(self, sftp: Any, cap: int) -> None:
-        self.sftp, self.cap = sftp, cap
-
-    def open(self, path: str, mode: str) -> Any:
-        handle = self.sftp.open(path, mode)
-        prefetch = handle.prefetch
-        handle.prefetch = lambda size=None, max_concurrent_requests=None: prefetch(size, self.cap)
-        return handle
-
-
-def bench_prefetch(bench: Bench) -> None:
-    workspace = bench.workspace("prefetch")
-    api = workspace.api()
-    data = os.urandom(PREFETCH_BYTES)
-    remote = Path(bench.host.remote_dir) / "bench-prefetch.bin"
-    remote.write_bytes(data)
-    facts = FileFacts(len(data), hashlib.sha256(data).hexdigest())
-    try:
-        with api.executors["gpu1"].shell.sftp_session("benchmarking") as sftp:
-
-            def ours(client: Any, name: str) -> float:
-                started = time.perf_counter()
-                fetch = sftp_fetch(client, str(remote), facts.size, lambda n: None, None)
-                local = workspace.root / name
-                if not download_file(fetch, str(remote), local, facts.size, lambda: facts.sha256, lambda n: None):
-                    raise RuntimeError(f"the download to {name} did not finish")
-                seconds = time.perf_counter() - started
-                local.unlink()
-                return seconds
-
-            uncapped = ours(sftp, "ours.bin")
-            capped = ours(_CappedPrefetch(sftp, LOW_PREFETCH_CAP), "capped.bin")
-            started = time.perf_counter()
-            sftp.get(str(remote), str(workspace.root / "get.bin"))
-            plain_get = time.perf_counter() - started
-        bench.emit("prefetch_64mib_mb_per_second", PREFETCH_BYTES / 1e6 / uncapped)
-        bench.emit("prefetch_64mib_capped_mb_per_second", PREFETCH_BYTES / 1e6 / capped)
-        bench.emit("prefetch_64mib_plain_get_mb_per_second", PREFETCH_BYTES / 1e6 / plain_get)
-        bench.ratio("prefetch_ours_vs_capped", capped / uncapped)
-        bench.ratio("prefetch_ours_vs_plain_get_throughput", plain_get / uncapped)
-    finally:
-        remote.unlink()
-        api.close()
         shutil.rmtree(workspace.root, ignore_errors=True)

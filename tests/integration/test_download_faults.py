@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from cosmos_core.api import Refresh
-from cosmos_core.ssh.transfer import PREFETCH_WINDOW
 from tests.hostkit import wait_until
 
 BIG = 50 * 1024 * 1024
@@ -45,7 +44,7 @@ def remote_sha(workspace, run_id: str) -> str:
 def test_sshd_killed_mid_download_resumes_fails_visibly_then_retry_succeeds(api, workspace, sample_video):
     """Injects: sshd (with every session) is killed while `sync --wait` downloads a 50 MB output.
     The download fails naming gpu1, the run stays completed, the partial file is kept, and no
-    traceback reaches stderr (paramiko's prefetch thread dies with the connection); `retry`
+    traceback reaches stderr; `retry`
     resumes from the partial file."""
     run = finished_run(api, workspace, sample_video, f"big [size={BIG}]")
     syncing = workspace.start_cli("sync", "--wait", "--timeout", "60")
@@ -73,7 +72,7 @@ def test_sshd_killed_mid_download_resumes_fails_visibly_then_retry_succeeds(api,
     assert hashlib.sha256(Path(done["output_path"]).read_bytes()).hexdigest() == remote_sha(workspace, run["id"])
     assert not part_file(workspace, run["id"]).exists()
     # The retry read only what was missing: it resumed from the partial file, not from zero.
-    assert workspace.host.sftp_bytes_read(f"{run['id']}/outputs/output.mp4")[-1] == BIG - kept
+    assert workspace.host.tail_offsets(f"{run['id']}/outputs/output.mp4")[-1] == kept
 
 
 def test_sync_killed_mid_download_loses_nothing(api, workspace, sample_video):
@@ -91,10 +90,9 @@ def test_sync_killed_mid_download_loses_nothing(api, workspace, sample_video):
     done = api.get_run(run["id"], Refresh.NONE)
     assert done["download"]["status"] == "done"
     assert hashlib.sha256(Path(done["output_path"]).read_bytes()).hexdigest() == remote_sha(workspace, run["id"])
-    # Resumed, never started over: every byte was read from the host once (paramiko's path may read
-    # one prefetch window more; OpenSSH's sftp, which outlives the killed process, finishes the file).
+    # Resumed, never started over: the second sync asked the host for the file from where the part ends.
     assert 0 < kept < BIG
-    assert BIG <= sum(workspace.host.sftp_bytes_read(f"{run['id']}/outputs/output.mp4")) <= BIG + PREFETCH_WINDOW
+    assert workspace.host.tail_offsets(f"{run['id']}/outputs/output.mp4") == [0, kept]
 
 
 def test_four_syncs_at_once_apply_each_transition_once_and_download_each_file_once(api, workspace, sample_video):
@@ -113,7 +111,7 @@ def test_four_syncs_at_once_apply_each_transition_once_and_download_each_file_on
     for run in runs:
         final = api.get_run(run["id"], Refresh.NONE)
         assert final["status"] == "completed" and final["download"]["status"] == "done"
-        assert workspace.host.count_sftp_opens(f"{run['id']}/outputs/output.mp4", "READ") == 1
+        assert len(workspace.host.tail_offsets(f"{run['id']}/outputs/output.mp4")) == 1
         assert hashlib.sha256(Path(final["output_path"]).read_bytes()).hexdigest() == remote_sha(workspace, run["id"])
     assert list((workspace.root / "outputs").rglob("*.part")) == []
 

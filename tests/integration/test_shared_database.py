@@ -196,7 +196,7 @@ def test_two_installs_four_syncs_apply_each_transition_once_and_download_each_fi
     for run_id in run_ids:
         final = b.cli_json("show", run_id)
         assert (final["status"], final["download"]["status"]) == ("completed", "done"), final
-        assert a.host.count_sftp_opens(f"{run_id}/outputs/output.mp4", "READ") == 1
+        assert len(a.host.tail_offsets(f"{run_id}/outputs/output.mp4")) == 1
         assert final["download"]["bytes_done"] == final["download"]["bytes_total"] > BIG
         assert sha256(final["output_path"]) == sha256(remote_output(a, run_id))
     assert list((a.root / "outputs").rglob("*.part")) == []
@@ -207,7 +207,7 @@ def test_two_installs_four_syncs_apply_each_transition_once_and_download_each_fi
 
 
 def test_a_dead_installs_lease_holds_off_another_install_until_it_expires(machines, db, sample_video):
-    """Injects: install a's `sync --wait` (with its sftp child: the machine dies) is SIGKILLed mid-download
+    """Injects: install a's `sync --wait` (as if the machine died) is SIGKILLed mid-download
     of a 50 MB output, leaving its lease row. Install b's sync leaves the download alone while the lease
     is unexpired (status still downloading, nothing read from the host, the partial file untouched);
     once the lease's expiry is moved into the past (injected through SQL, instead of waiting 60 s), b
@@ -226,14 +226,13 @@ def test_a_dead_installs_lease_holds_off_another_install_until_it_expires(machin
     assert (leased_run, owner) == (run_id, a.install_id) and expires_at > time.time()
     assert db.download_status(run_id) == "downloading"
 
-    opens = a.host.count_sftp_opens(remote, "READ")
-    assert opens == 1
+    assert a.host.tail_offsets(remote) == [0]
     held = b.cli("sync")
     assert held.returncode == 0, held.stderr
     assert summary(held.stderr)[1] == 0
     shown = b.cli_json("show", run_id)  # a lazy sync of its own, too
     assert shown["status"] == "completed" and shown["download"]["status"] in ("downloading", "pending")
-    assert a.host.count_sftp_opens(remote, "READ") == opens  # b read nothing of it
+    assert a.host.tail_offsets(remote) == [0]  # b read nothing of it
     assert size_of(part) == kept
     assert db.leases() == [(run_id, a.install_id, expires_at)]
     assert b.install_id != a.install_id
@@ -248,9 +247,8 @@ def test_a_dead_installs_lease_holds_off_another_install_until_it_expires(machin
     assert sha256(done["output_path"]) == sha256(remote_output(a, run_id))
     assert not part.exists()
     assert db.leases() == []
-    # Taken over, not started again: b opened the file once more and read only what was missing.
-    assert a.host.count_sftp_opens(remote, "READ") == 2
-    assert a.host.sftp_bytes_read(remote)[-1] == BIG - kept
+    # Taken over, not started again: b asked the host for what was missing only.
+    assert a.host.tail_offsets(remote) == [0, kept]
 
 
 # -- 4. a dead launch, seen from two installs ----------------------------------------------------

@@ -47,7 +47,6 @@ def test_a_verified_file_in_place_is_neither_downloaded_nor_hashed_again(tmp_pat
 
 
 def test_a_verified_file_that_changed_size_is_fetched_again(tmp_path, monkeypatch):
-    monkeypatch.setattr("cosmos_core.ssh.openssh.available", lambda: False)
     video = tmp_path / "outputs" / "output.mp4"
     video.parent.mkdir()
     video.write_bytes(b"v" * 9)

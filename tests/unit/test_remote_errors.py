@@ -3,52 +3,9 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable
-from types import SimpleNamespace
-
-import paramiko
-import pytest
 
 from cosmos_core.ssh import host
-
-
-def passed_on(monkeypatch: pytest.MonkeyPatch) -> list[threading.ExceptHookArgs]:
-    """Install the product's thread hook; return what it passes on to the previous hook."""
-    seen: list[threading.ExceptHookArgs] = []
-    monkeypatch.setattr(host, "_previous_excepthook", seen.append)
-    monkeypatch.setattr(threading, "excepthook", host._quiet_prefetch_deaths)
-    return seen
-
-
-def die_in_thread(target: Callable[..., object], *args: object) -> None:
-    thread = threading.Thread(target=target, args=args)
-    thread.start()
-    thread.join()  # the hook runs in the dying thread, before join returns
-
-
-def prefetch_on(error: BaseException) -> SimpleNamespace:
-    """An SFTPFile as paramiko's real prefetch thread uses it, on a connection failing with `error`."""
-
-    def async_request(*_: object) -> int:
-        raise error
-
-    return SimpleNamespace(sftp=SimpleNamespace(_async_request=async_request), handle=b"handle")
-
-
-@pytest.mark.parametrize("error", [EOFError(), OSError("Socket is closed"), TimeoutError(), paramiko.SSHException()])
-def test_a_prefetch_thread_dying_with_its_connection_is_dropped(monkeypatch, error):
-    seen = passed_on(monkeypatch)
-    die_in_thread(paramiko.SFTPFile._prefetch_thread, prefetch_on(error), [(0, 32768)], None)
-    assert seen == []
-
-
-def test_other_thread_deaths_still_reach_the_previous_hook(monkeypatch):
-    seen = passed_on(monkeypatch)
-    die_in_thread(paramiko.SFTPFile._prefetch_thread, prefetch_on(ValueError("a bug")), [(0, 32768)], None)
-    die_in_thread(prefetch_on(EOFError()).sftp._async_request)  # a lost connection, but not in a prefetch thread
-    assert [args.exc_type for args in seen] == [ValueError, EOFError]
 
 
 def test_paramiko_logs_nothing_that_python_would_print():
