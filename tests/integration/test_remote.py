@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
 
 from cosmos_core.config import load_config
+from cosmos_core.executors.base import FileFacts
+from cosmos_core.executors.ssh_files import SshFiles
 from cosmos_core.ssh.host import Host
 
 
@@ -40,3 +45,26 @@ def test_one_host_shared_by_threads(workspace):
         assert echoes == [str(i) for i in range(24)] and all(listings)
     finally:
         host.close()
+
+
+@pytest.mark.slow
+def test_a_connection_that_carried_more_than_512_mib_still_runs_commands(workspace, tmp_path):
+    """paramiko asks for new keys itself after 512 MiB, and a channel that the host closes meanwhile
+    deadlocked its transport thread until "Key-exchange timed out" (paramiko #822). Two downloads of
+    256 MiB put the 512th MiB just before the second one's close; commands follow on the connection."""
+    size = 256 * 1024 * 1024
+    remote = Path(workspace.host.remote_dir) / "256mib.bin"
+    with open(remote, "wb") as f:
+        f.truncate(size)  # zeros the host reads fast
+    host = Host(load_config(workspace.config).hosts[0], command_timeout=20)
+    files = SshFiles(host, read_timeout=20)
+    try:
+        for turn in range(2):
+            local = tmp_path / f"copy{turn}"
+            assert files._download_file(str(remote), local, FileFacts(size), lambda n: None, None)
+            assert local.stat().st_size == size
+            local.unlink()
+        assert [host.run(f"echo {i}").stdout for i in range(5)] == [f"{i}\n" for i in range(5)]
+    finally:
+        host.close()
+        remote.unlink()
