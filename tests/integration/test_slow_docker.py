@@ -72,15 +72,19 @@ def assert_completed_and_downloaded(api: CosmosAPI, workspace: Workspace, run_id
 
 def test_a_container_docker_is_too_slow_to_inspect_is_unknown_and_its_run_completes(tmp_path, gpu_host, sample_video):
     """Injects: `docker inspect` takes 11 s (listing stays fast) while a run computes, with
-    `lost_after_seconds` 0. The probe reports the listed container unknown, not gone; three forced
-    syncs (enough, before the fix, to note it gone, fail it and remove its container) leave the run
-    running, never noted missing, its container in place and the host reachable, with docker named
-    slow. Once inspect is fast again, the run completes and its output arrives identical."""
+    `lost_after_seconds` 0, and a cancelled run's container waits to be cleaned up. The probe reports
+    the listed container unknown, not gone; three forced syncs (enough, before the fix, to note it
+    gone, fail it and remove its container) leave the run running, never noted missing, its container
+    in place and the host reachable, with docker named slow. Once inspect is fast again, clean-up
+    removes the cancelled run's container and never the live one's, and the run completes with its
+    output identical."""
     workspace = slow_workspace(tmp_path, gpu_host, INSPECT_PROBE_TIMEOUT)
     api = workspace.api()
     try:
         run_id = start(api, "computing while docker is slow [sleep=40]", sample_video)["id"]
         sync_until(api, run_id, lambda r: r["status"] == "running", what="the run to hold its GPU")
+        settled_id = start(api, "cancelled, its container to clean up", sample_video)["id"]
+        assert api.cancel(settled_id)["status"] == "cancelled"  # its container is stopped, not removed
         stored = api.repo.stored_run(run_id)
         target = ProbeTarget(run_id, stored.remote_run_dir, remote_files("inference", RunStatus.COMPLETED))
         with gpu_host.slow_docker(SLOW_INSPECT, "inspect"):
@@ -94,6 +98,10 @@ def test_a_container_docker_is_too_slow_to_inspect_is_unknown_and_its_run_comple
                 assert report.probed == ["gpu1"] and not report.unreachable, report
                 assert "docker" in report.slow["gpu1"] and "inspect" in report.slow["gpu1"], report
         assert api.repo.host_state("gpu1").last_error is None  # it answered each time: no back-off
+        wait_until(lambda: api.sync(Refresh.FORCE) and api.repo.stored_run(settled_id).container_removed, 30,
+                   "the cancelled run's container to be cleaned up")
+        assert container_status(gpu_host, settled_id) == ""
+        assert container_status(gpu_host, run_id) in ("running", "exited")
         assert_completed_and_downloaded(api, workspace, run_id)
     finally:
         api.close()
