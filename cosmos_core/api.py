@@ -379,6 +379,11 @@ class CosmosAPI:
     def unreachable(self) -> dict[str, str]:
         return dict(self.last_sync.unreachable)
 
+    @property
+    def slow(self) -> dict[str, str]:
+        """Hosts that answered the last sync but whose engine was too slow to say everything (docker)."""
+        return dict(self.last_sync.slow)
+
     def _note_unreachable(self) -> None:
         self.last_sync = self.repo.last_report
 

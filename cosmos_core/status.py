@@ -80,8 +80,11 @@ def decide(run: RunFacts, seen: Observation, now: float, lost_after: float) -> T
 
     A pending or uploading run must only be passed in when the process that was
     launching it is known to be gone: then its job, if any, decides.
+
+    A job the engine did not answer for in time (UNKNOWN) decides nothing: it is
+    not gone, and whatever its log says, it may still be running.
     """
-    if run.status.is_terminal():
+    if run.status.is_terminal() or seen.state is JobState.UNKNOWN:
         return None
     if run.status in (RunStatus.PENDING, RunStatus.UPLOADING):  # an orphaned launch
         if seen.state is JobState.GONE:

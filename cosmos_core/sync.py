@@ -39,6 +39,7 @@ ProgressListener = Callable[[str, int, int], None]  # run id, bytes done, bytes 
 class SyncReport:
     probed: list[str] = field(default_factory=list)
     unreachable: dict[str, str] = field(default_factory=dict)  # host -> reason
+    slow: dict[str, str] = field(default_factory=dict)  # host -> what its engine was too slow to answer
     transitions: int = 0
     downloads_done: int = 0
 
@@ -90,8 +91,10 @@ class LazySync:
                 report.unreachable[host] = str(exc)
                 self.repo.record_host(host, str(exc))
                 continue
-            self.repo.record_host(host, None)
+            self.repo.record_host(host, None)  # it answered, even if its docker was slow: no back-off
             report.probed.append(host)
+            if result.slow:
+                report.slow[host] = result.slow
             self._apply(asked[host][0], result, report)
 
     def _question(self, host: str, runs: list[Run], force: bool,

@@ -408,8 +408,14 @@ class TestHost:
         )
         shim = Path(self.docker_cmd)
         shim.parent.mkdir()
+        slow = shlex.quote(str(self._slow_file))
         shim.write_text(
             "#!/bin/sh\n"
+            # A slow daemon (see slow_docker): "SECONDS COMMAND..." in the file delays those commands
+            # of SSH sessions (the product's), never this machine's own calls (the tests' checks).
+            f'if [ -n "${{SSH_CONNECTION:-}}" ] && read -r secs cmds 2>/dev/null < {slow}; then\n'
+            '  case " $cmds " in *" $1 "*|" all ") sleep "$secs" ;; esac\n'
+            "fi\n"
             f"export CONTAINERS_CONF={shlex.quote(str(state / 'containers.conf'))}"
             f" CONTAINERS_STORAGE_CONF={shlex.quote(str(state / 'storage.conf'))}\n"
             f'exec {PODMAN} "$@"\n'
@@ -437,6 +443,20 @@ class TestHost:
             return []
         matches = (re.match(r"-c \+(\d+) -- (.*)$", call) for call in calls)
         return [int(m.group(1)) - 1 for m in matches if m and path_substring in m.group(2)]
+
+    @property
+    def _slow_file(self) -> Path:
+        return self.root / "bin" / "docker-slow"
+
+    @contextmanager
+    def slow_docker(self, seconds: float, *commands: str) -> Iterator[None]:
+        """A slow Docker daemon: while inside, each docker command run over SSH whose first argument is
+        one of `commands` ("inspect", "ps", ...; none: every command) first waits `seconds`."""
+        self._slow_file.write_text(f"{seconds} {' '.join(commands) or 'all'}\n")
+        try:
+            yield
+        finally:
+            self._slow_file.unlink(missing_ok=True)
 
     def docker(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run the docker shim locally (same podman state as SSH sessions)."""

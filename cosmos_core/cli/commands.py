@@ -88,6 +88,9 @@ def _out_table(args: argparse.Namespace, data: list[dict], table: Table, empty: 
 def _warn_unreachable(api: CosmosAPI) -> None:
     for host, reason in api.unreachable.items():
         print(f"warning: host {host} unreachable, showing stored state: {' '.join(reason.split())}", file=sys.stderr)
+    for host, reason in api.slow.items():
+        print(f"warning: host {host}: {' '.join(reason.split())}; its runs not answered for stay as they were",
+              file=sys.stderr)
 
 
 def cmd_hosts(api: CosmosAPI, args: argparse.Namespace) -> int:

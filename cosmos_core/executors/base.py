@@ -38,6 +38,7 @@ class JobState(enum.StrEnum):
     RUNNING = "running"
     FINISHED = "finished"  # ended; `exit_code` is its own
     GONE = "gone"  # the engine knows no such job (never started, removed, forgotten)
+    UNKNOWN = "unknown"  # the engine did not say in time (a slow docker daemon): never taken for gone
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Observation:
 class ProbeReport:
     observations: Mapping[str, Observation]
     cleaned: tuple[str, ...] = ()  # run ids whose job the engine no longer keeps (removed on request)
+    slow: str = ""  # what the engine was too slow to answer within the probe, for the user ("" when nothing)
 
 
 class Shell(Protocol):

@@ -61,7 +61,7 @@ class DockerExecutor(ShellExecutor):
         return container_id[0]
 
     def probe(self, targets: Sequence[ProbeTarget], cleanup: Sequence[str] = ()) -> ProbeReport:
-        script = build_probe_script(self.config.docker, targets, cleanup, self.queue)
+        script = build_probe_script(self.config.docker, targets, cleanup, self.queue, probe_timeout=self.probe_timeout)
         answer = self.shell.run("bash -s", stdin=script, timeout=self.probe_timeout).stdout
         return parse_probe_output(answer, targets)
 

@@ -12,6 +12,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import time
 import tomllib
 import uuid
 from pathlib import Path
@@ -222,6 +223,25 @@ def test_each_exec_is_one_logged_session(gpu_host: TestHost) -> None:
             assert gpu_host.count_exec_sessions() == expected
     finally:
         client.close()
+
+
+def test_a_slow_docker_delays_the_chosen_commands_of_ssh_sessions_only(gpu_host: TestHost) -> None:
+    """`slow_docker(S, "inspect")`: `docker inspect` over SSH waits S seconds first, `docker ps` over SSH
+    and this machine's own `docker inspect` do not; once left, nothing waits."""
+
+    def seconds(command: str) -> float:
+        began = time.monotonic()
+        assert gpu_host.ssh_run(command).returncode == 0
+        return time.monotonic() - began
+
+    inspect = f"docker image inspect --format '{{{{.Id}}}}' {shlex.quote(gpu_host.image)}"
+    with gpu_host.slow_docker(1.5, "image"):
+        assert seconds(inspect) >= 1.5
+        assert seconds("docker ps -q") < 1.5
+        began = time.monotonic()
+        gpu_host.docker("image", "inspect", gpu_host.image)
+        assert time.monotonic() - began < 1.5
+    assert seconds(inspect) < 1.5
 
 
 def test_sftp_opens_are_counted(gpu_host: TestHost, sample_video: Path) -> None:

@@ -285,3 +285,38 @@ def test_a_run_in_the_hosts_gpu_queue_shows_its_place_then_its_gpus():
                      Observation(state=JobState.RUNNING, gpus="0,1"), NOW, LOST)
     assert started.fields == {"status": "running", "started_at": NOW, "queue_position": None, "gpus": "0,1",
                               "progress": None}
+
+
+# -- a job the engine did not answer for in time (a slow docker daemon) ------------------------------
+
+
+def unknown(marker=None, files=None, stage="", counter="", gpus=None, queue_position=None):
+    return Observation(JobState.UNKNOWN, reason="docker did not answer about its container in time",
+                       marker_exit=marker, files=files or {}, stage_line=stage, counter_line=counter,
+                       reason_lines=("Traceback (most recent call last):",), gpus=gpus, queue_position=queue_position)
+
+
+@given(status=st.sampled_from(list(RunStatus)), missing=st.one_of(st.none(), st.floats(0, NOW)),
+       marker=st.one_of(st.none(), st.integers(0, 255)), with_output=st.booleans(),
+       lost_after=st.floats(0, LOST), now=st.floats(NOW, NOW + 10 * LOST), gpus=st.sampled_from([None, "0", "0,1"]),
+       place=st.one_of(st.none(), st.integers(1, 9)))
+def test_a_job_not_answered_for_decides_nothing_however_long_it_has_been_missing(status, missing, marker, with_output,
+                                                                                 lost_after, now, gpus, place):
+    """Unknown is never gone: no status, no failure after lost_after (not even 0 s), and no field moves
+    (missing_since is neither set nor cleared; a marker in the log decides nothing: it may still run)."""
+    seen = unknown(marker, OUTPUT if with_output else None, "stage", " 10%|", gpus, place)
+    assert decide(run(status, missing, progress="step 1/9", queue_position=1), seen, now, lost_after) is None
+
+
+@pytest.mark.parametrize("status", [RunStatus.PENDING, RunStatus.UPLOADING])
+def test_an_orphaned_launch_whose_job_is_not_answered_for_waits(status):
+    assert decide(run(status), unknown(), NOW, 0.0) is None
+
+
+def test_a_run_missing_then_not_answered_for_then_gone_fails_on_the_first_time_it_is_gone_again():
+    """The time it was first seen gone still counts: unknown in between neither resets nor fails it."""
+    noted = decide(run(), seen(None), NOW, LOST)
+    assert noted is not None and noted.fields == {"missing_since": NOW}
+    assert decide(run(missing_since=NOW), unknown(), NOW + LOST + 1, LOST) is None
+    failed = decide(run(missing_since=NOW), seen(None), NOW + LOST + 2, LOST)
+    assert failed is not None and failed.status is RunStatus.FAILED

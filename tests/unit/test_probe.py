@@ -2,11 +2,12 @@
 
 import subprocess
 import textwrap
+import time
 
 import pytest
 
 from cosmos_core.executors.base import FileFacts, JobState, ProbeError, ProbeTarget
-from cosmos_core.executors.docker_probe import build_probe_script, parse_probe_output
+from cosmos_core.executors.docker_probe import KILL_GRACE_SHARE, build_probe_script, docker_budget, parse_probe_output
 from cosmos_core.executors.run_probe import build_facts_script, parse_facts_output
 
 FILES = ("outputs/output.mp4", "run.log")
@@ -43,8 +44,8 @@ def make_run(root, run_id, log, output=None):
     return ProbeTarget(run_id, str(run_dir), FILES)
 
 
-def run_probe(docker, targets, remove=()):
-    script = build_probe_script([str(docker)], targets, remove)
+def run_probe(docker, targets, remove=(), probe_timeout=15.0):
+    script = build_probe_script([str(docker)], targets, remove, probe_timeout=probe_timeout)
     result = subprocess.run(["bash", "-s"], input=script, capture_output=True, text=True, check=True)
     return parse_probe_output("login banner noise\n" + result.stdout, targets)
 
@@ -181,3 +182,101 @@ def test_a_symlinked_output_is_reported_as_a_link_never_followed(tmp_path, fake_
 def test_a_running_container_is_queued_until_its_script_holds_gpus(tmp_path, fake_docker, log, state, reason, gpus):
     seen = run_probe(fake_docker, [make_run(tmp_path, "rs_run", log)]).observations["rs_run"]
     assert (seen.state, seen.reason, seen.gpus) == (state, reason, gpus)
+
+
+# -- a slow daemon: the docker calls of one probe share a budget ------------------------------------
+
+PROBE_TIMEOUT = 2.0  # its docker budget: 1.2 s
+SLOW = 3.0  # longer than the whole probe timeout
+
+
+def slow_docker(tmp_path, **delays):
+    """The fake docker above, waiting `delays[command]` seconds before that command ("inspect_fails":
+    inspect answers at once with an error and no line, as for a container that vanished)."""
+    script = tmp_path / "slow-docker"
+    waits = "".join(f"  {command}) sleep {seconds} ;;\n" for command, seconds in delays.items()
+                    if command != "inspect_fails")
+    fails = 'if [ "$1" = inspect ]; then echo "$*" >> "$(dirname "$0")/calls"; exit 1; fi\n' \
+        if "inspect_fails" in delays else ""
+    script.write_text(f'#!/bin/bash\ncase "$1" in\n{waits}esac\n{fails}exec {tmp_path / "docker"} "$@"\n')
+    script.chmod(0o755)
+    return script
+
+
+def calls(tmp_path):
+    path = tmp_path / "calls"
+    return [c.split()[0] for c in path.read_text().splitlines()] if path.exists() else []
+
+
+def slow_runs(tmp_path):
+    """rs_run (running, its container listed) and rs_gone (no container listed)."""
+    return [make_run(tmp_path, "rs_run", "[COSMOS_GPUS] 0\nstep 1\n"),
+            make_run(tmp_path, "rs_gone", "x\n")]
+
+
+def timed_probe(docker, targets, remove=()):
+    began = time.monotonic()
+    report = run_probe(docker, targets, remove, probe_timeout=PROBE_TIMEOUT)
+    return report, time.monotonic() - began
+
+
+def test_a_container_listed_but_not_inspected_in_time_is_unknown_never_gone(tmp_path, fake_docker):
+    """inspect overruns the budget: the listed container is UNKNOWN, the one docker did not list is
+    gone, and the removal that had no time left is not tried."""
+    report, seconds = timed_probe(slow_docker(tmp_path, inspect=SLOW), slow_runs(tmp_path), remove=["rs_done"])
+    run, gone = report.observations["rs_run"], report.observations["rs_gone"]
+    assert run.state is JobState.UNKNOWN and run.reason == "docker did not answer about its container in time"
+    assert run.gpus == "0" and run.files == {}  # not done: the run-dir part reads it as still running
+    assert gone.state is JobState.GONE
+    assert report.cleaned == ()  # rs_done's container was listed: kept until a probe has time to remove it
+    assert report.slow == "docker is slow: `docker inspect`, `docker rm` did not answer within 1.2 s"
+    assert calls(tmp_path) == ["ps"]  # the killed inspect logs nothing, rm never ran
+    assert seconds < PROBE_TIMEOUT
+
+
+def test_a_listing_not_answered_in_time_leaves_every_run_unknown_and_removes_nothing(tmp_path, fake_docker):
+    report, seconds = timed_probe(slow_docker(tmp_path, ps=SLOW), slow_runs(tmp_path), remove=["never-existed"])
+    assert {seen.state for seen in report.observations.values()} == {JobState.UNKNOWN}
+    assert report.cleaned == ()  # nothing listed: not even a run docker never knew counts as removed
+    assert report.slow == "docker is slow: `docker ps` did not answer within 1.2 s"
+    assert calls(tmp_path) == []
+    assert seconds < PROBE_TIMEOUT
+
+
+def test_the_docker_calls_of_one_probe_share_one_budget(tmp_path, fake_docker):
+    """ps and inspect each fit in the budget alone, not together: inspect is cut at what ps left."""
+    report, seconds = timed_probe(slow_docker(tmp_path, ps=0.8, inspect=0.8), slow_runs(tmp_path))
+    assert report.observations["rs_run"].state is JobState.UNKNOWN
+    assert report.slow.startswith("docker is slow: `docker inspect` did not answer")
+    assert seconds < PROBE_TIMEOUT
+
+
+def test_a_removal_not_answered_in_time_is_tried_again_later(tmp_path, fake_docker):
+    report, _ = timed_probe(slow_docker(tmp_path, rm=SLOW), slow_runs(tmp_path), remove=["rs_done", "gone-already"])
+    assert report.observations["rs_run"].state is JobState.RUNNING
+    assert report.cleaned == ("gone-already",)  # rs_done's container stays marked for removal
+    assert report.slow == "docker is slow: `docker rm` did not answer within 1.2 s"
+
+
+def test_an_inspect_that_fails_at_once_leaves_the_container_unknown_without_calling_docker_slow(
+        tmp_path, fake_docker):
+    report, _ = timed_probe(slow_docker(tmp_path, inspect_fails=0), slow_runs(tmp_path))
+    assert report.observations["rs_run"].state is JobState.UNKNOWN
+    assert report.observations["rs_gone"].state is JobState.GONE
+    assert report.slow == ""
+
+
+def test_a_docker_that_answers_in_time_is_not_slow(tmp_path, fake_docker):
+    report, _ = timed_probe(slow_docker(tmp_path, ps=0.1, inspect=0.1), slow_runs(tmp_path))
+    assert report.observations["rs_run"].state is JobState.RUNNING and report.slow == ""
+
+
+@pytest.mark.parametrize("probe_timeout", [0.5, 1, 2, 3, 4, 15, 60, 3600])
+def test_the_docker_budget_and_the_kill_grace_stay_below_the_probe_timeout(probe_timeout):
+    """Budget plus the grace of the call killed at its end leaves time for SSH: never a timeout."""
+    assert 0 < docker_budget(probe_timeout) + probe_timeout * KILL_GRACE_SHARE <= 0.7 * probe_timeout
+
+
+def test_the_budget_and_grace_reach_the_script():
+    script = build_probe_script(["docker"], [ProbeTarget("rs_1", "/r", FILES)], probe_timeout=15)
+    assert "%(budget_ms)d" not in script and " 9000 - " in script and "timeout -k 1.500 " in script
