@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import stat
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from cosmos_core.ssh.transfer import (
     DownloadError,
     DownloadRecorder,
     download_file,
+    hash_command,
     make_dirs,
     stream_command,
     stream_fetch,
@@ -69,18 +69,9 @@ class SshFiles:
     def download(self, run_dir: str, files: Mapping[str, FileFacts], local_dir: Path,
                  recorder: DownloadRecorder, deadline: float | None) -> bool:
         def download_one(name: str, local: Path, facts: FileFacts, progress: Callable[[int], None]) -> bool:
-            remote = f"{run_dir}/{name}"
-            self._refuse_symlink(remote, name)
-            return self._download_file(remote, local, facts, progress, deadline)
+            return self._download_file(f"{run_dir}/{name}", local, facts, progress, deadline)
 
         return download_all(files, local_dir, recorder, download_one)
-
-    def _refuse_symlink(self, remote: str, name: str) -> None:
-        """The file may have become a symlink since the probe saw it: a symlink is never followed (it
-        may lead out of the run's dir)."""
-        with self.host.sftp_session(f"checking {name}", timeout=self.read_timeout) as sftp:
-            if stat.S_ISLNK(sftp.lstat(remote).st_mode or 0):
-                raise DownloadError(FileFacts(0, symlink_to=sftp.readlink(remote)).refusal(name))
 
     def _download_file(self, remote: str, local: Path, facts: FileFacts, progress: Callable[[int], None],
                        deadline: float | None) -> bool:
@@ -121,13 +112,6 @@ def _check_checkout(sftp: paramiko.SFTPClient, checkout: str, checkout_name: str
     except FileNotFoundError:
         raise SubmitError(f"remote_dir {checkout} does not exist on host {host_name} "
                           f"(it must be the {checkout_name} checkout)") from None
-
-
-def hash_command(path: str) -> str:
-    """The host's sha256 of a file: OpenSSL's where installed (several times faster than coreutils'
-    `sha256sum` on CPUs with SHA instructions), else `sha256sum`; both print the digest first."""
-    quoted = shlex.quote(path)
-    return f"openssl dgst -sha256 -r -- {quoted} 2>/dev/null || sha256sum -- {quoted}"
 
 
 class _RemoteHashes:

@@ -94,7 +94,22 @@ def stream_fetch(start: Callable[[int], Started], remote_path: str, size: int, o
 
 def stream_command(remote_path: str, offset: int, size: int) -> str:
     """The shell command that writes bytes `offset`..`size` of a file (a file grown since stops there)."""
-    return f"tail -c +{offset + 1} -- {shlex.quote(remote_path)} | head -c {size - offset}"
+    quoted = shlex.quote(remote_path)
+    return f"{_refuse_symlink(quoted)}tail -c +{offset + 1} -- {quoted} | head -c {size - offset}"
+
+
+def hash_command(remote_path: str) -> str:
+    """The shell command that prints a file's sha256 first: OpenSSL's where installed (several times
+    faster than coreutils' `sha256sum` on CPUs with SHA instructions), else `sha256sum`."""
+    quoted = shlex.quote(remote_path)
+    return f"{_refuse_symlink(quoted)}openssl dgst -sha256 -r -- {quoted} 2>/dev/null || sha256sum -- {quoted}"
+
+
+def _refuse_symlink(quoted: str) -> str:
+    """A shell guard that fails (exit 3, "symlink to TARGET" on stderr) when the path is a symlink:
+    the file may have become one since the probe saw it, and what it leads to (maybe out of the run's
+    directory) is never read."""
+    return f"if [ -L {quoted} ]; then printf 'symlink to %s\\n' \"$(readlink -- {quoted})\" >&2; exit 3; fi; "
 
 
 def download_file(fetch: Fetch, remote_path: str, local_path: Path, size: int, remote_sha256: Callable[[], str],

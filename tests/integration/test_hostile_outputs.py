@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +21,7 @@ import pytest
 
 from cosmos_core.api import CosmosAPI, Refresh
 from cosmos_core.sync import MAX_DOWNLOAD_ATTEMPTS
-from tests.hostkit import wait_until
+from tests.hostkit import TestHost, wait_until
 from tests.integration.test_sync import settled, sha256, start, sync_until
 from tests.workspace import Workspace
 
@@ -101,26 +99,26 @@ def test_an_output_symlinked_to_a_big_file_is_refused_without_reading_it(api, wo
 
 
 @contextmanager
-def rewritten_all_the_time(path: Path) -> Iterator[None]:
-    """A process on the host writes new bytes over `path` (same size) over and over, until the block ends;
-    the block starts once the first new bytes are written (a busy machine starts the writer slowly)."""
-    loop = (f"import os\nf = os.open({str(path)!r}, os.O_WRONLY)\nos.pwrite(f, os.urandom(4096), 0)\n"
-            "print('writing', flush=True)\nwhile True: os.pwrite(f, os.urandom(4096), 0)\n")
-    writer = subprocess.Popen([sys.executable, "-c", loop], stdout=subprocess.PIPE, text=True)
+def hashes_that_never_match(host: TestHost) -> Iterator[None]:
+    """Until the block ends, the host's `openssl` and `sha256sum` (first on its SSH sessions' PATH) print
+    a digest no file has: as if the file changed between the host's hash and the transfer, every time
+    (a writer racing the download cannot promise that on a busy machine)."""
+    tools = [Path(host.docker_cmd).with_name(name) for name in ("openssl", "sha256sum")]
+    for tool in tools:
+        tool.write_text(f"#!/bin/sh\necho {'0' * 64} \"$2\"\n")
+        tool.chmod(0o755)
     try:
-        assert writer.stdout is not None and writer.stdout.readline() == "writing\n"
         yield
     finally:
-        writer.kill()
-        writer.wait(timeout=10)
+        for tool in tools:
+            tool.unlink()
 
 
 def test_a_file_that_never_verifies_fails_its_download_after_its_attempts(api, workspace, sample_video):
-    """Injects: a process on the host rewriting output.mp4 (same size, new bytes) all the time, so that no
-    download of it can match the sha256 the host gives."""
+    """Injects: the host's sha256 of output.mp4 never matches the bytes that arrive."""
     run_id = ended_run(api, workspace, sample_video)
     api.sync(Refresh.FORCE, deadline=time.monotonic())  # decided completed
-    with rewritten_all_the_time(workspace.remote_run_dir(run_id) / "outputs" / "output.mp4"):
+    with hashes_that_never_match(workspace.host):
         final = settle(api, run_id)
     assert (final["status"], final["download"]["status"]) == ("completed", "failed"), final["download"]
     assert "sha256 mismatch" in final["download"]["error"]

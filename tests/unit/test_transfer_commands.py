@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cosmos_core.executors.ssh_files import hash_command
-from cosmos_core.ssh.transfer import stream_command
+from cosmos_core.ssh.transfer import hash_command, stream_command
 
 AWKWARD_NAMES = ["output.mp4", "with space.mp4", "it's \"quoted\" $HOME `x`.mp4", "-dash.mp4", "ünï.mp4"]
 
@@ -67,3 +66,15 @@ def test_the_hash_command_prints_the_sha256_first_with_openssl_or_without(tmp_pa
 def test_the_hash_command_of_a_missing_file_fails_with_sha256sums_reason(tmp_path):
     result = sh(hash_command(str(tmp_path / "gone.mp4")), bin_with(tmp_path, "openssl", "sha256sum"))
     assert result.returncode != 0 and b"gone.mp4" in result.stderr and result.stdout == b""
+
+
+@pytest.mark.parametrize("command", [lambda p: stream_command(p, 0, 10), hash_command], ids=["stream", "hash"])
+def test_a_symlink_is_refused_without_reading_what_it_leads_to(tmp_path, command):
+    target = tmp_path / "host-file"
+    target.write_bytes(b"secret")
+    os.utime(target, (0, target.stat().st_mtime))  # atime before mtime: a read would move it (relatime)
+    (tmp_path / "output.mp4").symlink_to(target)
+    result = sh(command(str(tmp_path / "output.mp4")))
+    assert (result.returncode, result.stdout) == (3, b"")
+    assert result.stderr.decode() == f"symlink to {target}\n"
+    assert target.stat().st_atime == 0
