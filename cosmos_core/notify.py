@@ -20,11 +20,10 @@ import logging
 import os
 import secrets
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.error import HTTPError, URLError
 
 import peewee as pw
 
@@ -93,14 +92,16 @@ class WebhookError(Exception):
 
 def post(url: str, payload: dict, timeout: float) -> None:
     """POST `payload` as JSON; a 2xx answer is success."""
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST", headers={
+    from urllib.request import Request, urlopen  # here: 40 ms of every command's start-up otherwise
+
+    request = Request(url, data=json.dumps(payload).encode(), method="POST", headers={
         "Content-Type": "application/json", "User-Agent": "cosmos-run-dashboard"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http(s) checked by config)
+        with urlopen(request, timeout=timeout) as response:  # noqa: S310 (http(s) checked by config)
             response.read(4096)
-    except urllib.error.HTTPError as exc:
+    except HTTPError as exc:
         raise WebhookError(f"the webhook answered HTTP {exc.code} {exc.reason}") from exc
-    except urllib.error.URLError as exc:
+    except URLError as exc:
         raise WebhookError(f"the webhook could not be reached: {exc.reason}") from exc
     except (OSError, ValueError) as exc:  # a timeout while reading, a reset connection, a bad answer
         raise WebhookError(f"the webhook post failed: {type(exc).__name__}: {exc}") from exc

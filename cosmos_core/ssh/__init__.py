@@ -1,2 +1,2 @@
-"""SSH: the paramiko connection to a GPU host, file transfers (SFTP and OpenSSH's own client), host
-keys as OpenSSH writes them, and adding a host."""
+"""SSH: the paramiko connection to a GPU host, file transfers, host keys as OpenSSH writes them, and
+adding a host."""
