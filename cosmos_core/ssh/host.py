@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from typing import Any
 
 import paramiko
 
@@ -231,7 +232,7 @@ class Host:
             client.connect(
                 c.hostname, port=c.port, username=c.user, key_filename=str(c.key_file),
                 timeout=wait, banner_timeout=wait, auth_timeout=wait, channel_timeout=wait,
-                look_for_keys=False, allow_agent=False,
+                look_for_keys=False, allow_agent=False, transport_factory=_transport,
             )  # fmt: skip
         except RemoteError:
             client.close()
@@ -259,6 +260,16 @@ class Host:
         transport.packetizer.REKEY_BYTES = transport.packetizer.REKEY_PACKETS = PARAMIKO_REKEY_LIMIT
         log.debug("%s: connected in %.2f s", self.label, time.monotonic() - began)
         return client
+
+
+def _transport(*args: Any, **kwargs: Any) -> paramiko.Transport:
+    """paramiko's transport, asking for AES-GCM first: its cryptography costs this process about a
+    third less CPU than paramiko's first choice (AES-CTR with HMAC-SHA2), which is what bounds a
+    download on a fast link; the host picks another of paramiko's ciphers if it has no GCM."""
+    transport = paramiko.Transport(*args, **kwargs)
+    options = transport.get_security_options()
+    options.ciphers = tuple(sorted(options.ciphers, key=lambda name: "-gcm@" not in name))
+    return transport
 
 
 class Started:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from cosmos_core.config import load_config
 from cosmos_core.executors.base import FileFacts
 from cosmos_core.executors.ssh_files import SshFiles
 from cosmos_core.ssh.host import Host
+from tests.hostkit import free_port, kill_tree
 
 
 def test_commands_and_sftp_reconnect_after_sshd_restarts(workspace):
@@ -68,3 +70,31 @@ def test_a_connection_that_carried_more_than_512_mib_still_runs_commands(workspa
     finally:
         host.close()
         remote.unlink()
+
+
+def test_the_connection_asks_for_aes_gcm_first(workspace):
+    host = Host(load_config(workspace.config).hosts[0])
+    try:
+        host.run("true")
+        transport = host._client.get_transport()  # the one connection the host keeps
+        assert (transport.local_cipher, transport.remote_cipher) == ("aes128-gcm@openssh.com",) * 2
+    finally:
+        host.close()
+
+
+def test_a_host_without_aes_gcm_is_still_reached(workspace, tmp_path):
+    """Injects: a second sshd of the stand-in offering AES-CTR only (as a hardened or old host might)."""
+    config = tmp_path / "sshd_config"
+    port = free_port()
+    workspace.host.write_sshd_config(config, workspace.host.hostname, port, tmp_path / "sshd.pid")
+    config.write_text(config.read_text() + "Ciphers aes128-ctr,aes256-ctr\n")
+    workspace.host.trust(workspace.host.hostname, port)
+    sshd = workspace.host.launch_sshd(config, workspace.host.hostname, port)
+    host = Host(dataclasses.replace(load_config(workspace.config).hosts[0], port=port))
+    try:
+        assert host.run("echo ctr").stdout == "ctr\n"
+        assert host._client.get_transport().remote_cipher == "aes128-ctr"
+    finally:
+        host.close()
+        kill_tree(sshd.pid)
+        sshd.wait(timeout=10)
