@@ -1,5 +1,3 @@
-import sys
+from cosmos_core.cli import console
 
-from cosmos_core.cli import main
-
-sys.exit(main())
+console()

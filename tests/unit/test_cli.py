@@ -40,9 +40,9 @@ HEAVY = ("pydantic", "peewee", "paramiko", "gradio", "cosmos_core.api", "cosmos_
 def test_help_and_completion_load_no_config_database_or_ssh_module(argv):
     """They run in every new shell that sources the completion, and at every `--help`: they stay light
     (a start-up of about 0.1 s against 0.5 s for a command that opens the database; see the benchmark)."""
-    probe = ("import runpy, sys\n"
-             f"sys.argv = ['cosmos', *{argv!r}]\n"
-             "try:\n    runpy.run_module('cosmos_core', run_name='__main__')\n"
+    probe = ("import sys\n"
+             "from cosmos_core.cli import main\n"
+             f"try:\n    main({argv!r})\n"
              "except SystemExit:\n    pass\n"
              f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} or m in {HEAVY!r}))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
