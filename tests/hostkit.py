@@ -434,6 +434,18 @@ class TestHost:
         )
         shim.chmod(0o755)
 
+    @contextmanager
+    def tool(self, name: str, script: str) -> Iterator[None]:
+        """Until the block ends, `name` in the host's SSH sessions is this shell script (first on their
+        PATH, next to the docker shim): a host whose tool misbehaves in a way the test chooses."""
+        path = Path(self.docker_cmd).with_name(name)
+        path.write_text(f"#!/bin/sh\n{script}\n")
+        path.chmod(0o755)
+        try:
+            yield
+        finally:
+            path.unlink()
+
     def tail_offsets(self, path_substring: str) -> list[int]:
         """The byte offsets (counted from 0) from which `tail -c +N` read files whose path contains
         the substring, in call order: the host's view of where each download (re)started."""

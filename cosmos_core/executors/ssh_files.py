@@ -128,8 +128,10 @@ class _RemoteHashes:
             self.running[path] = self.host.start(hash_command(path))
 
     def result(self, path: str) -> str:
-        self.start(path)
-        result = self.running.pop(path).wait()
+        started = self.running.pop(path, None)
+        if started is None or started.connection_lost:  # one started on a connection since lost: again
+            started = self.host.start(hash_command(path))
+        result = started.wait()
         digest = result.stdout.split(" ", 1)[0]
         if not result.ok or not re.fullmatch(r"[0-9a-f]{64}", digest):
             detail = (result.stderr.strip() or result.stdout.strip() or f"exit {result.exit_code}").splitlines()[0]

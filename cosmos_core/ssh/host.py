@@ -282,6 +282,12 @@ class Started:
         self.command = command
         self.began = time.monotonic()
 
+    @property
+    def connection_lost(self) -> bool:
+        """Whether the connection it runs on has closed (its answer can no longer come)."""
+        transport = self.channel.get_transport()
+        return transport is None or not transport.is_active()
+
     def read(self, size: int) -> bytes:
         """Up to `size` bytes of its output as they arrive; b"" once it is all read. A host silent
         for the command timeout is given up on (CommandTimeout), as in `wait`."""

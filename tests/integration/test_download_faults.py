@@ -151,3 +151,25 @@ def test_a_launch_killed_mid_upload_is_failed_by_the_next_sync(workspace, tmp_pa
     run = workspace.cli_json("runs")[0]
     assert run["status"] == "failed"
     assert run["error"] == "The process starting this run stopped before its job started"
+
+
+def test_a_host_hash_started_on_a_lost_connection_is_asked_again(workspace, sample_video):
+    """Injects: sshd killed and started again between two turns of one process's download, while the
+    host still hashes the file for the first turn (its sha256sum made slow). The turn that finishes
+    the file asks the new connection for the hash instead of failing on the old one's channel."""
+    workspace.config.write_text(workspace.config.read_text().replace("download_budget_seconds = 3",
+                                                                     "download_budget_seconds = 0.05"))
+    api = workspace.api()
+    slow = 'sleep 3; exec /usr/bin/sha256sum "$@"'
+    try:
+        run = finished_run(api, workspace, sample_video, f"big [size={BIG}]")
+        with workspace.host.tool("openssl", "exit 1"), workspace.host.tool("sha256sum", slow):
+            wait_until(lambda: api.get_run(run["id"])["download"]["bytes_done"] > 0, 30, "a first turn's bytes")
+            workspace.host.stop_sshd()
+            workspace.host.start_sshd()
+        api.sync(Refresh.FORCE)  # no budget: to the end of the file
+        done = api.get_run(run["id"], Refresh.NONE)
+        assert done["download"]["status"] == "done", done["download"]
+        assert hashlib.sha256(Path(done["output_path"]).read_bytes()).hexdigest() == remote_sha(workspace, run["id"])
+    finally:
+        api.close()

@@ -13,15 +13,14 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from cosmos_core.api import CosmosAPI, Refresh
 from cosmos_core.sync import MAX_DOWNLOAD_ATTEMPTS
-from tests.hostkit import TestHost, wait_until
+from tests.hostkit import wait_until
 from tests.integration.test_sync import settled, sha256, start, sync_until
 from tests.workspace import Workspace
 
@@ -98,27 +97,14 @@ def test_an_output_symlinked_to_a_big_file_is_refused_without_reading_it(api, wo
     assert "symlink" in (reason or "") and "sha256" not in reason, final
 
 
-@contextmanager
-def hashes_that_never_match(host: TestHost) -> Iterator[None]:
-    """Until the block ends, the host's `openssl` and `sha256sum` (first on its SSH sessions' PATH) print
-    a digest no file has: as if the file changed between the host's hash and the transfer, every time
-    (a writer racing the download cannot promise that on a busy machine)."""
-    tools = [Path(host.docker_cmd).with_name(name) for name in ("openssl", "sha256sum")]
-    for tool in tools:
-        tool.write_text(f"#!/bin/sh\necho {'0' * 64} \"$2\"\n")
-        tool.chmod(0o755)
-    try:
-        yield
-    finally:
-        for tool in tools:
-            tool.unlink()
-
-
 def test_a_file_that_never_verifies_fails_its_download_after_its_attempts(api, workspace, sample_video):
-    """Injects: the host's sha256 of output.mp4 never matches the bytes that arrive."""
+    """Injects: the host's sha256 of output.mp4 never matches the bytes that arrive, as if the file
+    changed between the host's hash and the transfer every time (a writer racing the download cannot
+    promise that on a busy machine)."""
     run_id = ended_run(api, workspace, sample_video)
     api.sync(Refresh.FORCE, deadline=time.monotonic())  # decided completed
-    with hashes_that_never_match(workspace.host):
+    wrong = f'echo {"0" * 64} "$2"'
+    with workspace.host.tool("openssl", wrong), workspace.host.tool("sha256sum", wrong):
         final = settle(api, run_id)
     assert (final["status"], final["download"]["status"]) == ("completed", "failed"), final["download"]
     assert "sha256 mismatch" in final["download"]["error"]
