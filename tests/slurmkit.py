@@ -530,10 +530,12 @@ class SlurmLoginHost:
 
     __test__ = False
 
-    def __init__(self, host: TestHost, cluster: SlurmCluster) -> None:
+    def __init__(self, host: TestHost, cluster: SlurmCluster, shims: Path | None = None) -> None:
+        """`shims`: a directory put first on the sessions' PATH (a test's stand-ins for Slurm's clients)."""
         if host.root == Path() or cluster.root == Path():
             raise RuntimeError("start the TestHost and the SlurmCluster first")
         self.host = host
+        self.shims = shims
         self.cluster = cluster
         self.hostname = host.hostname
         self.user = host.user
@@ -545,9 +547,11 @@ class SlurmLoginHost:
 
     @property
     def path(self) -> str:
-        """PATH of the login sessions: the TestHost's (its docker shim first),
-        with the Slurm clients' directory added if it is not on it."""
+        """PATH of the login sessions: the test's shims if any, the TestHost's (its docker shim
+        first), with the Slurm clients' directory added if it is not on it."""
         dirs = [str(Path(self.host.docker_cmd).parent), "/usr/local/sbin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+        if self.shims is not None:
+            dirs.insert(0, str(self.shims))
         for command in CLIENT_COMMANDS:
             found = shutil.which(command)
             if found is None:

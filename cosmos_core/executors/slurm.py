@@ -3,8 +3,11 @@
 The run's files go to the login node as for a Docker host (a cluster's home and
 scratch are shared with its compute nodes); `sbatch --parsable` submits a job
 script that runs the image in the foreground; one probe per sync asks `sacct` and
-`squeue` about every job at once; `scancel` cancels. Slurm keeps the jobs' records,
-so there is nothing to clean up after a run.
+`squeue` about every job at once, by id or, where no id was recorded, by the job's
+name `cosmos-<run_id>`; `scancel` cancels. Slurm keeps the jobs' records, so the
+clean-up of a settled run is only to cancel a job it still has alive (a cancel that
+failed, a start whose sbatch reply was lost): each probe does it until Slurm no
+longer lists the job.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from cosmos_core.executors.shell import RunFiles, ShellExecutor
 from cosmos_core.executors.slurm_cli import JOB_SCRIPT, cancel_command, job_script, parse_job_id, sbatch_command
 from cosmos_core.executors.slurm_probe import build_probe_script, parse_probe_output
 from cosmos_core.launcher import WORKSPACE, LaunchPlan
+from cosmos_core.ssh.host import RemoteError
 from cosmos_core.upstream.models import model
 
 
@@ -48,14 +52,13 @@ class SlurmExecutor(ShellExecutor):
         return job_id
 
     def probe(self, targets: Sequence[ProbeTarget], cleanup: Sequence[str] = ()) -> ProbeReport:
-        script = build_probe_script(targets)
-        report = parse_probe_output(self.shell.run("bash -s", stdin=script, timeout=self.probe_timeout).stdout,
-                                    targets)
-        return ProbeReport(report.observations, tuple(cleanup))  # Slurm keeps its records: nothing to remove
+        script = build_probe_script(targets, cleanup)
+        return parse_probe_output(self.shell.run("bash -s", stdin=script, timeout=self.probe_timeout).stdout,
+                                  targets)
 
     def cancel(self, run_id: str, handle: str | None) -> None:
-        if handle:
-            self.shell.run(cancel_command(handle))
+        """`scancel`; when it fails, the probes cancel the job of the now settled run."""
+        self.shell.run(cancel_command(run_id, handle))
 
     def pause_queue(self, paused: bool) -> None:
         raise SubmitError("Slurm queues its own jobs: use scontrol hold/release")
@@ -64,4 +67,11 @@ class SlurmExecutor(ShellExecutor):
         raise SubmitError("Slurm orders its own queue: use scontrol top")
 
     def cleanup(self, run_ids: Sequence[str]) -> None:
-        """Nothing to remove: a job's container ends with it, and Slurm keeps its record."""
+        """Best effort: cancel any job still alive under these runs' names (for a run that stays in the
+        database, the probes do it again until Slurm no longer lists its job)."""
+        if not run_ids:
+            return
+        try:
+            self.shell.run("; ".join(cancel_command(run_id, None) for run_id in run_ids))
+        except RemoteError:
+            pass

@@ -66,8 +66,9 @@ def parse_job_id(stdout: str) -> str | None:
     return job_id if job_id.isdigit() else None
 
 
-def cancel_command(job_id: str) -> str:
-    return shlex.join(["scancel", job_id])
+def cancel_command(run_id: str, job_id: str | None) -> str:
+    """`scancel` of the run's job: by its id, or by its name (among this user's jobs) when no id was recorded."""
+    return shlex.join(["scancel", job_id] if job_id else ["scancel", "--me", "--name", container_name(run_id)])
 
 
 def job_script(host: HostConfig, setup: ModelSetup, run_id: str, workspace: str, env: Mapping[str, str],

@@ -9,6 +9,7 @@ from cosmos_core.config import HostConfig, ModelSetup, SlurmConfig
 from cosmos_core.executors.base import JobState, ProbeError, ProbeTarget
 from cosmos_core.executors.slurm_cli import (
     ENDED_BECAUSE,
+    cancel_command,
     exit_code,
     job_script,
     observed,
@@ -109,24 +110,47 @@ def test_scontrol_one_line_records_are_read():
 
 
 FAKE_SLURM = """#!/bin/bash
-case "$(basename "$0")" in
-  sacct) printf '7|COMPLETED|0:0|None\\n8|FAILED|3:0|None\\n9|PENDING|0:0|None\\n10|RUNNING|0:0|None\\n' ;;
-  squeue) printf '9|PENDING|Resources\\n10|RUNNING|None\\n99|RUNNING|None\\n' ;;
+echo "$(basename "$0") $*" >>"$(dirname "$0")/calls"
+case "$(basename "$0") $*" in
+  *--name*) printf '14|cosmos-rs_noid_done|FAILED|3:0|None\\n' ;;
+  sacct*) printf '7|COMPLETED|0:0|None\\n8|FAILED|3:0|None\\n9|PENDING|0:0|None\\n10|RUNNING|0:0|None\\n' ;;
+  squeue*) printf '9|cosmos-rs_waiting|PENDING|Resources\\n10|cosmos-rs_running|RUNNING|None\\n'
+           printf '99|cosmos-rs_other|RUNNING|None\\n12|cosmos-rs_noid|RUNNING|None\\n'
+           printf '13|cosmos-rs_cancelled|RUNNING|None\\n15|cosmos-rs_cancelled|COMPLETING|None\\n' ;;
 esac
 """
 
 
-def run_probe(tmp_path, targets, sacct_fails=False):
+BROKEN = """#!/bin/bash
+echo "NAME $*" >>"$(dirname "$0")/calls"
+echo 'NAME: error: Socket timed out on send/recv operation' >&2
+exit 1
+"""
+
+
+def run_probe(tmp_path, targets, sacct_fails=False, settled=(), broken=()):
+    """The probe script run by bash against fake Slurm clients (each logs its calls to bin/calls);
+    those in `broken` fail as a controller that does not answer does."""
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name in ("sacct", "squeue", "scontrol"):
-        (bin_dir / name).write_text(FAKE_SLURM if not (sacct_fails and name == "sacct") else
-                                    "#!/bin/bash\necho 'accounting storage is disabled' >&2; exit 1\n")
+    bin_dir.mkdir(exist_ok=True)
+    for name in ("sacct", "squeue", "scontrol", "scancel"):
+        (bin_dir / name).write_text(FAKE_SLURM)
         (bin_dir / name).chmod(0o755)
+    if sacct_fails:
+        broken = (*broken, "sacct")
+    for name in broken:
+        (bin_dir / name).write_text(BROKEN.replace("NAME", name))
     (bin_dir / "scontrol").write_text("#!/bin/bash\necho \"JobId=$4 JobState=COMPLETED Reason=None ExitCode=0:0\"\n")
-    result = subprocess.run(["bash", "-s"], input=build_probe_script(targets), capture_output=True, text=True,
-                            env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
+    result = subprocess.run(["bash", "-s"], input=build_probe_script(targets, settled), capture_output=True,
+                            text=True, env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
+    assert "bad array subscript" not in result.stderr and "unbound variable" not in result.stderr, result.stderr
     return parse_probe_output("banner\n" + result.stdout, targets)
+
+
+def calls(tmp_path, command):
+    log = tmp_path / "bin" / "calls"
+    return [line.split(" ", 1)[1] for line in log.read_text().splitlines() if line.startswith(f"{command} ")] \
+        if log.exists() else []
 
 
 def make_run(tmp_path, run_id, job, log="step\n"):
@@ -163,3 +187,55 @@ def test_a_broken_squeue_is_reported_not_guessed(tmp_path):
     with pytest.raises(ProbeError, match="Slurm is not usable"):
         parse_probe_output("<cosmos-payload>\nP\tok\nP\terror\tsqueue: error: slurm_load_jobs\n</cosmos-payload>",
                            targets)
+
+
+def test_a_run_whose_job_id_was_never_recorded_is_found_by_its_jobs_name(tmp_path):
+    targets = [make_run(tmp_path, "rs_noid", None), make_run(tmp_path, "rs_noid_done", None),
+               make_run(tmp_path, "rs_never_submitted", None), make_run(tmp_path, "rs_running", "10")]
+    seen = run_probe(tmp_path, targets).observations
+    assert (seen["rs_noid"].state, seen["rs_noid"].handle) == (JobState.RUNNING, "12")
+    ended = seen["rs_noid_done"]  # gone from squeue: its accounting record, found by name, says how it ended
+    assert (ended.state, ended.exit_code, ended.handle) == (JobState.FINISHED, 3, "14") and "run.log" in ended.files
+    never = seen["rs_never_submitted"]
+    assert (never.state, never.handle) == (JobState.GONE, None)
+    assert never.reason == "Slurm has no job named cosmos-rs_never_submitted"
+    assert (seen["rs_running"].state, seen["rs_running"].handle) == (JobState.RUNNING, "10")
+    [by_name] = [c for c in calls(tmp_path, "sacct") if "--name" in c]
+    assert "-S now-7days" in by_name and "cosmos-rs_noid,cosmos-rs_noid_done,cosmos-rs_never_submitted" in by_name
+    assert "-j 10 " in next(c for c in calls(tmp_path, "sacct") if "--name" not in c)
+
+
+def test_with_every_job_id_known_sacct_is_asked_by_id_only(tmp_path):
+    run_probe(tmp_path, [make_run(tmp_path, "rs_running", "10")])
+    assert [c for c in calls(tmp_path, "sacct") if "--name" in c] == [] and calls(tmp_path, "scancel") == []
+
+
+def test_the_jobs_slurm_still_lists_for_settled_runs_are_cancelled_and_the_others_reported_clean(tmp_path):
+    odd = "rs_it's $(touch x)"
+    report = run_probe(tmp_path, [make_run(tmp_path, "rs_running", "10")], settled=["rs_cancelled", "rs_gone", odd])
+    assert calls(tmp_path, "scancel") == ["13 15"]  # both jobs under its name, completing or not
+    assert sorted(report.cleaned) == sorted(["rs_gone", odd])  # rs_cancelled: once Slurm no longer lists it
+    assert report.observations["rs_running"].state is JobState.RUNNING  # a live run's job is never touched
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_failed_scancel_leaves_the_run_to_clean_up_for_the_next_probe(tmp_path):
+    report = run_probe(tmp_path, [], settled=["rs_cancelled", "rs_gone"], broken=("scancel",))
+    assert calls(tmp_path, "scancel") == ["13 15"] and report.cleaned == ("rs_gone",)
+
+
+def test_with_squeue_broken_nothing_is_taken_for_clean(tmp_path):
+    with pytest.raises(ProbeError, match="Slurm is not usable.*Socket timed out"):
+        run_probe(tmp_path, [], settled=["rs_gone"], broken=("squeue",))
+    assert calls(tmp_path, "scancel") == []
+
+
+def test_a_probe_with_nothing_to_ask_calls_no_slurm_command(tmp_path):
+    report = run_probe(tmp_path, [])
+    assert report.observations == {} and report.cleaned == () and not (tmp_path / "bin" / "calls").exists()
+
+
+@pytest.mark.parametrize(("job", "command"), [("42", ["scancel", "42"]),
+                                              (None, ["scancel", "--me", "--name", "cosmos-rs_1"])])
+def test_a_cancel_goes_by_job_id_or_else_by_the_jobs_name(job, command):
+    assert shlex.split(cancel_command("rs_1", job)) == command
