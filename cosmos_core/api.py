@@ -19,6 +19,7 @@ from cosmos_core.records import iso_utc, prompt_to_dict, run_to_dict
 from cosmos_core.repository import DataRepository, Refresh
 from cosmos_core.ssh import onboarding
 from cosmos_core.ssh.host import RemoteError
+from cosmos_core.ssh.hostkeys import KnownHostsError
 from cosmos_core.ssh.onboarding import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, key_check_command
 from cosmos_core.starting import Starter, StartError
 from cosmos_core.status import LOG_FILE, StatusChecker
@@ -394,7 +395,8 @@ def _as_cosmos_error() -> Iterator[None]:
     """Turns the core's lookup, validation and config errors into CosmosError."""
     try:
         yield
-    except (NotFound, InvalidInput, ConfigError, ParamError, StartError, onboarding.OnboardingError) as exc:
+    except (NotFound, InvalidInput, ConfigError, ParamError, StartError, onboarding.OnboardingError,
+            KnownHostsError) as exc:
         raise CosmosError(str(exc)) from exc
 
 

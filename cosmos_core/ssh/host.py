@@ -19,7 +19,7 @@ from types import CodeType, TracebackType
 import paramiko
 
 from cosmos_core.config import HostConfig
-from cosmos_core.ssh.hostkeys import changed_key_message, fingerprint
+from cosmos_core.ssh.hostkeys import KnownHostsError, changed_key_message, fingerprint, load_known_hosts
 
 CONNECT_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 120.0
@@ -243,9 +243,9 @@ class Host:
         client = paramiko.SSHClient()
         known_hosts = str(c.known_hosts)
         try:
-            client.load_host_keys(known_hosts)
-        except FileNotFoundError:
-            pass  # every key is then unknown, and refused below
+            load_known_hosts(client.get_host_keys(), known_hosts)  # none when missing: each key then refused below
+        except (KnownHostsError, OSError) as exc:
+            raise HostKeyRejected(f"{self.label}: cannot read known_hosts: {exc}") from exc
         client.set_missing_host_key_policy(_RefuseUnknownKey(known_hosts))
         began = time.monotonic()
         log.debug("%s: connecting", self.label)

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import paramiko
 import pytest
 
+from cosmos_core.config import HostConfig
 from cosmos_core.ssh import host
 
 
@@ -57,3 +58,15 @@ def test_paramiko_logs_nothing_that_python_would_print():
 
 def test_a_deadline_that_has_passed_still_waits_a_little():
     assert 0 < host._left(time.monotonic() - 5) <= 0.01  # 0 would make paramiko not wait at all
+
+
+@pytest.mark.parametrize("text", [None, "h ssh-ed25519 not*base64\n"], ids=["a directory", "a bad line"])
+def test_a_known_hosts_it_cannot_read_refuses_the_host_in_one_line(tmp_path, text):
+    known_hosts = tmp_path / "known_hosts"
+    if text is None:
+        known_hosts.mkdir()
+    else:
+        known_hosts.write_text(text)
+    config = HostConfig("gpu1", "203.0.113.7", "u", 22, tmp_path / "key", known_hosts, "/r", "img", ("docker",), (), 1)
+    with pytest.raises(host.HostKeyRejected, match=rf"^host gpu1 \(.*\): cannot read known_hosts: .*{known_hosts}"):
+        host.Host(config).run("true")
