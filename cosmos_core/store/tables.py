@@ -15,6 +15,8 @@ import peewee as pw
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
+from cosmos_core.config_schema import database_url_problem
+
 database = pw.DatabaseProxy()
 
 BUSY_TIMEOUT_SECONDS = 30.0  # default of how long SQLite waits for another process's write lock before giving up
@@ -200,21 +202,23 @@ def connect(url: str, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> pw.
 
 
 def _open(url: str, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> pw.Database:
+    """The database at `url`, not yet connected; a URL it cannot be is a ValueError saying why."""
+    problem = database_url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
         pragmas = {**SQLITE_PRAGMAS, "busy_timeout": round(busy_timeout_seconds * 1000)}
         return pw.SqliteDatabase(str(path), pragmas=pragmas, timeout=busy_timeout_seconds)
     parts = urlparse(url)
-    if parts.scheme in ("postgresql", "postgres"):
-        return pw.PostgresqlDatabase(
-            parts.path.lstrip("/"),
-            user=unquote(parts.username or "") or None,
-            password=unquote(parts.password or "") or None,
-            host=parts.hostname,
-            port=parts.port or 5432,
-        )
-    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://...")
+    return pw.PostgresqlDatabase(
+        parts.path.lstrip("/"),
+        user=unquote(parts.username or "") or None,
+        password=unquote(parts.password or "") or None,
+        host=parts.hostname,
+        port=parts.port or 5432,
+    )
 
 
 def migrate(db: pw.Database) -> None:

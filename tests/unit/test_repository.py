@@ -7,7 +7,7 @@ import pytest
 from cosmos_core.config import SyncConfig
 from cosmos_core.lifecycle import RunStatus
 from cosmos_core.repository import DataRepository
-from cosmos_core.store import tables
+from cosmos_core.store import dbcopy, tables
 from cosmos_core.store.queries import InvalidInput, NotFound, backoff_seconds
 
 SYNC = SyncConfig(min_interval_seconds=2, lost_after_seconds=120, download_budget_seconds=3)
@@ -183,3 +183,15 @@ def test_a_failing_host_backs_off_for_every_process_until_it_answers(tmp_path):
 def test_backoff_doubles_from_the_probe_interval_up_to_a_cap():
     assert [backoff_seconds(n, 2.0) for n in (1, 2, 3, 4, 5, 6)] == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
     assert backoff_seconds(1, 0.0) == 1.0
+
+
+def test_a_database_url_with_a_bad_port_is_one_line_naming_the_port(tmp_path):
+    url = "postgresql://u:secret@h:abc/db"
+    with pytest.raises(ValueError, match=r"^has port 'abc'; a port must be a number from 1 to 65535$"):
+        tables._open(url)
+    source = f"sqlite:///{tmp_path}/cosmos.db"
+    tables.connect(source).close()
+    with pytest.raises(dbcopy.CopyError) as refused:
+        dbcopy.copy_history(source, url)
+    assert str(refused.value) == ("target database URL postgresql://u:***@h:abc/db has port 'abc'; "
+                                  "a port must be a number from 1 to 65535")
