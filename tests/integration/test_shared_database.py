@@ -16,6 +16,7 @@ import re
 import secrets
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -371,3 +372,41 @@ def test_two_installs_ending_the_same_runs_at_once_do_not_deadlock(machines, db,
     assert sum(applied) == 2, applied
     statuses = db.rows(f"SELECT id, status FROM {RUNS} ORDER BY id")
     assert statuses == [(first, "completed"), (second, "completed")]
+
+
+RECORD_FAILURES = r"""
+import sys
+from pathlib import Path
+from cosmos_core.store import tables
+from cosmos_core.config import SyncConfig
+from cosmos_core.store.queries import RunStore
+url, outputs, times = sys.argv[1:]
+tables.connect(url)
+store = RunStore(Path(outputs), SyncConfig(0.0, 120, 3))
+store.record_host("gpu1", "host gpu1: no answer")
+print("ready", flush=True)
+sys.stdin.readline()
+for _ in range(int(times)):
+    store.record_host("gpu1", "host gpu1: no answer")
+"""
+
+
+def test_two_processes_counting_a_hosts_failures_lose_none(tmp_path, db, database_url):
+    """Each process records 300 failed contacts with gpu1 at the same time as the other (after one
+    each before they start): the count is 602, none lost between a read and a write."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    processes = [subprocess.Popen([sys.executable, "-c", RECORD_FAILURES, database_url, str(tmp_path), "300"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=env) for _ in range(2)]
+    try:
+        for process in processes:
+            assert process.stdout.readline() == "ready\n", process.communicate()[1]
+        for process in processes:
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        errors = [process.communicate(timeout=120)[1] for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    assert [process.returncode for process in processes] == [0, 0], errors
+    assert db.rows("SELECT failures FROM hoststate WHERE name = %s", "gpu1") == [(602,)]

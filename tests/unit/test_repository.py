@@ -180,6 +180,16 @@ def test_a_failing_host_backs_off_for_every_process_until_it_answers(tmp_path):
     assert repo.host_state("gpu2").failures == 0 and repo.host_state("gpu2").retry_at == 0
 
 
+@pytest.mark.parametrize("interval", [0.0, 2.0, 7.5, 40.0])
+def test_the_database_counts_failures_and_backs_off_as_backoff_seconds_says(tmp_path, interval):
+    tables.connect(f"sqlite:///{tmp_path}/b.db")
+    repo = DataRepository(tmp_path / "outputs", SyncConfig(interval, 120, 3), clock=lambda: 1000.0)
+    for failures in range(1, 9):
+        repo.record_host("gpu2", "host gpu2: no answer")
+        state = repo.host_state("gpu2")
+        assert (state.failures, state.retry_at) == (failures, 1000.0 + backoff_seconds(failures, interval))
+
+
 def test_backoff_doubles_from_the_probe_interval_up_to_a_cap():
     assert [backoff_seconds(n, 2.0) for n in (1, 2, 3, 4, 5, 6)] == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
     assert backoff_seconds(1, 0.0) == 1.0
