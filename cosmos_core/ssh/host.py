@@ -73,6 +73,10 @@ class HostUnreachable(RemoteError):
     pass
 
 
+class NoAnswer(HostUnreachable):
+    """The host did not answer within the time given (connecting, or an SFTP read)."""
+
+
 class HostKeyRejected(RemoteError):
     pass
 
@@ -182,7 +186,7 @@ class Host:
                 yield sftp
             except TimeoutError as exc:
                 self.close()
-                raise HostUnreachable(f"{self.label}: no answer within {seconds:g} s while {doing}") from exc
+                raise NoAnswer(f"{self.label}: no answer within {seconds:g} s while {doing}") from exc
             except (paramiko.SSHException, EOFError, ConnectionError) as exc:
                 self.close()
                 raise HostUnreachable(f"{self.label}: connection lost while {doing}: {_reason(exc)}") from exc
@@ -269,7 +273,7 @@ class Host:
             raise RemoteError(f"{self.label}: key {c.key_file} was not accepted for user {c.user}") from exc
         except TimeoutError as exc:
             client.close()
-            raise HostUnreachable(f"{self.label}: no answer within {wait:.0f} s") from exc
+            raise NoAnswer(f"{self.label}: no answer within {wait:.0f} s") from exc
         except paramiko.ssh_exception.NoValidConnectionsError as exc:  # refused, no route: say which
             client.close()
             reasons = "; ".join(sorted({getattr(e, "strerror", None) or str(e) for e in exc.errors.values()}))

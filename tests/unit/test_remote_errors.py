@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -70,3 +71,16 @@ def test_a_known_hosts_it_cannot_read_refuses_the_host_in_one_line(tmp_path, tex
     config = HostConfig("gpu1", "203.0.113.7", "u", 22, tmp_path / "key", known_hosts, "/r", "img", ("docker",), (), 1)
     with pytest.raises(host.HostKeyRejected, match=rf"^host gpu1 \(.*\): cannot read known_hosts: .*{known_hosts}"):
         host.Host(config).run("true")
+
+
+def test_a_host_that_never_takes_the_connection_is_no_answer(tmp_path):
+    """A listening socket whose one-slot backlog is full: the next connect hears nothing until it times
+    out (NoAnswer: a timeout, for the back-off), not refused."""
+    key = tmp_path / "key"
+    key.write_text("")
+    with socket.create_server(("127.0.0.1", 0), backlog=0) as server:
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):  # fills the backlog, never accepted
+            config = HostConfig("gpu1", "127.0.0.1", "u", port, key, tmp_path / "kh", "/r", "img", ("docker",), (), 1)
+            with pytest.raises(host.NoAnswer, match=r"^host gpu1 \(.*\): no answer within 1 s$"):
+                host.Host(config, connect_timeout=1).run("true")

@@ -8,7 +8,7 @@ from cosmos_core.config import SyncConfig
 from cosmos_core.lifecycle import RunStatus
 from cosmos_core.repository import DataRepository
 from cosmos_core.store import dbcopy, tables
-from cosmos_core.store.queries import InvalidInput, NotFound, backoff_seconds
+from cosmos_core.store.queries import InvalidInput, NotFound, backoff_seconds, backoff_start
 
 SYNC = SyncConfig(min_interval_seconds=2, lost_after_seconds=120, download_budget_seconds=3)
 
@@ -190,9 +190,23 @@ def test_the_database_counts_failures_and_backs_off_as_backoff_seconds_says(tmp_
         assert (state.failures, state.retry_at) == (failures, 1000.0 + backoff_seconds(failures, interval))
 
 
-def test_backoff_doubles_from_the_probe_interval_up_to_a_cap():
+def test_backoff_doubles_from_where_it_starts_up_to_a_cap():
     assert [backoff_seconds(n, 2.0) for n in (1, 2, 3, 4, 5, 6)] == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert [backoff_seconds(n, 15.0) for n in (1, 2, 3)] == [15.0, 30.0, 30.0]
+    assert [backoff_seconds(n, 45.0) for n in (1, 2)] == [45.0, 45.0]  # never shorter than its start
     assert backoff_seconds(1, 0.0) == 1.0
+
+
+@pytest.mark.parametrize(("interval", "timeout", "timed_out", "start"), [
+    (2.0, 15.0, False, 2.0),
+    (2.0, 15.0, True, 15.0),  # a probe that timed out cost a whole probe timeout: wait at least that
+    (20.0, 15.0, True, 20.0),  # never sooner than the probe interval
+    (0.0, 3.0, True, 3.0),
+    (0.0, 3.0, False, 0.0),
+])
+def test_backoff_starts_at_the_probe_interval_or_after_a_timeout_the_probe_timeout(interval, timeout, timed_out,
+                                                                                 start):
+    assert backoff_start(SyncConfig(interval, 120, 3, timeout), timed_out) == start
 
 
 def test_a_database_url_with_a_bad_port_is_one_line_naming_the_port(tmp_path):
