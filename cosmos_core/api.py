@@ -173,6 +173,20 @@ class CosmosAPI:
                                             on_upload=on_upload, sweep_id=sweep_id)
         return self.get_run(run_id, Refresh.NONE)
 
+    def placed(self, run_id: str) -> dict:
+        """A run just started, once its host says where it stands: a run waiting in the host's GPU queue
+        has no place until its script takes its ticket, a moment after its container starts, so its host
+        is probed (no downloads) until the run has a place or has left the queue, for at most about the
+        probe timeout, and never past a failed probe."""
+        run = self._stored_run(run_id)
+        deadline = time.monotonic() + self.config.sync.probe_timeout_seconds
+        while (self._executor(run).has_gpu_queue and run.status == RunStatus.QUEUED.value
+               and run.queue_position is None and time.monotonic() < deadline):
+            if run.host in self.repo.sync(Refresh.FORCE, deadline=time.monotonic(), hosts={run.host}).unreachable:
+                break
+            run = self._stored_run(run_id)
+        return run_to_dict(run)
+
     def _starter(self) -> Starter:
         return Starter(self.repo, self.executors, self.config)
 

@@ -93,6 +93,17 @@ def test_a_queued_run_shows_its_place_and_cancels_without_ever_starting_its_mode
     assert log.read_text().rstrip().endswith("[COSMOS_COMPLETE] exit_code=143")
 
 
+def test_run_json_of_a_run_that_waits_for_the_gpu_shows_its_place(one_gpu, sample_video):
+    """`run --json` answers once the run's script has taken its ticket: queued, first in line."""
+    workspace, api = one_gpu
+    holder = start(api, "holds the GPU [sleep=30]", sample_video)
+    wait_until(lambda: api.get_run(holder["id"], Refresh.FORCE)["status"] == "running", 30,
+               "the first run to hold the GPU")
+    prompt = api.add_prompt("waits [sleep=1]", sample_video)["id"]
+    run = workspace.cli_json("run", prompt)
+    assert (run["status"], run["queue_position"], run["progress"]) == ("queued", 1, "waiting for GPUs"), run
+
+
 def test_pause_holds_the_queue_resume_releases_it_and_front_goes_first(one_gpu, sample_video):
     workspace, api = one_gpu
     api.pause_queue("gpu1")
