@@ -72,7 +72,7 @@ def test_a_queued_run_shows_its_place_and_cancels_without_ever_starting_its_mode
     waiting = [start(api, f"waits {i} [sleep=1]", sample_video) for i in (1, 2)]
     running = wait_until(lambda: (r := api.get_run(holder["id"], Refresh.FORCE))["status"] == "running" and r, 30,
                          "the first run to hold the GPU")
-    assert running["gpus"] == "0"
+    assert running["gpus"] == [0]
     second = wait_until(lambda: (r := api.get_run(waiting[1]["id"], Refresh.FORCE))["queue_position"] == 2 and r,
                         30, "the third run to show its place")
     assert second["status"] == "queued" and second["progress"] == "waiting for GPUs"

@@ -96,7 +96,7 @@ def check_shape(run: dict) -> None:
     for key in ("created_at", "started_at", "completed_at"):
         assert run[key] is None or ISO_UTC.match(run[key]), (key, run[key])
     assert (run["sweep_id"], run["queue_position"]) == (None, None)
-    assert run["gpus"] is None or isinstance(run["gpus"], str)  # set if a sync saw the run hold GPUs
+    assert run["gpus"] is None or all(isinstance(g, int) for g in run["gpus"])  # set once a sync saw it hold GPUs
 
 
 def summary(stderr: str) -> tuple[int, int]:
