@@ -21,7 +21,8 @@ def run_to_dict(run: Run) -> dict:
             "bytes_done": run.bytes_done, "bytes_total": run.bytes_total, "files": json.loads(run.files),
         },
         "output_path": run.output_path, "enhanced_text": run.enhanced_text,
-        "created_at": iso_utc(run.created_at), "started_at": iso_utc(run.started_at),
+        "created_at": iso_utc(run.created_at), "queued_at": iso_utc(run.queued_at),
+        "started_at": iso_utc(run.started_at),
         "completed_at": iso_utc(run.completed_at),
         "params": json.loads(run.params),
     }  # fmt: skip

@@ -69,7 +69,8 @@ class Run(BaseModel):
     output_path = pw.TextField(null=True)
     enhanced_text = pw.TextField(null=True)
     created_at = pw.DoubleField(index=True)
-    started_at = pw.DoubleField(null=True)
+    queued_at = pw.DoubleField(null=True)  # when its job joined the host's queue (waiting for GPUs)
+    started_at = pw.DoubleField(null=True)  # when its job got its GPUs and began
     completed_at = pw.DoubleField(null=True)
     launched_on = pw.CharField(max_length=255, null=True)  # the machine whose process started the run
     model = pw.CharField(max_length=40, default="transfer1")  # upstream.models.MODELS key
@@ -185,9 +186,17 @@ def _add_notifications_v7(db: pw.Database) -> None:
     db.create_tables([Notification])  # IF NOT EXISTS, its index too
 
 
+def _add_queued_at_v8(db: pw.Database) -> None:
+    """A queued run's started_at held when it joined the queue: that is its queued_at (once: the
+    second process finds queued_at set)."""
+    _add_columns(db, Run, Run.queued_at)
+    Run.update(queued_at=Run.started_at, started_at=None).where(
+        (Run.status == "queued") & Run.queued_at.is_null() & Run.started_at.is_null(False)).execute()
+
+
 MIGRATIONS: list[Callable[[pw.Database], None]] = [
     _create_v1, _add_launched_on_v2, _add_model_and_progress_v3, _add_indexes_and_changes_v4,
-    _add_backoff_and_leases_v5, _add_gpu_queue_and_sweeps_v6, _add_notifications_v7,
+    _add_backoff_and_leases_v5, _add_gpu_queue_and_sweeps_v6, _add_notifications_v7, _add_queued_at_v8,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -102,6 +102,12 @@ def test_run_json_of_a_run_that_waits_for_the_gpu_shows_its_place(one_gpu, sampl
     prompt = api.add_prompt("waits [sleep=1]", sample_video)["id"]
     run = workspace.cli_json("run", prompt)
     assert (run["status"], run["queue_position"], run["progress"]) == ("queued", 1, "waiting for GPUs"), run
+    assert run["queued_at"] is not None and run["started_at"] is None  # it holds no GPU yet
+    api.cancel(holder["id"])
+    started = wait_until(lambda: (r := api.get_run(run["id"], Refresh.FORCE))["status"] != "queued" and r, 30,
+                         "the run to get the GPU")
+    assert started["gpus"] == [0] and started["queued_at"] == run["queued_at"]
+    assert started["started_at"] > started["queued_at"]
 
 
 def test_pause_holds_the_queue_resume_releases_it_and_front_goes_first(one_gpu, sample_video):

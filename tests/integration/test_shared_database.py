@@ -29,7 +29,7 @@ BIG = 50 * 1024 * 1024
 LAUNCH_DIED = "The process starting this run stopped before its job started"
 RUN_KEYS = {"id", "prompt_id", "kind", "host", "parent_run_id", "model", "sweep_id", "params", "status", "progress",
             "queue_position", "gpus", "exit_code", "error", "download", "output_path", "enhanced_text",
-            "created_at", "started_at", "completed_at"}
+            "created_at", "queued_at", "started_at", "completed_at"}
 DOWNLOAD_KEYS = {"status", "error", "bytes_done", "bytes_total", "files"}
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SUMMARY = re.compile(r"synced: (\d+) change\(s\), (\d+) download\(s\) done")
@@ -93,7 +93,7 @@ def check_shape(run: dict) -> None:
     assert set(run["download"]) == DOWNLOAD_KEYS, run["download"]
     assert isinstance(run["params"], dict) and isinstance(run["download"]["files"], list)
     assert isinstance(run["download"]["bytes_done"], int) and isinstance(run["download"]["bytes_total"], int)
-    for key in ("created_at", "started_at", "completed_at"):
+    for key in ("created_at", "queued_at", "started_at", "completed_at"):
         assert run[key] is None or ISO_UTC.match(run[key]), (key, run[key])
     assert (run["sweep_id"], run["queue_position"]) == (None, None)
     assert run["gpus"] is None or all(isinstance(g, int) for g in run["gpus"])  # set once a sync saw it hold GPUs

@@ -110,13 +110,32 @@ def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path, video):
     tables.SchemaVersion.update(version=1).execute()
     db.close()
     db = tables.connect(url)
-    assert tables.SchemaVersion.get_by_id(1).version == tables.SCHEMA_VERSION == 7
+    assert tables.SchemaVersion.get_by_id(1).version == tables.SCHEMA_VERSION == 8
     assert {"launched_on", "model", "progress"} <= {c.name for c in db.get_columns("run")}
     assert {"failures", "retry_at"} <= {c.name for c in db.get_columns("hoststate")}
     assert db.table_exists("downloadlease") and db.table_exists("notification")
     old = repo.get_run("rs_old")
     assert old.launched_on is None and old.model == "transfer1" and old.progress is None
     assert repo.get_prompt(prompt.id).text == "kept"
+    db.close()
+
+
+def test_migration_8_gives_a_queued_run_its_queued_time_instead_of_a_start(tmp_path, video):
+    """Before queued_at, a queued run's started_at held when it joined the queue."""
+    url = f"sqlite:///{tmp_path}/v7.db"
+    db = tables.connect(url)
+    repo = DataRepository(tmp_path / "outputs", SYNC)
+    prompt = repo.create_prompt("queued then", video)
+    for run_id, status, at in (("rs_q", RunStatus.QUEUED, 100.0), ("rs_r", RunStatus.RUNNING, 200.0)):
+        repo.create_run(run_id, prompt.id, "inference", "gpu1", {})
+        assert repo.transition(run_id, RunStatus.PENDING, status=status.value, started_at=at)
+    db.execute_sql("ALTER TABLE run DROP COLUMN queued_at")
+    tables.SchemaVersion.update(version=7).execute()
+    db.close()
+    db = tables.connect(url)
+    tables.MIGRATIONS[7](db)  # a second process migrating at once changes nothing more
+    assert [(r.queued_at, r.started_at) for r in map(repo.find_run, ("rs_q", "rs_r"))] == [(100.0, None),
+                                                                                             (None, 200.0)]
     db.close()
 
 
