@@ -110,6 +110,25 @@ def test_run_json_of_a_run_that_waits_for_the_gpu_shows_its_place(one_gpu, sampl
     assert started["started_at"] > started["queued_at"]
 
 
+def test_front_and_delete_right_after_a_start_answer_with_the_runs_status_now(one_gpu, sample_video):
+    """`run` stores a new run as queued; a moment later its script holds the free GPU, or waits behind
+    the run holding it. `queue front` and `delete` called at once go by what the host says now, in one line."""
+    workspace, _ = one_gpu
+    text = "at once [sleep=30]"
+    prompt = workspace.cli("prompt", "add", text, "--video", str(sample_video), check=True).stdout.strip()
+    holder = workspace.cli("run", prompt, check=True).stdout.strip()
+    front = workspace.cli("queue", "front", holder)
+    assert (front.returncode, front.stderr) == (1, f"error: run {holder} is running; only a queued run can move "
+                                                   f"to the front\n"), front.stderr
+    deleted = workspace.cli("delete", holder, "--yes")
+    assert (deleted.returncode, deleted.stderr) == (1, f"error: run {holder} is running: cancel it first\n")
+    first, second = (workspace.cli("run", prompt, check=True).stdout.strip() for _ in range(2))
+    front = workspace.cli("queue", "front", second)
+    assert (front.returncode, front.stdout) == (0, f"{second}: queued, #1 in the queue of gpu1\n"), front.stderr
+    deleted = workspace.cli("delete", first, "--yes")
+    assert (deleted.returncode, deleted.stderr) == (1, f"error: run {first} is queued: cancel it first\n")
+
+
 def test_pause_holds_the_queue_resume_releases_it_and_front_goes_first(one_gpu, sample_video):
     workspace, api = one_gpu
     api.pause_queue("gpu1")
