@@ -56,7 +56,7 @@ def status_text(run: Mapping, limit: int = REASON_CHARS) -> str:
         place = f" #{run['queue_position']}" if run.get("queue_position") else ""
         return f"queued{place}" + (f" · {run['progress']}" if run["progress"] else "")
     if run["status"] == "running":
-        gpus = f" · GPUs {run['gpus']}" if run.get("gpus") else ""
+        gpus = f" · GPUs {','.join(map(str, run['gpus']))}" if run.get("gpus") else ""
         return "running" + gpus + (f" · {run['progress']}" if run["progress"] else "")
     return run["status"]
 

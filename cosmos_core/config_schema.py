@@ -15,6 +15,7 @@ import re
 import shlex
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
@@ -70,7 +71,29 @@ NotEmpty = Annotated[str, _rule(lambda v: v.strip() != "", "must not be empty")]
 HostName = Annotated[str, _pattern(r"[A-Za-z0-9_.-]+", "must match [A-Za-z0-9_.-]+")]
 Models = Annotated[list[str], _rule(lambda v: v and set(v) <= set(MODELS) and len(set(v)) == len(v),
                                     f"must list some of {', '.join(MODELS)}, each once")]
-DatabaseUrl = Annotated[str, _rule(lambda v: v.startswith(DB_SCHEMES), "must be a sqlite:/// or postgresql:// URL")]
+
+
+def database_url_problem(url: str) -> str | None:
+    """What is wrong with a database URL, said without its password; None when nothing is."""
+    if not url.startswith(DB_SCHEMES):
+        return "must be a sqlite:/// or postgresql:// URL"
+    if url.startswith("sqlite:///"):
+        return None
+    hostinfo = urlsplit(url).netloc.rpartition("@")[2]  # the password stays on the left of the last '@'
+    port = hostinfo.rpartition("]")[2].partition(":")[2]  # after an IPv6 address's brackets, if any
+    if port and not (re.fullmatch(r"[0-9]{1,5}", port) and 1 <= int(port) <= 65535):
+        return f"has port {port!r}; a port must be a number from 1 to 65535"
+    return None
+
+
+def _check_database_url(url: str) -> str:
+    problem = database_url_problem(url)
+    if problem is not None:
+        raise _problem(problem)
+    return url
+
+
+DatabaseUrl = Annotated[str, AfterValidator(_check_database_url)]
 WebhookUrl = Annotated[str, _rule(lambda v: not v or v.startswith(("http://", "https://")),
                                   "must be empty or an http:// or https:// URL")]
 Auth = Annotated[str, _rule(_is_auth, "must be empty or 'user:password'")]

@@ -52,6 +52,12 @@ SETTLED = [DownloadStatus.NONE.value, DownloadStatus.DONE.value, DownloadStatus.
 STATUSES = [s.value for s in RunStatus]  # in lifecycle order
 
 
+def entered_at(status: RunStatus) -> str:
+    """The run's field that records when its job was first found `status` (queued or running): when it
+    joined its host's queue, or when it got its GPUs and began."""
+    return "queued_at" if status is RunStatus.QUEUED else "started_at"
+
+
 @dataclass(frozen=True)
 class Transition:
     """Fields to write, applied only if the run still has status `expect`."""

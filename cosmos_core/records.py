@@ -13,17 +13,26 @@ def run_to_dict(run: Run) -> dict:
     return {
         "id": run.id, "prompt_id": run.prompt_id, "kind": run.kind, "host": run.host,
         "parent_run_id": run.parent_run_id, "model": run.model, "sweep_id": run.sweep_id,
-        "status": run.status, "progress": run.progress, "queue_position": run.queue_position, "gpus": run.gpus,
+        "status": run.status, "progress": run.progress, "queue_position": run.queue_position,
+        "gpus": gpu_indices(run.gpus),
         "exit_code": run.exit_code, "error": run.error,
         "download": {
             "status": run.download_status, "error": run.download_error,
             "bytes_done": run.bytes_done, "bytes_total": run.bytes_total, "files": json.loads(run.files),
         },
         "output_path": run.output_path, "enhanced_text": run.enhanced_text,
-        "created_at": iso_utc(run.created_at), "started_at": iso_utc(run.started_at),
+        "created_at": iso_utc(run.created_at), "queued_at": iso_utc(run.queued_at),
+        "started_at": iso_utc(run.started_at),
         "completed_at": iso_utc(run.completed_at),
         "params": json.loads(run.params),
     }  # fmt: skip
+
+
+def gpu_indices(stored: str | None) -> list[int] | None:
+    """The GPU indices a run holds, as stored ("0,1", from its script's log line); None when it holds
+    none, or the text is no list of indices."""
+    parts = [part.strip() for part in (stored or "").split(",")]
+    return [int(part) for part in parts] if all(part.isascii() and part.isdigit() for part in parts) else None
 
 
 def prompt_to_dict(prompt: Prompt) -> dict:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from cosmos_core.config import Config
 from cosmos_core.executors import Executor, JobState, SubmitError, UploadProgress
 from cosmos_core.launcher import LaunchPlan
-from cosmos_core.lifecycle import RunStatus
+from cosmos_core.lifecycle import RunStatus, entered_at
 from cosmos_core.repository import DataRepository, Refresh
 from cosmos_core.ssh.host import RemoteError
 from cosmos_core.store.queries import InvalidInput
@@ -89,7 +89,7 @@ class Starter:
         self.repo.record_host(run.host, None)  # it answered: a host that passed its last contact
         status = RunStatus.QUEUED if executor.first_state is JobState.QUEUED else RunStatus.RUNNING
         started = self.repo.transition(run.id, RunStatus.UPLOADING, status=status.value, container_id=handle,
-                                       started_at=time.time())
+                                       **{entered_at(status): time.time()})
         if not started:  # cancelled (or failed by someone else) while uploading: nothing may run
             executor.cancel(run.id, handle)
             executor.cleanup([run.id])

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cosmos_core.executors import Executor, FileFacts, JobState, Observation, ProbeReport, ProbeTarget
-from cosmos_core.lifecycle import DownloadStatus, RunStatus, Transition
+from cosmos_core.lifecycle import DownloadStatus, RunStatus, Transition, entered_at
 from cosmos_core.ssh.transfer import DownloadRecorder
 from cosmos_core.upstream.loglines import failure_reason, progress_text
 from cosmos_core.upstream.markers import parse_completion_marker as _parse_marker
@@ -90,7 +90,8 @@ def decide(run: RunFacts, seen: Observation, now: float, lost_after: float) -> T
         if seen.state is JobState.GONE:
             return _finish(run, now, RunStatus.FAILED, None, LAUNCH_DIED, seen)
         status = RunStatus.QUEUED if seen.state is JobState.QUEUED else RunStatus.RUNNING
-        return Transition(run.id, run.status, {"status": status.value, "started_at": now, "container_id": seen.handle})
+        return Transition(run.id, run.status, {"status": status.value, entered_at(status): now,
+                                               "container_id": seen.handle})
     if seen.state is JobState.QUEUED:
         return _waiting(run, seen)
     if seen.state is JobState.RUNNING:

@@ -22,7 +22,7 @@ from cosmos_core.config import SyncConfig
 from cosmos_core.executors import FileFacts, ProbeError, ProbeReport, ProbeTarget
 from cosmos_core.install import install_id
 from cosmos_core.lifecycle import DOWNLOADABLE, LAUNCHING, TERMINAL, DownloadStatus, RunStatus
-from cosmos_core.ssh.host import RemoteError
+from cosmos_core.ssh.host import CommandTimeout, NoAnswer, RemoteError
 from cosmos_core.ssh.transfer import DownloadError, LocalWriteError
 from cosmos_core.status import OUTPUT_FILE, RunFacts, StatusChecker, decide, remote_files
 from cosmos_core.store.queries import RunStore
@@ -89,7 +89,7 @@ class LazySync:
                 result = answer.result()
             except (RemoteError, ProbeError) as exc:
                 report.unreachable[host] = str(exc)
-                self.repo.record_host(host, str(exc))
+                self.repo.record_host(host, str(exc), timed_out=isinstance(exc, (CommandTimeout, NoAnswer)))
                 continue
             self.repo.record_host(host, None)  # it answered, even if its docker was slow: no back-off
             report.probed.append(host)

@@ -75,6 +75,11 @@ def _out(args: argparse.Namespace, data, plain: str) -> None:
     print(json.dumps(data, indent=2) if getattr(args, "json", False) else plain)
 
 
+def _out_run(api: CosmosAPI, args: argparse.Namespace, run: dict) -> None:
+    """A run just started: its id, or with --json the run once its host says where it stands."""
+    _out(args, api.placed(run["id"]) if args.json else run, run["id"])
+
+
 def _out_table(args: argparse.Namespace, data: list[dict], table: Table, empty: str) -> None:
     """`data` as JSON with --json, else `table` (see tables.py); with no rows, `empty` on stderr."""
     if args.json:
@@ -174,7 +179,7 @@ def cmd_run(api: CosmosAPI, args: argparse.Namespace) -> int:
     params = replace(api.default_params(args.model), **given)
     with progress_for(args.json) as progress:
         run = api.start_inference(args.prompt_id, args.host, params, on_upload=progress.upload, model_name=args.model)
-    _out(args, run, run["id"])
+    _out_run(api, args, run)
     return 0
 
 
@@ -195,14 +200,14 @@ def cmd_sweep(api: CosmosAPI, args: argparse.Namespace) -> int:
 def cmd_upscale(api: CosmosAPI, args: argparse.Namespace) -> int:
     with progress_for(args.json) as progress:
         run = api.start_upscale(args.run_id, args.weight, args.host, progress.upload)
-    _out(args, run, run["id"])
+    _out_run(api, args, run)
     return 0
 
 
 def cmd_enhance(api: CosmosAPI, args: argparse.Namespace) -> int:
     with progress_for(args.json) as progress:
         run = api.start_enhance(args.prompt_id, args.host, progress.upload)
-    _out(args, run, run["id"])
+    _out_run(api, args, run)
     return 0
 
 

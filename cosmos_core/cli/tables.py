@@ -32,7 +32,7 @@ def run_detail(run: dict) -> str:
     if run["queue_position"]:
         detail = f"#{run['queue_position']} in queue, {detail}"
     elif run["gpus"] and run["status"] == "running":
-        detail = f"GPUs {run['gpus']}, {detail}"
+        detail = f"GPUs {','.join(map(str, run['gpus']))}, {detail}"
     if download["status"] in ("pending", "downloading") and download["bytes_total"]:
         detail = f"downloading {100 * download['bytes_done'] // download['bytes_total']}%"
     elif download["status"] == "failed":

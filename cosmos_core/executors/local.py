@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from pathlib import Path
 
 from cosmos_core.executors.base import FileFacts, SubmitError, UploadProgress
@@ -26,13 +28,19 @@ class LocalShell:
         self.command_timeout = command_timeout
 
     def run(self, command: str, *, stdin: str | None = None, timeout: float | None = None) -> Result:
+        """Run `command` with bash in a process group of its own; at the timeout the whole group is
+        killed (bash and whatever it started), not bash alone."""
         seconds = timeout or self.command_timeout
-        try:
-            done = subprocess.run(["bash", "-c", command], input=stdin, capture_output=True, text=True,
-                                  errors="replace", timeout=seconds, start_new_session=True)
-        except subprocess.TimeoutExpired as exc:
-            raise CommandTimeout(f"{self.label}: command timed out after {seconds:.0f} s") from exc
-        return Result(done.returncode, done.stdout, done.stderr)
+        with subprocess.Popen(["bash", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True) as shell:
+            try:
+                stdout, stderr = shell.communicate(stdin, timeout=seconds)
+            except subprocess.TimeoutExpired as exc:
+                with suppress(ProcessLookupError):  # the group ended just now
+                    os.killpg(shell.pid, signal.SIGKILL)  # a new session's group id is bash's pid
+                shell.communicate()
+                raise CommandTimeout(f"{self.label}: command timed out after {seconds:.0f} s") from exc
+        return Result(shell.returncode, stdout, stderr)
 
     def close(self) -> None:
         pass

@@ -19,7 +19,7 @@ from typing import Any
 import paramiko
 
 from cosmos_core.config import HostConfig
-from cosmos_core.ssh.hostkeys import changed_key_message, fingerprint
+from cosmos_core.ssh.hostkeys import KnownHostsError, changed_key_message, fingerprint, load_known_hosts
 
 CONNECT_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 120.0
@@ -48,6 +48,10 @@ class RemoteError(Exception):
 
 class HostUnreachable(RemoteError):
     pass
+
+
+class NoAnswer(HostUnreachable):
+    """The host did not answer within the time given (connecting, or an SFTP read)."""
 
 
 class HostKeyRejected(RemoteError):
@@ -159,7 +163,7 @@ class Host:
                 yield sftp
             except TimeoutError as exc:
                 self.close()
-                raise HostUnreachable(f"{self.label}: no answer within {seconds:g} s while {doing}") from exc
+                raise NoAnswer(f"{self.label}: no answer within {seconds:g} s while {doing}") from exc
             except (paramiko.SSHException, EOFError, ConnectionError) as exc:
                 self.close()
                 raise HostUnreachable(f"{self.label}: connection lost while {doing}: {_reason(exc)}") from exc
@@ -220,9 +224,9 @@ class Host:
         client = paramiko.SSHClient()
         known_hosts = str(c.known_hosts)
         try:
-            client.load_host_keys(known_hosts)
-        except FileNotFoundError:
-            pass  # every key is then unknown, and refused below
+            load_known_hosts(client.get_host_keys(), known_hosts)  # none when missing: each key then refused below
+        except (KnownHostsError, OSError) as exc:
+            raise HostKeyRejected(f"{self.label}: cannot read known_hosts: {exc}") from exc
         client.set_missing_host_key_policy(_RefuseUnknownKey(known_hosts))
         began = time.monotonic()
         log.debug("%s: connecting", self.label)
@@ -246,7 +250,7 @@ class Host:
             raise RemoteError(f"{self.label}: key {c.key_file} was not accepted for user {c.user}") from exc
         except TimeoutError as exc:
             client.close()
-            raise HostUnreachable(f"{self.label}: no answer within {wait:.0f} s") from exc
+            raise NoAnswer(f"{self.label}: no answer within {wait:.0f} s") from exc
         except paramiko.ssh_exception.NoValidConnectionsError as exc:  # refused, no route: say which
             client.close()
             reasons = "; ".join(sorted({getattr(e, "strerror", None) or str(e) for e in exc.errors.values()}))

@@ -17,6 +17,7 @@ from enum import Enum
 from pathlib import Path
 
 import paramiko
+from paramiko.hostkeys import InvalidHostKey
 
 SSH_PORT = 22
 
@@ -81,14 +82,33 @@ def judge(known: paramiko.HostKeys, hostname: str, port: int, key: paramiko.PKey
     return Verdict(Trust.CHANGED, fingerprint(expected))
 
 
-def read_known_hosts(path: Path) -> paramiko.HostKeys:
+class KnownHostsError(ValueError):
+    """A known_hosts line that is not a host key; the message names the file and the line."""
+
+
+def read_known_hosts(path: Path | str) -> paramiko.HostKeys:
     """The keys a known_hosts file trusts; a missing file trusts none."""
     known = paramiko.HostKeys()
+    load_known_hosts(known, path)
+    return known
+
+
+def load_known_hosts(known: paramiko.HostKeys, path: Path | str) -> None:
+    """Add the keys a known_hosts file trusts to `known`; a missing file adds none. A line whose key
+    is not base64 is a KnownHostsError (paramiko's own error names neither the file nor the line)."""
     try:
         known.load(str(path))
     except FileNotFoundError:
         pass
-    return known
+    except InvalidHostKey as exc:
+        raise KnownHostsError(f"{path} line {_line_number(path, exc.line)}: not a known_hosts entry "
+                              f"(its key is not base64); fix or delete that line") from exc
+
+
+def _line_number(path: Path | str, line: str) -> int | str:
+    """The number of the first line of the file that reads `line` once stripped, as paramiko reads it."""
+    with open(path) as text:
+        return next((n for n, each in enumerate(text, 1) if each.strip() == line), "?")
 
 
 def changed_key_message(where: str, new: str, old: str, known_hosts: Path | str) -> str:

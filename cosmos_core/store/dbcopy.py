@@ -93,8 +93,8 @@ def _open_migrated(url: str, role: str) -> pw.Database:
         raise CopyError(f"no {role} database at {shown}")
     try:
         db = tables._open(url)
-    except ValueError:
-        raise CopyError(f"unsupported {role} database URL {shown}: use sqlite:///PATH or postgresql://...") from None
+    except ValueError as exc:
+        raise CopyError(f"{role} database URL {shown} {exc}") from None
     except OSError as exc:
         raise CopyError(f"cannot open the {role} database {shown}: {exc}") from None
     try:

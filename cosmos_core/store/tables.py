@@ -15,6 +15,8 @@ import peewee as pw
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
+from cosmos_core.config_schema import database_url_problem
+
 database = pw.DatabaseProxy()
 
 BUSY_TIMEOUT_SECONDS = 30.0  # default of how long SQLite waits for another process's write lock before giving up
@@ -67,7 +69,8 @@ class Run(BaseModel):
     output_path = pw.TextField(null=True)
     enhanced_text = pw.TextField(null=True)
     created_at = pw.DoubleField(index=True)
-    started_at = pw.DoubleField(null=True)
+    queued_at = pw.DoubleField(null=True)  # when its job joined the host's queue (waiting for GPUs)
+    started_at = pw.DoubleField(null=True)  # when its job got its GPUs and began
     completed_at = pw.DoubleField(null=True)
     launched_on = pw.CharField(max_length=255, null=True)  # the machine whose process started the run
     model = pw.CharField(max_length=40, default="transfer1")  # upstream.models.MODELS key
@@ -183,9 +186,17 @@ def _add_notifications_v7(db: pw.Database) -> None:
     db.create_tables([Notification])  # IF NOT EXISTS, its index too
 
 
+def _add_queued_at_v8(db: pw.Database) -> None:
+    """A queued run's started_at held when it joined the queue: that is its queued_at (once: the
+    second process finds queued_at set)."""
+    _add_columns(db, Run, Run.queued_at)
+    Run.update(queued_at=Run.started_at, started_at=None).where(
+        (Run.status == "queued") & Run.queued_at.is_null() & Run.started_at.is_null(False)).execute()
+
+
 MIGRATIONS: list[Callable[[pw.Database], None]] = [
     _create_v1, _add_launched_on_v2, _add_model_and_progress_v3, _add_indexes_and_changes_v4,
-    _add_backoff_and_leases_v5, _add_gpu_queue_and_sweeps_v6, _add_notifications_v7,
+    _add_backoff_and_leases_v5, _add_gpu_queue_and_sweeps_v6, _add_notifications_v7, _add_queued_at_v8,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -200,21 +211,23 @@ def connect(url: str, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> pw.
 
 
 def _open(url: str, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> pw.Database:
+    """The database at `url`, not yet connected; a URL it cannot be is a ValueError saying why."""
+    problem = database_url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
         pragmas = {**SQLITE_PRAGMAS, "busy_timeout": round(busy_timeout_seconds * 1000)}
         return pw.SqliteDatabase(str(path), pragmas=pragmas, timeout=busy_timeout_seconds)
     parts = urlparse(url)
-    if parts.scheme in ("postgresql", "postgres"):
-        return pw.PostgresqlDatabase(
-            parts.path.lstrip("/"),
-            user=unquote(parts.username or "") or None,
-            password=unquote(parts.password or "") or None,
-            host=parts.hostname,
-            port=parts.port or 5432,
-        )
-    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://...")
+    return pw.PostgresqlDatabase(
+        parts.path.lstrip("/"),
+        user=unquote(parts.username or "") or None,
+        password=unquote(parts.password or "") or None,
+        host=parts.hostname,
+        port=parts.port or 5432,
+    )
 
 
 def migrate(db: pw.Database) -> None:

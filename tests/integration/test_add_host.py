@@ -136,6 +136,13 @@ def test_bad_input_and_a_taken_name_are_refused_before_connecting(gpu_host, no_h
     assert snapshot(config_file, known_hosts) == before
 
 
+def test_a_known_hosts_line_that_is_no_key_is_one_line_naming_it(gpu_host, no_host_api, tmp_path):
+    known_hosts = tmp_path / "kh"
+    known_hosts.write_text("h ssh-ed25519 not*base64\n")
+    with pytest.raises(CosmosError, match=rf"^{known_hosts} line 1: not a known_hosts entry"):
+        no_host_api.scan_host_key(**form(gpu_host, known_hosts))
+
+
 def test_a_port_where_nothing_listens_is_one_line(gpu_host, no_host_api, tmp_path):
     with pytest.raises(CosmosError, match=r"cannot connect: Connection refused"):
         no_host_api.scan_host_key(**(form(gpu_host, tmp_path / "kh") | {"port": str(free_port())}))

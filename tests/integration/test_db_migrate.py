@@ -143,8 +143,8 @@ def test_a_database_that_cannot_be_reached_is_named_in_one_line(history, postgre
 
     result = cli(config, "db", "migrate", "--to", "mysql://root:hunter2@db/cosmos")
     assert result.returncode == 1
-    assert result.stderr == ("error: unsupported target database URL mysql://root:***@db/cosmos: "
-                             "use sqlite:///PATH or postgresql://...\n")
+    assert result.stderr == ("error: target database URL mysql://root:***@db/cosmos "
+                             "must be a sqlite:/// or postgresql:// URL\n")
 
 
 def test_a_row_postgresql_refuses_leaves_the_target_empty(history, postgres_server):

@@ -72,7 +72,7 @@ def test_a_queued_run_shows_its_place_and_cancels_without_ever_starting_its_mode
     waiting = [start(api, f"waits {i} [sleep=1]", sample_video) for i in (1, 2)]
     running = wait_until(lambda: (r := api.get_run(holder["id"], Refresh.FORCE))["status"] == "running" and r, 30,
                          "the first run to hold the GPU")
-    assert running["gpus"] == "0"
+    assert running["gpus"] == [0]
     second = wait_until(lambda: (r := api.get_run(waiting[1]["id"], Refresh.FORCE))["queue_position"] == 2 and r,
                         30, "the third run to show its place")
     assert second["status"] == "queued" and second["progress"] == "waiting for GPUs"
@@ -91,6 +91,42 @@ def test_a_queued_run_shows_its_place_and_cancels_without_ever_starting_its_mode
     assert start_order(record) == never_the_cancelled_one
     log = workspace.remote_run_dir(waiting[0]["id"]) / "run.log"
     assert log.read_text().rstrip().endswith("[COSMOS_COMPLETE] exit_code=143")
+
+
+def test_run_json_of_a_run_that_waits_for_the_gpu_shows_its_place(one_gpu, sample_video):
+    """`run --json` answers once the run's script has taken its ticket: queued, first in line."""
+    workspace, api = one_gpu
+    holder = start(api, "holds the GPU [sleep=30]", sample_video)
+    wait_until(lambda: api.get_run(holder["id"], Refresh.FORCE)["status"] == "running", 30,
+               "the first run to hold the GPU")
+    prompt = api.add_prompt("waits [sleep=1]", sample_video)["id"]
+    run = workspace.cli_json("run", prompt)
+    assert (run["status"], run["queue_position"], run["progress"]) == ("queued", 1, "waiting for GPUs"), run
+    assert run["queued_at"] is not None and run["started_at"] is None  # it holds no GPU yet
+    api.cancel(holder["id"])
+    started = wait_until(lambda: (r := api.get_run(run["id"], Refresh.FORCE))["status"] != "queued" and r, 30,
+                         "the run to get the GPU")
+    assert started["gpus"] == [0] and started["queued_at"] == run["queued_at"]
+    assert started["started_at"] > started["queued_at"]
+
+
+def test_front_and_delete_right_after_a_start_answer_with_the_runs_status_now(one_gpu, sample_video):
+    """`run` stores a new run as queued; a moment later its script holds the free GPU, or waits behind
+    the run holding it. `queue front` and `delete` called at once go by what the host says now, in one line."""
+    workspace, _ = one_gpu
+    text = "at once [sleep=30]"
+    prompt = workspace.cli("prompt", "add", text, "--video", str(sample_video), check=True).stdout.strip()
+    holder = workspace.cli("run", prompt, check=True).stdout.strip()
+    front = workspace.cli("queue", "front", holder)
+    assert (front.returncode, front.stderr) == (1, f"error: run {holder} is running; only a queued run can move "
+                                                   f"to the front\n"), front.stderr
+    deleted = workspace.cli("delete", holder, "--yes")
+    assert (deleted.returncode, deleted.stderr) == (1, f"error: run {holder} is running: cancel it first\n")
+    first, second = (workspace.cli("run", prompt, check=True).stdout.strip() for _ in range(2))
+    front = workspace.cli("queue", "front", second)
+    assert (front.returncode, front.stdout) == (0, f"{second}: queued, #1 in the queue of gpu1\n"), front.stderr
+    deleted = workspace.cli("delete", first, "--yes")
+    assert (deleted.returncode, deleted.stderr) == (1, f"error: run {first} is queued: cancel it first\n")
 
 
 def test_pause_holds_the_queue_resume_releases_it_and_front_goes_first(one_gpu, sample_video):

@@ -10,7 +10,10 @@ that nothing went over SSH.
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
 import shlex
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +22,10 @@ import pytest
 
 from cosmos_core.api import CosmosAPI, Refresh
 from cosmos_core.executors import docker_cli
+from cosmos_core.executors.local import LocalShell
 from cosmos_core.launcher import SCRIPTS_DIR
-from tests.hostkit import RUN_ARGS, TestHost, wait_until
+from cosmos_core.ssh.host import CommandTimeout
+from tests.hostkit import RUN_ARGS, TestHost, processes_mentioning, wait_until
 from tests.workspace import Workspace, write_config
 
 PROBE_TIMEOUT = 2.0  # sync.probe_timeout_seconds where a test waits for it
@@ -208,6 +213,8 @@ def test_a_hung_local_docker_costs_a_refresh_the_probe_timeout_not_more(tmp_path
         assert not report.unreachable and set(report.slow) == {"local1"}, report
         assert report.slow["local1"].startswith("docker is slow: `docker ps` did not answer"), report
         assert seconds < healthy + PROBE_TIMEOUT + 3.0
+        # No automatic probe for at least another probe timeout (the interval, 0 here, would be 1 s).
+        assert api.repo.host_state("local1").retry_at - time.time() > PROBE_TIMEOUT - 0.5
         assert api.get_run(run["id"], Refresh.NONE)["status"] == "running"
         assert api.sync(Refresh.FORCE).probed == ["local1"]
         final = sync_until(api, run["id"], settled, what="the run to complete once docker answers")
@@ -215,6 +222,18 @@ def test_a_hung_local_docker_costs_a_refresh_the_probe_timeout_not_more(tmp_path
     finally:
         api.close()
         gpu_host.docker("rm", "-f", "-t", "0", docker_cli.container_name(run["id"]), check=False)
+
+
+def test_a_local_command_that_times_out_leaves_no_process_behind(tmp_path):
+    """The command's shell starts a child and waits on it; at the timeout both go, not the shell alone."""
+    marker = f"300.{secrets.randbelow(10**9):09d}"  # a sleep of its own, found by its command line
+    try:
+        with pytest.raises(CommandTimeout, match=r"^this machine: command timed out after 1 s$"):
+            LocalShell().run(f"sleep {marker} & wait", timeout=1)
+        wait_until(lambda: not processes_mentioning(marker), 10, "the shell and its child to be gone")
+    finally:
+        for pid in processes_mentioning(marker):
+            os.kill(pid, signal.SIGKILL)
 
 
 def timed(call) -> tuple[float, object]:

@@ -1,4 +1,4 @@
-"""The SSH edge on the real sshd: reconnecting, and sharing one Host between threads."""
+"""The SSH edge on the real sshd: reconnecting, sharing one Host between threads, a broken known_hosts."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from cosmos_core.api import Refresh
 from cosmos_core.config import load_config
 from cosmos_core.executors.base import FileFacts
 from cosmos_core.executors.ssh_files import SshFiles
 from cosmos_core.ssh.host import Host
-from tests.hostkit import free_port, kill_tree
+from tests.hostkit import free_port, kill_tree, wait_until
+from tests.workspace import Workspace, write_config
 
 
 def test_commands_and_sftp_reconnect_after_sshd_restarts(workspace):
@@ -89,8 +91,8 @@ def test_a_host_without_aes_gcm_is_still_reached(workspace, tmp_path):
     workspace.host.write_sshd_config(config, workspace.host.hostname, port, tmp_path / "sshd.pid")
     config.write_text(config.read_text() + "Ciphers aes128-ctr,aes256-ctr\n")
     workspace.host.trust(workspace.host.hostname, port)
-    sshd = workspace.host.launch_sshd(config, workspace.host.hostname, port)
     host = Host(dataclasses.replace(load_config(workspace.config).hosts[0], port=port))
+    sshd = workspace.host.launch_sshd(config, workspace.host.hostname, port)
     try:
         assert host.run("echo ctr").stdout == "ctr\n"
         assert host._client.get_transport().remote_cipher == "aes128-ctr"
@@ -98,3 +100,31 @@ def test_a_host_without_aes_gcm_is_still_reached(workspace, tmp_path):
         host.close()
         kill_tree(sshd.pid)
         sshd.wait(timeout=10)
+
+
+def test_a_bad_known_hosts_line_fails_its_host_alone(tmp_path, gpu_host, sample_video):
+    """gpu2's known_hosts gets a garbage line after its run started: syncs say so in one line naming
+    the file and the line, and gpu1 (its own, good file) goes on as usual."""
+    bad = tmp_path / "known_hosts_gpu2"
+    good_lines = Path(gpu_host.known_hosts).read_text()
+    bad.write_text(good_lines)
+    hosts = (gpu_host.host_config_toml("gpu1") + "\n"
+             + gpu_host.host_config_toml("gpu2").replace(gpu_host.known_hosts, str(bad)))
+    ws = Workspace(tmp_path, write_config(tmp_path, gpu_host, hosts_toml=hosts), gpu_host)
+    api = ws.api()
+    prompt = api.add_prompt("[sleep=1] a street at night", sample_video)["id"]
+    first, second = (api.start_inference(prompt, host=h)["id"] for h in ("gpu1", "gpu2"))
+    api.close()
+    bad.write_text(good_lines + "this-host ssh-ed25519 not*base64\n")
+    where = f"{bad} line {len(good_lines.splitlines()) + 1}"
+
+    api = ws.api()  # new connections, which read known_hosts again
+    try:
+        wait_until(lambda: api.get_run(first, Refresh.FORCE)["status"] == "completed", 60, "gpu1's run to complete")
+        assert where in api.unreachable["gpu2"] and "gpu1" not in api.unreachable
+        assert api.get_run(second, Refresh.NONE)["status"] in ("queued", "running")
+    finally:
+        api.close()
+    shown = ws.cli("show", second)
+    assert shown.returncode == 0 and "Traceback" not in shown.stderr
+    assert [line for line in shown.stderr.splitlines() if where in line] == shown.stderr.splitlines()[:1]

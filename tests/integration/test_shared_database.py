@@ -16,6 +16,7 @@ import re
 import secrets
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -28,7 +29,7 @@ BIG = 50 * 1024 * 1024
 LAUNCH_DIED = "The process starting this run stopped before its job started"
 RUN_KEYS = {"id", "prompt_id", "kind", "host", "parent_run_id", "model", "sweep_id", "params", "status", "progress",
             "queue_position", "gpus", "exit_code", "error", "download", "output_path", "enhanced_text",
-            "created_at", "started_at", "completed_at"}
+            "created_at", "queued_at", "started_at", "completed_at"}
 DOWNLOAD_KEYS = {"status", "error", "bytes_done", "bytes_total", "files"}
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SUMMARY = re.compile(r"synced: (\d+) change\(s\), (\d+) download\(s\) done")
@@ -73,9 +74,7 @@ def add_prompt(machine: Install, text: str, video: Path) -> str:
 
 
 def start_run(machine: Install, prompt_id: str) -> str:
-    run = machine.cli_json("run", prompt_id)
-    assert run["status"] == "queued", run
-    return run["id"]
+    return machine.cli("run", prompt_id, check=True).stdout.strip()  # no --json: that syncs the host
 
 
 def finished_runs(machine: Install, text: str, video: Path, count: int) -> list[str]:
@@ -94,10 +93,10 @@ def check_shape(run: dict) -> None:
     assert set(run["download"]) == DOWNLOAD_KEYS, run["download"]
     assert isinstance(run["params"], dict) and isinstance(run["download"]["files"], list)
     assert isinstance(run["download"]["bytes_done"], int) and isinstance(run["download"]["bytes_total"], int)
-    for key in ("created_at", "started_at", "completed_at"):
+    for key in ("created_at", "queued_at", "started_at", "completed_at"):
         assert run[key] is None or ISO_UTC.match(run[key]), (key, run[key])
     assert (run["sweep_id"], run["queue_position"]) == (None, None)
-    assert run["gpus"] is None or isinstance(run["gpus"], str)  # set if a sync saw the run hold GPUs
+    assert run["gpus"] is None or all(isinstance(g, int) for g in run["gpus"])  # set once a sync saw it hold GPUs
 
 
 def summary(stderr: str) -> tuple[int, int]:
@@ -369,3 +368,41 @@ def test_two_installs_ending_the_same_runs_at_once_do_not_deadlock(machines, db,
     assert sum(applied) == 2, applied
     statuses = db.rows(f"SELECT id, status FROM {RUNS} ORDER BY id")
     assert statuses == [(first, "completed"), (second, "completed")]
+
+
+RECORD_FAILURES = r"""
+import sys
+from pathlib import Path
+from cosmos_core.store import tables
+from cosmos_core.config import SyncConfig
+from cosmos_core.store.queries import RunStore
+url, outputs, times = sys.argv[1:]
+tables.connect(url)
+store = RunStore(Path(outputs), SyncConfig(0.0, 120, 3))
+store.record_host("gpu1", "host gpu1: no answer")
+print("ready", flush=True)
+sys.stdin.readline()
+for _ in range(int(times)):
+    store.record_host("gpu1", "host gpu1: no answer")
+"""
+
+
+def test_two_processes_counting_a_hosts_failures_lose_none(tmp_path, db, database_url):
+    """Each process records 300 failed contacts with gpu1 at the same time as the other (after one
+    each before they start): the count is 602, none lost between a read and a write."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    processes = [subprocess.Popen([sys.executable, "-c", RECORD_FAILURES, database_url, str(tmp_path), "300"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=env) for _ in range(2)]
+    try:
+        for process in processes:
+            assert process.stdout.readline() == "ready\n", process.communicate()[1]
+        for process in processes:
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        errors = [process.communicate(timeout=120)[1] for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    assert [process.returncode for process in processes] == [0, 0], errors
+    assert db.rows("SELECT failures FROM hoststate WHERE name = %s", "gpu1") == [(602,)]

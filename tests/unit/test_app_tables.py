@@ -81,7 +81,7 @@ def test_hosts_frame_uses_the_last_sync_until_checked():
 def test_a_queued_run_shows_its_place_and_a_running_one_its_gpus():
     queued = make_run(status="queued", queue_position=2, progress="waiting for GPUs")
     assert tables.status_text(queued) == "queued #2 · waiting for GPUs"
-    running = make_run(status="running", gpus="0,1", progress="diffusion sampling")
+    running = make_run(status="running", gpus=[0, 1], progress="diffusion sampling")
     assert tables.status_text(running) == "running · GPUs 0,1 · diffusion sampling"
     assert tables.counts_text({"queued": 3, "running": 2}) == "**5** runs: queued **3** · running **2**"
 

@@ -30,7 +30,7 @@ def a_run(**changes) -> dict:
     (a_run(), ""),
     (a_run(progress="step 3/35"), "step 3/35"),
     (a_run(status="queued", queue_position=2), "#2 in queue"),
-    (a_run(gpus="0,1", progress="step 1/35"), "GPUs 0,1, step 1/35"),
+    (a_run(gpus=[0, 1], progress="step 1/35"), "GPUs 0,1, step 1/35"),
     (a_run(status="completed", download={"status": "downloading", "error": None, "bytes_done": 1, "bytes_total": 4}),
      "downloading 25%"),
     (a_run(status="completed", download={"status": "failed", "error": "disk full", "bytes_done": 0,

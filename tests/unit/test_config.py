@@ -205,6 +205,7 @@ def test_empty_hosts_array(cwd: Path) -> None:
         "sqlite:////var/lib/cosmos.db",
         "postgresql://u:p@h:5432/db",
         "postgres://u:p@h/db",
+        "postgresql://u:p:a@ss@[::1]:5432/db",
     ],
 )
 def test_database_urls_accepted_and_kept_verbatim(cwd: Path, database: str) -> None:
@@ -608,6 +609,14 @@ def test_no_hosts_error_names_the_file(cwd: Path) -> None:
         (
             '[storage]\ndatabase = "mysql://u@h/db"\n',
             "cosmos.toml: 'storage.database' must be a sqlite:/// or postgresql:// URL",
+        ),
+        (
+            '[storage]\ndatabase = "postgresql://u:secret@h:abc/db"\n',
+            "cosmos.toml: 'storage.database' has port 'abc'; a port must be a number from 1 to 65535",
+        ),
+        (
+            '[storage]\ndatabase = "postgresql://u@[::1]:99999/db"\n',
+            "cosmos.toml: 'storage.database' has port '99999'; a port must be a number from 1 to 65535",
         ),
         (
             '[storage]\ndatabase = "sqlite://rel.db"\n',

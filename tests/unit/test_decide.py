@@ -251,7 +251,7 @@ def test_a_running_run_never_goes_back_to_queued():
 
 def test_an_orphaned_launch_whose_job_is_queued_becomes_queued_with_its_handle():
     change = decide(run(RunStatus.UPLOADING), job(JobState.QUEUED), NOW, LOST)
-    assert change.fields == {"status": "queued", "started_at": NOW, "container_id": "42"}
+    assert change.fields == {"status": "queued", "queued_at": NOW, "container_id": "42"}  # no GPUs yet: not started
 
 
 @pytest.mark.parametrize(("code", "reason", "error"), [

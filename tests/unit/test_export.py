@@ -13,8 +13,9 @@ from cosmos_core.upstream.params import InferenceParams
 def _run(run_id: str, params: dict, **fields) -> dict:
     base = {"id": run_id, "prompt_id": "ps_1", "kind": "inference", "model": "transfer1", "host": "gpu1",
             "status": "completed", "exit_code": 0, "error": None, "created_at": "2024-01-01T00:00:00.000Z",
-            "started_at": None, "completed_at": None, "output_path": None, "parent_run_id": None,
-            "sweep_id": None, "progress": None, "download": {"status": "done", "files": []}, "params": params}
+            "queued_at": "2024-01-01T00:00:01.000Z", "started_at": None, "completed_at": None, "output_path": None,
+            "parent_run_id": None, "sweep_id": None, "progress": None, "download": {"status": "done", "files": []},
+            "params": params}
     return base | fields
 
 
@@ -54,6 +55,7 @@ def test_columns_are_the_runs_fields_then_every_parameter_sorted_and_missing_cel
     assert (a["steps"], a["seed"], a["control_weight"]) == (10, 1, None)
     assert (b["control_weight"], b["steps"], b["parent_run_id"]) == (0.5, None, "rs_a")
     assert a["prompt_name"] == "robot" and a["prompt_text"].endswith("on\ntwo lines")
+    assert (a["queued_at"], a["started_at"]) == ("2024-01-01T00:00:01.000Z", None)  # waited, never got a GPU
     assert (c["prompt_name"], c["prompt_text"], c["error"]) == (None, None, "boom")  # its prompt is unknown
     assert "download" not in columns and "progress" not in columns and "params" not in columns
 

@@ -12,12 +12,14 @@ from hypothesis import strategies as st
 
 from cosmos_core.config import load_config
 from cosmos_core.ssh.hostkeys import (
+    KnownHostsError,
     Trust,
     fingerprint,
     hashed_name,
     judge,
     known_hosts_line,
     known_hosts_name,
+    read_known_hosts,
     uses_hashed_names,
 )
 from cosmos_core.ssh.onboarding import (
@@ -202,3 +204,13 @@ def test_add_host_refuses_what_would_break_the_file_and_writes_nothing(tmp_path,
     with pytest.raises(OnboardingError, match=message):
         add_host(load_config(config), _scanned(tmp_path))
     assert config.read_text() == text and not (tmp_path / "kh").exists()
+
+
+def test_a_known_hosts_line_that_is_no_key_is_named_by_file_and_line(tmp_path):
+    path = tmp_path / "known_hosts"
+    path.write_text(f"# keys\n\nh {KEY_A}\nh2 ssh-ed25519 not*base64\nother {KEY_B}\n")
+    with pytest.raises(KnownHostsError, match=rf"^{path} line 4: not a known_hosts entry"):
+        read_known_hosts(path)
+    path.write_text(f"# keys\nh {KEY_A}\n")
+    assert judge(read_known_hosts(path), "h", 22, parse_key_text(KEY_A)).trust is Trust.KNOWN
+    assert read_known_hosts(tmp_path / "missing").keys() == []

@@ -7,8 +7,8 @@ import pytest
 from cosmos_core.config import SyncConfig
 from cosmos_core.lifecycle import RunStatus
 from cosmos_core.repository import DataRepository
-from cosmos_core.store import tables
-from cosmos_core.store.queries import InvalidInput, NotFound, backoff_seconds
+from cosmos_core.store import dbcopy, tables
+from cosmos_core.store.queries import InvalidInput, NotFound, backoff_seconds, backoff_start
 
 SYNC = SyncConfig(min_interval_seconds=2, lost_after_seconds=120, download_budget_seconds=3)
 
@@ -110,13 +110,32 @@ def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path, video):
     tables.SchemaVersion.update(version=1).execute()
     db.close()
     db = tables.connect(url)
-    assert tables.SchemaVersion.get_by_id(1).version == tables.SCHEMA_VERSION == 7
+    assert tables.SchemaVersion.get_by_id(1).version == tables.SCHEMA_VERSION == 8
     assert {"launched_on", "model", "progress"} <= {c.name for c in db.get_columns("run")}
     assert {"failures", "retry_at"} <= {c.name for c in db.get_columns("hoststate")}
     assert db.table_exists("downloadlease") and db.table_exists("notification")
     old = repo.get_run("rs_old")
     assert old.launched_on is None and old.model == "transfer1" and old.progress is None
     assert repo.get_prompt(prompt.id).text == "kept"
+    db.close()
+
+
+def test_migration_8_gives_a_queued_run_its_queued_time_instead_of_a_start(tmp_path, video):
+    """Before queued_at, a queued run's started_at held when it joined the queue."""
+    url = f"sqlite:///{tmp_path}/v7.db"
+    db = tables.connect(url)
+    repo = DataRepository(tmp_path / "outputs", SYNC)
+    prompt = repo.create_prompt("queued then", video)
+    for run_id, status, at in (("rs_q", RunStatus.QUEUED, 100.0), ("rs_r", RunStatus.RUNNING, 200.0)):
+        repo.create_run(run_id, prompt.id, "inference", "gpu1", {})
+        assert repo.transition(run_id, RunStatus.PENDING, status=status.value, started_at=at)
+    db.execute_sql("ALTER TABLE run DROP COLUMN queued_at")
+    tables.SchemaVersion.update(version=7).execute()
+    db.close()
+    db = tables.connect(url)
+    tables.MIGRATIONS[7](db)  # a second process migrating at once changes nothing more
+    assert [(r.queued_at, r.started_at) for r in map(repo.find_run, ("rs_q", "rs_r"))] == [(100.0, None),
+                                                                                             (None, 200.0)]
     db.close()
 
 
@@ -180,6 +199,42 @@ def test_a_failing_host_backs_off_for_every_process_until_it_answers(tmp_path):
     assert repo.host_state("gpu2").failures == 0 and repo.host_state("gpu2").retry_at == 0
 
 
-def test_backoff_doubles_from_the_probe_interval_up_to_a_cap():
+@pytest.mark.parametrize("interval", [0.0, 2.0, 7.5, 40.0])
+def test_the_database_counts_failures_and_backs_off_as_backoff_seconds_says(tmp_path, interval):
+    tables.connect(f"sqlite:///{tmp_path}/b.db")
+    repo = DataRepository(tmp_path / "outputs", SyncConfig(interval, 120, 3), clock=lambda: 1000.0)
+    for failures in range(1, 9):
+        repo.record_host("gpu2", "host gpu2: no answer")
+        state = repo.host_state("gpu2")
+        assert (state.failures, state.retry_at) == (failures, 1000.0 + backoff_seconds(failures, interval))
+
+
+def test_backoff_doubles_from_where_it_starts_up_to_a_cap():
     assert [backoff_seconds(n, 2.0) for n in (1, 2, 3, 4, 5, 6)] == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert [backoff_seconds(n, 15.0) for n in (1, 2, 3)] == [15.0, 30.0, 30.0]
+    assert [backoff_seconds(n, 45.0) for n in (1, 2)] == [45.0, 45.0]  # never shorter than its start
     assert backoff_seconds(1, 0.0) == 1.0
+
+
+@pytest.mark.parametrize(("interval", "timeout", "timed_out", "start"), [
+    (2.0, 15.0, False, 2.0),
+    (2.0, 15.0, True, 15.0),  # a probe that timed out cost a whole probe timeout: wait at least that
+    (20.0, 15.0, True, 20.0),  # never sooner than the probe interval
+    (0.0, 3.0, True, 3.0),
+    (0.0, 3.0, False, 0.0),
+])
+def test_backoff_starts_at_the_probe_interval_or_after_a_timeout_the_probe_timeout(interval, timeout, timed_out,
+                                                                                 start):
+    assert backoff_start(SyncConfig(interval, 120, 3, timeout), timed_out) == start
+
+
+def test_a_database_url_with_a_bad_port_is_one_line_naming_the_port(tmp_path):
+    url = "postgresql://u:secret@h:abc/db"
+    with pytest.raises(ValueError, match=r"^has port 'abc'; a port must be a number from 1 to 65535$"):
+        tables._open(url)
+    source = f"sqlite:///{tmp_path}/cosmos.db"
+    tables.connect(source).close()
+    with pytest.raises(dbcopy.CopyError) as refused:
+        dbcopy.copy_history(source, url)
+    assert str(refused.value) == ("target database URL postgresql://u:***@h:abc/db has port 'abc'; "
+                                  "a port must be a number from 1 to 65535")
