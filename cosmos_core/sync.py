@@ -140,11 +140,12 @@ class LazySync:
                 continue  # a host that failed waits out its back-off
             if deadline is not None and time.monotonic() >= deadline:
                 continue  # the turn is over (the loop goes on only to name the hosts last found down)
-            if not self.repo.take_lease(run.id, self.owner, self.clock() + LEASE_SECONDS):
+            if not self.repo.take_lease(run.id, self.owner, LEASE_SECONDS):
                 continue  # another install is downloading it
             with self.repo.run_lock(run.id) as owned:  # and among this install's processes, the lock file
                 if owned:
-                    self._download(self.repo.stored_run(run.id), deadline, report, on_progress)
+                    with suppress(LeaseLost):  # lost midway: the install that took it over goes on
+                        self._download(self.repo.stored_run(run.id), deadline, report, on_progress)
 
     def _backing_off(self, host: str, report: SyncReport) -> bool:
         """Whether the host's last contact failed (then noted as unreachable, as last found) and its
@@ -178,14 +179,12 @@ class LazySync:
                 f"{', '.join(missing)} not found on host {run.host}"
             self._failed(run, reason, final=True)
             return
-        self.repo.update_run(run.id, download_status=DownloadStatus.DOWNLOADING.value,
-                             bytes_total=sum(f.size for f in facts.values()))
+        self.write(run.id, download_status=DownloadStatus.DOWNLOADING.value,
+                   bytes_total=sum(f.size for f in facts.values()))
         writer = _ProgressWriter(self, run.id, on_progress, verified=json.loads(run.files))
         try:
             done = self.checker.download_outputs(run.host, _run_dir(run), facts, self.repo.local_dir(run.id),
                                                  writer, deadline)
-        except LeaseLost:
-            return  # the other installation goes on from here: nothing to record
         except LocalWriteError as exc:
             self._failed(run, str(exc), final=False)
             return
@@ -193,7 +192,7 @@ class LazySync:
             if writer.advanced and not isinstance(exc, DownloadError):  # failures count in a row: bytes
                 run.download_attempts = 0  # arrived before this one (and were kept, unlike a bad file's)
             if isinstance(exc, DownloadError):  # the file is not what the host said: ask again next time
-                self.repo.update_run(run.id, remote_files="{}")
+                self.write(run.id, remote_files="{}")
             if isinstance(exc, RemoteError):
                 self._unreachable(run, exc, report)
             else:
@@ -203,7 +202,7 @@ class LazySync:
             with suppress(LeaseLost):
                 writer.flush()  # what arrived so far, also when the budget or the link ended this turn
         if writer.advanced:
-            self.repo.update_run(run.id, download_attempts=0)
+            self.write(run.id, download_attempts=0)
         if run.host in report.unreachable and run.host not in report.probed:  # it answered after all
             del report.unreachable[run.host]
             self.repo.record_host(run.host, None)
@@ -228,7 +227,7 @@ class LazySync:
         except ProbeError as exc:
             self._failed(run, f"download from {run.host} failed: {exc}", final=False)
             return None
-        self.repo.update_run(run.id, remote_files=json.dumps({n: f.stored() for n, f in facts.items()}))
+        self.write(run.id, remote_files=json.dumps({n: f.stored() for n, f in facts.items()}))
         return facts
 
     def _finished(self, run: Run, facts: dict[str, FileFacts]) -> None:
@@ -243,16 +242,20 @@ class LazySync:
             fields["output_path"] = str(output.resolve())
             if run.kind == "enhance":
                 fields["enhanced_text"] = _enhanced_text(output)
-        self.repo.update_run(run.id, **fields)
-        self.repo.release_lease(run.id, self.owner)
+        self.write(run.id, release=True, **fields)
 
     def _failed(self, run: Run, reason: str, final: bool) -> None:
         attempts = run.download_attempts + 1
         give_up = final or attempts >= MAX_DOWNLOAD_ATTEMPTS
         status = DownloadStatus.FAILED if give_up else DownloadStatus.PENDING
-        self.repo.update_run(run.id, download_status=status.value, download_error=reason, download_attempts=attempts)
-        if give_up:
-            self.repo.release_lease(run.id, self.owner)
+        self.write(run.id, release=give_up, download_status=status.value, download_error=reason,
+                   download_attempts=attempts)
+
+    def write(self, run_id: str, release: bool = False, **fields: object) -> None:
+        """Write the download's `fields` (then give its lease up if `release`) while this install holds
+        its lease, in the same statement; LeaseLost, with nothing written, once another may have taken it."""
+        if not self.repo.write_download(run_id, self.owner, release, **fields):
+            raise LeaseLost(f"run {run_id}: this installation no longer holds its download lease")
 
 
 class LeaseLost(Exception):
@@ -279,7 +282,7 @@ class _ProgressWriter:
     def file_done(self, path: Path) -> None:
         """A file is checked and in place: it is never hashed again."""
         self.verified.append(str(path.resolve()))
-        self.sync.repo.update_run(self.run_id, files=json.dumps(self.verified))
+        self.sync.write(self.run_id, files=json.dumps(self.verified))
 
     def progress(self, bytes_done: int, bytes_total: int) -> None:
         if self.started_at is None:
@@ -296,10 +299,10 @@ class _ProgressWriter:
             return
         bytes_done, bytes_total = self.unsaved
         self.unsaved = None
-        repo, sync = self.sync.repo, self.sync
-        repo.update_run(self.run_id, bytes_done=bytes_done, bytes_total=bytes_total)
-        if not repo.take_lease(self.run_id, sync.owner, sync.clock() + LEASE_SECONDS):  # renewed while bytes arrive
-            raise LeaseLost(f"run {self.run_id}: another installation took its download over")
+        sync = self.sync
+        if not sync.repo.renew_lease(self.run_id, sync.owner, LEASE_SECONDS):  # renewed while bytes arrive
+            raise LeaseLost(f"run {self.run_id}: its download lease expired or another installation took it")
+        sync.write(self.run_id, bytes_done=bytes_done, bytes_total=bytes_total)
         if self.listener is not None:
             self.listener(self.run_id, bytes_done, bytes_total)
 

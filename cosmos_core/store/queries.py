@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, cast
 
-from peewee import Case, Field, fn
+from peewee import Case, Expression, Field, PostgresqlDatabase, fn
 
 from cosmos_core.config import SyncConfig
 from cosmos_core.install import install_id
@@ -30,7 +30,7 @@ from cosmos_core.lifecycle import (
     RunStatus,
     Transition,
 )
-from cosmos_core.store.tables import Changes, DownloadLease, HostState, Prompt, Run
+from cosmos_core.store.tables import Changes, DownloadLease, HostState, Prompt, Run, database_now
 from cosmos_core.upstream.models import DEFAULT_MODEL
 
 MAX_PROMPT_CHARS = 20_000
@@ -280,16 +280,38 @@ class RunStore:
 
     # -- download leases -------------------------------------------------------
 
-    def take_lease(self, run_id: str, owner: str, expires_at: float) -> bool:
-        """Take or renew the run's download lease for `owner` (an install id) until `expires_at`:
-        granted when nobody holds it, `owner` already does, or its holder let it expire."""
+    def take_lease(self, run_id: str, owner: str, seconds: float) -> bool:
+        """Take or renew the run's download lease for `owner` (an install id), until `seconds` from now
+        by the database's clock: granted when nobody holds it, `owner` already does, or its holder let
+        it expire."""
+        expires_at = database_now() + seconds
         DownloadLease.insert(run_id=run_id, owner=owner, expires_at=expires_at).on_conflict_ignore().execute()
         return DownloadLease.update(owner=owner, expires_at=expires_at).where(
             (DownloadLease.run_id == run_id)
-            & ((DownloadLease.owner == owner) | (DownloadLease.expires_at < self.clock()))).execute() == 1
+            & ((DownloadLease.owner == owner) | (DownloadLease.expires_at < database_now()))).execute() == 1
 
-    def release_lease(self, run_id: str, owner: str) -> None:
-        DownloadLease.delete().where((DownloadLease.run_id == run_id) & (DownloadLease.owner == owner)).execute()
+    def renew_lease(self, run_id: str, owner: str, seconds: float) -> bool:
+        """Extend `owner`'s unexpired lease to `seconds` from now; False (and no change) once it lost it."""
+        return DownloadLease.update(expires_at=database_now() + seconds).where(
+            _lease_held(run_id, owner)).execute() == 1
+
+    def write_download(self, run_id: str, owner: str, release: bool = False, **fields: object) -> bool:
+        """Write the run's download `fields` only if `owner` still holds its unexpired lease, checked in
+        the same statement, then give the lease up if `release`. False: the lease was lost (expired, or
+        taken over by another install), and nothing was written."""
+        held = DownloadLease.select(DownloadLease.run_id).where(_lease_held(run_id, owner))
+        if isinstance(Run._meta.database.obj, PostgresqlDatabase):
+            held = held.for_update()  # a takeover committed meanwhile is seen, or waits for this write
+        with Run._meta.database.atomic():
+            if Run.update(**fields).where((Run.id == run_id) & Run.id.in_(held)).execute() != 1:
+                return False
+            if release:
+                self.release_lease(run_id, owner)
+        return True
+
+    def release_lease(self, run_id: str, owner: str) -> bool:
+        """Give up `owner`'s unexpired lease; False if it no longer held one."""
+        return DownloadLease.delete().where(_lease_held(run_id, owner)).execute() == 1
 
     # -- hosts ---------------------------------------------------------------
 
@@ -354,6 +376,12 @@ def _backoff_after(failures_before: Field, start: float) -> Case | float:
         steps.append((n - 1, backoff_seconds(n, start)))
         n += 1
     return Case(failures_before, steps, backoff_seconds(n, start)) if steps else backoff_seconds(n, start)
+
+
+def _lease_held(run_id: str, owner: str) -> Expression:
+    """The lease row of `run_id`, if `owner` holds it and it has not expired by the database's clock."""
+    return ((DownloadLease.run_id == run_id) & (DownloadLease.owner == owner)
+            & (DownloadLease.expires_at > database_now()))
 
 
 def _lock_changes() -> None:

@@ -110,11 +110,20 @@ class HostState(BaseModel):
 
 class DownloadLease(BaseModel):
     """Who downloads a run's files now: the install holding an unexpired lease (renewed while bytes
-    arrive; another install takes it over once it expires). Shared by every machine on the database."""
+    arrive; another install takes it over once it expires). Shared by every machine on the database,
+    so `expires_at` is set and compared by the database's clock (`database_now`), never a machine's."""
 
     run_id = pw.CharField(primary_key=True, max_length=40)
     owner = pw.CharField(max_length=64)
     expires_at = pw.DoubleField()
+
+
+def database_now() -> pw.SQL:
+    """Now by the database server's clock, in seconds since the epoch: the same for every machine
+    using the database, whatever their own clocks say."""
+    if isinstance(database.obj, pw.PostgresqlDatabase):
+        return pw.SQL("EXTRACT(EPOCH FROM statement_timestamp())::float8")
+    return pw.SQL("((julianday('now') - 2440587.5) * 86400.0)")
 
 
 class Notification(BaseModel):

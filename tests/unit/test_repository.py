@@ -168,17 +168,17 @@ def test_the_tick_queries_use_indexes(tmp_path):
 
 def test_a_download_lease_is_one_installs_until_it_expires(tmp_path):
     tables.connect(f"sqlite:///{tmp_path}/l.db")
-    now = [1000.0]
-    repo = DataRepository(tmp_path / "outputs", SYNC, clock=lambda: now[0])
-    assert repo.take_lease("rs_1", "in_a", 1060.0)
-    assert repo.take_lease("rs_1", "in_a", 1070.0)  # renewed by its holder
-    assert not repo.take_lease("rs_1", "in_b", 1080.0)  # held by another install
-    now[0] = 1071.0  # expired: taken over
-    assert repo.take_lease("rs_1", "in_b", 1131.0) and not repo.take_lease("rs_1", "in_a", 1140.0)
-    repo.release_lease("rs_1", "in_a")  # not its holder: nothing happens
-    assert not repo.take_lease("rs_1", "in_a", 1140.0)
-    repo.release_lease("rs_1", "in_b")
-    assert repo.take_lease("rs_1", "in_a", 1140.0)
+    repo = DataRepository(tmp_path / "outputs", SYNC)
+    assert repo.take_lease("rs_1", "in_a", 60)
+    assert repo.take_lease("rs_1", "in_a", 70)  # renewed by its holder
+    assert not repo.take_lease("rs_1", "in_b", 80)  # held by another install
+    tables.DownloadLease.update(expires_at=0.0).execute()  # expired: taken over
+    assert not repo.renew_lease("rs_1", "in_a", 60)  # its holder cannot renew it any more
+    assert repo.take_lease("rs_1", "in_b", 60) and not repo.take_lease("rs_1", "in_a", 60)
+    assert not repo.release_lease("rs_1", "in_a")  # not its holder: nothing happens
+    assert not repo.take_lease("rs_1", "in_a", 60)
+    assert repo.renew_lease("rs_1", "in_b", 60) and repo.release_lease("rs_1", "in_b")
+    assert repo.take_lease("rs_1", "in_a", 60)
 
 
 def test_a_failing_host_backs_off_for_every_process_until_it_answers(tmp_path):
