@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -232,13 +233,16 @@ def test_a_download_spread_over_many_short_refreshes_hashes_on_the_host_once(wor
         run = api.start_inference(api.add_prompt(f"spread [size={32 * 1024 * 1024}]", sample_video)["id"])
         workspace.wait_for_marker(run["id"])
         api.sync(Refresh.FORCE, deadline=time.monotonic())  # decided: from now on only download turns
-        before = workspace.host.count_exec_sessions()
-        for _ in range(6):  # six refreshes, each a download turn of 50 ms
-            api.get_run(run["id"])
-        commands = workspace.host.count_exec_sessions() - before
+        calls = workspace.root / "hash-calls"
+        with workspace.host.tool("openssl", f'echo "$*" >> {shlex.quote(str(calls))}; exec /usr/bin/openssl "$@"'):
+            for _ in range(6):  # six refreshes, each a download turn of 50 ms
+                api.get_run(run["id"])
     finally:
         api.close()
-    assert commands <= 1, f"{commands} remote commands in 6 download turns of one file"
+    output = f"{run['id']}/outputs/output.mp4"
+    assert len(workspace.host.tail_offsets(output)) >= 2  # the download did span several turns
+    hashes = [line for line in calls.read_text().splitlines() if line.endswith(output)]
+    assert len(hashes) == 1, f"{len(hashes)} hashes of one file in 6 download turns"
 
 
 def test_cancel_during_the_upload_is_a_database_change_the_launch_notices(workspace, tmp_path):

@@ -213,8 +213,6 @@ def test_a_hung_local_docker_costs_a_refresh_the_probe_timeout_not_more(tmp_path
         assert not report.unreachable and set(report.slow) == {"local1"}, report
         assert report.slow["local1"].startswith("docker is slow: `docker ps` did not answer"), report
         assert seconds < healthy + PROBE_TIMEOUT + 3.0
-        # No automatic probe for at least another probe timeout (the interval, 0 here, would be 1 s).
-        assert api.repo.host_state("local1").retry_at - time.time() > PROBE_TIMEOUT - 0.5
         assert api.get_run(run["id"], Refresh.NONE)["status"] == "running"
         assert api.sync(Refresh.FORCE).probed == ["local1"]
         final = sync_until(api, run["id"], settled, what="the run to complete once docker answers")
