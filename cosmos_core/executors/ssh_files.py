@@ -76,13 +76,16 @@ class SshFiles:
     def _download_file(self, remote: str, local: Path, facts: FileFacts, progress: Callable[[int], None],
                        deadline: float | None) -> bool:
         known, size = facts.sha256, facts.size
-        if known is None:
-            self.hashes.start(remote)
+
+        def start(offset: int) -> Started:
+            stream = self.host.start(stream_command(remote, offset, size), timeout=self.read_timeout)
+            if known is None:  # asked once the bytes flow: the hash is needed only when they are all here
+                self.hashes.start(remote)
+            return stream
+
         remote_sha256 = (lambda: known) if known else (lambda: self.hashes.result(remote))
-        fetch = stream_fetch(lambda offset: self.host.start(stream_command(remote, offset, size),
-                                                            timeout=self.read_timeout),
-                             remote, size, progress, deadline)
-        return download_file(fetch, remote, local, size, remote_sha256, progress)
+        return download_file(stream_fetch(start, remote, size, progress, deadline), remote, local, size,
+                             remote_sha256, progress)
 
 
 CANCEL_CHECK_SECONDS = 0.5  # how often an upload asks whether its run was cancelled meanwhile
