@@ -28,24 +28,28 @@ CLOSE_TAG = "</cosmos-payload>"
 LOG_TAIL_BYTES = 65536
 MAX_LINE_BYTES = 400  # a log line brought back is cut to this
 REASON_LINES = 12  # candidate lines for why a run failed, from the end of its log
+HASHED_IN_PROBE_BYTES = 1024 * 1024  # files up to this size come with their sha256 (run.log, small outputs)
 
-# facts ID DIR FILE...: the size of each FILE (relative to DIR) that exists, or where it points if it
-# is a symlink (never followed: it may lead out of the run's dir). Never a hash: a probe must not wait
-# on reading a big file (the download asks for the sha256 while it transfers).
+# facts ID DIR FILE...: the size of each FILE (relative to DIR) that exists, and the sha256 of a small
+# one, or where it points if it is a symlink (never followed: it may lead out of the run's dir). A big
+# file is never hashed here: a probe must not wait on reading it (the download asks for its sha256
+# while it transfers); a small one costs the host a millisecond and its download a command.
 _FACTS = r"""facts() {
-  local id=$1 dir=$2 f to
+  local id=$1 dir=$2 f to size sum
   shift 2
   for f in "$@"; do
     if [ -L "$dir/$f" ]; then
       to=$(readlink -- "$dir/$f")
       printf 'L\t%s\t%s\t%.300s\n' "$id" "$f" "${to//[$'\t\n']/ }"
     elif [ -f "$dir/$f" ]; then
-      printf 'F\t%s\t%s\t%s\n' "$id" "$f" "$(stat -c %s -- "$dir/$f")"
+      size=$(stat -c %s -- "$dir/$f") sum=
+      [ "$size" -gt SMALL_BYTES ] || read -r sum _ < <(sha256sum -- "$dir/$f")
+      printf 'F\t%s\t%s\t%s\t%s\n' "$id" "$f" "$size" "$sum"
     fi
   done
   return 0
 }
-"""
+""".replace("SMALL_BYTES", str(HASHED_IN_PROBE_BYTES))
 
 _LIBRARY = _FACTS.replace("%", "%%") + r"""set -u
 STAGES=%(stages)s COUNTERS=%(counters)s REASONS=%(reasons_re)s SLOTS=%(slots)s
@@ -178,9 +182,10 @@ def _file_facts(kind: str, value: str) -> tuple[str, FileFacts] | None:
     name, _, detail = value.partition("\t")
     if kind == "L":
         return name, FileFacts(0, symlink_to=detail)
-    if not detail.isdigit():
+    size, _, sha256 = detail.partition("\t")
+    if not size.isdigit():
         return None  # the file vanished between the test and the stat
-    return name, FileFacts(int(detail))
+    return name, FileFacts(int(size), sha256 if re.fullmatch(r"[0-9a-f]{64}", sha256) else None)
 
 
 def build_facts_script(run_dir: str, names: Sequence[str]) -> str:

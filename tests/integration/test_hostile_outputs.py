@@ -102,9 +102,9 @@ def test_a_file_that_never_verifies_fails_its_download_after_its_attempts(api, w
     changed between the host's hash and the transfer every time (a writer racing the download cannot
     promise that on a busy machine)."""
     run_id = ended_run(api, workspace, sample_video)
-    api.sync(Refresh.FORCE, deadline=time.monotonic())  # decided completed
     wrong = f'echo {"0" * 64} "$2"'
     with workspace.host.tool("openssl", wrong), workspace.host.tool("sha256sum", wrong):
+        api.sync(Refresh.FORCE, deadline=time.monotonic())  # decided completed (a small file's hash comes now)
         final = settle(api, run_id)
     assert (final["status"], final["download"]["status"]) == ("completed", "failed"), final["download"]
     assert "sha256 mismatch" in final["download"]["error"]

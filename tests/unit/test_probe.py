@@ -1,5 +1,6 @@
 """The probe script, run by real bash against a scripted `docker`, and its parser."""
 
+import hashlib
 import subprocess
 import textwrap
 import time
@@ -8,7 +9,7 @@ import pytest
 
 from cosmos_core.executors.base import FileFacts, JobState, ProbeError, ProbeTarget
 from cosmos_core.executors.docker_probe import KILL_GRACE_SHARE, build_probe_script, docker_budget, parse_probe_output
-from cosmos_core.executors.run_probe import build_facts_script, parse_facts_output
+from cosmos_core.executors.run_probe import HASHED_IN_PROBE_BYTES, build_facts_script, parse_facts_output
 
 FILES = ("outputs/output.mp4", "run.log")
 
@@ -64,7 +65,7 @@ def test_one_script_answers_for_every_run(tmp_path, fake_docker):
     assert obs["rs_run"].gpus == "0"  # it holds its GPU slot: running, not queued
     assert obs["rs_run"].files == {}  # unfinished: nothing hashed
     assert obs["rs_done"].marker_exit == 0
-    assert obs["rs_done"].files["outputs/output.mp4"] == FileFacts(len(video))  # sizes only: a probe never hashes
+    assert obs["rs_done"].files["outputs/output.mp4"] == FileFacts(len(video), hashlib.sha256(video).hexdigest())
     assert obs["rs_done"].files["run.log"].size == len("saved\n[COSMOS_COMPLETE] exit_code=0\n")
     assert obs["rs_oom"].state is JobState.FINISHED and obs["rs_oom"].exit_code == 137
     assert obs["rs_oom"].reason == "out of memory (OOMKilled)"
@@ -158,9 +159,21 @@ def test_facts_are_asked_for_named_files_only(tmp_path):
     script = build_facts_script(str(run_dir), ["outputs/output.mp4", "run.log"])
     result = subprocess.run(["bash", "-s"], input=script, capture_output=True, text=True, check=True)
     facts = parse_facts_output("noise\n" + result.stdout)
-    assert facts == {"outputs/output.mp4": FileFacts(3)}
+    assert facts == {"outputs/output.mp4": FileFacts(3, hashlib.sha256(b"abc").hexdigest())}
     with pytest.raises(ProbeError):
         parse_facts_output("no payload")
+
+
+def test_a_file_over_the_small_size_comes_without_its_hash(tmp_path):
+    """Hashing a big file would hold the probe (and the refresh) up: the download asks for it instead."""
+    for name, size in (("small", HASHED_IN_PROBE_BYTES), ("big", HASHED_IN_PROBE_BYTES + 1)):
+        with open(tmp_path / name, "wb") as f:
+            f.truncate(size)
+    script = build_facts_script(str(tmp_path), ["small", "big"])
+    facts = parse_facts_output(subprocess.run(["bash", "-s"], input=script, capture_output=True, text=True,
+                                              check=True).stdout)
+    zeros = hashlib.sha256(bytes(HASHED_IN_PROBE_BYTES)).hexdigest()
+    assert facts == {"small": FileFacts(HASHED_IN_PROBE_BYTES, zeros), "big": FileFacts(HASHED_IN_PROBE_BYTES + 1)}
 
 
 def test_a_symlinked_output_is_reported_as_a_link_never_followed(tmp_path, fake_docker):
