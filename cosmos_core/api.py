@@ -122,12 +122,19 @@ class CosmosAPI:
         combos = sweeps.expand(base, grid)
         for params in combos:
             self.check_params(params, model_name)
-        sweep_id, runs = new_id("sw"), []
+        sweep_id, runs, total = new_id("sw"), [], len(prompts) * len(combos)
         for prompt_id in prompts:
             for params in combos:
-                runs.append(self.start_inference(prompt_id, host, params, on_upload, model_name, sweep_id=sweep_id))
+                try:
+                    runs.append(self.start_inference(prompt_id, host, params, on_upload, model_name,
+                                                     sweep_id=sweep_id))
+                except (CosmosError, RemoteError) as exc:
+                    if not runs:
+                        raise
+                    raise CosmosError(f"sweep {sweep_id}: {len(runs)} of {total} runs started, then {exc} "
+                                      f"(`runs --sweep {sweep_id}` lists those started)") from exc
                 if on_start is not None:
-                    on_start(len(runs), len(prompts) * len(combos), runs[-1])
+                    on_start(len(runs), total, runs[-1])
         return {"sweep_id": sweep_id, "runs": runs}
 
     def sweep_summary(self, sweep_id: str) -> dict[str, int]:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
+import pytest
+
+from cosmos_core.api import CosmosError, Refresh
 from tests.integration.test_models import model_argv
 
 
@@ -40,3 +45,30 @@ def test_a_sweep_over_the_cap_starts_nothing_and_says_how_to_raise_it(workspace,
     assert bad.returncode == 2 and "runs backwards" in bad.stderr
     missing = workspace.cli("runs", "--sweep", "sw_nope")
     assert missing.returncode == 1 and "no sweep with id 'sw_nope'" in missing.stderr
+
+
+def test_a_sweep_whose_third_start_fails_names_its_sweep_and_the_runs_it_started(api, workspace, sample_video):
+    """Injects: the host's checkout is moved away once two runs of a three-run sweep have started. The
+    error names the sweep and how many of its runs started, and those stay findable and cancellable."""
+    prompt = api.add_prompt("a sweep cut short [sleep=30]", sample_video)["id"]
+    checkout = Path(workspace.host.remote_dir)
+    moved = checkout.with_name(checkout.name + ".away")
+
+    def after_start(i: int, total: int, run: dict) -> None:
+        if i == 2:
+            checkout.rename(moved)
+
+    try:
+        with pytest.raises(CosmosError) as failed:
+            api.start_sweep([prompt], {"seed": [1, 2, 3]}, on_start=after_start)
+    finally:
+        if moved.exists():
+            moved.rename(checkout)
+    message = str(failed.value)
+    sweep_id = re.search(r"\bsw_\w+", message)
+    assert sweep_id and "2 of 3 runs started" in message and "remote_dir" in message, message
+    listed = api.list_runs(sweep=sweep_id.group(0), refresh=Refresh.NONE)
+    started = [r for r in listed if r["status"] != "failed"]
+    assert {r["params"]["seed"] for r in started} == {1, 2} and len(listed) == 3  # the third failed, and says why
+    for run in started:
+        assert api.cancel(run["id"])["status"] == "cancelled"
