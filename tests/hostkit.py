@@ -446,6 +446,11 @@ class TestHost:
         finally:
             path.unlink()
 
+    def input_parts(self) -> dict[Path, int]:
+        """The inputs being uploaded into the host's store (see ssh_files._upload_input): part file -> size."""
+        parts = (Path(self.remote_dir) / "cosmos_runs" / ".inputs").glob("*.part")
+        return {part: size for part in parts if (size := _size_or_none(part)) is not None}
+
     def tail_offsets(self, path_substring: str) -> list[int]:
         """The byte offsets (counted from 0) from which `tail -c +N` read files whose path contains
         the substring, in call order: the host's view of where each download (re)started."""
@@ -1048,6 +1053,13 @@ def _unused_pair() -> tuple[str, str]:
         if not used.intersection(block):
             return block[1], block[2]
     raise RuntimeError("no free /30 in 10.200.0.0/16")
+
+
+def _size_or_none(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:  # renamed into place meanwhile
+        return None
 
 
 def parse_gpu_record(text: str) -> list[tuple[str, str, str, float]]:

@@ -6,7 +6,9 @@ the file while it transfers, never inside a probe.
 
 from __future__ import annotations
 
+import posixpath
 import re
+import secrets
 import shlex
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,6 +26,7 @@ from cosmos_core.ssh.transfer import (
     download_file,
     hash_command,
     make_dirs,
+    sha256_of,
     stream_command,
     stream_fetch,
     upload_file,
@@ -49,7 +52,11 @@ class SshFiles:
             for sub in ("inputs", "scripts", "outputs"):
                 make_dirs(sftp, f"{run_dir}/{sub}")
             for name, local in uploads.items():
-                upload_file(sftp, local, f"{run_dir}/{name}", _watched(name, on_upload, cancelled))
+                callback = _watched(name, on_upload, cancelled)
+                if name.startswith("inputs/"):
+                    _upload_input(sftp, local, run_dir, name, callback)
+                else:
+                    upload_file(sftp, local, f"{run_dir}/{name}", callback)
             for name, text in texts.items():
                 with sftp.open(f"{run_dir}/{name}", "w") as f:
                     f.write(text.encode())
@@ -89,6 +96,34 @@ class SshFiles:
 
 
 CANCEL_CHECK_SECONDS = 0.5  # how often an upload asks whether its run was cancelled meanwhile
+INPUT_STORE = ".inputs"  # beside the run directories: each input's bytes once, named by their sha256
+
+
+def _upload_input(sftp: paramiko.SFTPClient, local: Path, run_dir: str, name: str,
+                  callback: Callable[[int, int], None]) -> None:
+    """An input crosses to the host once per content (a sweep's runs share their video): into the store
+    beside the run directories, named by its sha256, unless a file of that name and size is there
+    already; the run's own path is a relative symlink to it, which the container sees inside the same
+    mount. The store's files are whole: each is written under a name of its own, then renamed."""
+    size = local.stat().st_size
+    store = posixpath.join(posixpath.dirname(run_dir), INPUT_STORE)
+    stored = f"{store}/{sha256_of(local).hexdigest()}{local.suffix}"
+    if _size_of(sftp, stored) == size:
+        callback(size, size)
+    else:
+        make_dirs(sftp, store)
+        part = f"{stored}.{secrets.token_hex(4)}.part"
+        upload_file(sftp, local, part, callback)
+        sftp.posix_rename(part, stored)
+    link = f"{run_dir}/{name}"
+    sftp.symlink(posixpath.relpath(stored, posixpath.dirname(link)), link)
+
+
+def _size_of(sftp: paramiko.SFTPClient, path: str) -> int | None:
+    try:
+        return sftp.stat(path).st_size
+    except FileNotFoundError:
+        return None
 
 
 def _watched(name: str, on_upload: UploadProgress | None, cancelled: Callable[[], bool]) -> Callable[[int, int], None]:

@@ -139,10 +139,9 @@ def test_a_launch_killed_mid_upload_is_failed_by_the_next_sync(workspace, tmp_pa
     big_input = tmp_path / "big input.mp4"
     big_input.write_bytes(os.urandom(BIG))
     prompt = workspace.cli("prompt", "add", "never starts", "--video", str(big_input), check=True).stdout.strip()
-    uploads = Path(workspace.host.remote_dir) / "cosmos_runs"
-    earlier = set(uploads.glob("*/inputs/video.mp4"))  # other tests' runs share the host
+    earlier = set(workspace.host.input_parts())  # other tests' runs share the host
     launching = workspace.start_cli("run", prompt, output=subprocess.DEVNULL)
-    wait_until(lambda: any(0 < p.stat().st_size < BIG for p in set(uploads.glob("*/inputs/video.mp4")) - earlier),
+    wait_until(lambda: any(0 < size < BIG for p, size in workspace.host.input_parts().items() if p not in earlier),
                30, "a partly uploaded input", interval=0.005)
     os.kill(launching.pid, signal.SIGSTOP)  # frozen mid-upload: alive, holding its lock, uploading nothing
     assert workspace.cli_json("runs")[0]["status"] == "uploading"  # the launch is alive: left alone

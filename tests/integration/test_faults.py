@@ -48,14 +48,9 @@ def containers_of(workspace: Workspace, run_id: str) -> str:
     return listing.stdout.strip()
 
 
-def remote_runs(workspace: Workspace) -> set[Path]:
-    return set((Path(workspace.host.remote_dir) / "cosmos_runs").glob("rs_*"))
-
-
-def partial_upload(workspace: Workspace, before: set[Path]) -> Path | None:
-    """A new run's input video on the host, partly uploaded."""
-    videos = (run / "inputs" / "video.mp4" for run in remote_runs(workspace) - before)
-    return next((v for v in videos if v.is_file() and 0 < v.stat().st_size < BIG), None)
+def partial_upload(workspace: Workspace, before: set[Path]) -> bool:
+    """Whether a new input is partly uploaded into the host's store."""
+    return any(0 < size < BIG for part, size in workspace.host.input_parts().items() if part not in before)
 
 
 def uploading(workspace: Workspace, tmp_path: Path, text: str) -> tuple[subprocess.Popen[str], str]:
@@ -63,7 +58,7 @@ def uploading(workspace: Workspace, tmp_path: Path, text: str) -> tuple[subproce
     big_input = tmp_path / "big input.mp4"
     big_input.write_bytes(os.urandom(BIG))
     prompt = workspace.cli("prompt", "add", text, "--video", str(big_input), check=True).stdout.strip()
-    before = remote_runs(workspace)  # the stand-in host is shared by every test
+    before = set(workspace.host.input_parts())  # the stand-in host is shared by every test
     launching = workspace.start_cli("run", prompt)
     wait_until(lambda: partial_upload(workspace, before) or launching.poll() is not None, 30,
                "a partly uploaded input", interval=0.005)

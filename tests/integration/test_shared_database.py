@@ -261,10 +261,9 @@ def test_an_orphaned_launch_is_failed_by_its_own_install_only(machines, tmp_path
     big_input = tmp_path / "big input.mp4"
     big_input.write_bytes(os.urandom(BIG))
     prompt_id = add_prompt(a, "never starts", big_input)
-    uploads = Path(a.host.remote_dir) / "cosmos_runs"
-    earlier = set(uploads.glob("*/inputs/video.mp4"))  # other tests' runs share the host
+    earlier = set(a.host.input_parts())  # other tests' runs share the host
     launching = a.start_cli("run", prompt_id, output=subprocess.DEVNULL)
-    wait_until(lambda: any(0 < size_of(p) < BIG for p in set(uploads.glob("*/inputs/video.mp4")) - earlier),
+    wait_until(lambda: any(0 < size < BIG for p, size in a.host.input_parts().items() if p not in earlier),
                30, "a partly uploaded input", interval=0.005)
     os.kill(launching.pid, signal.SIGSTOP)  # alive but mid-upload for as long as the test looks
     try:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from pathlib import Path
 
 import pytest
 
 from cosmos_core.api import CosmosError, Refresh
 from tests.integration.test_models import model_argv
+from tests.integration.test_sync import settled, sync_until
 
 
 def test_a_sweep_of_two_seeds_by_two_weights_makes_four_runs_with_those_parameters(workspace, sample_video):
@@ -72,3 +74,23 @@ def test_a_sweep_whose_third_start_fails_names_its_sweep_and_the_runs_it_started
     assert {r["params"]["seed"] for r in started} == {1, 2} and len(listed) == 3  # the third failed, and says why
     for run in started:
         assert api.cancel(run["id"])["status"] == "cancelled"
+
+
+def test_a_sweeps_runs_send_their_shared_input_to_the_host_once(api, workspace, sample_video, tmp_path):
+    """Three runs of one prompt: the video crosses once, into the host's store of inputs by content, and
+    each run's inputs/ links to it; every run completes (each sent its whole video before)."""
+    video = tmp_path / "unique.mp4"  # content no other test sent: the host's store is shared
+    video.write_bytes(sample_video.read_bytes() + secrets.token_bytes(16))
+    prompt = api.add_prompt("one input, three runs", video)["id"]
+    store = Path(workspace.host.remote_dir) / "cosmos_runs" / ".inputs"
+    before = workspace.host.count_sftp_opens(f"{store}/", "WRITE")
+    runs = api.start_sweep([prompt], {"seed": [1, 2, 3]})["runs"]
+    assert workspace.host.count_sftp_opens(f"{store}/", "WRITE") - before == 1
+    for run in runs:
+        linked = workspace.remote_run_dir(run["id"]) / "inputs" / "video.mp4"
+        assert linked.is_symlink() and linked.resolve().parent == store.resolve()
+        assert linked.read_bytes() == video.read_bytes()
+        assert workspace.host.count_sftp_opens(f"{run['id']}/inputs/", "WRITE") == 0
+    for run in runs:
+        done = sync_until(api, run["id"], settled, what="the run to complete")
+        assert done["status"] == "completed", done
