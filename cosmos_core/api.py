@@ -21,6 +21,7 @@ from cosmos_core.ssh import onboarding
 from cosmos_core.ssh.host import RemoteError
 from cosmos_core.ssh.hostkeys import KnownHostsError
 from cosmos_core.ssh.onboarding import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, key_check_command
+from cosmos_core.standing import QueueError, Standing
 from cosmos_core.starting import Starter, StartError
 from cosmos_core.status import LOG_FILE, StatusChecker
 from cosmos_core.store import tables
@@ -28,7 +29,6 @@ from cosmos_core.store.queries import InvalidInput, NotFound, new_id
 from cosmos_core.store.tables import Prompt, Run
 from cosmos_core.sync import ProgressListener, SyncReport
 from cosmos_core.tailing import tail_lines
-from cosmos_core.upstream import gpu_queue
 from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS, model
 from cosmos_core.upstream.params import STRENGTHS, InferenceParams, ParamError
 
@@ -181,29 +181,13 @@ class CosmosAPI:
         return self.get_run(run_id, Refresh.NONE)
 
     def placed(self, run_id: str) -> dict:
-        """The run as its host says it stands now (see `_now`). A run waiting in the host's GPU queue has
-        no place until its script takes its ticket, a moment after its container starts: its host is
-        probed again until the run has a place or has left the queue, for at most about the probe
-        timeout, and never past a failed probe."""
-        return run_to_dict(self._placed(run_id))
+        """The run as its host says it stands now, with its place once it waits in the host's GPU queue
+        (see standing.py)."""
+        with _as_cosmos_error():
+            return run_to_dict(self._standing().placed(run_id))
 
-    def _placed(self, run_id: str) -> Run:
-        run = self._now(run_id)
-        deadline = time.monotonic() + self.config.sync.probe_timeout_seconds
-        while (self._executor(run).has_gpu_queue and run.status == RunStatus.QUEUED.value
-               and run.queue_position is None and run.host not in self.repo.last_report.unreachable
-               and time.monotonic() < deadline):
-            run = self._now(run_id)
-        return run
-
-    def _now(self, run_id: str) -> Run:
-        """The run as its host says it is now, not as last seen: an unfinished run's host is probed
-        first (no downloads)."""
-        run = self._stored_run(run_id)
-        if RunStatus(run.status).is_terminal():
-            return run
-        self.repo.sync(Refresh.FORCE, deadline=time.monotonic(), hosts={run.host})
-        return self._stored_run(run_id)
+    def _standing(self) -> Standing:
+        return Standing(self.repo, self._stored_run, self._executor, self.config.sync.probe_timeout_seconds)
 
     def _starter(self) -> Starter:
         return Starter(self.repo, self.executors, self.config)
@@ -295,17 +279,9 @@ class CosmosAPI:
             raise CosmosError(f"cannot {'pause' if paused else 'resume'} the queue of {config.name}: {exc}") from exc
 
     def move_to_front(self, run_id: str) -> dict:
-        """A queued run goes ahead of every other waiting on its host; judged by where the run stands
-        now (a run stored as queued may hold its GPUs already, or not have its ticket yet)."""
-        run = _only_queued(self._placed(run_id))
-        try:
-            self._executor(run).move_to_front(run.id, gpu_queue.front_ticket(time.time(), run.id))
-        except SubmitError as exc:  # its ticket is gone: most likely it has just left the queue
-            _only_queued(self._now(run_id))
-            raise CosmosError(str(exc)) from exc
-        except RemoteError as exc:
-            raise CosmosError(f"cannot move run {run_id} to the front: {exc}") from exc
-        return run_to_dict(self._now(run_id))
+        """A queued run goes ahead of every other waiting on its host (as it stands now: see standing.py)."""
+        with _as_cosmos_error():
+            return run_to_dict(self._standing().move_to_front(run_id))
 
     def _stored_run(self, run_id: str) -> Run:
         with _as_cosmos_error():
@@ -337,13 +313,13 @@ class CosmosAPI:
         """What `delete_run` would remove; CosmosError if it would refuse. Reads the database only, after
         a probe of its host if the run was unfinished when last seen (a refusal names its status now)."""
         with _deleting():
-            self._now(run_id)
+            self._standing().now(run_id)
             return self._deleter().plan_run(run_id).to_dict()
 
     def delete_run(self, run_id: str) -> dict:
         """Delete a finished run: its directory on its host, its local directory, its row (see deletion.py)."""
         with _deleting():
-            self._now(run_id)
+            self._standing().now(run_id)
             return self._deleter().delete_run(run_id).to_dict()
 
     def prompt_deletion(self, prompt_id: str, with_runs: bool = False) -> dict:
@@ -425,12 +401,6 @@ class CosmosAPI:
         self.last_sync = self.repo.last_report
 
 
-def _only_queued(run: Run) -> Run:
-    if run.status != RunStatus.QUEUED.value:
-        raise CosmosError(f"run {run.id} is {run.status}; only a queued run can move to the front")
-    return run
-
-
 def _prompt_input(prompt: Prompt) -> PromptInput:
     optional = {"depth": prompt.depth_path, "seg": prompt.seg_path}
     return PromptInput(prompt.text, prompt.negative_prompt, Path(prompt.video_path),
@@ -443,7 +413,7 @@ def _as_cosmos_error() -> Iterator[None]:
     try:
         yield
     except (NotFound, InvalidInput, ConfigError, ParamError, StartError, onboarding.OnboardingError,
-            KnownHostsError) as exc:
+            KnownHostsError, QueueError) as exc:
         raise CosmosError(str(exc)) from exc
 
 
