@@ -162,14 +162,14 @@ class _RemoteHashes:
         self.running: dict[str, Started] = {}
 
     def start(self, path: str) -> None:
-        if path not in self.running:
+        """Start the file's hash, unless one is running (one on a connection since lost is not)."""
+        started = self.running.get(path)
+        if started is None or started.connection_lost:
             self.running[path] = self.host.start(hash_command(path))
 
     def result(self, path: str) -> str:
-        started = self.running.pop(path, None)
-        if started is None or started.connection_lost:  # one started on a connection since lost: again
-            started = self.host.start(hash_command(path))
-        result = started.wait()
+        self.start(path)
+        result = self.running.pop(path).wait()
         digest = result.stdout.split(" ", 1)[0]
         if not result.ok or not re.fullmatch(r"[0-9a-f]{64}", digest):
             detail = (result.stderr.strip() or result.stdout.strip() or f"exit {result.exit_code}").splitlines()[0]

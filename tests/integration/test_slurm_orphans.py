@@ -83,6 +83,14 @@ def start(api: CosmosAPI, text: str, video: Path) -> dict:
     return api.start_inference(api.add_prompt(text, video)["id"], host="slurm1")
 
 
+def running(api: CosmosAPI, text: str, video: Path) -> dict:
+    """A run started on slurm1 whose job runs."""
+    run = start(api, text, video)
+    wait_until(lambda: api.get_run(run["id"], Refresh.FORCE)["status"] == "running", 60, "the job to run",
+               interval=0.5)
+    return run
+
+
 def live_jobs(login: SlurmLoginHost, run_id: str) -> list[str]:
     """`JOBID|STATE` of the jobs Slurm lists as alive under the run's name."""
     return login.cluster.run("squeue", "-h", "-n", f"cosmos-{run_id}", "-o", "%i|%T").stdout.split()
@@ -137,9 +145,7 @@ def test_a_lost_sbatch_reply_fails_the_start_and_the_probe_cancels_its_job(api, 
 
 
 def test_a_cancel_whose_scancel_failed_is_retried_by_later_probes_until_the_job_is_gone(api, login, shims, video):
-    run = start(api, "cancel me [sleep=600]", video)
-    wait_until(lambda: api.get_run(run["id"], Refresh.FORCE)["status"] == "running", 60, "the job to run",
-               interval=0.5)
+    run = running(api, "cancel me [sleep=600]", video)
     (shims / "scancel.failures").write_text("2")  # the cancel's scancel and the next probe's both fail
     assert api.cancel(run["id"])["status"] == "cancelled"
     assert live_jobs(login, run["id"])
@@ -152,9 +158,7 @@ def test_a_cancel_whose_scancel_failed_is_retried_by_later_probes_until_the_job_
 
 
 def test_deleting_a_cancelled_run_whose_job_lives_on_cancels_the_job(api, login, shims, video):
-    run = start(api, "deleted at once [sleep=600]", video)
-    wait_until(lambda: api.get_run(run["id"], Refresh.FORCE)["status"] == "running", 60, "the job to run",
-               interval=0.5)
+    run = running(api, "deleted at once [sleep=600]", video)
     (shims / "scancel.failures").write_text("1")  # the cancel's scancel fails
     api.cancel(run["id"])
     assert live_jobs(login, run["id"])
