@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, cast
 
-from peewee import Case, Expression, Field, PostgresqlDatabase, fn
+from peewee import Case, Expression, Field, fn
 
 from cosmos_core.config import SyncConfig
 from cosmos_core.install import install_id
@@ -30,7 +30,7 @@ from cosmos_core.lifecycle import (
     RunStatus,
     Transition,
 )
-from cosmos_core.store.tables import Changes, DownloadLease, HostState, Prompt, Run, database_now
+from cosmos_core.store.tables import Changes, DownloadLease, HostState, Prompt, Run, database_now, on_postgres
 from cosmos_core.upstream.models import DEFAULT_MODEL
 
 MAX_PROMPT_CHARS = 20_000
@@ -300,7 +300,7 @@ class RunStore:
         the same statement, then give the lease up if `release`. False: the lease was lost (expired, or
         taken over by another install), and nothing was written."""
         held = DownloadLease.select(DownloadLease.run_id).where(_lease_held(run_id, owner))
-        if isinstance(Run._meta.database.obj, PostgresqlDatabase):
+        if on_postgres():
             held = held.for_update()  # a takeover committed meanwhile is seen, or waits for this write
         with Run._meta.database.atomic():
             if Run.update(**fields).where((Run.id == run_id) & Run.id.in_(held)).execute() != 1:

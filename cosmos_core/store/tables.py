@@ -118,10 +118,15 @@ class DownloadLease(BaseModel):
     expires_at = pw.DoubleField()
 
 
+def on_postgres() -> bool:
+    """Whether the bound database is PostgreSQL (else SQLite)."""
+    return isinstance(database.obj, pw.PostgresqlDatabase)
+
+
 def database_now() -> pw.SQL:
     """Now by the database server's clock, in seconds since the epoch: the same for every machine
     using the database, whatever their own clocks say."""
-    if isinstance(database.obj, pw.PostgresqlDatabase):
+    if on_postgres():
         return pw.SQL("EXTRACT(EPOCH FROM statement_timestamp())::float8")
     return pw.SQL("((julianday('now') - 2440587.5) * 86400.0)")
 
