@@ -281,6 +281,16 @@ class TestHost:
         return self.root / "podman"
 
     @property
+    def queue_dir(self) -> str:
+        """This host's GPU queue directory, as its config gives it (the default one is the machine's)."""
+        return str(self.root / "gpu-host" / "gpu-queue")
+
+    @property
+    def gpu_use_file(self) -> Path:
+        """Other users' processes on the host's GPUs (see set_gpu_use)."""
+        return self.root / "gpu" / "use"
+
+    @property
     def gpu_count_file(self) -> Path:
         """How many GPUs the host's ``nvidia-smi`` shows (a number; see set_gpus)."""
         return self.root / "gpu" / "count"
@@ -409,8 +419,9 @@ class TestHost:
         shim = Path(self.docker_cmd)
         shim.parent.mkdir()
         slow = shlex.quote(str(self._slow_file))
+        use = shlex.quote(str(self.gpu_use_file))
         shim.write_text(
-            "#!/bin/sh\n"
+            "#!/bin/bash\n"
             # A slow daemon (see slow_docker): "SECONDS COMMAND..." in the file delays those commands
             # of SSH sessions (the product's), never this machine's own calls (the tests' checks).
             f'if [ -n "${{SSH_CONNECTION:-}}" ] && read -r secs cmds 2>/dev/null < {slow}; then\n'
@@ -418,7 +429,21 @@ class TestHost:
             "fi\n"
             f"export CONTAINERS_CONF={shlex.quote(str(state / 'containers.conf'))}"
             f" CONTAINERS_STORAGE_CONF={shlex.quote(str(state / 'storage.conf'))}\n"
-            f'exec {PODMAN} "$@"\n'
+            # The NVIDIA toolkit's part, as far as the stand-in nvidia-smi needs it: a container given
+            # `--gpus "device=2,3"` sees the machine's GPUs 2 and 3 alone, and every container sees the
+            # machine's other processes on its GPUs (set_gpu_use).
+            '[ "${1:-}" = run ] || exec ' + PODMAN + ' "$@"\n'
+            "shift\n"
+            f"extra=(-v {use}:/run/standin-gpu-use:ro -e STANDIN_GPU_USE=/run/standin-gpu-use)\n"
+            "prev= gpus=\n"
+            'for arg in "$@"; do\n'
+            '  [ "$prev" = --gpus ] && gpus=$arg\n'
+            '  case $arg in --gpus=*) gpus=${arg#--gpus=} ;; esac\n'
+            "  prev=$arg\n"
+            "done\n"
+            'gpus=${gpus//\\"/}\n'
+            'case $gpus in device=*) extra+=(-e "STANDIN_GPU_IDS=${gpus#device=}") ;; esac\n'
+            f'exec {PODMAN} run "${{extra[@]}}" "$@"\n'
         )
         shim.chmod(0o755)
         self._record_tail_calls()
@@ -502,12 +527,22 @@ class TestHost:
         script.chmod(0o755)
         self.set_gpus(DEFAULT_GPUS)
         wrapper = Path(self.docker_cmd).parent / "nvidia-smi"
+        self.set_gpu_use({})
         wrapper.write_text(
             "#!/bin/sh\n"
-            f"export STANDIN_GPUS_FILE={shlex.quote(str(self.gpu_count_file))}\n"
+            f"export STANDIN_GPUS_FILE={shlex.quote(str(self.gpu_count_file))}"
+            f" STANDIN_GPU_USE={shlex.quote(str(self.gpu_use_file))}\n"
             f'exec /bin/bash {shlex.quote(str(script))} "$@"\n'
         )
         wrapper.chmod(0o755)
+
+    def set_gpu_use(self, processes: dict[int, tuple[int, int, str]]) -> None:
+        """From now on the host's GPUs run these processes of another user, outside the product:
+        machine GPU index -> (MiB in use, pid, process name), as nvidia-smi shows them."""
+        lines = "".join(f"{gpu} {mib} {pid} {name}\n" for gpu, (mib, pid, name) in processes.items())
+        staged = self.gpu_use_file.with_suffix(".new")
+        staged.write_text(lines)
+        staged.replace(self.gpu_use_file)
 
     def set_gpus(self, count: int) -> None:
         """From now on the host's ``nvidia-smi`` shows ``count`` GPUs (0: "No devices were found")."""
@@ -862,10 +897,15 @@ class TestHost:
         models: Sequence[str] = ("transfer1",),
         link: CuttableLink | None = None,
         gpus: int | None = None,
+        remote_dir: str | None = None,
+        run_args: Sequence[str] | None = None,
+        machine_queue: bool = False,
     ) -> str:
         """A ``[[hosts]]`` block for the product's config file.
 
-        ``gpus``: the host's GPU slots (its runs then queue for them).
+        ``gpus``: the host's GPU slots (its runs then queue for them). The host's GPU queue is its own
+        (``queue_dir``), unless ``machine_queue``: then the product's default, the one of this machine.
+        ``remote_dir``, ``run_args``: other than the host's checkout and the stand-in's run args.
 
         ``docker_cli=True``: the host's ``docker`` is the real Docker CLI
         (``docker_cli_cmd``; call start_docker_api() first).  ``link``: the
@@ -883,8 +923,10 @@ class TestHost:
         def q_list(values: Sequence[str]) -> str:
             return "[" + ", ".join(q(value) for value in values) + "]"
 
-        base_args = DOCKER_CLI_RUN_ARGS if docker_cli else RUN_ARGS
+        base_args = run_args or (DOCKER_CLI_RUN_ARGS if docker_cli else RUN_ARGS)
         extra: list[str] = [f"gpus = {gpus}"] if gpus else []
+        if not machine_queue:
+            extra.append(f"queue_dir = {q(self.queue_dir)}")
         if tuple(models) != ("transfer1",):
             extra.append(f"models = {q_list(models)}")
         if "transfer2.5" in models:
@@ -904,7 +946,7 @@ class TestHost:
                 f"user = {q(self.user)}",
                 f"key_file = {q(self.key_file)}",
                 f"known_hosts = {q(self.known_hosts)}",
-                f"remote_dir = {q(self.remote_dir)}",
+                f"remote_dir = {q(remote_dir or self.remote_dir)}",
                 f"image = {q(self.image)}",
                 f"docker = {q(link.docker_cmd if link else self.docker_cli_cmd if docker_cli else self.docker_cmd)}",
                 f"run_args = {q_list(base_args)}",
