@@ -11,6 +11,7 @@ from cosmos_core import launcher, sweeps
 from cosmos_core.config import Config, ConfigError, load_config
 from cosmos_core.deletion import DeleteError, Deleter
 from cosmos_core.executors import Executor, SubmitError, UploadProgress, make_executor
+from cosmos_core.executors.hostcheck import CHECK_ITEMS, check_host
 from cosmos_core.export import export_rows
 from cosmos_core.launcher import LaunchPlan, PromptInput
 from cosmos_core.lifecycle import STATUSES, DownloadStatus, RunStatus
@@ -32,8 +33,8 @@ from cosmos_core.tailing import tail_lines
 from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS, model
 from cosmos_core.upstream.params import STRENGTHS, InferenceParams, ParamError
 
-__all__ = ["DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "MODELS", "STATUSES", "STRENGTHS", "CosmosAPI",
-           "CosmosError", "InferenceParams", "Refresh", "key_check_command"]
+__all__ = ["CHECK_ITEMS", "DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "MODELS", "STATUSES",
+           "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh", "key_check_command"]
 
 
 class CosmosError(Exception):
@@ -352,8 +353,7 @@ class CosmosAPI:
         } for h in self.config.hosts]  # fmt: skip
 
     def check_host(self, name: str | None = None) -> dict:
-        from cosmos_core.executors.hostcheck import check_host
-
+        """What `hosts check` found, item by item (in the order of CHECK_ITEMS), and whether runs can start."""
         with _as_cosmos_error():
             config = self.config.host(name)
         report = check_host(self.executors[config.name].shell, config)

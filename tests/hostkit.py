@@ -74,6 +74,10 @@ DEFAULT_GPUS = 8  # what nvidia-smi shows (over SSH until set_gpus(), and in the
 # session for 60 s). See ensure_standin_account.
 STANDIN_USER = "cosmos-standin"
 STANDIN_HOME = Path("/var/lib/cosmos-standin")
+# A second user of the same machine (the same uid, a name and home of its own), for the GPU queue that
+# every user of a machine shares.
+OTHER_USER = "cosmos-standin-b"
+OTHER_HOME = Path("/var/lib/cosmos-standin-b")
 # sshd (LogLevel VERBOSE) writes one such line per exec channel, e.g.
 # "Starting session: command for cosmos-standin from 127.0.0.1 port 40000 id 0".
 EXEC_SESSION_MARK = "Starting session: command "
@@ -117,25 +121,24 @@ def _run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, **kwargs)
 
 
-def ensure_standin_account() -> str:
-    """Create STANDIN_USER once per machine (kept after: the next test run finds it); its name.
+def ensure_standin_account(user: str = STANDIN_USER, home: Path = STANDIN_HOME) -> str:
+    """Create the account ``user`` once per machine (kept after: the next test run finds it); its name.
 
     ``useradd -o -u 0`` shares root's uid under another name; the password field ``*`` (useradd
     leaves ``!``) keeps key logins open, since sshd with ``UsePAM no`` refuses a locked account.
     Two test processes may race here: whichever useradd loses, the account is there after.
     """
-    STANDIN_HOME.mkdir(mode=0o755, exist_ok=True)
-    if _account(STANDIN_USER) is None:
-        _run(["useradd", "-o", "-u", "0", "-g", "0", "-M", "-d", str(STANDIN_HOME), "-s", "/bin/bash",
-              STANDIN_USER], check=False)
-        _run(["usermod", "-p", "*", STANDIN_USER])
-    account = _account(STANDIN_USER)
-    if account is None or account.pw_uid != 0 or account.pw_dir != str(STANDIN_HOME):
-        raise RuntimeError(f"account {STANDIN_USER} is not uid 0 with home {STANDIN_HOME}: {account}")
-    dotfiles = [p.name for p in STANDIN_HOME.iterdir() if p.name.startswith(".")]
+    home.mkdir(mode=0o755, exist_ok=True)
+    if _account(user) is None:
+        _run(["useradd", "-o", "-u", "0", "-g", "0", "-M", "-d", str(home), "-s", "/bin/bash", user], check=False)
+        _run(["usermod", "-p", "*", user])
+    account = _account(user)
+    if account is None or account.pw_uid != 0 or account.pw_dir != str(home):
+        raise RuntimeError(f"account {user} is not uid 0 with home {home}: {account}")
+    dotfiles = [p.name for p in home.iterdir() if p.name.startswith(".")]
     if dotfiles:
-        raise RuntimeError(f"{STANDIN_HOME} must stay empty of start-up files, has {dotfiles}")
-    return STANDIN_USER
+        raise RuntimeError(f"{home} must stay empty of start-up files, has {dotfiles}")
+    return user
 
 
 def _account(name: str) -> pwd.struct_passwd | None:
@@ -419,7 +422,9 @@ class TestHost:
         shim = Path(self.docker_cmd)
         shim.parent.mkdir()
         slow = shlex.quote(str(self._slow_file))
-        use = shlex.quote(str(self.gpu_use_file))
+        # The directory, not the file: set_gpu_use replaces the file, which a file's bind mount would not see.
+        use_dir = shlex.quote(str(self.gpu_use_file.parent))
+        use_inside = f"/run/standin-gpu/{self.gpu_use_file.name}"
         shim.write_text(
             "#!/bin/bash\n"
             # A slow daemon (see slow_docker): "SECONDS COMMAND..." in the file delays those commands
@@ -434,7 +439,7 @@ class TestHost:
             # machine's other processes on its GPUs (set_gpu_use).
             '[ "${1:-}" = run ] || exec ' + PODMAN + ' "$@"\n'
             "shift\n"
-            f"extra=(-v {use}:/run/standin-gpu-use:ro -e STANDIN_GPU_USE=/run/standin-gpu-use)\n"
+            f"extra=(-v {use_dir}:/run/standin-gpu:ro -e STANDIN_GPU_USE={use_inside})\n"
             "prev= gpus=\n"
             'for arg in "$@"; do\n'
             '  [ "$prev" = --gpus ] && gpus=$arg\n'
@@ -689,6 +694,7 @@ class TestHost:
         ssh = self.ssh_dir
         ssh.mkdir()
         ensure_standin_account()
+        ensure_standin_account(OTHER_USER, OTHER_HOME)
         host_key = ssh / "ssh_host_ed25519_key"
         for key, comment in ((host_key, "testhost"), (Path(self.key_file), "testclient")):
             _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)])
@@ -727,7 +733,7 @@ class TestHost:
                 "KbdInteractiveAuthentication no",
                 "UsePAM no",
                 "PermitRootLogin prohibit-password",
-                f"AllowUsers {STANDIN_USER}",  # never root, whose start-up files this machine's pyenv fills
+                f"AllowUsers {STANDIN_USER} {OTHER_USER}",  # never root (this machine's pyenv fills its start-up)
                 "StrictModes no",
                 "PrintMotd no",
                 "LogLevel VERBOSE",
@@ -900,12 +906,14 @@ class TestHost:
         remote_dir: str | None = None,
         run_args: Sequence[str] | None = None,
         machine_queue: bool = False,
+        user: str | None = None,
     ) -> str:
         """A ``[[hosts]]`` block for the product's config file.
 
         ``gpus``: the host's GPU slots (its runs then queue for them). The host's GPU queue is its own
         (``queue_dir``), unless ``machine_queue``: then the product's default, the one of this machine.
-        ``remote_dir``, ``run_args``: other than the host's checkout and the stand-in's run args.
+        ``remote_dir``, ``run_args``, ``user``: other than the host's checkout, the stand-in's run args
+        and its account (OTHER_USER is the machine's second user).
 
         ``docker_cli=True``: the host's ``docker`` is the real Docker CLI
         (``docker_cli_cmd``; call start_docker_api() first).  ``link``: the
@@ -943,7 +951,7 @@ class TestHost:
                 f"name = {q(name)}",
                 f"hostname = {q(link.address if link else self.hostname)}",
                 f"port = {link.port if link else self.port}",
-                f"user = {q(self.user)}",
+                f"user = {q(user or self.user)}",
                 f"key_file = {q(self.key_file)}",
                 f"known_hosts = {q(self.known_hosts)}",
                 f"remote_dir = {q(remote_dir or self.remote_dir)}",

@@ -12,7 +12,7 @@ from dataclasses import fields, replace
 from peewee import PeeweeException
 
 from cosmos_core import sweeps
-from cosmos_core.api import STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh, key_check_command
+from cosmos_core.api import CHECK_ITEMS, STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh, key_check_command
 from cosmos_core.cli import config_commands
 from cosmos_core.cli.progress import progress_for
 from cosmos_core.cli.serve import run_dashboard
@@ -112,8 +112,7 @@ def cmd_hosts(api: CosmosAPI, args: argparse.Namespace) -> int:
 
 
 def _check_text(report: dict) -> str:
-    lines = [f"{key:10} {report[key]['status']:6} {report[key]['detail']}"
-             for key in ("ssh", "slurm", "docker", "image", "remote_dir", "gpus") if key in report]
+    lines = [f"{key:10} {report[key]['status']:6} {report[key]['detail']}" for key in CHECK_ITEMS if key in report]
     return f"host {report['name']}: {'ready' if report['ok'] else 'NOT READY'}\n" + "\n".join(lines)
 
 

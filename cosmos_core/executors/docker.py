@@ -32,9 +32,7 @@ class DockerExecutor(ShellExecutor):
         self.config = config
         self.queue = config.queue_dir
         self.tickets, self.slots = (posixpath.join(self.queue, sub) for sub in (gpu_queue.TICKETS, gpu_queue.SLOTS))
-        # Every user of the machine may queue there, and the sticky bit keeps each one's tickets their own.
-        self.make_queue = (f"mkdir -p -m 755 {shlex.quote(self.queue)} && "
-                           f"mkdir -p -m 1777 {shlex.join([self.tickets, self.slots])}")
+        self.make_queue = gpu_queue.make_command(self.queue)
 
     def submit(self, plan: LaunchPlan, on_upload: UploadProgress | None, cancelled: Callable[[], bool]) -> str:
         cfg = self.config

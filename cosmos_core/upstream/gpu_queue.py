@@ -11,6 +11,8 @@ names (creation order; "to the front"), the `paused` file, and reads the order b
 
 from __future__ import annotations
 
+import posixpath
+import shlex
 from collections.abc import Sequence
 
 DEFAULT_DIR = "/var/tmp/cosmos-gpu-queue"  # the same path for every user of a machine
@@ -24,6 +26,13 @@ GPUS_LINE = "[COSMOS_GPUS]"  # the script's log line once it holds its slots: "[
 # image, a Slurm job given none), instead of waiting for ever: "[COSMOS_QUEUE] needs ...".
 CANNOT_START = r"^\[COSMOS_QUEUE\] (needs .+)"
 _SCALE = 10**20
+
+
+def make_command(queue_dir: str) -> str:
+    """Shell that makes the machine's queue directory where it is missing: every user of the machine may
+    queue there, and the sticky bit keeps each one's tickets their own."""
+    subdirs = [posixpath.join(queue_dir, sub) for sub in (TICKETS, SLOTS)]
+    return f"mkdir -p -m 755 {shlex.quote(queue_dir)} && mkdir -p -m 1777 {shlex.join(subdirs)}"
 
 
 def ticket(created_at: float, run_id: str) -> str:
