@@ -9,7 +9,7 @@ from tests.integration.test_models import model_argv
 from tests.workspace import Workspace
 
 
-def _started(workspace: Workspace, run_id: str) -> tuple[list[str], dict]:
+def model_call(workspace: Workspace, run_id: str) -> tuple[list[str], dict]:
     """The model's command line and spec of a run, its own id written as RUN (its directory's name)."""
     argv = [arg.replace(run_id, "RUN") for arg in model_argv(workspace.wait_for_marker(run_id))]
     spec = (workspace.remote_run_dir(run_id) / "spec.json").read_text().replace(run_id, "RUN")
@@ -31,8 +31,8 @@ def test_rerun_with_a_new_seed_changes_the_seed_alone(workspace, sample_video, t
     assert (again["prompt_id"], again["host"], again["model"]) == (prompt, first["host"], first["model"])
     assert again["params"] == first["params"] | {"seed": 8}
 
-    argv, spec = _started(workspace, first["id"])
-    argv_again, spec_again = _started(workspace, again["id"])
+    argv, spec = model_call(workspace, first["id"])
+    argv_again, spec_again = model_call(workspace, again["id"])
     seed = argv.index("--seed") + 1
     assert (argv[seed], argv_again[seed]) == ("7", "8")
     assert argv_again == argv[:seed] + ["8"] + argv[seed + 1:]  # the one change on the model's command line
