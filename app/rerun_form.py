@@ -9,11 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cosmos_core.api import CosmosError, InferenceParams, Refresh
+from cosmos_core.api import INPUT_LABELS, CosmosError, InferenceParams, Refresh
 
 from .handlers import Handlers, ModelForm
-
-ROLES = {"video": "input video", "depth": "depth video", "seg": "segmentation video"}
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,7 @@ def refill(handlers: Handlers, run_id: str | None) -> Refill:
         raise CosmosError(f"run {run['id']} is an {run['kind']} run; only an inference run can be run again")
     params = InferenceParams.from_dict(run["params"], base=handlers.api.default_params(run["model"]))
     form = handlers.model_form(run["model"], params)
-    here = {role: str(prompt[role]) for role in ROLES if prompt[role] and Path(prompt[role]).is_file()}
+    here = {role: str(prompt[role]) for role in INPUT_LABELS if prompt[role] and Path(prompt[role]).is_file()}
     shown = here | {role: str(_servable(handlers, here[role])) for role in ("depth", "seg") if role in here}
     values, notes = form_values(run, prompt, form, shown)
     return Refill(values, form, handlers.video_choices(), "\n\n".join(notes))
@@ -57,7 +55,7 @@ def form_values(run: Mapping, prompt: Mapping, form: ModelForm,
     }  # fmt: skip
     notes = [f"Filled from run {run['id']}: change what you like, then Start run."]
     notes += [f"⚠️ Its {label} {prompt[role]} is no longer on this machine: give it again."
-              for role, label in ROLES.items() if prompt[role] and role not in here]
+              for role, label in INPUT_LABELS.items() if prompt[role] and role not in here]
     if host != run["host"]:
         notes.append(f"⚠️ Its host {run['host']} no longer serves {run['model']}: pick another.")
     return values | {name: knob.value for name, knob in form.knobs.items()}, notes

@@ -17,6 +17,7 @@ from cosmos_core.lifecycle import STATUSES, DownloadStatus, RunStatus
 from cosmos_core.notify import Notifier
 from cosmos_core.records import iso_utc, prompt_input, prompt_to_dict, run_to_dict
 from cosmos_core.repository import DataRepository, Refresh
+from cosmos_core.rerun import INPUT_LABELS
 from cosmos_core.ssh import onboarding
 from cosmos_core.ssh.host import RemoteError
 from cosmos_core.ssh.hostkeys import KnownHostsError
@@ -32,8 +33,8 @@ from cosmos_core.tailing import tail_lines
 from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS, model
 from cosmos_core.upstream.params import STRENGTHS, InferenceParams, ParamError
 
-__all__ = ["DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "MODELS", "STATUSES", "STRENGTHS", "CosmosAPI",
-           "CosmosError", "InferenceParams", "Refresh", "key_check_command"]
+__all__ = ["DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "INPUT_LABELS", "MODELS", "STATUSES",
+           "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh", "key_check_command"]
 
 
 class CosmosError(Exception):

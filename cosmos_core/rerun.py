@@ -64,7 +64,7 @@ def again(store: RunStore, run_id: str, overrides: Mapping[str, Any], host: str 
     inference run or an input it needs is gone from this machine; nothing is created here."""
     run = _inference_run(store, run_id)
     target = model(model_name or run.model)
-    params = merged_params(_stored(run), model(run.model), target, overrides)
+    params = merged_params(json.loads(run.params), model(run.model), target, overrides)
     prompt = store.get_prompt(run.prompt_id)
     gone = missing_inputs(inputs_used(prompt, params))
     if gone:
@@ -79,7 +79,3 @@ def _inference_run(store: RunStore, run_id: str) -> Run:
     if run.kind != "inference":
         raise InvalidInput(f"run {run.id} is an {run.kind} run; only an inference run can be run again")
     return run
-
-
-def _stored(run: Run) -> dict[str, Any]:
-    return json.loads(run.params)
