@@ -241,21 +241,48 @@ def cmd_runs(api: CosmosAPI, args: argparse.Namespace) -> int:
 def cmd_show(api: CosmosAPI, args: argparse.Namespace) -> int:
     run = api.get_run(args.run_id)
     _warn_unreachable(api)
-    _out(args, run, "\n".join(_fields(run)))
+    _out(args, run, "\n".join(_fields(_with_prompt_text(api, run))))
     return 0
 
 
-def _fields(data: dict, indent: str = "") -> list[str]:
-    """`key  value` lines; a nested record (the download) indented under its key."""
+def _with_prompt_text(api: CosmosAPI, run: dict) -> dict:
+    """The run, with its prompt's text beside the prompt's id (for reading, not in --json)."""
+    try:
+        text = api.get_prompt(run["prompt_id"])["text"]
+    except CosmosError:
+        return run
+    shown: dict = {}
+    for key, value in run.items():
+        shown[key] = value
+        if key == "prompt_id":
+            shown["prompt"] = " ".join(text.split())
+    return shown
+
+
+def _fields(data: dict) -> list[str]:
+    """`key  value` lines with every value in one column; a nested record (the download, the parameters)
+    indented under its key; a list of numbers (weights, GPUs) on one line, of paths one per line."""
+    width = max(len(key) + 2 * depth for key, depth in _keys(data)) + 2
+    return _lines(data, "", width)
+
+
+def _keys(data: dict, depth: int = 0) -> list[tuple[str, int]]:
+    keys = [(key, depth) for key in data]
+    return keys + [k for value in data.values() if isinstance(value, dict) for k in _keys(value, depth + 1)]
+
+
+def _lines(data: dict, indent: str, width: int) -> list[str]:
     lines = []
     for key, value in data.items():
+        label = f"{indent}{key}".ljust(width)
         if isinstance(value, dict):
-            lines += [f"{indent}{key}"] + _fields(value, indent + "  ")
+            lines += [f"{indent}{key}"] + _lines(value, indent + "  ", width)
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            lines += [f"{label if i == 0 else ' ' * width}{item}" for i, item in enumerate(value)]
         elif isinstance(value, list):
-            labels = [key] + [""] * (len(value) - 1) if value else [key]
-            lines += [f"{indent}{label:14} {item}" for label, item in zip(labels, value or ["-"], strict=True)]
+            lines.append(f"{label}{', '.join(map(str, value)) or '-'}")
         else:
-            lines.append(f"{indent}{key:14} {'-' if value is None else value}")
+            lines.append(f"{label}{'-' if value is None else value}")
     return lines
 
 
