@@ -23,6 +23,7 @@ from cosmos_core.export import to_csv
 from cosmos_core.ssh.host import RemoteError
 from cosmos_core.store import dbcopy
 from cosmos_core.store.tables import SchemaError
+from cosmos_core.words import count, size
 
 POLL_SECONDS = 0.5  # sync --wait: pause between probes when the config allows faster
 
@@ -233,7 +234,7 @@ def cmd_runs(api: CosmosAPI, args: argparse.Namespace) -> int:
         print(showing_line(args.limit, counts or api.count_by_status(), args.status), file=sys.stderr)
     _out_table(args, runs, runs_table(runs), "no runs" + (f" with status {args.status}" if args.status else ""))
     if args.sweep and not args.json:
-        print(f"sweep {args.sweep}: {sum(counts.values())} runs: "
+        print(f"sweep {args.sweep}: {count(sum(counts.values()), 'run')}: "
               + " · ".join(f"{s} {counts[s]}" for s in STATUSES if counts.get(s)))
     return 0
 
@@ -375,20 +376,16 @@ def _confirmed(args: argparse.Namespace, what: str, question: str) -> int | None
     return _fail(f"{what} not deleted (not confirmed)")
 
 
-def _mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
-
-
 def cmd_delete(api: CosmosAPI, args: argparse.Namespace) -> int:
     plan = api.run_deletion(args.run_id)
     remote = f" and its directory on host {plan['host']}" if plan["remote_dir"] else ""
     refused = _confirmed(args, f"run {plan['id']}",
-                         f"Delete run {plan['id']}: its local files ({_mb(plan['local_bytes'])}){remote}?")
+                         f"Delete run {plan['id']}: its local files ({size(plan['local_bytes'])}){remote}?")
     if refused is not None:
         return refused
     done = api.delete_run(plan["id"])
     remote = f" and {done['remote_dir']} on host {done['host']}" if done["remote_dir"] else ""
-    _out(args, done, f"deleted run {done['id']}: its local files ({_mb(done['local_bytes'])}){remote}")
+    _out(args, done, f"deleted run {done['id']}: its local files ({size(done['local_bytes'])}){remote}")
     return 0
 
 
@@ -408,7 +405,7 @@ def _prompt_parts(plan: dict, lead: str) -> str:
     parts = []
     if plan["runs"]:
         runs = len(plan["runs"])
-        parts.append(f"{runs} run{'s' * (runs != 1)} (local files {_mb(plan['local_bytes'])}, "
+        parts.append(f"{count(runs, 'run')} (local files {size(plan['local_bytes'])}, "
                      f"directories on host {', '.join(plan['hosts'])})")
     if plan["files"]:
         files = len(plan["files"])
