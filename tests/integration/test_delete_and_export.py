@@ -192,8 +192,8 @@ def test_prompt_delete_is_refused_while_runs_use_it_and_with_runs_takes_them_and
     assert all(d.is_dir() for r in runs for d in both_dirs(workspace, r["id"])) and upload.is_file()
 
     done = workspace.cli("prompt", "delete", prompt["id"], "--with-runs", "--yes", check=True)
-    assert re.fullmatch(rf"deleted prompt {prompt['id']} with 2 runs \(local files \d+(\.\d)? [kMG]?B, directories on host "
-                        rf"gpu1\) and 1 input file kept for it\n", done.stdout), done.stdout
+    assert re.fullmatch(rf"deleted prompt {prompt['id']} with 2 runs \(local files \d+(\.\d)? [kMG]?B, "
+                        rf"directories on host gpu1\) and 1 input file kept for it\n", done.stdout), done.stdout
     assert not any(d.exists() for r in runs for d in both_dirs(workspace, r["id"]))
     assert not upload.exists() and sample_video.is_file()  # the user's own file stays
     assert [p["id"] for p in workspace.cli_json("prompts")] == [other["prompt_id"]]
