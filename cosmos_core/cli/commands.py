@@ -333,8 +333,20 @@ def cmd_queue(api: CosmosAPI, args: argparse.Namespace) -> int:
 
 
 def cmd_logs(api: CosmosAPI, args: argparse.Namespace) -> int:
-    sys.stdout.write(api.logs(args.run_id, args.tail))
+    text = api.logs(args.run_id, args.tail)
+    if text:
+        sys.stdout.write(text)
+        return 0
+    run = api.get_run(args.run_id, Refresh.NONE)
+    print(f"run {run['id']} has no log {_no_log_because(run)}", file=sys.stderr)
     return 0
+
+
+def _no_log_because(run: dict) -> str:
+    """Why a run has no log: it has not started yet, or it never did (and what its status says)."""
+    if run["status"] in ("pending", "uploading", "queued"):
+        return f"yet: it is {run['status']}"
+    return f"({run['status']}{': ' + run['error'] if run['error'] else ''})"
 
 
 def cmd_db(api: CosmosAPI, args: argparse.Namespace) -> int:
