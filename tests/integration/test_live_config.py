@@ -62,5 +62,6 @@ def test_hosts_added_changed_and_removed_are_told_apart(tmp_path, gpu_host):
     other = load_config(write_config(tmp_path, gpu_host, hosts_toml=gpu_host.host_config_toml("b", gpus=2)
                                      + gpu_host.host_config_toml("c"), lost_after_seconds=9))
     changes = host_changes(one, other)
-    assert ([h.name for h in changes.added], [h.name for h in changes.changed], changes.removed) == (["c"], ["b"], ("a",))
+    named = ([h.name for h in changes.added], [h.name for h in changes.changed], changes.removed)
+    assert named == (["c"], ["b"], ("a",))
     assert restart_needed(one, other) == ("sync",) and restart_needed(one, one) == ()
