@@ -81,6 +81,8 @@ class AddHost:
         """`values`: the FIELDS, then the SETUP (each empty for its default)."""
         reach = {name: "" if v is None else v for name, v in zip(FIELDS, values, strict=False)}
         setup = dict(zip(SETUP, values[len(FIELDS):], strict=False))
+        if "gpus" in setup:
+            setup["gpus"] = setup["gpus"] or None  # the page's empty number arrives as 0
         try:
             scanned = self.api.scan_host_key(**reach, setup=setup)
         except CosmosError as exc:
@@ -137,7 +139,7 @@ def add_host_form(prefix: str, known_hosts: str, visible: bool = True) -> dict[s
                                        placeholder=f"/home/USER/{MODELS[DEFAULT_MODEL].checkout} (default)")
             fields["models"] = gr.CheckboxGroup(list(MODELS), value=[DEFAULT_MODEL], label="Models",
                                                 elem_id=f"{prefix}-models")
-            fields["gpus"] = gr.Number(None, label="GPUs (default: what nvidia-smi finds)", precision=0, minimum=1,
+            fields["gpus"] = gr.Number(None, label="GPUs (empty or 0: what nvidia-smi finds)", precision=0,
                                        elem_id=f"{prefix}-gpus")
         with gr.Row():
             connect = gr.Button("Connect", variant="primary", elem_id=f"{prefix}-connect", scale=0)
