@@ -24,6 +24,7 @@ from cosmos_core.api import (
 )
 
 from .layout import host_choices as new_run_hosts
+from .tables import CHECK_WORDS
 
 if TYPE_CHECKING:
     from .handlers import Handlers
@@ -33,7 +34,6 @@ NO_HOST = ("### No GPU host yet\n"
            "**Add host** connects to it, shows you its key to trust, and saves the host to the config file.")
 FIELDS = ("name", "hostname", "port", "user", "key_file", "known_hosts")  # scan_host_key's arguments
 SETUP = ("image", "remote_dir", "models", "gpus")  # how the host runs Cosmos: scan_host_key's `setup`
-MARKS = {"ok": "✅", "fail": "❌"}
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 
 
@@ -61,12 +61,13 @@ def added_text(added: Mapping[str, Any], report: Mapping[str, Any]) -> str:
     if ssh.get("status") != "ok":
         lines.append(f"❌ Check: cannot log in: {ssh.get('detail', '')}")
     else:
-        items = [f"{item} {MARKS.get(report[item]['status'], '–')} {report[item]['detail']}"
+        items = [f"{item} {CHECK_WORDS.get(report[item]['status'], report[item]['status'])}: {report[item]['detail']}"
                  for item in CHECK_ITEMS[1:] if item in report]
-        lines.append(f"Check: ssh ✅ · {' · '.join(items)}")
+        lines.append(f"Check: ssh ✅ ok · {' · '.join(items)}")
         lines.append("Ready: start a run in **New run**." if report.get("ok") else
-                     f"Not ready yet: fix what is marked ❌, on the host or in its table in `{added['config_file']}` "
-                     f"(`image`, `remote_dir`, `docker`), then **Check hosts now** in **Hosts**.")
+                     f"Not ready yet: fix what is marked ❌ FAILED, on the host or in its table in "
+                     f"`{added['config_file']}` (`image`, `remote_dir`, `docker`, `run_args`), then **Check hosts "
+                     "now** in **Hosts**.")
     return "\n\n".join(lines)
 
 

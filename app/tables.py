@@ -10,7 +10,10 @@ import pandas as pd
 from cosmos_core.api import STATUSES
 
 RUN_COLUMNS = ["id", "prompt", "kind", "model", "host", "status", "download", "duration", "created"]
-HOST_COLUMNS = ["host", "address", "reachable", "docker", "image", "GPUs", "last sync", "last error"]
+HOST_COLUMNS = ["host", "address", "reachable", "docker", "image", "starts", "GPUs", "GPU queue", "last sync",
+                "last error"]
+# A check's result in words, with the mark beside it (a browser without an emoji font shows boxes).
+CHECK_WORDS = {"ok": "✅ ok", "fail": "❌ FAILED", "absent": "– absent"}
 RUN_COLUMN_WIDTHS: list[str | int] = ["14%", "15%", "8%", "8%", "6%", "23%", "7%", "7%", "12%"]  # gr.Dataframe's type
 REASON_CHARS = 48
 
@@ -105,8 +108,7 @@ def _check_cell(check: Mapping | None, item: str) -> str:
     part = (check or {}).get(item)
     if not part:
         return "" if check is None else "not checked"
-    mark = {"ok": "✅", "fail": "❌"}.get(part["status"], "–")
-    return f"{mark} {part['detail']}"
+    return f"{CHECK_WORDS.get(part['status'], part['status'])}: {part['detail']}"
 
 
 def _address(host: Mapping) -> str:
@@ -125,12 +127,13 @@ def hosts_frame(hosts: Sequence[Mapping], checks: Mapping[str, Mapping]) -> pd.D
         check = checks.get(h["name"])
         if check is not None:
             ssh = check.get("ssh", {})
-            reachable = "✅ yes" if ssh.get("status") == "ok" else f"❌ {ssh.get('detail', 'not reachable')}"
+            reachable = "✅ yes" if ssh.get("status") == "ok" else f"❌ no: {ssh.get('detail', 'not reachable')}"
         else:
             reachable = "❌ down" if h["last_error"] else ("✅ up" if h["last_ok_at"] else "not checked")
         rows.append([
-            h["name"], _address(h), reachable, _check_cell(check, "docker"),
-            _check_cell(check, "image"), _check_cell(check, "gpus"), local_time(h["last_ok_at"]),
+            h["name"], _address(h), reachable, _check_cell(check, "docker"), _check_cell(check, "image"),
+            _check_cell(check, "start"), _check_cell(check, "gpus"), _check_cell(check, "queue"),
+            local_time(h["last_ok_at"]),
             h["last_error"] or "",
         ])  # fmt: skip
     return pd.DataFrame(rows, columns=HOST_COLUMNS)

@@ -18,7 +18,7 @@ def test_the_hosts_panel_checks_every_host_and_shows_the_down_one(page, e2e_api,
     expect_status(page, "completed")  # the dashboard synced gpu1
     open_tab(page, "Hosts")  # opening the panel runs the checks (one round trip per host)
     table = page.locator("#hosts-table")
-    expect(table).to_contain_text(f"✅ {e2e_api.config.host('gpu1').image}")  # image present
+    expect(table).to_contain_text(f"✅ ok: {e2e_api.config.host('gpu1').image}")  # image present, in words
     expect(table).to_contain_text("Stand-in GPU, 81920 MiB")  # GPUs: the stand-in's nvidia-smi
     expect(table).to_contain_text(re.compile(rf"{DOWN_HOST}.*❌.*cannot connect", re.S))
     expect(table).to_contain_text(re.compile(r"gpu1.*✅ yes.*20\d\d-\d\d-\d\d \d\d:\d\d", re.S))  # last sync

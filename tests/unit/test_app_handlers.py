@@ -190,7 +190,7 @@ def test_actions_call_the_api_and_say_what_happened(api):
 
 def test_checking_hosts_fills_the_hosts_table(api):
     table = Handlers(api).check_hosts()
-    assert table.loc[0, "reachable"] == "✅ yes" and table.loc[0, "GPUs"] == "– nvidia-smi not found"
+    assert table.loc[0, "reachable"] == "✅ yes" and table.loc[0, "GPUs"] == "– absent: nvidia-smi not found"
 
 
 def test_launch_serves_outputs_but_not_the_database(api, tmp_path):

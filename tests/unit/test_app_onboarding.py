@@ -45,7 +45,8 @@ def test_connect_shows_the_key_to_trust_or_says_it_is_trusted():
 def test_the_check_after_adding_is_shown():
     text = added_text(ADDED, REPORT)
     assert "Added **gpu9** to `/work/cosmos.toml` and its key to `/kh`." in text
-    assert "Check: ssh ✅ · docker ✅ 27.0 · image ❌ img not found · gpus – nvidia-smi not found" in text
+    assert ("Check: ssh ✅ ok · docker ✅ ok: 27.0 · image ❌ FAILED: img not found · gpus – absent: nvidia-smi not "
+            "found") in text
     assert "Not ready yet" in text
     assert "Ready: start a run" in added_text(ADDED | {"key_written": False}, REPORT | {"ok": True})
     down = added_text(ADDED, {"name": "gpu9", "ok": False, "ssh": {"status": "fail", "detail": "refused"}})

@@ -73,9 +73,11 @@ def test_hosts_frame_uses_the_last_sync_until_checked():
     assert unchecked.loc[0, "address"] == "u@h:22"
     down = {"ssh": {"status": "fail", "detail": "cannot connect"}}
     checked = tables.hosts_frame([host], {"gpu1": down})
-    assert checked.loc[0, "reachable"] == "❌ cannot connect" and checked.loc[0, "docker"] == "not checked"
+    assert checked.loc[0, "reachable"] == "❌ no: cannot connect" and checked.loc[0, "docker"] == "not checked"
     ok = {"ssh": {"status": "ok", "detail": "x"}, "gpus": {"status": "absent", "detail": "nvidia-smi not found"}}
-    assert tables.hosts_frame([host], {"gpu1": ok}).loc[0, "GPUs"] == "– nvidia-smi not found"
+    assert tables.hosts_frame([host], {"gpu1": ok}).loc[0, "GPUs"] == "– absent: nvidia-smi not found"
+    failed = {"ssh": {"status": "ok", "detail": "x"}, "start": {"status": "fail", "detail": "docker run failed"}}
+    assert tables.hosts_frame([host], {"gpu1": failed}).loc[0, "starts"] == "❌ FAILED: docker run failed"
 
 
 def test_a_queued_run_shows_its_place_and_a_running_one_its_gpus():
