@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from cosmos_core import launcher, sweeps
+from cosmos_core import launcher, scoring, sweeps
 from cosmos_core.config import Config, ConfigError, load_config
 from cosmos_core.deletion import DeleteError, Deleter
 from cosmos_core.executors import Executor, SubmitError, UploadProgress, make_executor
@@ -335,6 +335,12 @@ class CosmosAPI:
     def _deleter(self) -> Deleter:
         return Deleter(self.repo, self.executors, self.config)
 
+    def compute_metrics(self, run_id: str) -> dict:
+        """(Re)compute a completed inference run's thumbnail and scores here, to the end (scoring.py); a
+        video that cannot be read is no error here: the run's `metrics` say why."""
+        with _as_cosmos_error():
+            return run_to_dict(scoring.rescore(self.repo, self.repo.find_run(run_id)))
+
     def export_runs(self, status: str | None = None, host: str | None = None) -> tuple[list[str], list[dict]]:
         """(columns, rows): every run (filtered) with its prompt and parameters, from the database alone."""
         runs = self.list_runs(status, Refresh.NONE, host=host)
@@ -413,7 +419,7 @@ def _as_cosmos_error() -> Iterator[None]:
     try:
         yield
     except (NotFound, InvalidInput, ConfigError, ParamError, StartError, onboarding.OnboardingError,
-            KnownHostsError, QueueError) as exc:
+            KnownHostsError, QueueError, scoring.ScoringError) as exc:
         raise CosmosError(str(exc)) from exc
 
 
