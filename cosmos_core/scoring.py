@@ -62,7 +62,7 @@ def score_due(store: RunStore, deadline: float | None) -> int:
         if not _output_here(run):
             continue
         with store.run_lock(run.id) as owned:  # among this install's processes; the database's CAS beyond
-            if owned and _turn(run.id, deadline):
+            if owned and turn(run.id, deadline):
                 ended += 1
     return ended
 
@@ -75,7 +75,7 @@ def rescore(store: RunStore, run: Run) -> Run:
         raise ScoringError(f"run {run.id} cannot be scored: {reason}")
     with store.run_lock(run.id, wait=True):
         metric_rows.request(run.id)
-        _turn(run.id, None)
+        turn(run.id, None)
     return store.stored_run(run.id)
 
 
@@ -83,7 +83,7 @@ def _output_here(run: Run) -> bool:
     return bool(run.output_path) and Path(str(run.output_path)).is_file()
 
 
-def _turn(run_id: str, deadline: float | None) -> bool:
+def turn(run_id: str, deadline: float | None) -> bool:
     """One turn of the run's scoring; whether it ended (done or failed)."""
     run = Run.get_or_none(Run.id == run_id)
     if run is None or run.metrics_status != PENDING or not run.output_path:
