@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cosmos_core.lifecycle import DownloadStatus, RunStatus
 from cosmos_core.metrics.compare import plan_videos, scored_frames
-from cosmos_core.metrics.plan import Plan, PlanError, not_computed
+from cosmos_core.metrics.plan import SCORED_KINDS, Plan, PlanError, not_computed
 from cosmos_core.metrics.scores import Tally
 from cosmos_core.metrics.video import VideoError, write_thumbnail
 from cosmos_core.store import metric_rows
@@ -26,18 +26,11 @@ from cosmos_core.store.queries import RunStore
 from cosmos_core.store.tables import Prompt, Run
 
 SAVE_EVERY_SECONDS = 1.0
-SCORED_KINDS = ("inference",)  # scores compare an output with its input video; an upscale gets a thumbnail only
-VIDEO_KINDS = ("inference", "upscale")  # runs whose output is a video: they get a thumbnail
 SCORE_KEYS = ("blur_ssim", "canny_f1", "canny_precision", "canny_recall")
 
 
 class ScoringError(Exception):
     """The run cannot be scored here; the message is one line."""
-
-
-def wants_scores(kind: str, status: str) -> bool:
-    """Whether a run that ends so gets a thumbnail and, if an inference run, scores (pure)."""
-    return kind in VIDEO_KINDS and status == RunStatus.COMPLETED.value
 
 
 def refusal(kind: str, status: str, download_status: str, output_here: bool) -> str | None:
@@ -85,7 +78,7 @@ def _output_here(run: Run) -> bool:
 
 def turn(run_id: str, deadline: float | None) -> bool:
     """One turn of the run's scoring; whether it ended (done or failed)."""
-    run = Run.get_or_none(Run.id == run_id)
+    run = metric_rows.find(run_id)
     if run is None or run.metrics_status != PENDING or not run.output_path:
         return False
     output = Path(run.output_path)
@@ -109,7 +102,7 @@ class _Turn:
         self.output = output
         self.deadline = deadline
         self.stored: str | None = run.metrics_state
-        self.prompt = Prompt.get_or_none(Prompt.id == run.prompt_id)
+        self.prompt = metric_rows.prompt_of(run)
         self.skipped = _not_computed(run, self.prompt)
 
     def run(self) -> bool:

@@ -22,7 +22,7 @@ from cosmos_core.config import SyncConfig
 from cosmos_core.executors import FileFacts, ProbeError, ProbeReport, ProbeTarget
 from cosmos_core.install import install_id
 from cosmos_core.lifecycle import DOWNLOADABLE, LAUNCHING, TERMINAL, DownloadStatus, RunStatus
-from cosmos_core.scoring import wants_scores
+from cosmos_core.metrics.plan import wants_scores
 from cosmos_core.ssh.host import CommandTimeout, NoAnswer, RemoteError
 from cosmos_core.ssh.transfer import DownloadError, LocalWriteError
 from cosmos_core.status import OUTPUT_FILE, RunFacts, StatusChecker, decide, remote_files

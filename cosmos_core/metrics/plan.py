@@ -16,6 +16,8 @@ from dataclasses import dataclass
 MAX_FRAMES = 32  # frames scored per run at most; the cost budget is 5 s for a 121-frame 1280x704 output
 MIN_SIDE = 28  # pixels: SSIM's 7x7 window on the frame blurred down by 4 (scores.BLUR_FACTOR)
 
+SCORED_KINDS = ("inference",)  # scores compare an output with its input video; an upscale gets a thumbnail only
+VIDEO_KINDS = ("inference", "upscale")  # runs whose output is a video: they get a thumbnail
 CONTROLS = ("vis", "edge", "depth", "seg")
 # The Cookbook's scores for the controls these scores do not cover, and why they are not computed here.
 NOT_COMPUTED = {
@@ -79,3 +81,9 @@ def not_computed(weights: Sequence[float] | None, given: Mapping[str, bool]) -> 
     weight = dict(zip(CONTROLS, weights or (), strict=False))
     return {score: reason for control, (score, reason) in NOT_COMPUTED.items()
             if given.get(control) or weight.get(control, 0) > 0}
+
+
+def wants_scores(kind: str, status: str) -> bool:
+    """Whether a run that ends so (once its output is verified) gets a thumbnail and, if an inference
+    run, scores."""
+    return kind in VIDEO_KINDS and status == "completed"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from peewee import Expression
 
-from cosmos_core.store.tables import Run
+from cosmos_core.store.tables import Prompt, Run
 
 NONE, PENDING, DONE, FAILED = "none", "pending", "done", "failed"
 METRICS_STATUSES = (NONE, PENDING, DONE, FAILED)
@@ -18,6 +18,15 @@ METRICS_STATUSES = (NONE, PENDING, DONE, FAILED)
 def due() -> list[Run]:
     """Runs whose scores are due, the longest finished first (one indexed query)."""
     return list(Run.select().where(Run.metrics_status == PENDING).order_by(Run.completed_at, Run.id))
+
+
+def find(run_id: str) -> Run | None:
+    return Run.get_or_none(Run.id == run_id)
+
+
+def prompt_of(run: Run) -> Prompt | None:
+    """The run's prompt (None once deleted)."""
+    return Prompt.get_or_none(Prompt.id == run.prompt_id)
 
 
 def request(run_id: str) -> bool:

@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cosmos_core.metrics import scores
-from cosmos_core.metrics.plan import MAX_FRAMES, PlanError, not_computed, plan, sample_indices
+from cosmos_core.metrics.plan import MAX_FRAMES, PlanError, not_computed, plan, sample_indices, wants_scores
 from cosmos_core.metrics.scores import FrameScores, Tally, edge_scores, frame_scores, resized
-from cosmos_core.scoring import refusal, wants_scores
+from cosmos_core.scoring import refusal
 
 
 def test_a_121_frame_output_scores_every_4th_frame_31_in_all():
