@@ -18,7 +18,7 @@ from pathlib import Path
 from cosmos_core.lifecycle import DownloadStatus, RunStatus
 from cosmos_core.metrics.compare import plan_videos, scored_frames
 from cosmos_core.metrics.plan import SCORED_KINDS, Plan, PlanError, not_computed
-from cosmos_core.metrics.scores import Tally
+from cosmos_core.metrics.scores import Tally, library_errors
 from cosmos_core.metrics.video import VideoError, write_thumbnail
 from cosmos_core.store import metric_rows
 from cosmos_core.store.metric_rows import DONE, FAILED, NONE, PENDING
@@ -123,8 +123,11 @@ class _Turn:
                       "size": "{}x{}".format(*the_plan.size), "not_computed": self.skipped, "error": None}
             return metric_rows.save(self.run_id, self.stored, metrics_status=DONE, metrics=json.dumps(result),
                                     metrics_state=None)
-        except (VideoError, PlanError, ValueError) as exc:
-            failed = {**dict.fromkeys(SCORE_KEYS), "frames": 0, "not_computed": self.skipped, "error": str(exc)}
+        except Exception as exc:
+            if not isinstance(exc, (VideoError, PlanError, *library_errors())):
+                raise  # a bug of ours, not a bad video
+            error = " ".join(str(exc).split()) or type(exc).__name__  # one line, whatever the library said
+            failed = {**dict.fromkeys(SCORE_KEYS), "frames": 0, "not_computed": self.skipped, "error": error}
             return metric_rows.save(self.run_id, self.stored, metrics_status=FAILED, metrics=json.dumps(failed),
                                     metrics_state=None)
 

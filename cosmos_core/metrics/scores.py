@@ -38,6 +38,13 @@ class FrameScores:
     fn: int  # edge pixels in the input only
 
 
+def library_errors() -> tuple[type[Exception], ...]:
+    """What OpenCV and scikit-image raise on a frame they cannot take (checked only once one is raised)."""
+    import cv2
+
+    return (cv2.error, ValueError)
+
+
 def resized(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """`frame` at `size` (width, height): OpenCV's area average when it shrinks, bilinear when it grows."""
     import cv2

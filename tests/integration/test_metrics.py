@@ -25,6 +25,7 @@ from cosmos_core.records import run_to_dict
 from cosmos_core.store import metric_rows, tables
 from cosmos_core.store.queries import RunStore
 from cosmos_core.store.tables import Run
+from tests.hostkit import wait_until
 from tests.workspace import REPO
 
 SIZE = "320x240"
@@ -281,3 +282,33 @@ def test_cosmos_metrics_says_in_one_line_why_a_run_has_no_scores(store, videos, 
         f"error: run {run.id} cannot be scored: its output is not downloaded yet (download failed)\n")
     missing = cosmos(tmp_path, "metrics", "rs_nope")
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "rs_nope" in missing.stderr
+
+
+def test_a_scoring_killed_midway_goes_on_from_its_stored_totals(store, tmp_path):
+    """`cosmos sync` scores to the end; killed (SIGKILL) once it has stored some totals, the next turn
+    in another process starts from them, and the scores come out as one uninterrupted pass gives."""
+    long = ffmpeg(tmp_path / "long.mp4", "testsrc2=size=1280x704:rate=24", "-frames:v", "720", "-preset", "ultrafast")
+    run = verified_run(store, long, long)
+    config = tmp_path / "cosmos.toml"
+    config.write_text(f'[storage]\ndatabase = "sqlite:///{tmp_path}/cosmos.db"\noutputs_dir = "{tmp_path}/outputs"\n')
+    process = subprocess.Popen([sys.executable, "-m", "cosmos_core", "--config", str(config), "sync"], cwd=tmp_path,
+                               env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def midway() -> int:
+            state = store.stored_run(run.id).metrics_state
+            frames = json.loads(state)["tally"]["frames"] if state else 0
+            assert store.stored_run(run.id).metrics_status == "pending", "the scoring ended before the kill"
+            return frames
+        wait_until(midway, 120, "the scoring to store its totals", interval=0.005)
+    finally:
+        process.kill()
+        process.wait()
+    stored = json.loads(store.stored_run(run.id).metrics_state)["tally"]["frames"]
+    assert 0 < stored < 32
+    assert scoring.turn(run.id, deadline=time.monotonic()) is False  # one more frame pair, from the stored totals
+    assert json.loads(store.stored_run(run.id).metrics_state)["tally"]["frames"] == stored + 1
+    assert scoring.score_due(store, deadline=None) == 1
+    metrics = json.loads(store.stored_run(run.id).metrics)
+    assert {k: metrics[k] for k in ("blur_ssim", "canny_f1", "frames")} == {"blur_ssim": 1.0, "canny_f1": 1.0,
+                                                                            "frames": 32}
