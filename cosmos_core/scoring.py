@@ -12,6 +12,7 @@ nor its download ever changes.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -26,6 +27,9 @@ from cosmos_core.store.queries import RunStore
 from cosmos_core.store.tables import Prompt, Run
 
 SAVE_EVERY_SECONDS = 1.0
+MIN_TURN_SECONDS = 0.5  # a turn opens both videos and decodes up to where the last one stopped: not for less
+LOAD_SECONDS = 1.0  # the first turn in a process loads PyAV, OpenCV and scikit-image (0.7 s here)
+LIBRARIES = ("av", "cv2", "skimage.metrics")
 SCORE_KEYS = ("blur_ssim", "canny_f1", "canny_precision", "canny_recall")
 
 
@@ -44,13 +48,21 @@ def refusal(kind: str, status: str, download_status: str, output_here: bool) -> 
     return None
 
 
+def worth_a_turn(seconds_left: float | None, loaded: bool) -> bool:
+    """Whether a turn starts with this much of the budget left (None: no budget), pure: a turn checks
+    its deadline after each frame pair, so it should not start when even opening the videos (and,
+    the first time, loading the libraries) would take longer."""
+    return seconds_left is None or seconds_left >= MIN_TURN_SECONDS + (0.0 if loaded else LOAD_SECONDS)
+
+
 def score_due(store: RunStore, deadline: float | None) -> int:
     """Advance the scorings due until `deadline` (time.monotonic; None: to the end); how many ended.
     Runs whose output is not on this machine (downloaded by another on a shared database) are left
     to the machine that has it."""
     ended = 0
     for run in metric_rows.due():
-        if deadline is not None and time.monotonic() >= deadline:
+        left = None if deadline is None else deadline - time.monotonic()
+        if not worth_a_turn(left, loaded=all(name in sys.modules for name in LIBRARIES)):
             break
         if not _output_here(run):
             continue
