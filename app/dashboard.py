@@ -16,7 +16,7 @@ import gradio as gr
 
 from cosmos_core.api import CosmosAPI, CosmosError, Refresh
 
-from . import layout, notifications, onboarding
+from . import layout, notifications, onboarding, rerun_form
 from .handlers import DEFAULT_MODEL, KNOB_FIELDS, Handlers, NewRun, Query, diff
 from .sweep_form import SweepForm
 
@@ -26,7 +26,7 @@ RENDERED = {
     "older": "older", "hosts": "hosts", "run_status": "run_status", "run_progress": "run_progress",
     "run_video": "run_video", "run_log": "run_log", "run_enhanced": "run_enhanced", "run_prompt": "run_prompt",
     "run_can_retry": "retry", "run_can_cancel": "cancel", "run_can_upscale": "upscale",
-    "run_can_enhance": "enhance", "run_shown": "run_details", "no_host": "no_host",
+    "run_can_enhance": "enhance", "run_can_rerun": "rerun", "run_shown": "run_details", "no_host": "no_host",
 }  # fmt: skip
 PROGRESS_EVERY_SECONDS = 0.2
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
@@ -195,7 +195,27 @@ def _wire_form(handlers: Handlers, ui: dict[str, Any], rerender: Callable[[Any],
     rerender(form["start"].click(start, inputs, outputs, show_progress_on=form["status"], **PRIVATE))
     ui["new_tab"].select(lambda: gr.update(choices=handlers.video_choices()), None, fields["picked"], **PRIVATE)
     knobs = [fields[name] for name in KNOB_FIELDS]
-    fields["model"].change(_model_switch(handlers), fields["model"], [fields["host"], *knobs], **PRIVATE)
+    # `input`, not `change`: Run again sets the model with the run's knobs, which a reset must not undo.
+    fields["model"].input(_model_switch(handlers), fields["model"], [fields["host"], *knobs], **PRIVATE)
+    ui["rerun"].click(_refill(handlers), ui["selected"], [*fields.values(), form["status"], ui["notice"], ui["tabs"]],
+                      **PRIVATE)
+
+
+def _refill(handlers: Handlers) -> Callable[[str | None], list[Any]]:
+    """Run again: New run filled from the selected run (rerun_form.py), opened; a refusal in the notice."""
+
+    def fill(run_id: str | None) -> list[Any]:
+        refill = _notice(rerun_form.refill)(handlers, run_id)
+        if isinstance(refill, str):
+            return [gr.skip()] * len(layout.FORM_FIELDS) + [gr.skip(), refill, gr.skip()]
+        shown = {name: knob.shown for name, knob in refill.form.knobs.items()}
+        updates = {name: gr.update(value=value, visible=shown[name]) if name in shown else value
+                   for name, value in refill.values.items()}
+        updates["host"] = gr.update(**layout.host_choices(refill.form.hosts) | {"value": refill.values["host"]})
+        updates["picked"] = gr.update(choices=refill.videos, value=refill.values["picked"])
+        return [updates[name] for name in layout.FORM_FIELDS] + [refill.note, gr.skip(), gr.Tabs(selected="new")]
+
+    return fill
 
 
 def _model_switch(handlers: Handlers) -> Callable[[str], list[Any]]:

@@ -35,6 +35,7 @@ class Details:
     can_cancel: bool
     can_upscale: bool
     can_enhance: bool
+    can_rerun: bool = False  # Run again: an inference run (New run filled with its inputs and parameters)
     shown: bool = True  # False: no run to show, the panel is hidden and `status` says why
 
 
@@ -127,6 +128,7 @@ def run_details(run: Mapping, prompt: Mapping | None, log: str, video_exists: bo
         can_cancel=run["status"] in ("pending", "uploading", "queued", "running"),
         can_upscale=completed_inference,
         can_enhance=prompt is not None,
+        can_rerun=run["kind"] == "inference" and prompt is not None,
     )
 
 

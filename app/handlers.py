@@ -245,12 +245,14 @@ class Handlers:
         """(title, name) of each model, for the form's Model dropdown."""
         return [(m.title, name) for name, m in MODELS.items()]
 
-    def model_form(self, model_name: str) -> ModelForm:
-        """The form reset to `model_name`: its defaults, the knobs it takes, the hosts serving it."""
+    def model_form(self, model_name: str, params: InferenceParams | None = None) -> ModelForm:
+        """The form for `model_name` with `params` (default: its defaults): the knobs it takes, the
+        hosts serving it."""
         model = MODELS[model_name]
+        params = params or model.defaults
         knobs: dict[str, Knob] = {}
         for field, names in KNOBS.items():
-            value = getattr(model.defaults, field)
+            value = getattr(params, field)
             values = value if field == "weights" else (value,)
             knobs |= {name: Knob(v, field in model.tunes) for name, v in zip(names, values, strict=True)}
         hosts = [h.name for h in self.api.config.hosts if model_name in h.models]
@@ -338,8 +340,11 @@ class Handlers:
         return self._keep_upload(path)[0]
 
     def _keep_upload(self, path: str) -> tuple[Path, bool]:
-        """(the kept copy, whether this call made it)."""
+        """(the kept copy, whether this call made it). A file kept already (Run again gives one back) is
+        its own copy."""
         source = Path(path)
+        if source.resolve().is_relative_to((self.outputs_dir / "inputs").resolve()):
+            return source, False
         digest = hashlib.sha256()
         with open(source, "rb") as f:
             while chunk := f.read(1 << 20):

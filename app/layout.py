@@ -77,6 +77,7 @@ def _run_panel() -> dict[str, Any]:
                 ui["retry"] = gr.Button("Retry download", elem_id="retry-download", interactive=False)
                 ui["cancel"] = gr.Button("Cancel", elem_id="cancel-run", interactive=False, variant="stop")
                 ui["enhance"] = gr.Button("Enhance prompt", elem_id="enhance-prompt", interactive=False)
+                ui["rerun"] = gr.Button("Run again", elem_id="rerun-run", interactive=False)
             with gr.Row(equal_height=True):
                 ui["weight"] = gr.Slider(0, 1, value=0.5, step=0.05, label="Upscale control weight")
                 ui["upscale"] = gr.Button("Upscale to 4K", elem_id="upscale-run", interactive=False)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from cosmos_core.api import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, CosmosError, key_check_command
+from cosmos_core.api import CHECK_ITEMS, DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, CosmosError, key_check_command
 
 from .layout import host_choices as new_run_hosts
 
@@ -25,7 +25,6 @@ NO_HOST = ("### No GPU host yet\n"
            "**Add host** connects to it, shows you its key to trust, and saves the host to the config file.")
 FIELDS = ("name", "hostname", "port", "user", "key_file", "known_hosts")  # scan_host_key's arguments
 MARKS = {"ok": "✅", "fail": "❌"}
-CHECK_ITEMS = ("slurm", "docker", "image", "remote_dir", "gpus")
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 
 
@@ -54,7 +53,7 @@ def added_text(added: Mapping[str, Any], report: Mapping[str, Any]) -> str:
         lines.append(f"❌ Check: cannot log in: {ssh.get('detail', '')}")
     else:
         items = [f"{item} {MARKS.get(report[item]['status'], '–')} {report[item]['detail']}"
-                 for item in CHECK_ITEMS if item in report]
+                 for item in CHECK_ITEMS[1:] if item in report]
         lines.append(f"Check: ssh ✅ · {' · '.join(items)}")
         lines.append("Ready: start a run in **New run**." if report.get("ok") else
                      f"Not ready yet: fix what is marked ❌, on the host or in its table in `{added['config_file']}` "

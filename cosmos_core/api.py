@@ -7,16 +7,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from cosmos_core import launcher, scoring, sweeps
+from cosmos_core import launcher, rerun, scoring, sweeps
 from cosmos_core.config import Config, ConfigError, load_config
 from cosmos_core.deletion import DeleteError, Deleter
 from cosmos_core.executors import Executor, SubmitError, UploadProgress, make_executor
+from cosmos_core.executors.hostcheck import CHECK_ITEMS, check_host
 from cosmos_core.export import export_rows
-from cosmos_core.launcher import LaunchPlan, PromptInput
+from cosmos_core.launcher import LaunchPlan
 from cosmos_core.lifecycle import STATUSES, DownloadStatus, RunStatus
 from cosmos_core.notify import Notifier
-from cosmos_core.records import iso_utc, prompt_to_dict, run_to_dict
+from cosmos_core.records import iso_utc, prompt_input, prompt_to_dict, run_to_dict
 from cosmos_core.repository import DataRepository, Refresh
+from cosmos_core.rerun import INPUT_LABELS
 from cosmos_core.ssh import onboarding
 from cosmos_core.ssh.host import RemoteError
 from cosmos_core.ssh.hostkeys import KnownHostsError
@@ -26,14 +28,14 @@ from cosmos_core.starting import Starter, StartError
 from cosmos_core.status import LOG_FILE, StatusChecker
 from cosmos_core.store import tables
 from cosmos_core.store.queries import InvalidInput, NotFound, new_id
-from cosmos_core.store.tables import Prompt, Run
+from cosmos_core.store.tables import Run
 from cosmos_core.sync import ProgressListener, SyncReport
 from cosmos_core.tailing import tail_lines
 from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS, model
 from cosmos_core.upstream.params import STRENGTHS, InferenceParams, ParamError
 
-__all__ = ["DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "MODELS", "STATUSES", "STRENGTHS", "CosmosAPI",
-           "CosmosError", "InferenceParams", "Refresh", "key_check_command"]
+__all__ = ["CHECK_ITEMS", "DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "INPUT_LABELS", "MODELS",
+           "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh", "key_check_command"]
 
 
 class CosmosError(Exception):
@@ -104,9 +106,16 @@ class CosmosAPI:
             cosmos_model = model(model_name)
             prompt = self.repo.get_prompt(prompt_id)
             host_name = self._starter().host_serving(cosmos_model.name, host)
-        plan = launcher.plan_inference(new_id("rs"), _prompt_input(prompt), params, cosmos_model)
+        plan = launcher.plan_inference(new_id("rs"), prompt_input(prompt), params, cosmos_model)
         return self._launch(plan, prompt.id, "inference", host_name, params.to_dict(), on_upload=on_upload,
                             sweep_id=sweep_id)
+
+    def rerun(self, run_id: str, overrides: Mapping[str, object] | None = None, host: str | None = None,
+              model_name: str | None = None, on_upload: UploadProgress | None = None) -> dict:
+        """`run_id` again, except `overrides` (InferenceParams fields), `host`, `model_name` (see rerun.py)."""
+        with _as_cosmos_error():
+            plan = rerun.again(self.repo, run_id, overrides or {}, host, model_name)
+        return self.start_inference(plan.prompt_id, plan.host, plan.params, on_upload, plan.model)
 
     def start_sweep(self, prompt_ids: Sequence[str], grid: Mapping[str, Sequence], base: InferenceParams | None = None,
                     host: str | None = None, model_name: str = DEFAULT_MODEL, max_runs: int = sweeps.MAX_RUNS,
@@ -164,7 +173,7 @@ class CosmosAPI:
         with _as_cosmos_error():
             prompt = self.repo.get_prompt(prompt_id)
             host_name = self._starter().host_serving(DEFAULT_MODEL, host)
-        plan = launcher.plan_enhance(new_id("rs"), _prompt_input(prompt))
+        plan = launcher.plan_enhance(new_id("rs"), prompt_input(prompt))
         return self._launch(plan, prompt.id, "enhance", host_name, {}, on_upload=on_upload)
 
     def pick_host(self, model_name: str = DEFAULT_MODEL) -> str:
@@ -358,8 +367,7 @@ class CosmosAPI:
         } for h in self.config.hosts]  # fmt: skip
 
     def check_host(self, name: str | None = None) -> dict:
-        from cosmos_core.executors.hostcheck import check_host
-
+        """What `hosts check` found, item by item (in the order of CHECK_ITEMS), and whether runs can start."""
         with _as_cosmos_error():
             config = self.config.host(name)
         report = check_host(self.executors[config.name].shell, config)
@@ -405,12 +413,6 @@ class CosmosAPI:
 
     def _note_unreachable(self) -> None:
         self.last_sync = self.repo.last_report
-
-
-def _prompt_input(prompt: Prompt) -> PromptInput:
-    optional = {"depth": prompt.depth_path, "seg": prompt.seg_path}
-    return PromptInput(prompt.text, prompt.negative_prompt, Path(prompt.video_path),
-                       **{k: Path(v) for k, v in optional.items() if v})
 
 
 @contextmanager

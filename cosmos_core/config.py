@@ -105,6 +105,8 @@ class HostConfig:
     model_overrides: tuple[tuple[str, ModelSetup], ...] = ()  # [hosts.model."NAME"], for models other than transfer1
     executor: str = _default(HostFile, "executor")  # "docker" (over SSH), "local" (this machine), "slurm" (sbatch)
     gpus: int | None = _default(HostFile, "gpus")  # GPU slots runs queue for (None: no queue, every run starts at once)
+    queue_dir: str = _default(HostFile, "queue_dir")  # the machine's GPU queue, shared by every user and checkout
+    busy_memory_mib: int = _default(HostFile, "busy_memory_mib")  # a free GPU using more is busy outside the queue
     slurm: SlurmConfig | None = None  # for executor = "slurm"
 
     def setup(self, model: str) -> ModelSetup:
@@ -152,6 +154,7 @@ def _host(given: HostFile) -> HostConfig:
         remote_dir=f"{_home(given.user)}/{MODELS[DEFAULT_MODEL].checkout}" if remote_dir is None else remote_dir,
         image=given.image, docker=tuple(shlex.split(given.docker)), run_args=tuple(given.run_args),
         num_gpus=given.num_gpus, models=tuple(given.models), executor=given.executor, gpus=given.gpus,
+        queue_dir=given.queue_dir, busy_memory_mib=given.busy_memory_mib,
         slurm=slurm if given.executor == "slurm" else None,
     )
     overrides = tuple((name, _model_setup(host.setup(name), table)) for name, table in given.model.items())

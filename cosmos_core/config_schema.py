@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from cosmos_core.upstream import gpu_queue
 from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS
 
 EXECUTORS = ("docker", "local", "slurm")
@@ -67,6 +68,8 @@ Port = Annotated[int, _rule(lambda v: 1 <= v <= 65535, "must be between 1 and 65
 Positive = Annotated[float, _rule(lambda v: 0 < v < math.inf, "must be a positive number")]
 NotNegative = Annotated[float, _rule(lambda v: 0 <= v < math.inf, "must be a number >= 0")]
 AtLeastOne = Annotated[int, _rule(lambda v: v >= 1, "must be at least 1")]
+Count = Annotated[int, _rule(lambda v: v >= 0, "must be 0 or more")]
+AbsolutePath = Annotated[str, _pattern(r"/[^\0\n]*", "must be an absolute path")]
 NotEmpty = Annotated[str, _rule(lambda v: v.strip() != "", "must not be empty")]
 HostName = Annotated[str, _pattern(r"[A-Za-z0-9_.-]+", "must match [A-Za-z0-9_.-]+")]
 Models = Annotated[list[str], _rule(lambda v: v and set(v) <= set(MODELS) and len(set(v)) == len(v),
@@ -149,6 +152,8 @@ class HostFile(_Table):
     run_args: list[str] = ["--gpus", "all", "--ipc=host", "--shm-size=8g"]
     num_gpus: AtLeastOne = 1
     gpus: AtLeastOne | None = None  # GPU slots runs queue for; None: no queue
+    queue_dir: AbsolutePath = gpu_queue.DEFAULT_DIR  # the machine's GPU queue, shared by all its users
+    busy_memory_mib: Count = gpu_queue.DEFAULT_BUSY_MIB  # a free GPU using more is busy outside the queue
     models: Models = [DEFAULT_MODEL]
     model: dict[str, ModelFile] = {}
     executor: Annotated[str, _one_of(EXECUTORS)] = "docker"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
+from cosmos_core.launcher import PromptInput
 from cosmos_core.store.tables import Prompt, Run
 
 
@@ -43,6 +45,13 @@ def prompt_to_dict(prompt: Prompt) -> dict:
         "video": prompt.video_path, "depth": prompt.depth_path, "seg": prompt.seg_path,
         "created_at": iso_utc(prompt.created_at),
     }  # fmt: skip
+
+
+def prompt_input(prompt: Prompt) -> PromptInput:
+    """The prompt as a run's launch plan takes it: its texts and its files."""
+    optional = {"depth": prompt.depth_path, "seg": prompt.seg_path}
+    return PromptInput(prompt.text, prompt.negative_prompt, Path(prompt.video_path),
+                       **{k: Path(v) for k, v in optional.items() if v})
 
 
 def iso_utc(ts: float | None) -> str | None:

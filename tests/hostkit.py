@@ -74,6 +74,10 @@ DEFAULT_GPUS = 8  # what nvidia-smi shows (over SSH until set_gpus(), and in the
 # session for 60 s). See ensure_standin_account.
 STANDIN_USER = "cosmos-standin"
 STANDIN_HOME = Path("/var/lib/cosmos-standin")
+# A second user of the same machine (the same uid, a name and home of its own), for the GPU queue that
+# every user of a machine shares.
+OTHER_USER = "cosmos-standin-b"
+OTHER_HOME = Path("/var/lib/cosmos-standin-b")
 # sshd (LogLevel VERBOSE) writes one such line per exec channel, e.g.
 # "Starting session: command for cosmos-standin from 127.0.0.1 port 40000 id 0".
 EXEC_SESSION_MARK = "Starting session: command "
@@ -117,25 +121,24 @@ def _run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, **kwargs)
 
 
-def ensure_standin_account() -> str:
-    """Create STANDIN_USER once per machine (kept after: the next test run finds it); its name.
+def ensure_standin_account(user: str = STANDIN_USER, home: Path = STANDIN_HOME) -> str:
+    """Create the account ``user`` once per machine (kept after: the next test run finds it); its name.
 
     ``useradd -o -u 0`` shares root's uid under another name; the password field ``*`` (useradd
     leaves ``!``) keeps key logins open, since sshd with ``UsePAM no`` refuses a locked account.
     Two test processes may race here: whichever useradd loses, the account is there after.
     """
-    STANDIN_HOME.mkdir(mode=0o755, exist_ok=True)
-    if _account(STANDIN_USER) is None:
-        _run(["useradd", "-o", "-u", "0", "-g", "0", "-M", "-d", str(STANDIN_HOME), "-s", "/bin/bash",
-              STANDIN_USER], check=False)
-        _run(["usermod", "-p", "*", STANDIN_USER])
-    account = _account(STANDIN_USER)
-    if account is None or account.pw_uid != 0 or account.pw_dir != str(STANDIN_HOME):
-        raise RuntimeError(f"account {STANDIN_USER} is not uid 0 with home {STANDIN_HOME}: {account}")
-    dotfiles = [p.name for p in STANDIN_HOME.iterdir() if p.name.startswith(".")]
+    home.mkdir(mode=0o755, exist_ok=True)
+    if _account(user) is None:
+        _run(["useradd", "-o", "-u", "0", "-g", "0", "-M", "-d", str(home), "-s", "/bin/bash", user], check=False)
+        _run(["usermod", "-p", "*", user])
+    account = _account(user)
+    if account is None or account.pw_uid != 0 or account.pw_dir != str(home):
+        raise RuntimeError(f"account {user} is not uid 0 with home {home}: {account}")
+    dotfiles = [p.name for p in home.iterdir() if p.name.startswith(".")]
     if dotfiles:
-        raise RuntimeError(f"{STANDIN_HOME} must stay empty of start-up files, has {dotfiles}")
-    return STANDIN_USER
+        raise RuntimeError(f"{home} must stay empty of start-up files, has {dotfiles}")
+    return user
 
 
 def _account(name: str) -> pwd.struct_passwd | None:
@@ -281,6 +284,16 @@ class TestHost:
         return self.root / "podman"
 
     @property
+    def queue_dir(self) -> str:
+        """This host's GPU queue directory, as its config gives it (the default one is the machine's)."""
+        return str(self.root / "gpu-host" / "gpu-queue")
+
+    @property
+    def gpu_use_file(self) -> Path:
+        """Other users' processes on the host's GPUs (see set_gpu_use)."""
+        return self.root / "gpu" / "use"
+
+    @property
     def gpu_count_file(self) -> Path:
         """How many GPUs the host's ``nvidia-smi`` shows (a number; see set_gpus)."""
         return self.root / "gpu" / "count"
@@ -409,8 +422,11 @@ class TestHost:
         shim = Path(self.docker_cmd)
         shim.parent.mkdir()
         slow = shlex.quote(str(self._slow_file))
+        # The directory, not the file: set_gpu_use replaces the file, which a file's bind mount would not see.
+        use_dir = shlex.quote(str(self.gpu_use_file.parent))
+        use_inside = f"/run/standin-gpu/{self.gpu_use_file.name}"
         shim.write_text(
-            "#!/bin/sh\n"
+            "#!/bin/bash\n"
             # A slow daemon (see slow_docker): "SECONDS COMMAND..." in the file delays those commands
             # of SSH sessions (the product's), never this machine's own calls (the tests' checks).
             f'if [ -n "${{SSH_CONNECTION:-}}" ] && read -r secs cmds 2>/dev/null < {slow}; then\n'
@@ -418,7 +434,21 @@ class TestHost:
             "fi\n"
             f"export CONTAINERS_CONF={shlex.quote(str(state / 'containers.conf'))}"
             f" CONTAINERS_STORAGE_CONF={shlex.quote(str(state / 'storage.conf'))}\n"
-            f'exec {PODMAN} "$@"\n'
+            # The NVIDIA toolkit's part, as far as the stand-in nvidia-smi needs it: a container given
+            # `--gpus "device=2,3"` sees the machine's GPUs 2 and 3 alone, and every container sees the
+            # machine's other processes on its GPUs (set_gpu_use).
+            '[ "${1:-}" = run ] || exec ' + PODMAN + ' "$@"\n'
+            "shift\n"
+            f"extra=(-v {use_dir}:/run/standin-gpu:ro -e STANDIN_GPU_USE={use_inside})\n"
+            "prev= gpus=\n"
+            'for arg in "$@"; do\n'
+            '  [ "$prev" = --gpus ] && gpus=$arg\n'
+            '  case $arg in --gpus=*) gpus=${arg#--gpus=} ;; esac\n'
+            "  prev=$arg\n"
+            "done\n"
+            'gpus=${gpus//\\"/}\n'
+            'case $gpus in device=*) extra+=(-e "STANDIN_GPU_IDS=${gpus#device=}") ;; esac\n'
+            f'exec {PODMAN} run "${{extra[@]}}" "$@"\n'
         )
         shim.chmod(0o755)
         self._record_tail_calls()
@@ -502,12 +532,22 @@ class TestHost:
         script.chmod(0o755)
         self.set_gpus(DEFAULT_GPUS)
         wrapper = Path(self.docker_cmd).parent / "nvidia-smi"
+        self.set_gpu_use({})
         wrapper.write_text(
             "#!/bin/sh\n"
-            f"export STANDIN_GPUS_FILE={shlex.quote(str(self.gpu_count_file))}\n"
+            f"export STANDIN_GPUS_FILE={shlex.quote(str(self.gpu_count_file))}"
+            f" STANDIN_GPU_USE={shlex.quote(str(self.gpu_use_file))}\n"
             f'exec /bin/bash {shlex.quote(str(script))} "$@"\n'
         )
         wrapper.chmod(0o755)
+
+    def set_gpu_use(self, processes: dict[int, tuple[int, int, str]]) -> None:
+        """From now on the host's GPUs run these processes of another user, outside the product:
+        machine GPU index -> (MiB in use, pid, process name), as nvidia-smi shows them."""
+        lines = "".join(f"{gpu} {mib} {pid} {name}\n" for gpu, (mib, pid, name) in processes.items())
+        staged = self.gpu_use_file.with_suffix(".new")
+        staged.write_text(lines)
+        staged.replace(self.gpu_use_file)
 
     def set_gpus(self, count: int) -> None:
         """From now on the host's ``nvidia-smi`` shows ``count`` GPUs (0: "No devices were found")."""
@@ -654,6 +694,7 @@ class TestHost:
         ssh = self.ssh_dir
         ssh.mkdir()
         ensure_standin_account()
+        ensure_standin_account(OTHER_USER, OTHER_HOME)
         host_key = ssh / "ssh_host_ed25519_key"
         for key, comment in ((host_key, "testhost"), (Path(self.key_file), "testclient")):
             _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)])
@@ -692,7 +733,7 @@ class TestHost:
                 "KbdInteractiveAuthentication no",
                 "UsePAM no",
                 "PermitRootLogin prohibit-password",
-                f"AllowUsers {STANDIN_USER}",  # never root, whose start-up files this machine's pyenv fills
+                f"AllowUsers {STANDIN_USER} {OTHER_USER}",  # never root (this machine's pyenv fills its start-up)
                 "StrictModes no",
                 "PrintMotd no",
                 "LogLevel VERBOSE",
@@ -862,10 +903,17 @@ class TestHost:
         models: Sequence[str] = ("transfer1",),
         link: CuttableLink | None = None,
         gpus: int | None = None,
+        remote_dir: str | None = None,
+        run_args: Sequence[str] | None = None,
+        machine_queue: bool = False,
+        user: str | None = None,
     ) -> str:
         """A ``[[hosts]]`` block for the product's config file.
 
-        ``gpus``: the host's GPU slots (its runs then queue for them).
+        ``gpus``: the host's GPU slots (its runs then queue for them). The host's GPU queue is its own
+        (``queue_dir``), unless ``machine_queue``: then the product's default, the one of this machine.
+        ``remote_dir``, ``run_args``, ``user``: other than the host's checkout, the stand-in's run args
+        and its account (OTHER_USER is the machine's second user).
 
         ``docker_cli=True``: the host's ``docker`` is the real Docker CLI
         (``docker_cli_cmd``; call start_docker_api() first).  ``link``: the
@@ -883,8 +931,10 @@ class TestHost:
         def q_list(values: Sequence[str]) -> str:
             return "[" + ", ".join(q(value) for value in values) + "]"
 
-        base_args = DOCKER_CLI_RUN_ARGS if docker_cli else RUN_ARGS
+        base_args = run_args or (DOCKER_CLI_RUN_ARGS if docker_cli else RUN_ARGS)
         extra: list[str] = [f"gpus = {gpus}"] if gpus else []
+        if not machine_queue:
+            extra.append(f"queue_dir = {q(self.queue_dir)}")
         if tuple(models) != ("transfer1",):
             extra.append(f"models = {q_list(models)}")
         if "transfer2.5" in models:
@@ -901,10 +951,10 @@ class TestHost:
                 f"name = {q(name)}",
                 f"hostname = {q(link.address if link else self.hostname)}",
                 f"port = {link.port if link else self.port}",
-                f"user = {q(self.user)}",
+                f"user = {q(user or self.user)}",
                 f"key_file = {q(self.key_file)}",
                 f"known_hosts = {q(self.known_hosts)}",
-                f"remote_dir = {q(self.remote_dir)}",
+                f"remote_dir = {q(remote_dir or self.remote_dir)}",
                 f"image = {q(self.image)}",
                 f"docker = {q(link.docker_cmd if link else self.docker_cli_cmd if docker_cli else self.docker_cmd)}",
                 f"run_args = {q_list(base_args)}",

@@ -8,11 +8,12 @@ import json
 import sys
 import time
 from dataclasses import fields, replace
+from typing import Any
 
 from peewee import PeeweeException
 
 from cosmos_core import sweeps
-from cosmos_core.api import STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh, key_check_command
+from cosmos_core.api import CHECK_ITEMS, STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh, key_check_command
 from cosmos_core.cli import config_commands
 from cosmos_core.cli.metrics_command import cmd_metrics
 from cosmos_core.cli.progress import progress_for
@@ -113,8 +114,7 @@ def cmd_hosts(api: CosmosAPI, args: argparse.Namespace) -> int:
 
 
 def _check_text(report: dict) -> str:
-    lines = [f"{key:10} {report[key]['status']:6} {report[key]['detail']}"
-             for key in ("ssh", "slurm", "docker", "image", "remote_dir", "gpus") if key in report]
+    lines = [f"{key:10} {report[key]['status']:6} {report[key]['detail']}" for key in CHECK_ITEMS if key in report]
     return f"host {report['name']}: {'ready' if report['ok'] else 'NOT READY'}\n" + "\n".join(lines)
 
 
@@ -176,12 +176,23 @@ def cmd_prompts(api: CosmosAPI, args: argparse.Namespace) -> int:
 
 
 def cmd_run(api: CosmosAPI, args: argparse.Namespace) -> int:
-    given = {f.name: getattr(args, f.name) for f in fields(InferenceParams) if getattr(args, f.name) is not None}
-    params = replace(api.default_params(args.model), **given)
+    params = replace(api.default_params(args.model), **_given_params(args))
     with progress_for(args.json) as progress:
         run = api.start_inference(args.prompt_id, args.host, params, on_upload=progress.upload, model_name=args.model)
     _out_run(api, args, run)
     return 0
+
+
+def cmd_rerun(api: CosmosAPI, args: argparse.Namespace) -> int:
+    with progress_for(args.json) as progress:
+        run = api.rerun(args.run_id, _given_params(args), args.host, args.model, on_upload=progress.upload)
+    _out_run(api, args, run)
+    return 0
+
+
+def _given_params(args: argparse.Namespace) -> dict[str, Any]:
+    """The run options given on the command line (InferenceParams field -> value)."""
+    return {f.name: getattr(args, f.name) for f in fields(InferenceParams) if getattr(args, f.name) is not None}
 
 
 def cmd_sweep(api: CosmosAPI, args: argparse.Namespace) -> int:
@@ -314,8 +325,8 @@ def cmd_db(api: CosmosAPI, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "hosts": cmd_hosts, "prompt": cmd_prompt, "prompts": cmd_prompts, "run": cmd_run, "sweep": cmd_sweep,
-    "upscale": cmd_upscale,
+    "hosts": cmd_hosts, "prompt": cmd_prompt, "prompts": cmd_prompts, "run": cmd_run, "rerun": cmd_rerun,
+    "sweep": cmd_sweep, "upscale": cmd_upscale,
     "enhance": cmd_enhance, "runs": cmd_runs, "show": cmd_show, "sync": cmd_sync, "retry": cmd_retry,
     "cancel": cmd_cancel, "logs": cmd_logs, "queue": cmd_queue, "db": cmd_db,
 }  # fmt: skip

@@ -66,17 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="start an inference run, print its id")
     run.add_argument("prompt_id")
-    run.add_argument("--host")
-    run.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL)
-    tuned = run.add_argument_group("parameters (default: the model's own; see README)")
-    tuned.add_argument("--steps", type=int, dest="num_steps")
-    tuned.add_argument("--guidance", type=float)
-    tuned.add_argument("--seed", type=int)
-    tuned.add_argument("--weights", type=_weights, help="control weights VIS,EDGE,DEPTH,SEG")
-    tuned.add_argument("--sigma-max", type=float, dest="sigma_max")
-    tuned.add_argument("--fps", type=int)
-    _add_fixed_knobs(tuned)
-    run.add_argument("--json", action="store_true")
+    _add_run_options(run, DEFAULT_MODEL, "default: the model's own; see README")
+    rerun = sub.add_parser("rerun", help="run a run again: the same inputs, prompt, model, host and parameters, "
+                                         "except those given; print the new run's id")
+    rerun.add_argument("run_id")
+    _add_run_options(rerun, None, "default: the original run's")
 
     sweep = sub.add_parser("sweep", help="the cross product of parameter lists as runs under one sweep id")
     sweep.add_argument("prompt_ids", nargs="+", metavar="PROMPT_ID")
@@ -186,11 +180,26 @@ def _add_config(sub: argparse._SubParsersAction) -> None:
     check.add_argument("file", nargs="?", metavar="FILE")
 
 
+def _add_run_options(parser: argparse.ArgumentParser, model: str | None, defaults: str) -> None:
+    """The options of `run`, for `run` and `rerun`: a knob not given is None (then `defaults`)."""
+    parser.add_argument("--host", help="default: the least busy host serving the model" if model else defaults)
+    parser.add_argument("--model", choices=list(MODELS), default=model, help=f"default: {model}" if model else defaults)
+    tuned = parser.add_argument_group(f"parameters ({defaults})")
+    tuned.add_argument("--steps", type=int, dest="num_steps")
+    tuned.add_argument("--guidance", type=float)
+    tuned.add_argument("--seed", type=int)
+    tuned.add_argument("--weights", type=_weights, help="control weights VIS,EDGE,DEPTH,SEG")
+    tuned.add_argument("--sigma-max", type=float, dest="sigma_max")
+    tuned.add_argument("--fps", type=int)
+    _add_fixed_knobs(tuned)
+    parser.add_argument("--json", action="store_true")
+
+
 def _add_fixed_knobs(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--blur-strength", choices=STRENGTHS, dest="blur_strength", help="vis control")
     group.add_argument("--canny-threshold", choices=STRENGTHS, dest="canny_threshold", help="edge control")
-    group.add_argument("--distilled", action="store_const", const=True, help="Transfer1's distilled edge model")
-    group.add_argument("--upsample-prompt", action="store_const", const=True, dest="upsample_prompt",
+    group.add_argument("--distilled", action=argparse.BooleanOptionalAction, help="Transfer1's distilled edge model")
+    group.add_argument("--upsample-prompt", action=argparse.BooleanOptionalAction, dest="upsample_prompt",
                        help="Transfer1 rewrites the prompt with its upsampler first")
 
 

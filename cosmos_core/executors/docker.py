@@ -30,9 +30,9 @@ class DockerExecutor(ShellExecutor):
     def __init__(self, config: HostConfig, shell: Shell, files: RunFiles, probe_timeout: float) -> None:
         super().__init__(shell, files, probe_timeout)
         self.config = config
-        self.queue = gpu_queue.host_queue_dir(config.remote_dir)
+        self.queue = config.queue_dir
         self.tickets, self.slots = (posixpath.join(self.queue, sub) for sub in (gpu_queue.TICKETS, gpu_queue.SLOTS))
-        self.make_queue = f"mkdir -p {shlex.join([self.tickets, self.slots])}"
+        self.make_queue = gpu_queue.make_command(self.queue)
 
     def submit(self, plan: LaunchPlan, on_upload: UploadProgress | None, cancelled: Callable[[], bool]) -> str:
         cfg = self.config
@@ -41,9 +41,12 @@ class DockerExecutor(ShellExecutor):
                           plan.files_to_send(), plan.texts, on_upload, cancelled)
         if cancelled():
             raise SubmitError("cancelled before its container started")
+        env = plan.env(cfg.num_gpus)
+        if plan.ticket:
+            env |= self._slot_env(setup.run_args)
         command = docker_cli.run_command(
             cfg.docker, run_id=plan.run_id, image=setup.image, run_args=setup.run_args,
-            mount_dir=setup.remote_dir, workspace=WORKSPACE, env=plan.env(cfg.num_gpus), argv=plan.argv,
+            mount_dir=setup.remote_dir, workspace=WORKSPACE, env=env, argv=plan.argv,
             mounts={self.queue: gpu_queue.MOUNT} if plan.ticket else None,
         )  # fmt: skip
         if plan.ticket:  # a bind mount's source must exist (podman refuses it otherwise)
@@ -59,6 +62,16 @@ class DockerExecutor(ShellExecutor):
             detail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
             raise SubmitError(f"docker run failed on {cfg.name} (exit {result.exit_code}): {detail[0]}")
         return container_id[0]
+
+    def _slot_env(self, run_args: Sequence[str]) -> dict[str, str]:
+        """The queue's view of the machine for a run's script: which of the machine's GPUs its container
+        gets (`--gpus "device=2,3"`: slots 2 and 3; else every GPU it sees, from 0), and how much memory
+        in use makes a GPU busy outside the queue."""
+        env = {"COSMOS_BUSY_MIB": str(self.config.busy_memory_mib)}
+        ids = docker_cli.device_ids(docker_cli.split_gpus(run_args)[1])
+        if ids is not None:
+            env["COSMOS_GPU_IDS"] = ",".join(map(str, ids))
+        return env
 
     def probe(self, targets: Sequence[ProbeTarget], cleanup: Sequence[str] = ()) -> ProbeReport:
         script = build_probe_script(self.config.docker, targets, cleanup, self.queue, probe_timeout=self.probe_timeout)

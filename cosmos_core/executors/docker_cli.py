@@ -63,6 +63,33 @@ def run_command(
     )  # fmt: skip
 
 
+def split_gpus(run_args: Sequence[str]) -> tuple[list[str], str | None]:
+    """(run_args without their `--gpus`, the value of the last `--gpus`), either spelling."""
+    rest: list[str] = []
+    value: str | None = None
+    args = iter(run_args)
+    for arg in args:
+        if arg == "--gpus":
+            value = next(args, "")
+        elif arg.startswith("--gpus="):
+            value = arg.removeprefix("--gpus=")
+        else:
+            rest.append(arg)
+    return rest, value
+
+
+def device_ids(gpus: str | None) -> tuple[int, ...] | None:
+    """The machine's GPU indices a `--gpus` value names (`device=2,3`, with the NVIDIA toolkit's
+    inner quotes or without); None when it names none by index (`all`, a count, UUIDs, nothing)."""
+    value = (gpus or "").replace('"', "").replace("'", "").strip()
+    if not value.startswith("device="):
+        return None
+    parts = value.removeprefix("device=").split(",")
+    if not all(part.strip().isdigit() for part in parts):
+        return None
+    return tuple(dict.fromkeys(int(part) for part in parts))
+
+
 def list_command(prefix: Sequence[str]) -> str:
     """Names of every container this product started, running or not."""
     return _join(prefix, "ps", "-a", "--filter", f"label={RUN_LABEL}", "--format", "{{.Names}}")

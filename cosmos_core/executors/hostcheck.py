@@ -7,7 +7,9 @@ import shlex
 from cosmos_core.config import HostConfig
 from cosmos_core.executors import docker_cli
 from cosmos_core.executors.base import Shell
+from cosmos_core.executors.queue_check import QUEUE_SCRIPT, queue_item
 from cosmos_core.ssh.host import RemoteError
+from cosmos_core.upstream import gpu_queue
 from cosmos_core.upstream.models import model
 
 # Each check prints one line: NAME<tab>ok|fail|absent<tab>detail.
@@ -31,6 +33,14 @@ if "${D[@]}" %(image_args)s >/dev/null 2>&1; then
 else
   printf 'image\tfail\t%%s not found (docker pull or build it)\n' %(image)s
 fi
+# The GPU queue takes its slots with flock inside the container, started as the runs are.
+out=$(timeout 120 "${D[@]}" run --rm %(run_args)s %(image)s bash -c 'command -v flock' 2>&1)
+case $? in
+  0) printf 'flock\tok\t%%s has %%s\n' %(image)s "$out" ;;
+  1) printf 'flock\tfail\t%%s has no flock (util-linux): its runs would fail at once\n' %(image)s ;;
+  *) printf 'flock\tfail\tdocker run %%s with the run_args failed: %%s\n' %(image)s \
+       "$(printf '%%s' "$out" | tail -n 1 | cut -c1-200)" ;;
+esac
 """
 _CHECKOUT = r"""
 if [ -e %(marker)s ]; then
@@ -48,7 +58,8 @@ else
   printf 'slurm\tfail\t%%s\n' "$(printf '%%s' "${out:-sbatch not found}" | tr '\n' ' ' | cut -c1-200)"
 fi
 """
-ITEMS = ("slurm", "docker", "image", "remote_dir", "gpus")
+ITEMS = ("slurm", "docker", "image", "flock", "remote_dir", "gpus")  # what the script's lines may name
+CHECK_ITEMS = ("ssh", *ITEMS, "queue")  # every item of a report, in the order it is shown
 
 
 def check_script(c: HostConfig) -> str:
@@ -56,12 +67,13 @@ def check_script(c: HostConfig) -> str:
     if c.slurm is not None:
         parts = [_SLURM % {"partition": f"-p {q(c.slurm.partition)}" if c.slurm.partition else ""}]
     else:
-        parts = [_DOCKER_AND_GPUS % {"docker": " ".join(q(p) for p in c.docker)}]
+        parts = [_DOCKER_AND_GPUS % {"docker": " ".join(q(p) for p in c.docker)},
+                 QUEUE_SCRIPT % {"queue": q(c.queue_dir), "make": gpu_queue.make_command(c.queue_dir)}]
     for name in c.models:
         setup, marker = c.setup(name), model(name).checkout_marker
         if c.slurm is None:
             parts.append(_IMAGE % {"image_args": docker_cli.image_exists_command((), setup.image),
-                                   "image": q(setup.image)})
+                                   "image": q(setup.image), "run_args": shlex.join(setup.run_args)})
         parts.append(_CHECKOUT % {"marker": q(f"{setup.remote_dir}/{marker}"), "marker_name": q(marker),
                                   "remote_dir": q(setup.remote_dir)})
     return "".join(parts)
@@ -93,6 +105,8 @@ def check_host(shell: Shell, config: HostConfig) -> dict:
         return report
     report["ssh"] = {"status": "ok", "detail": shell.label}
     report.update(parse_checks(result.stdout))
-    needed = ("slurm", "remote_dir") if config.slurm is not None else ("docker", "image", "remote_dir")
+    if config.slurm is None:
+        report["queue"] = queue_item(config, result.stdout)
+    needed = ("slurm", "remote_dir") if config.slurm is not None else ("docker", "image", "flock", "remote_dir")
     report["ok"] = all(report.get(k, {}).get("status") == "ok" for k in needed)
     return report

@@ -134,11 +134,11 @@ class RunLines:
         """The observation, with what the engine says (`exit_code`, `reason`, `subject`, `handle`).
         `queued`: the run waits in the host's GPU queue until its script says it holds GPUs, so a
         running job that does not say so yet is still QUEUED."""
-        waiting, gpus = gpu_queue.slot_state(self.slot_line)
+        waiting_for, gpus = gpu_queue.slot_state(self.slot_line)
         if state is JobState.RUNNING and queued and gpus is None:
             state = JobState.QUEUED
             engine["reason"] = "the host's queue to be resumed" if self.queue_paused else (
-                "GPUs" if waiting else "its job to start")
+                waiting_for or "its job to start")
         return Observation(state=state, marker_exit=self.marker_exit, files=self.files,
                            stage_line=self.stage_line, counter_line=self.counter_line,
                            reason_lines=tuple(self.reason_lines), gpus=gpus,

@@ -14,10 +14,23 @@ from collections.abc import Mapping, Sequence
 
 from cosmos_core.config import HostConfig, ModelSetup, SlurmConfig
 from cosmos_core.executors.base import JobState
-from cosmos_core.executors.docker_cli import container_name, run_command
+from cosmos_core.executors.docker_cli import container_name, run_command, split_gpus
+from cosmos_core.upstream.markers import MARKER_PREFIX
 
 JOB_SCRIPT = "job.sh"  # in the run's directory
 JOB_OUTPUT = "slurm.out"  # the job's own stdout and stderr (the model's log is run.log)
+_JOB_GPUS = "@COSMOS_JOB_GPUS@"  # in a docker job's command, where the job's own GPUs go
+# A docker job's GPUs: Slurm's global indices of them (SLURM_JOB_GPUS, set in batch jobs and not
+# relative to the job's device cgroup), for the Docker daemon, which sees every GPU of the node. Without
+# any, the run ends at once saying so, as the GPU queue's script does, rather than take them all.
+_DOCKER_GPUS = f"""gpus=${{SLURM_JOB_GPUS:-}}
+case $gpus in
+  '' | *[!0-9,]*)
+    printf '%s\\n' \\
+      "[COSMOS_QUEUE] needs GPUs from Slurm: its job has none (SLURM_JOB_GPUS='$gpus'); set gres, e.g. gpu:1" \\
+      "{MARKER_PREFIX}1" >>run.log
+    exit 1 ;;
+esac"""
 
 RUNNING_STATES = frozenset({"RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED", "REQUEUED", "RESIZING",
                             "SIGNALING", "STAGE_OUT", "REQUEUE_HOLD", "REQUEUE_FED", "STOPPED"})
@@ -75,13 +88,18 @@ def job_script(host: HostConfig, setup: ModelSetup, run_id: str, workspace: str,
                argv: Sequence[str]) -> str:
     """The batch script: runs the job's container in the foreground (so its exit code is the job's) and,
     when Slurm signals the job (scancel, time limit), stops the container first so that the run's script
-    still ends its log with the completion marker."""
+    still ends its log with the completion marker. A docker container gets the job's GPUs alone;
+    apptainer and pyxis run inside the job's allocation, where Slurm already limits them to those."""
     runtime = host.slurm.container if host.slurm else "docker"
     env = {**env, "COSMOS_RUN_ID": run_id}
-    if runtime == "docker":
-        start = run_command(host.docker, run_id=run_id, image=setup.image, run_args=setup.run_args,
+    prelude = ""
+    if runtime == "docker":  # the container gets the job's GPUs, whatever run_args' --gpus says
+        run_args = [*split_gpus(setup.run_args)[0], "--gpus", _JOB_GPUS]
+        start = run_command(host.docker, run_id=run_id, image=setup.image, run_args=run_args,
                             mount_dir=setup.remote_dir, workspace=workspace, env=env, argv=argv, detach=False)
+        start = start.replace(f" {_JOB_GPUS} ", ' "\\"device=$gpus\\"" ', 1)  # quoted as the NVIDIA toolkit asks
         stop = shlex.join([*host.docker, "stop", "-t", "10", container_name(run_id)])
+        prelude = _DOCKER_GPUS
     elif runtime == "apptainer":
         env_args = [a for k, v in env.items() for a in ("--env", f"{k}={v}")]
         start = shlex.join(["apptainer", "exec", "--nv", "--bind", f"{setup.remote_dir}:{workspace}",
@@ -96,6 +114,7 @@ def job_script(host: HostConfig, setup: ModelSetup, run_id: str, workspace: str,
     return "\n".join([
         "#!/bin/bash",
         f"# Cosmos run {run_id}, written by the Cosmos Run Dashboard.",
+        *([prelude] if prelude else []),
         f"stop_container() {{ {stop or 'kill -TERM $child 2>/dev/null'}; }}",
         "trap stop_container TERM INT",
         f"{start} &",

@@ -75,14 +75,21 @@ class RunStore:
 
     def create_prompt(self, text: str, video: Path, *, name: str | None = None, negative_prompt: str = "",
                       depth: Path | None = None, seg: Path | None = None) -> Prompt:
+        """A new prompt; or, when one has the same text, negative prompt and files (and name, when one
+        is given), that one: a run started again from the same inputs stores no duplicate."""
         text = _check_text("prompt", text, required=True)
         negative_prompt = _check_text("negative prompt", negative_prompt, required=False)
         files = {label: _check_file(label, path) for label, path in
                  (("video", video), ("depth video", depth), ("segmentation video", seg)) if path is not None}
-        name = (name or " ".join(text.split())[:60]).strip()
+        named = (name or "").strip()
+        name = named or " ".join(text.split())[:60].strip()
         if len(name) > 200 or "\x00" in name:
             raise InvalidInput("prompt name must be at most 200 characters, with no NUL")
-        return Prompt.create(
+        same = Prompt.select().where(  # the same text and files (and name, if given): no duplicate row
+            (Prompt.text == text) & (Prompt.negative_prompt == negative_prompt) & ((Prompt.name == name) | (not named))
+            & (Prompt.video_path == files["video"]) & (Prompt.depth_path == files.get("depth video"))
+            & (Prompt.seg_path == files.get("segmentation video"))).order_by(Prompt.created_at).first()
+        return same or Prompt.create(
             id=new_id("ps"), name=name, text=text, negative_prompt=negative_prompt,
             video_path=files["video"], depth_path=files.get("depth video"),
             seg_path=files.get("segmentation video"), created_at=self.clock(),

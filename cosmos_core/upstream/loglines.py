@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from cosmos_core.upstream.gpu_queue import TOO_FEW_GPUS
+from cosmos_core.upstream.gpu_queue import CANNOT_START
 from cosmos_core.upstream.models import EXCEPTION_LINE, OUT_OF_MEMORY, CosmosModel
 
 MAX_REASON_CHARS = 300
@@ -48,7 +48,7 @@ def failure_reason(model: CosmosModel, lines: Sequence[str]) -> str | None:
     checks = [(p, "blocked by the guardrail: ") for p in model.guardrail]
     checks += [(OUT_OF_MEMORY, "out of GPU memory: ")]
     checks += [(p, "missing checkpoints: ") for p in model.missing_checkpoints]
-    checks += [(TOO_FEW_GPUS, "")]
+    checks += [(CANNOT_START, "")]
     for pattern, label in checks:
         for text in reversed(messages):
             if found := re.search(pattern, text):

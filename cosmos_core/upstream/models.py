@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from cosmos_core.upstream.gpu_queue import TOO_FEW_GPUS
+from cosmos_core.upstream.gpu_queue import CANNOT_START
 from cosmos_core.upstream.params import InferenceParams, ParamError, check
 from cosmos_core.upstream.specs import ModelCall, transfer1_call, transfer25_call
 
@@ -105,7 +105,7 @@ def probe_patterns() -> tuple[str, str, str]:
     """(stage, counter, reason) patterns over every model, for the probe's greps on the host."""
     stages = [p for m in MODELS.values() for p, _ in m.stages]
     counters = [m.counter[0] for m in MODELS.values()]
-    reasons = [OUT_OF_MEMORY, EXCEPTION_LINE, TOO_FEW_GPUS]
+    reasons = [OUT_OF_MEMORY, EXCEPTION_LINE, CANNOT_START]
     reasons += [p for m in MODELS.values() for p in m.guardrail + m.missing_checkpoints]
 
     def alternatives(group: list[str]) -> str:

@@ -32,9 +32,8 @@ def login(slurm_login: SlurmLoginHost) -> Iterator[SlurmLoginHost]:
 # One product, one database (the models' database is one per process), four views of the cluster.
 HOSTS = {
     "slurm1": {"gres": "gpu:1"},
-    "slurm_both_gpus": {"gres": "gpu:2"},  # each job takes both GPUs: a second one must wait
     "slurm_too_big": {"gres": "gpu:3"},  # the node has 2
-    "slurm_limited": {"gres": "", "time_limit": "00:01:00"},
+    "slurm_limited": {"gres": "gpu:1", "time_limit": "00:01:00"},  # its job holds one of the node's 2 GPUs
 }
 
 
@@ -95,9 +94,10 @@ def test_a_failing_job_fails_the_run_with_its_exit_code(time_limited, api, video
 
 
 def test_a_waiting_job_shows_queued_with_slurms_reason_and_cancel_stops_it(time_limited, api, login, video):
-    first = start(api, "holds the GPUs [sleep=600]", video, "slurm_both_gpus")
+    """The time-limited job holds one GPU and one CPU of the node, the first job here the others."""
+    first = start(api, "holds the GPUs [sleep=600]", video)
     until(api, first["id"], lambda r: r["status"] == "running", 60, "the first job to run")
-    second = start(api, "waits [sleep=1]", video, "slurm_both_gpus")
+    second = start(api, "waits [sleep=1]", video)
     waiting = until(api, second["id"], lambda r: "Resources" in (r["progress"] or ""), 60,
                     "the second job to wait for resources")
     assert waiting["status"] == "queued" and waiting["progress"].startswith("waiting for ")

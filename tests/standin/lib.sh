@@ -279,7 +279,9 @@ tqdm_close() {
 # gpu_record_start MODEL ARGS... (torchrun calls it before the entry point)
 # appends "start RUN_DIR DEVICES TIME" to GPU_RECORD and, from an EXIT trap
 # (a normal end, an error's exit, the SIGTERM/SIGINT traps' exit), "end RUN_DIR
-# DEVICES TIME".  DEVICES is $CUDA_VISIBLE_DEVICES ("-" if unset or empty);
+# DEVICES TIME".  DEVICES is $CUDA_VISIBLE_DEVICES ("-" if unset or empty) or,
+# in a container given some of the machine's GPUs (STANDIN_GPU_IDS, see
+# nvidia-smi), the machine's indices of the GPUs it uses;
 # TIME is $EPOCHREALTIME (epoch seconds with microseconds).  RUN_DIR is the
 # run the output (Transfer1: --video_save_folder, Transfer2.5: -o) or, for the
 # upsampler, the input video belongs to, relative to the checkout: its
@@ -289,9 +291,22 @@ tqdm_close() {
 GPU_RECORD=/workspace/cosmos_runs/.standin-gpus.log
 GPU_RECORD_RUN=-
 
+gpu_machine_devices() { # the machine's indices of the GPUs CUDA_VISIBLE_DEVICES names (all, if unset)
+    local ids=() seen=() i
+    IFS=, read -r -a ids <<<"$STANDIN_GPU_IDS"
+    if [ -n "${CUDA_VISIBLE_DEVICES:-}" ]; then
+        IFS=, read -r -a seen <<<"$CUDA_VISIBLE_DEVICES"
+    else
+        for i in "${!ids[@]}"; do seen+=("$i"); done
+    fi
+    for i in "${!seen[@]}"; do seen[i]=${ids[${seen[i]}]:-?}; done
+    (IFS=,; printf '%s' "${seen[*]}")
+}
+
 gpu_record() { # gpu_record start|end
     local devices=${CUDA_VISIBLE_DEVICES:--} now=${EPOCHREALTIME:-}
     [ -d /workspace ] || return 0
+    [ -z "${STANDIN_GPU_IDS:-}" ] || devices=$(gpu_machine_devices)
     devices=${devices//[[:space:]]/}
     now=${now/,/.}
     [ -n "$now" ] || now=$(date +%s 2>/dev/null) || now=0

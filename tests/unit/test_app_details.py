@@ -40,7 +40,7 @@ def test_a_failed_run_shows_its_error_and_cannot_be_upscaled():
     run = make_run(status="failed", exit_code=3, error="Container exited with code 3")
     details = run_details(run, PROMPT, "")
     assert "**Error:** Container exited with code 3" in details.status and "exit code 3" in details.status
-    assert not details.can_upscale
+    assert not details.can_upscale and details.can_rerun  # a failed run can be run again
 
 
 def test_an_enhancement_shows_its_text_and_no_video():
@@ -48,7 +48,7 @@ def test_an_enhancement_shows_its_text_and_no_video():
                    enhanced_text="a red robot, cinematic", params={})
     details = run_details(run, PROMPT, "")
     assert details.enhanced == "a red robot, cinematic" and details.video is None
-    assert not details.can_upscale
+    assert not details.can_upscale and not details.can_rerun  # Run again: inference runs only
 
 
 def test_prompt_markdown_lists_inputs_and_parameters():
@@ -62,7 +62,7 @@ def test_prompt_markdown_lists_inputs_and_parameters():
 
 
 def test_nothing_selected_disables_every_button():
-    assert not any((NO_RUN.can_retry, NO_RUN.can_cancel, NO_RUN.can_upscale, NO_RUN.can_enhance))
+    assert not any((NO_RUN.can_retry, NO_RUN.can_cancel, NO_RUN.can_upscale, NO_RUN.can_enhance, NO_RUN.can_rerun))
 
 
 def test_a_new_run_shows_its_model_and_every_parameter():

@@ -116,6 +116,67 @@ def test_a_run_wanting_more_gpus_than_the_host_has_fails_at_once_saying_so(works
     assert not (workspace / HOST_QUEUE).exists()  # it never took a ticket
 
 
+def test_slots_are_the_machines_gpus_whatever_subset_a_container_was_given(workspace):
+    """Two host entries for one machine: one's containers get GPUs 2 and 3, the other's GPU 3 alone. Both
+    mean the machine's GPU 3 by slot 3, so they never share it; the model counts its GPUs from 0."""
+    both = start(workspace, "rs_a", 1.0, want=2, hold=1.0, COSMOS_GPU_IDS="2,3")
+    wait_until(lambda: record(workspace), 10, "the first run to hold GPUs 2 and 3")
+    three = start(workspace, "rs_b", 2.0, want=1, hold=0.1, COSMOS_GPU_IDS="3")
+    assert both.wait(timeout=30) == 0 and three.wait(timeout=30) == 0
+    assert record(workspace) == [["start", "rs_a", "0,1"], ["end", "rs_a"], ["start", "rs_b", "0"], ["end", "rs_b"]]
+    logs = [(workspace / "cosmos_runs" / run / "run.log").read_text() for run in ("rs_a", "rs_b")]
+    assert "[COSMOS_GPUS] 2,3\n" in logs[0] and "[COSMOS_GPUS] 3\n" in logs[1]
+    assert sorted(p.name for p in (workspace / HOST_QUEUE / gpu_queue.SLOTS).iterdir()) == ["gpu2.lock", "gpu3.lock"]
+
+
+def test_a_gpu_busy_outside_the_queue_is_not_given_out_until_it_is_free(workspace, tmp_path):
+    use = tmp_path / "gpu-use"  # another user's job on the machine's GPU 0, and a display server on GPU 1
+    use.write_text("0 30000 4242 python\n1 300 77 Xorg\n")
+    gpus = {"path": with_nvidia_smi(tmp_path), "STANDIN_GPUS": "2", "STANDIN_GPU_USE": str(use),
+            "COSMOS_BUSY_MIB": "1024"}
+    first = start(workspace, "rs_1", 1.0, hold=4.0, **gpus)
+    wait_until(lambda: record(workspace), 10, "the first run to start")
+    assert record(workspace)[0] == ["start", "rs_1", "1"]  # 300 MiB is under the threshold
+    second = start(workspace, "rs_2", 2.0, hold=0.1, **gpus)
+    log = workspace / "cosmos_runs" / "rs_2" / "run.log"
+    wait_until(lambda: log.exists() and "outside the queue" in log.read_text(), 10, "the second run to say why")
+    assert "[COSMOS_QUEUE] waiting for GPU 0: 30000 MiB in use outside the queue" in log.read_text().splitlines()
+    assert len(record(workspace)) == 1
+    use.write_text("1 300 77 Xorg\n")  # the other job ended
+    assert second.wait(timeout=30) == 0
+    assert record(workspace)[1] == ["start", "rs_2", "0"] and first.poll() is None  # GPU 0, beside the first
+    assert first.wait(timeout=30) == 0
+
+
+def test_an_image_without_flock_fails_the_run_at_once_saying_so(workspace, tmp_path):
+    bin_dir = tmp_path / "no-flock"
+    bin_dir.mkdir()
+    for tool in ("bash", "ls", "sort", "mkdir", "mv", "rm", "sleep", "tee", "tail", "chown", "stat", "grep", "cat"):
+        found = subprocess.run(["bash", "-c", f"command -v {tool}"], capture_output=True, text=True).stdout.strip()
+        (bin_dir / tool).symlink_to(found)
+    run = start(workspace, "rs_1", 1.0, path=str(bin_dir))
+    assert run.wait(timeout=30) == 1
+    log = (workspace / "cosmos_runs" / "rs_1" / "run.log").read_text().splitlines()
+    assert log[-2:] == ["[COSMOS_QUEUE] needs flock (util-linux) in the image, which has none",
+                        "[COSMOS_COMPLETE] exit_code=1"]
+    assert record(workspace) == []
+
+
+def test_a_ticket_belongs_to_the_user_who_started_the_run(workspace):
+    """The container runs as root; its ticket is chowned to the owner of the run's directory, who may then
+    move it to the front, while the queue's sticky bit keeps other users from removing it."""
+    holder = start(workspace, "rs_0", 0.0, gpus=1, hold=1.5)
+    wait_until(lambda: record(workspace), 10, "the slot to be taken")
+    run_dir = workspace / "cosmos_runs" / "rs_1"
+    run_dir.mkdir()
+    os.chown(run_dir, 65534, 65534)  # started by `nobody`
+    waiting = start(workspace, "rs_1", 1.0, gpus=1, hold=0.1)
+    queue = workspace / HOST_QUEUE / gpu_queue.TICKETS
+    wait_until(lambda: any(p.name.endswith("-rs_1") and p.stat().st_uid == 65534 for p in queue.iterdir()), 10,
+               "the ticket to be nobody's")
+    assert holder.wait(timeout=30) == 0 and waiting.wait(timeout=30) == 0
+
+
 def test_a_paused_queue_holds_waiting_runs_and_resume_releases_them(workspace):
     queue = workspace / HOST_QUEUE / gpu_queue.TICKETS
     queue.mkdir(parents=True)
@@ -165,13 +226,14 @@ def test_tickets_sort_by_creation_after_those_moved_to_the_front():
     tickets = [gpu_queue.ticket(1700000000.5, "rs_b"), gpu_queue.ticket(1700000000.25, "rs_a"),
                gpu_queue.front_ticket(1700000100.0, "rs_c"), gpu_queue.front_ticket(1700000200.0, "rs_d")]
     assert gpu_queue.positions([*tickets, "paused"]) == {"rs_d": 1, "rs_c": 2, "rs_a": 3, "rs_b": 4}
-    assert gpu_queue.host_queue_dir("/ck") == "/ck/cosmos_runs/.gpu_queue"
 
 
 @pytest.mark.parametrize(("line", "state"), [
-    ("[COSMOS_QUEUE] waiting for 1 of the host's 2 GPUs", (True, None)),
-    ("[COSMOS_GPUS] 0,1", (False, "0,1")),
-    ("", (False, None)),
+    ("[COSMOS_QUEUE] waiting for 1 of the host's 2 GPUs", ("GPUs", None)),
+    ("[COSMOS_QUEUE] waiting for GPU 0: 30000 MiB in use outside the queue",
+     ("GPU 0: 30000 MiB in use outside the queue", None)),
+    ("[COSMOS_GPUS] 0,1", (None, "0,1")),
+    ("", (None, None)),
 ])
 def test_the_scripts_queue_lines_are_read(line, state):
     assert gpu_queue.slot_state(line) == state

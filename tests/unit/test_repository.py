@@ -7,6 +7,7 @@ import pytest
 from cosmos_core.config import SyncConfig
 from cosmos_core.lifecycle import RunStatus
 from cosmos_core.repository import DataRepository
+from cosmos_core.rerun import again
 from cosmos_core.store import dbcopy, tables
 from cosmos_core.store.queries import InvalidInput, NotFound, backoff_seconds, backoff_start
 
@@ -240,3 +241,51 @@ def test_a_database_url_with_a_bad_port_is_one_line_naming_the_port(tmp_path):
         dbcopy.copy_history(source, url)
     assert str(refused.value) == ("target database URL postgresql://u:***@h:abc/db has port 'abc'; "
                                   "a port must be a number from 1 to 65535")
+
+
+RUN_AGAIN_PARAMS = {"num_steps": 12, "seed": 7, "weights": [0.0, 0.4, 0.6, 0.0]}
+
+
+@pytest.fixture
+def files(tmp_path):
+    paths = {name: tmp_path / f"{name}.mp4" for name in ("video", "depth", "other")}
+    for path in paths.values():
+        path.write_bytes(b"\x00")
+    return paths
+
+
+def test_the_same_text_and_files_give_back_the_stored_prompt(repo, files):
+    first = repo.create_prompt("a street at dusk", files["video"], depth=files["depth"], negative_prompt="blur")
+    assert repo.create_prompt("a street at dusk", files["video"], depth=files["depth"], negative_prompt="blur").id \
+        == first.id
+    assert repo.create_prompt("a street at dusk", files["video"], depth=files["depth"], negative_prompt="blur",
+                              name=first.name).id == first.id  # the name it has, given
+    different = [
+        repo.create_prompt("a street at dawn", files["video"], depth=files["depth"], negative_prompt="blur"),
+        repo.create_prompt("a street at dusk", files["other"], depth=files["depth"], negative_prompt="blur"),
+        repo.create_prompt("a street at dusk", files["video"], negative_prompt="blur"),
+        repo.create_prompt("a street at dusk", files["video"], seg=files["depth"], negative_prompt="blur"),
+        repo.create_prompt("a street at dusk", files["video"], depth=files["depth"]),
+        repo.create_prompt("a street at dusk", files["video"], depth=files["depth"], negative_prompt="blur",
+                           name="another name"),
+    ]
+    assert len({p.id for p in different} | {first.id}) == 7
+    assert len(repo.list_prompts()) == 7
+
+
+def test_again_refuses_an_unknown_run_another_kind_and_a_missing_input(repo, files):
+    with pytest.raises(NotFound, match="no run with id 'rs_nope'"):
+        again(repo, "rs_nope", {})
+    prompt = repo.create_prompt("p", files["video"], depth=files["depth"])
+    repo.create_run("rs_up", prompt.id, "upscale", "gpu1", {"control_weight": 0.5})
+    with pytest.raises(InvalidInput, match="rs_up is an upscale run; only an inference run"):
+        again(repo, "rs_up", {})
+    repo.create_run("rs_1", prompt.id, "inference", "gpu1", RUN_AGAIN_PARAMS)
+    plan = again(repo, "rs_1", {"seed": 8}, model_name=None)
+    assert (plan.prompt_id, plan.model, plan.host, plan.params.seed, plan.params.num_steps) == (
+        prompt.id, "transfer1", "gpu1", 8, 12)
+    assert again(repo, "rs_1", {}, host="gpu9").host == "gpu9"
+    files["depth"].unlink()
+    with pytest.raises(InvalidInput, match=f"rs_1's depth video {files['depth']} is no longer on this machine"):
+        again(repo, "rs_1", {})
+    assert again(repo, "rs_1", {"weights": (0.0, 1.0, 0.0, 0.0)}).params.active_controls() == ["edge"]

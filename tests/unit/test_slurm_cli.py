@@ -1,5 +1,6 @@
 """Slurm's command lines, job script and answers, read as the Slurm executor reads them (pure)."""
 
+import os
 import shlex
 import subprocess
 
@@ -18,6 +19,8 @@ from cosmos_core.executors.slurm_cli import (
     sbatch_command,
 )
 from cosmos_core.executors.slurm_probe import build_probe_script, parse_probe_output
+from cosmos_core.upstream.loglines import failure_reason
+from cosmos_core.upstream.models import MODELS
 
 SLURM = SlurmConfig(partition="gpu", gres="gpu:1", time_limit="04:00:00", account="lab", container="docker")
 
@@ -94,12 +97,52 @@ def test_the_job_script_passes_its_exit_code_on_and_stops_its_container_when_sig
     config = HostConfig("c1", "login", "u", 22, None, None, "/r", "img", (str(fake),), (), 1, executor="slurm",
                         slurm=SLURM)
     (tmp_path / "job.sh").write_text(job_script(config, ModelSetup("img", "/r", ()), "rs_1", "/workspace", {}, ("x",)))
-    job = subprocess.Popen(["bash", str(tmp_path / "job.sh")])
+    job = subprocess.Popen(["bash", str(tmp_path / "job.sh")], cwd=tmp_path, env={**os.environ, "SLURM_JOB_GPUS": "0"})
     try:
         job.wait(timeout=0.5)
     except subprocess.TimeoutExpired:
         job.terminate()
     assert job.wait(timeout=10) == 143 and (tmp_path / "docker.stopped").exists()
+
+
+RECORDING_DOCKER = '#!/bin/bash\nprintf "%s\\n" "$@" >"$0.args"\n'
+
+
+@pytest.mark.parametrize("run_args", [("--gpus", "all", "--ipc=host"), ("--gpus=all", "--ipc=host"), ("--ipc=host",)])
+@pytest.mark.parametrize("job_gpus", ["1", "0,1"])
+def test_a_docker_jobs_container_gets_the_jobs_gpus_and_no_others(tmp_path, run_args, job_gpus):
+    """Two one-GPU jobs on one node must not both use GPU 0: the container is given Slurm's global ids of
+    the job's GPUs, quoted as the NVIDIA toolkit asks, and never run_args' `--gpus all`."""
+    fake = tmp_path / "docker"
+    fake.write_text(RECORDING_DOCKER)
+    fake.chmod(0o755)
+    config = HostConfig("c1", "login", "u", 22, None, None, "/r", "img", (str(fake),), run_args, 1,
+                        executor="slurm", slurm=SLURM)
+    (tmp_path / "job.sh").write_text(job_script(config, ModelSetup("img", "/r", run_args), "rs_1", "/workspace", {},
+                                                ("x",)))
+    job = subprocess.run(["bash", "job.sh"], cwd=tmp_path, env={**os.environ, "SLURM_JOB_GPUS": job_gpus})
+    assert job.returncode == 0
+    args = (tmp_path / "docker.args").read_text().splitlines()
+    assert [args[i + 1] for i, arg in enumerate(args) if arg == "--gpus"] == [f'"device={job_gpus}"']
+    assert "all" not in args and "--gpus=all" not in args and "--ipc=host" in args
+
+
+@pytest.mark.parametrize("job_gpus", [None, "", "0;rm -rf /"])
+def test_a_docker_job_given_no_gpus_ends_at_once_saying_so(tmp_path, job_gpus):
+    fake = tmp_path / "docker"
+    fake.write_text(RECORDING_DOCKER)
+    fake.chmod(0o755)
+    config = HostConfig("c1", "login", "u", 22, None, None, "/r", "img", (str(fake),), (), 1, executor="slurm",
+                        slurm=SLURM)
+    (tmp_path / "job.sh").write_text(job_script(config, ModelSetup("img", "/r", ()), "rs_1", "/workspace", {}, ("x",)))
+    env = {k: v for k, v in os.environ.items() if k != "SLURM_JOB_GPUS"}
+    if job_gpus is not None:
+        env["SLURM_JOB_GPUS"] = job_gpus
+    assert subprocess.run(["bash", "job.sh"], cwd=tmp_path, env=env).returncode == 1
+    assert not (tmp_path / "docker.args").exists()
+    log = (tmp_path / "run.log").read_text().splitlines()
+    assert log[-1] == "[COSMOS_COMPLETE] exit_code=1"
+    assert failure_reason(MODELS["transfer1"], log).startswith("needs GPUs from Slurm: its job has none")
 
 
 def test_scontrol_one_line_records_are_read():
