@@ -345,8 +345,7 @@ class CosmosAPI:
         return Deleter(self.repo, self.executors, self.config)
 
     def compute_metrics(self, run_id: str) -> dict:
-        """(Re)compute a completed inference run's thumbnail and scores here, to the end (scoring.py); a
-        video that cannot be read is no error here: the run's `metrics` say why."""
+        """(Re)compute a completed inference run's thumbnail and scores here (scoring.py): `metrics` says why not."""
         with _as_cosmos_error():
             return run_to_dict(scoring.rescore(self.repo, self.repo.find_run(run_id)))
 
