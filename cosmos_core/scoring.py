@@ -30,6 +30,9 @@ SAVE_EVERY_SECONDS = 1.0
 MIN_TURN_SECONDS = 0.5  # a turn opens both videos and decodes up to where the last one stopped: not for less
 LOAD_SECONDS = 1.0  # the first turn in a process loads PyAV, OpenCV and scikit-image (0.7 s here)
 LIBRARIES = ("av", "cv2", "skimage.metrics")
+# Its own lock file: a scoring never holds the run's download lock (a sync of the same install that
+# finds that lock taken leaves the download, and the lease it has just taken, alone until it expires).
+LOCK_NAME = ".scoring.lock"
 SCORE_KEYS = ("blur_ssim", "canny_f1", "canny_precision", "canny_recall")
 
 
@@ -66,7 +69,7 @@ def score_due(store: RunStore, deadline: float | None) -> int:
             break
         if not _output_here(run):
             continue
-        with store.run_lock(run.id) as owned:  # among this install's processes; the database's CAS beyond
+        with store.run_lock(run.id, name=LOCK_NAME) as owned:  # among this install's processes; CAS beyond
             if owned and turn(run.id, deadline):
                 ended += 1
     return ended
@@ -78,7 +81,7 @@ def rescore(store: RunStore, run: Run) -> Run:
     reason = refusal(run.kind, run.status, run.download_status, _output_here(run))
     if reason:
         raise ScoringError(f"run {run.id} cannot be scored: {reason}")
-    with store.run_lock(run.id, wait=True):
+    with store.run_lock(run.id, wait=True, name=LOCK_NAME):
         metric_rows.request(run.id)
         turn(run.id, None)
     return store.stored_run(run.id)
