@@ -12,14 +12,16 @@ nor its download ever changes.
 from __future__ import annotations
 
 import json
-import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 from cosmos_core.lifecycle import DownloadStatus, RunStatus
 from cosmos_core.metrics.compare import plan_videos, scored_frames
 from cosmos_core.metrics.plan import SCORED_KINDS, Plan, PlanError, not_computed
-from cosmos_core.metrics.scores import Tally, library_errors
+from cosmos_core.metrics.scores import FrameScores, Tally, library_errors
 from cosmos_core.metrics.video import VideoError, write_thumbnail
 from cosmos_core.store import metric_rows
 from cosmos_core.store.metric_rows import DONE, FAILED, NONE, PENDING
@@ -27,9 +29,6 @@ from cosmos_core.store.queries import RunStore
 from cosmos_core.store.tables import Prompt, Run
 
 SAVE_EVERY_SECONDS = 1.0
-MIN_TURN_SECONDS = 0.5  # a turn opens both videos and decodes up to where the last one stopped: not for less
-LOAD_SECONDS = 1.0  # the first turn in a process loads PyAV, OpenCV and scikit-image (0.7 s here)
-LIBRARIES = ("av", "cv2", "skimage.metrics")
 # Its own lock file: a scoring never holds the run's download lock (a sync of the same install that
 # finds that lock taken leaves the download, and the lease it has just taken, alone until it expires).
 LOCK_NAME = ".scoring.lock"
@@ -51,21 +50,16 @@ def refusal(kind: str, status: str, download_status: str, output_here: bool) -> 
     return None
 
 
-def worth_a_turn(seconds_left: float | None, loaded: bool) -> bool:
-    """Whether a turn starts with this much of the budget left (None: no budget), pure: a turn checks
-    its deadline after each frame pair, so it should not start when even opening the videos (and,
-    the first time, loading the libraries) would take longer."""
-    return seconds_left is None or seconds_left >= MIN_TURN_SECONDS + (0.0 if loaded else LOAD_SECONDS)
-
-
 def score_due(store: RunStore, deadline: float | None) -> int:
     """Advance the scorings due until `deadline` (time.monotonic; None: to the end); how many ended.
     Runs whose output is not on this machine (downloaded by another on a shared database) are left
     to the machine that has it."""
     ended = 0
-    for run in metric_rows.due():
-        left = None if deadline is None else deadline - time.monotonic()
-        if not worth_a_turn(left, loaded=all(name in sys.modules for name in LIBRARIES)):
+    due = metric_rows.due()
+    for run_id in set(_OPEN) - {run.id for run in due}:  # ended or deleted meanwhile, by another process
+        _OPEN.pop(run_id).close()
+    for run in due:
+        if deadline is not None and time.monotonic() >= deadline:
             break
         if not _output_here(run):
             continue
@@ -154,20 +148,52 @@ class _Turn:
 
     def _score(self, source: Path, the_plan: Plan, tally: Tally) -> Tally | None:
         """Score the frames left; the totals once all are, None when the turn stops before (the
-        totals so far stored) or another process stored a turn meanwhile."""
-        saved_at = time.monotonic()
-        with scored_frames(source, self.output, the_plan, tally.frames) as frames:
-            for scores in frames:
+        totals so far stored, the videos left open for this process's next turn) or another process
+        stored a turn meanwhile."""
+        decoding = _OPEN.pop(self.run_id, None)
+        if decoding is not None and decoding.stored != self.stored:  # another process went on meanwhile
+            decoding.close()
+            decoding = None
+        if decoding is None:
+            closer = ExitStack()
+            frames = closer.enter_context(scored_frames(source, self.output, the_plan, tally.frames))
+            decoding = _Decoding(self.stored or "", frames, closer)
+        try:
+            saved_at = time.monotonic()
+            for scores in decoding.frames:
                 tally = tally.add(scores)
                 if tally.frames == len(the_plan.indices):
                     return tally
                 now = time.monotonic()
                 over = self.deadline is not None and now >= self.deadline
                 if over or now - saved_at >= SAVE_EVERY_SECONDS:
-                    if not self._save(_state(the_plan, tally)) or over:
+                    if not self._save(_state(the_plan, tally)):
                         return None
-                    saved_at = now
-        raise VideoError(f"{self.output.name} or {source.name} ended before frame {the_plan.indices[-1]}")
+                    decoding.stored, saved_at = self.stored or "", now
+                    if over:
+                        _OPEN[self.run_id], decoding = decoding, None  # kept open for the next turn here
+                        return None
+            raise VideoError(f"{self.output.name} or {source.name} ended before frame {the_plan.indices[-1]}")
+        finally:
+            if decoding is not None:
+                decoding.close()
+
+
+@dataclass
+class _Decoding:
+    """A scoring's two videos left open in this process between its turns, decoded as far as the
+    totals `stored` stand: the next turn here goes on from there instead of decoding again from the
+    first frame (a turn in another process, or after this one died, starts from the database's totals)."""
+
+    stored: str
+    frames: Iterator[FrameScores]
+    closer: ExitStack
+
+    def close(self) -> None:
+        self.closer.close()
+
+
+_OPEN: dict[str, _Decoding] = {}  # run id -> its scoring's open videos, in this process
 
 
 def _state(the_plan: Plan, tally: Tally) -> str:

@@ -179,13 +179,41 @@ def test_a_scoring_resumes_turn_by_turn_from_the_totals_in_the_database(store, v
         turns += 1
         state = json.loads(store.stored_run(run.id).metrics_state)
         assert state["tally"]["frames"] == turns  # one more frame pair each turn
+        assert run.id in scoring._OPEN  # its videos stay open here for the next turn, decoded that far
         assert turns < 100
     assert turns == 29  # 30 frames: the last turn ends the scoring
+    assert run.id not in scoring._OPEN
     stored = store.stored_run(run.id)
     assert stored.metrics_status == "done" and stored.metrics_state is None
     metrics = json.loads(stored.metrics)
     assert {k: metrics[k] for k in ("blur_ssim", "canny_f1", "canny_precision", "canny_recall", "frames")} == \
         score_videos(videos["input"], videos["blurred"])
+
+
+def test_a_turn_after_another_process_stored_totals_goes_on_from_those(store, videos):
+    """The videos this process left open stand for its own last totals: once the database holds
+    others, the next turn decodes again from those."""
+    run = verified_run(store, videos["input"], videos["shifted"])
+    for _ in range(3):
+        scoring.turn(run.id, deadline=time.monotonic())
+    mine = store.stored_run(run.id).metrics_state
+    assert json.loads(mine)["tally"]["frames"] == 3 and run.id in scoring._OPEN
+    state = json.loads(mine)
+    state["tally"] = {"frames": 1, "ssim_sum": 0.5, "tp": 0, "fp": 0, "fn": 0}  # as another process left them
+    Run.update(metrics_state=json.dumps(state)).where(Run.id == run.id).execute()
+    scoring.turn(run.id, deadline=time.monotonic())
+    assert json.loads(store.stored_run(run.id).metrics_state)["tally"]["frames"] == 2  # from theirs, not mine
+    scoring.score_due(store, deadline=None)
+    assert json.loads(store.stored_run(run.id).metrics)["frames"] == 30 and run.id not in scoring._OPEN
+
+
+def test_videos_left_open_for_a_run_no_longer_due_are_closed(store, videos):
+    run = verified_run(store, videos["input"], videos["same"])
+    scoring.turn(run.id, deadline=time.monotonic())
+    assert run.id in scoring._OPEN
+    Run.update(metrics_status="none", metrics_state=None).where(Run.id == run.id).execute()  # cosmos delete, say
+    scoring.score_due(store, deadline=None)
+    assert run.id not in scoring._OPEN
 
 
 def test_a_turn_whose_totals_another_process_changed_stores_nothing(store, videos):

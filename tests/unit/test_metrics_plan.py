@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from cosmos_core.metrics import scores
 from cosmos_core.metrics.plan import MAX_FRAMES, PlanError, not_computed, plan, sample_indices, wants_scores
 from cosmos_core.metrics.scores import FrameScores, Tally, edge_scores, frame_scores, resized
-from cosmos_core.scoring import LOAD_SECONDS, MIN_TURN_SECONDS, refusal, worth_a_turn
+from cosmos_core.scoring import refusal
 
 
 def test_a_121_frame_output_scores_every_4th_frame_31_in_all():
@@ -181,10 +181,3 @@ def test_frames_of_different_sizes_are_refused_and_resized_frames_fit():
 def test_the_default_budget_is_the_one_the_label_and_spec_show():
     assert MAX_FRAMES == 32 and len(sample_indices(121)) == 31
 
-
-def test_a_turn_starts_only_with_time_left_to_open_the_videos_and_the_first_time_load_the_libraries():
-    assert worth_a_turn(None, loaded=False) and worth_a_turn(None, loaded=True)  # no budget: to the end
-    assert worth_a_turn(MIN_TURN_SECONDS, loaded=True) and not worth_a_turn(MIN_TURN_SECONDS - 0.01, loaded=True)
-    assert not worth_a_turn(MIN_TURN_SECONDS, loaded=False)
-    assert worth_a_turn(MIN_TURN_SECONDS + LOAD_SECONDS, loaded=False)
-    assert not worth_a_turn(-1.0, loaded=True)
