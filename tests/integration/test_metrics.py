@@ -340,3 +340,14 @@ def test_a_scoring_killed_midway_goes_on_from_its_stored_totals(store, tmp_path)
     metrics = json.loads(store.stored_run(run.id).metrics)
     assert {k: metrics[k] for k in ("blur_ssim", "canny_f1", "frames")} == {"blur_ssim": 1.0, "canny_f1": 1.0,
                                                                             "frames": 32}
+
+
+def test_a_verified_upscale_gets_a_thumbnail_and_no_scores(store, videos):
+    run = verified_run(store, videos["input"], videos["bigger"], run_id="rs_up")
+    Run.update(kind="upscale").where(Run.id == run.id).execute()
+    scoring.score_due(store, deadline=None)
+    data = run_to_dict(store.stored_run(run.id))
+    assert data["metrics_status"] == "none" and data["metrics"] is None
+    import cv2
+
+    assert cv2.imread(data["thumbnail"]).shape == (240, 320, 3)  # 320 wide, the 640x480 video's aspect
