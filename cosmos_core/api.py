@@ -15,6 +15,7 @@ from cosmos_core.executors.hostcheck import CHECK_ITEMS, check_host
 from cosmos_core.export import export_rows
 from cosmos_core.launcher import LaunchPlan
 from cosmos_core.lifecycle import STATUSES, DownloadStatus, RunStatus
+from cosmos_core.live_config import LiveConfig
 from cosmos_core.notify import Notifier
 from cosmos_core.records import iso_utc, prompt_input, prompt_to_dict, run_to_dict
 from cosmos_core.repository import DataRepository, Refresh
@@ -45,6 +46,7 @@ class CosmosError(Exception):
 class CosmosAPI:
     def __init__(self, config: Config) -> None:
         self.config = config
+        self._live = LiveConfig(config)
         self.db = tables.connect(config.storage.database, config.storage.busy_timeout_seconds)
         sync = config.sync
         # A refresh answers within the probe timeout, whatever the host.
@@ -199,6 +201,7 @@ class CosmosAPI:
         return Standing(self.repo, self._stored_run, self._executor, self.config.sync.probe_timeout_seconds)
 
     def _starter(self) -> Starter:
+        self.follow_config()
         return Starter(self.repo, self.executors, self.config)
 
     # -- reading and moving runs ---------------------------------------------
@@ -357,6 +360,7 @@ class CosmosAPI:
     # -- hosts ---------------------------------------------------------------
 
     def list_hosts(self) -> list[dict]:
+        self.follow_config()
         states = self.repo.host_states()
         return [{
             "name": h.name, "hostname": h.hostname, "port": h.port, "user": h.user, "image": h.image,
@@ -367,6 +371,7 @@ class CosmosAPI:
 
     def check_host(self, name: str | None = None) -> dict:
         """What `hosts check` found, item by item (in the order of CHECK_ITEMS), and whether runs can start."""
+        self.follow_config()
         with _as_cosmos_error():
             config = self.config.host(name)
         report = check_host(self.executors[config.name].shell, config)
@@ -391,13 +396,14 @@ class CosmosAPI:
         return added
 
     def reload_config(self, path: str | Path | None = None) -> None:
-        """Read the config file again (default: the one in use); hosts new to it get their executors
-        (a host already known keeps its own, with its connection, until the process restarts)."""
-        config = load_config(path or self.config.source)
-        for host in config.hosts:
-            if host.name not in self.executors:  # the sync shares this dict
-                self.executors[host.name] = make_executor(host, config.sync.probe_timeout_seconds)
-        self.config = config
+        """Read the config file again (default: the one in use) and take its hosts at once."""
+        self.config = self._live.take(load_config(path or self.config.source), self.executors)
+
+    def follow_config(self) -> str | None:
+        """Take the config file as it is now if it changed (one stat when it did not); what the user must
+        know: a bad edit's error (the last good config serves on), a change waiting for a restart."""
+        self.config = self._live.follow(self.executors)
+        return self._live.note()
 
     # -- views ---------------------------------------------------------------
 

@@ -5,7 +5,10 @@ It imports only light modules (no config, database or SSH), so `--help` and `com
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 from collections.abc import Callable
+from typing import NoReturn
 
 from cosmos_core import sweeps
 from cosmos_core.cli.completion import SHELLS
@@ -16,8 +19,28 @@ from cosmos_core.upstream.params import STRENGTHS, ParamError, parse_weights
 RUNS_SHOWN = 50  # `runs` without --limit or --all
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, suggesting the nearest command or choice to a mistyped one (its subcommands' too)."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(suggest(message))
+
+
+def suggest(message: str) -> str:
+    """argparse's "invalid choice: 'rnus' (choose from 'runs', ...)" with "; did you mean 'runs'?" when
+    one choice is close; any other message as it is."""
+    found = re.search(r"invalid choice: '(.*?)' \(choose from (.*)\)$", message)
+    if not found:
+        return message
+    choices = re.findall(r"'([^']*)'", found.group(2))
+    near = difflib.get_close_matches(found.group(1), choices, n=1, cutoff=0.6)
+    if not near:
+        return message
+    return message[:found.end(1) + 1] + f"; did you mean '{near[0]}'?" + message[found.end(1) + 1:]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cosmos", description="Start and watch Cosmos-Transfer1 and Cosmos-Transfer2.5 runs on GPU hosts."
     )
     parser.add_argument("--config", help="TOML config (default: $COSMOS_CONFIG, else ./cosmos.toml)")
