@@ -26,6 +26,7 @@ from cosmos_core.store import dbcopy
 from cosmos_core.store.tables import SchemaError
 from cosmos_core.words import count, size
 
+SETUP_KEYS = ("image", "remote_dir", "models", "gpus")  # how a host runs Cosmos: hosts add and hosts edit
 POLL_SECONDS = 0.5  # sync --wait: pause between probes when the config allows faster
 
 
@@ -108,6 +109,17 @@ def cmd_hosts(api: CosmosAPI, args: argparse.Namespace) -> int:
         return 0 if report["ok"] else 1
     if args.hosts_command == "add":
         return cmd_hosts_add(api, args)
+    if args.hosts_command == "edit":
+        changes = {key: getattr(args, key) for key in (*SETUP_KEYS, "num_gpus") if getattr(args, key) is not None}
+        if not changes:
+            return _fail("hosts edit: say what to change (--image, --remote-dir, --models, --gpus, --num-gpus)")
+        api.edit_host(args.name, changes)
+        print(f"host {args.name}: " + ", ".join(f"{key} = {value or '(default)'}" for key, value in changes.items()))
+        return 0
+    if args.hosts_command == "remove":
+        api.remove_host(args.name)
+        print(f"host {args.name} removed from the config file (its runs stay in the history)")
+        return 0
     hosts = api.list_hosts()
     _out_table(args, hosts, hosts_table(hosts),
                "no hosts configured: add one with `cosmos hosts add NAME USER@ADDRESS` (or Add host in the page)")
@@ -124,7 +136,8 @@ def cmd_hosts_add(api: CosmosAPI, args: argparse.Namespace) -> int:
     with --fingerprint naming that key) known_hosts and the config file are written and the host checked.
     Exit 0 once the host is added, whatever its check says (`hosts check` tells ready or not)."""
     user, address = args.address
-    scanned = api.scan_host_key(args.name, address, args.port, user, args.key_file, args.known_hosts)
+    scanned = api.scan_host_key(args.name, address, args.port, user, args.key_file, args.known_hosts,
+                                {key: getattr(args, key) for key in SETUP_KEYS})
     fingerprint = scanned["fingerprint"]
     if args.fingerprint is not None and args.fingerprint.strip() != fingerprint:
         return _fail(f"{scanned['name']} presented the {scanned['key_type']} key {fingerprint}, not "

@@ -66,7 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_host.add_argument("--fingerprint", metavar="SHA256:...",
                           help="trust the host's key only if it has this fingerprint, without asking "
                                "(needed when stdin is not a terminal)")
+    _setup_arguments(add_host)
     add_host.add_argument("--json", action="store_true")
+    edit_host = hosts_sub.add_parser("edit", help="change a host's image, checkout, models or GPUs in the config "
+                                                  "file (its comments kept); '' puts one back to its default")
+    edit_host.add_argument("name", metavar="NAME")
+    _setup_arguments(edit_host)
+    edit_host.add_argument("--num-gpus", dest="num_gpus", type=int, metavar="N", help="GPUs one run takes")
+    hosts_sub.add_parser("remove", help="take a host out of the config file (its runs stay in the history)"
+                         ).add_argument("name", metavar="NAME")
 
     prompt = sub.add_parser("prompt", help="'prompt add TEXT --video FILE' stores a prompt; 'prompt delete ID'")
     prompt_sub = prompt.add_subparsers(dest="prompt_command", required=True)
@@ -241,6 +249,16 @@ def _weights(text: str) -> tuple[float, float, float, float]:
         return parse_weights(text)
     except ParamError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _setup_arguments(parser: argparse.ArgumentParser) -> None:
+    """How a host runs Cosmos, as `hosts add` and `hosts edit` take it (left out: unchanged or the default)."""
+    parser.add_argument("--image", help="the Docker image (default: the model's)")
+    parser.add_argument("--remote-dir", dest="remote_dir", metavar="DIR",
+                        help="the cosmos-transfer1 checkout on the host (default /home/USER/cosmos-transfer1)")
+    parser.add_argument("--models", type=lambda text: [m.strip() for m in text.split(",") if m.strip()],
+                        metavar="M,M", help=f"the models it serves: some of {', '.join(MODELS)}")
+    parser.add_argument("--gpus", type=int, metavar="N", help="GPU slots its runs queue for (default: nvidia-smi's)")
 
 
 def _user_at(text: str) -> tuple[str, str]:
