@@ -8,18 +8,22 @@ import html
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
+from .scores import scores_caption
+
 MAX_RUNS = 9
 FILE_ROUTE = "/gradio_api/file="  # how Gradio serves a file under its static paths
 
 
 def differing(runs: Sequence[Mapping], prompt_names: Mapping[str, str]) -> list[str]:
     """A caption per run: the parameters whose values differ between the runs (and the prompt and
-    model, if those differ), else the run id."""
+    model, if those differ), else the run id; then its scores, once it has them."""
     rows = [{"prompt": prompt_names.get(r["prompt_id"], r["prompt_id"]), "model": r["model"], **r["params"]}
             for r in runs]
     keys = [k for k in dict.fromkeys(k for row in rows for k in row) if len({repr(row.get(k)) for row in rows}) > 1]
-    return [" · ".join(f"{k} {_shown(row.get(k))}" for k in keys) or run["id"] for row, run in zip(rows, runs,
-                                                                                               strict=True)]
+    captions = [" · ".join(f"{k} {_shown(row.get(k))}" for k in keys) or run["id"] for row, run in zip(rows, runs,
+                                                                                                   strict=True)]
+    return [" · ".join(filter(None, (caption, scores_caption(run)))) for caption, run in zip(captions, runs,
+                                                                                            strict=True)]
 
 
 def _shown(value: object) -> str:

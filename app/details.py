@@ -10,6 +10,7 @@ from typing import Any
 
 from cosmos_core.api import MODELS
 
+from .scores import scores_markdown
 from .tables import download_text, local_time, run_duration
 
 VIDEO_SUFFIXES = (".mp4",)
@@ -64,6 +65,8 @@ def status_markdown(run: Mapping, now: datetime | None = None) -> str:
         parts.append(duration)
     parts.append(f"created {local_time(run['created_at'])}")
     lines = [" · ".join(parts)]
+    if scores := scores_markdown(run):
+        lines.append(scores)
     if run["error"]:
         lines.append(f"**Error:** {run['error']}")
     if run["download"]["status"] == "failed" and run["download"]["error"]:

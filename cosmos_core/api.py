@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from cosmos_core import launcher, rerun, sweeps
+from cosmos_core import launcher, rerun, scoring, sweeps
 from cosmos_core.config import Config
 from cosmos_core.deletion import DeleteError, Deleter
 from cosmos_core.errors import CosmosError, as_cosmos_error
@@ -342,6 +342,11 @@ class CosmosAPI(HostsAPI):
 
     def _deleter(self) -> Deleter:
         return Deleter(self.repo, self.executors, self.config)
+
+    def compute_metrics(self, run_id: str) -> dict:
+        """(Re)compute a completed inference run's thumbnail and scores here (scoring.py): `metrics` says why not."""
+        with as_cosmos_error():
+            return run_to_dict(scoring.rescore(self.repo, self.repo.find_run(run_id)))
 
     def export_runs(self, status: str | None = None, host: str | None = None) -> tuple[list[str], list[dict]]:
         """(columns, rows): every run (filtered) with its prompt and parameters, from the database alone."""

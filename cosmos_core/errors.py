@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from cosmos_core.config import ConfigError
 from cosmos_core.config_edit import EditError
+from cosmos_core.scoring import ScoringError
 from cosmos_core.ssh.hostkeys import KnownHostsError
 from cosmos_core.ssh.onboarding import OnboardingError
 from cosmos_core.standing import QueueError
@@ -25,5 +26,5 @@ def as_cosmos_error() -> Iterator[None]:
     try:
         yield
     except (NotFound, InvalidInput, ConfigError, ParamError, StartError, OnboardingError, KnownHostsError, QueueError,
-            EditError) as exc:
+            EditError, ScoringError) as exc:
         raise CosmosError(str(exc)) from exc

@@ -19,7 +19,11 @@ from cosmos_core.upstream.params import CONTROLS
 RUN_COLUMNS = (
     "id", "prompt_id", "prompt_name", "prompt_text", "kind", "model", "host", "status", "exit_code", "error",
     "created_at", "queued_at", "started_at", "completed_at", "output_path", "parent_run_id", "sweep_id",
+    "blur_ssim", "canny_f1", "canny_precision", "canny_recall", "metrics_frames", "metrics_error",
 )  # fmt: skip
+# Columns taken from the run's `metrics` (its control-fidelity scores): column -> key there.
+METRIC_FIELDS = {"blur_ssim": "blur_ssim", "canny_f1": "canny_f1", "canny_precision": "canny_precision",
+                 "canny_recall": "canny_recall", "metrics_frames": "frames", "metrics_error": "error"}
 PROMPT_FIELDS = {"prompt_name": "name", "prompt_text": "text"}
 RENAMED = {"num_steps": "steps"}  # as the command line spells it (`run --steps`)
 
@@ -49,7 +53,10 @@ def export_rows(runs: Iterable[Mapping[str, object]],
     flat_rows = []
     for run in runs:
         prompt = prompts.get(str(run.get("prompt_id")), {})
-        fields = {c: prompt.get(PROMPT_FIELDS[c]) if c in PROMPT_FIELDS else run.get(c) for c in RUN_COLUMNS}
+        metrics = run.get("metrics") or {}
+        assert isinstance(metrics, Mapping)  # a JSON object or None (`records.run_to_dict`)
+        fields = {c: prompt.get(PROMPT_FIELDS[c]) if c in PROMPT_FIELDS
+                  else metrics.get(METRIC_FIELDS[c]) if c in METRIC_FIELDS else run.get(c) for c in RUN_COLUMNS}
         params = run.get("params") or {}
         assert isinstance(params, Mapping)  # a JSON object (`records.run_to_dict`)
         flat_rows.append(({c: _scalar(v) for c, v in fields.items()}, flat_params(params)))

@@ -28,6 +28,8 @@ def run_to_dict(run: Run) -> dict:
         "started_at": iso_utc(run.started_at),
         "completed_at": iso_utc(run.completed_at),
         "params": json.loads(run.params),
+        "metrics": json.loads(run.metrics) if run.metrics else None, "metrics_status": run.metrics_status,
+        "thumbnail": run.thumbnail,
     }  # fmt: skip
 
 

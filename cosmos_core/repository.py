@@ -14,7 +14,9 @@ from pathlib import Path
 
 from cosmos_core.config import SyncConfig
 from cosmos_core.lifecycle import ACTIVE, DOWNLOADABLE, LAUNCHING
+from cosmos_core.scoring import score_due
 from cosmos_core.status import StatusChecker
+from cosmos_core.store.metric_rows import PENDING
 from cosmos_core.store.queries import RunEndHook, RunStore
 from cosmos_core.store.tables import Run
 from cosmos_core.sync import LazySync, ProgressListener, SyncReport
@@ -59,14 +61,16 @@ class DataRepository(RunStore):
 
     def sync(self, refresh: Refresh = Refresh.AUTO, deadline: float | None = None,
              on_progress: ProgressListener | None = None, hosts: set[str] | None = None) -> SyncReport:
-        """Probe hosts with unfinished runs, apply what changed, download what is due.
+        """Probe hosts with unfinished runs, apply what changed, download what is due, then score
+        what was verified (cosmos_core/scoring.py) with the time left.
 
-        `deadline` (time.monotonic) bounds the time spent downloading; None downloads
+        `deadline` (time.monotonic) bounds the time spent downloading and scoring; None does both
         to the end. `on_progress(run_id, bytes_done, bytes_total)` hears of downloads.
         """
         if self.syncer is None or refresh is Refresh.NONE:
             return SyncReport()
         self.last_report = self.syncer.sync(refresh is Refresh.FORCE, deadline, on_progress, hosts)
+        self.last_report.scored = score_due(self, deadline)
         return self.last_report
 
     def _budget_deadline(self) -> float:
@@ -74,4 +78,5 @@ class DataRepository(RunStore):
 
 
 def _needs_sync(run: Run) -> bool:
-    return run.status in LAUNCHING + ACTIVE or run.download_status in DOWNLOADABLE
+    return (run.status in LAUNCHING + ACTIVE or run.download_status in DOWNLOADABLE
+            or run.metrics_status == PENDING)

@@ -22,9 +22,11 @@ from cosmos_core.config import SyncConfig
 from cosmos_core.executors import FileFacts, ProbeError, ProbeReport, ProbeTarget
 from cosmos_core.install import install_id
 from cosmos_core.lifecycle import DOWNLOADABLE, LAUNCHING, TERMINAL, DownloadStatus, RunStatus
+from cosmos_core.metrics.plan import wants_scores
 from cosmos_core.ssh.host import CommandTimeout, NoAnswer, RemoteError
 from cosmos_core.ssh.transfer import DownloadError, LocalWriteError
 from cosmos_core.status import OUTPUT_FILE, RunFacts, StatusChecker, decide, remote_files
+from cosmos_core.store.metric_rows import PENDING
 from cosmos_core.store.queries import RunStore
 from cosmos_core.store.tables import Run
 
@@ -42,6 +44,7 @@ class SyncReport:
     slow: dict[str, str] = field(default_factory=dict)  # host -> what its engine was too slow to answer
     transitions: int = 0
     downloads_done: int = 0
+    scored: int = 0  # runs whose scoring ended (cosmos_core/scoring.py)
 
 
 class LazySync:
@@ -242,6 +245,8 @@ class LazySync:
             fields["output_path"] = str(output.resolve())
             if run.kind == "enhance":
                 fields["enhanced_text"] = _enhanced_text(output)
+            if wants_scores(run.kind, run.status):
+                fields["metrics_status"] = PENDING  # verified: its thumbnail and scores are due
         self.write(run.id, release=True, **fields)
 
     def _failed(self, run: Run, reason: str, final: bool) -> None:

@@ -15,6 +15,7 @@ from peewee import PeeweeException
 from cosmos_core import sweeps
 from cosmos_core.api import CHECK_ITEMS, STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh, key_check_command
 from cosmos_core.cli import config_commands
+from cosmos_core.cli.metrics_command import cmd_metrics
 from cosmos_core.cli.progress import progress_for
 from cosmos_core.cli.serve import run_dashboard
 from cosmos_core.cli.tables import Table, hosts_table, print_table, prompts_table, runs_table, showing_line
@@ -447,4 +448,4 @@ def cmd_export(api: CosmosAPI, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS.update(delete=cmd_delete, export=cmd_export)
+COMMANDS.update(delete=cmd_delete, export=cmd_export, metrics=cmd_metrics)

@@ -145,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("run_id")
     show.add_argument("--json", action="store_true")
 
+    metrics = sub.add_parser("metrics", help="(re)compute a completed run's control-fidelity scores here "
+                                              "(Blur SSIM, Canny-F1)")
+    metrics.add_argument("run_id")
+    metrics.add_argument("--json", action="store_true")
+
     sync = sub.add_parser("sync", help="sync now")
     sync.add_argument("--wait", action="store_true", help="until no run is active and no download is pending")
     sync.add_argument("--timeout", type=float, help="seconds --wait may take (default: no limit)")

@@ -238,13 +238,14 @@ class RunStore:
         return self.outputs_dir / f"run_{run_id}"
 
     @contextmanager
-    def run_lock(self, run_id: str, wait: bool = False) -> Iterator[bool]:
+    def run_lock(self, run_id: str, wait: bool = False, name: str = ".lock") -> Iterator[bool]:
         """An exclusive lock on the run's local directory, held while a process of this install
-        launches the run or downloads its outputs; yields whether it was taken (`wait` blocks until
-        it is). The OS drops it when its process dies, so a killed process blocks nobody."""
+        launches the run or downloads its outputs (`name`: another lock file, for another purpose, such
+        as its scoring); yields whether it was taken (`wait` blocks until it is). The OS drops it when
+        its process dies, so a killed process blocks nobody."""
         directory = self.local_dir(run_id)
         directory.mkdir(parents=True, exist_ok=True)
-        with open(directory / ".lock", "w") as lock:
+        with open(directory / name, "w") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:

@@ -78,6 +78,12 @@ class Run(BaseModel):
     gpus = pw.CharField(max_length=100, null=True)  # the GPU slots its job holds ("0,1"), on a host with a queue
     queue_position = pw.IntegerField(null=True)  # while queued: its place in the host's queue
     sweep_id = pw.CharField(max_length=40, null=True, index=True)  # the sweep it belongs to, if any
+    # Control-fidelity scores (cosmos_core/scoring.py): none | pending (due once its output is verified)
+    # | done | failed; the scores (or the error) as JSON; while pending, the totals so far (resumable).
+    metrics_status = pw.CharField(max_length=10, default="none")
+    metrics = pw.TextField(null=True)
+    metrics_state = pw.TextField(null=True)
+    thumbnail = pw.TextField(null=True)  # absolute path of one frame of the output, once made
 
 
 # The indexes a quiet dashboard tick needs so that its time does not grow with the history: the
@@ -208,9 +214,17 @@ def _add_queued_at_v8(db: pw.Database) -> None:
         (Run.status == "queued") & Run.queued_at.is_null() & Run.started_at.is_null(False)).execute()
 
 
+def _add_metrics_v9(db: pw.Database) -> None:
+    """Scores and thumbnails. Runs finished before stay unscored ("none"): `cosmos metrics RUN_ID`
+    scores one, so an upgrade does not spend the next ticks scoring the whole history."""
+    _add_columns(db, Run, Run.metrics_status, Run.metrics, Run.metrics_state, Run.thumbnail)
+    db.execute_sql(f"CREATE INDEX IF NOT EXISTS run_metrics_status ON {Run._meta.table_name} (metrics_status)")
+
+
 MIGRATIONS: list[Callable[[pw.Database], None]] = [
     _create_v1, _add_launched_on_v2, _add_model_and_progress_v3, _add_indexes_and_changes_v4,
     _add_backoff_and_leases_v5, _add_gpu_queue_and_sweeps_v6, _add_notifications_v7, _add_queued_at_v8,
+    _add_metrics_v9,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

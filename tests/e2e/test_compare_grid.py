@@ -3,6 +3,8 @@ together under one control."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from cosmos_core.api import CosmosAPI, Refresh
@@ -21,9 +23,10 @@ def finished_sweep(api: CosmosAPI, video) -> tuple[str, list[dict]]:
 
     def done() -> bool:
         api.sync(Refresh.FORCE)
-        return all(api.get_run(i, Refresh.NONE)["download"]["status"] == "done" for i in ids)
+        runs = [api.get_run(i, Refresh.NONE) for i in ids]
+        return all(r["download"]["status"] == "done" and r["metrics_status"] == "done" for r in runs)
 
-    wait_until(done, 90, "the sweep's four videos to arrive", interval=0.5)
+    wait_until(done, 90, "the sweep's four videos to arrive and be scored", interval=0.5)
     return sweep["sweep_id"], sweep["runs"]
 
 
@@ -36,6 +39,9 @@ def test_a_sweeps_videos_play_side_by_side_under_one_control(page, e2e_api, tmp_
     expect(grid.locator("video")).to_have_count(4)
     expect(grid).to_contain_text("seed 1 · weights 0/0.3/0/0")  # captions: what differs
     expect(grid).to_contain_text("seed 2 · weights 0/0.5/0/0")
+    # and each run's scores (the stand-in's output is a clip like the input's, encoded apart)
+    expect(grid.locator("figcaption")).to_have_text([re.compile(r"^seed \d · weights 0/0\.\d/0/0 · Blur SSIM "
+                                                                r"1\.000 · Canny-F1 0\.9\d\d$")] * 4)
     page.wait_for_function(f"() => ({READY})() === 4", timeout=30_000)
     assert grid.locator(".compare-play").count() == 1 and grid.locator("video[controls]").count() == 0
     grid.locator(".compare-play").click()

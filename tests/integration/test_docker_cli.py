@@ -52,7 +52,8 @@ def sync_until(api: CosmosAPI, run_id: str, done: Callable[[dict], bool], timeou
 
 def settled(run: dict) -> bool:
     terminal = run["status"] in ("completed", "failed", "cancelled")
-    return terminal and run["download"]["status"] in ("done", "failed", "none")
+    return (terminal and run["download"]["status"] in ("done", "failed", "none")
+            and run["metrics_status"] != "pending")  # a verified output's scores are made after it
 
 
 def start(api: CosmosAPI, text: str, video: Path) -> dict:

@@ -192,5 +192,5 @@ def test_odd_names_beside_the_output_are_left_on_the_host(api, workspace, sample
     assert (final["status"], final["download"]["status"]) == ("completed", "done"), final
     assert sha256(final["output_path"]) == sha256(workspace.remote_run_dir(run_id) / "outputs" / "output.mp4")
     local = workspace.root / "outputs" / f"run_{run_id}"
-    assert sorted(str(p.relative_to(local)) for p in local.rglob("*")) == [".lock", "outputs", "outputs/output.mp4",
-                                                                          "run.log"]
+    assert sorted(str(p.relative_to(local)) for p in local.rglob("*")) == [  # and what scoring made of it
+        ".lock", ".scoring.lock", "outputs", "outputs/output.mp4", "outputs/thumb.jpg", "run.log"]

@@ -31,7 +31,8 @@ def sync_until(api: CosmosAPI, run_id: str, done, timeout: float = 30, what: str
 
 def settled(run: dict) -> bool:
     terminal = run["status"] in ("completed", "failed", "cancelled")
-    return terminal and run["download"]["status"] in ("done", "failed", "none")
+    return (terminal and run["download"]["status"] in ("done", "failed", "none")
+            and run["metrics_status"] != "pending")  # a verified output's scores are made after it
 
 
 def sha256(path: str | Path) -> str:

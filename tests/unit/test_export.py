@@ -81,3 +81,19 @@ def test_no_runs_is_just_the_header_and_json_rows_are_plain_data():
     assert to_csv(columns, rows) == ",".join(RUN_COLUMNS) + "\n"
     _, rows = export_rows([_run("rs_a", {"seed": 3})], PROMPTS)
     assert json.loads(json.dumps(rows)) == rows
+
+
+def test_the_scores_are_columns_of_their_own_empty_until_made_and_an_error_says_why():
+    metrics = {"blur_ssim": 0.83, "canny_f1": 0.41, "canny_precision": 0.45, "canny_recall": 0.38, "frames": 31,
+               "label": "31 of 121 frames (1 in 4)", "not_computed": {"seg_miou": "…"}, "error": None}
+    runs = [_run("rs_a", {}, metrics=metrics), _run("rs_b", {}, metrics=None),
+            _run("rs_c", {}, metrics={"blur_ssim": None, "canny_f1": None, "frames": 0, "error": "cannot read x"})]
+    columns, rows = export_rows(runs, PROMPTS)
+    scored = {c: rows[0][c] for c in ("blur_ssim", "canny_f1", "canny_precision", "canny_recall", "metrics_frames",
+                                      "metrics_error")}
+    assert scored == {"blur_ssim": 0.83, "canny_f1": 0.41, "canny_precision": 0.45, "canny_recall": 0.38,
+                      "metrics_frames": 31, "metrics_error": None}
+    assert rows[1]["blur_ssim"] is None and rows[1]["metrics_frames"] is None
+    assert rows[2]["metrics_error"] == "cannot read x" and rows[2]["canny_f1"] is None
+    assert "label" not in columns and "not_computed" not in columns
+    assert list(csv.DictReader(io.StringIO(to_csv(columns, rows))))[0]["canny_f1"] == "0.41"

@@ -111,12 +111,14 @@ def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path, video):
     tables.SchemaVersion.update(version=1).execute()
     db.close()
     db = tables.connect(url)
-    assert tables.SchemaVersion.get_by_id(1).version == tables.SCHEMA_VERSION == 8
-    assert {"launched_on", "model", "progress"} <= {c.name for c in db.get_columns("run")}
+    assert tables.SchemaVersion.get_by_id(1).version == tables.SCHEMA_VERSION == 9
+    assert {"launched_on", "model", "progress", "metrics_status", "metrics", "metrics_state", "thumbnail"} <= {
+        c.name for c in db.get_columns("run")}
     assert {"failures", "retry_at"} <= {c.name for c in db.get_columns("hoststate")}
     assert db.table_exists("downloadlease") and db.table_exists("notification")
     old = repo.get_run("rs_old")
     assert old.launched_on is None and old.model == "transfer1" and old.progress is None
+    assert old.metrics_status == "none" and old.metrics is None and old.thumbnail is None  # never scored by itself
     assert repo.get_prompt(prompt.id).text == "kept"
     db.close()
 
