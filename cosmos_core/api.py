@@ -10,13 +10,15 @@ from pathlib import Path
 from cosmos_core import launcher, rerun, sweeps
 from cosmos_core.config import Config, ConfigError, load_config
 from cosmos_core.deletion import DeleteError, Deleter
+from cosmos_core.estimates import format_seconds
 from cosmos_core.executors import Executor, SubmitError, UploadProgress, make_executor
 from cosmos_core.executors.hostcheck import CHECK_ITEMS, check_host
 from cosmos_core.export import export_rows
+from cosmos_core.judging import Judging
 from cosmos_core.launcher import LaunchPlan
 from cosmos_core.lifecycle import STATUSES, DownloadStatus, RunStatus
 from cosmos_core.notify import Notifier
-from cosmos_core.records import iso_utc, prompt_input, prompt_to_dict, run_to_dict
+from cosmos_core.records import iso_utc, prompt_input, prompt_to_dict
 from cosmos_core.repository import DataRepository, Refresh
 from cosmos_core.rerun import INPUT_LABELS
 from cosmos_core.ssh import onboarding
@@ -29,13 +31,15 @@ from cosmos_core.status import LOG_FILE, StatusChecker
 from cosmos_core.store import tables
 from cosmos_core.store.queries import InvalidInput, NotFound, new_id
 from cosmos_core.store.tables import Run
+from cosmos_core.sweep_view import DEFAULT_SCORE, SCORES
 from cosmos_core.sync import ProgressListener, SyncReport
 from cosmos_core.tailing import tail_lines
 from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS, model
 from cosmos_core.upstream.params import STRENGTHS, InferenceParams, ParamError
 
 __all__ = ["CHECK_ITEMS", "DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "INPUT_LABELS", "MODELS",
-           "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh", "key_check_command"]
+           "SCORES", "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh",
+           "format_seconds", "key_check_command"]
 
 
 class CosmosError(Exception):
@@ -54,6 +58,7 @@ class CosmosAPI:
         self.repo = DataRepository(config.storage.outputs_dir, sync, notifier=self._notifier)
         self.repo.initialize_status_checker(StatusChecker(self.executors, sync.lost_after_seconds))
         self.last_sync = SyncReport()
+        self._judge = Judging(self.repo, config)
 
     def close(self) -> None:
         if self._notifier is not None:
@@ -193,7 +198,7 @@ class CosmosAPI:
         """The run as its host says it stands now, with its place once it waits in the host's GPU queue
         (see standing.py)."""
         with _as_cosmos_error():
-            return run_to_dict(self._standing().placed(run_id))
+            return self._dict(self._standing().placed(run_id))
 
     def _standing(self) -> Standing:
         return Standing(self.repo, self._stored_run, self._executor, self.config.sync.probe_timeout_seconds)
@@ -208,13 +213,28 @@ class CosmosAPI:
             raise CosmosError(f"unknown status {status!r}; use one of {', '.join(s.value for s in RunStatus)}")
         runs = self.repo.list_runs(status, refresh, **filters)
         self._note_unreachable()
-        return [run_to_dict(r) for r in runs]
+        return self._judge.dicts(runs)
 
     def get_run(self, run_id: str, refresh: Refresh = Refresh.AUTO) -> dict:
         with _as_cosmos_error():
             run = self.repo.get_run(run_id, refresh)
         self._note_unreachable()
-        return run_to_dict(run)
+        return self._dict(run)
+
+    def _dict(self, run: Run) -> dict:
+        return self._judge.dicts([run])[0]
+
+    # -- judging: star, note, a sweep's view (judging.py) ----------------------
+
+    def mark(self, run_id: str, *, starred: bool | None = None, note: str | None = None) -> dict:
+        """Star or unstar a run, and/or give it a one-line note ("" clears it)."""
+        with _as_cosmos_error():
+            return self._judge.mark(run_id, starred, note)
+
+    def sweep_view(self, sweep_id: str, sort_by: str = DEFAULT_SCORE, refresh: Refresh = Refresh.AUTO) -> dict:
+        """Its runs best first by `sort_by`, with the parameters varying across them and their scores."""
+        with _as_cosmos_error():
+            return self._judge.sweep(sweep_id, self.list_runs(None, refresh, sweep=sweep_id), sort_by)
 
     def count_by_status(self) -> dict[str, int]:
         return self.repo.count_by_status()
@@ -237,7 +257,7 @@ class CosmosAPI:
         """Download again a failed download, to the end; a done download is left as it is."""
         run = self._stored_run(run_id)
         if run.download_status == DownloadStatus.DONE.value:
-            return run_to_dict(run)
+            return self._dict(run)
         in_progress = (DownloadStatus.PENDING, DownloadStatus.DOWNLOADING)
         if not self.repo.retry_download(run_id) and run.download_status not in in_progress:
             raise CosmosError(f"run {run_id} has no download to retry (download status {run.download_status})")
@@ -249,7 +269,7 @@ class CosmosAPI:
         run = self._stored_run(run_id)
         if run.download_status != DownloadStatus.DONE.value:
             raise CosmosError(f"run {run_id}: download {run.download_status}: {run.download_error or 'not finished'}")
-        return run_to_dict(run)
+        return self._dict(run)
 
     def cancel(self, run_id: str) -> dict:
         run = self._stored_run(run_id)
@@ -290,7 +310,7 @@ class CosmosAPI:
     def move_to_front(self, run_id: str) -> dict:
         """A queued run goes ahead of every other waiting on its host (as it stands now: see standing.py)."""
         with _as_cosmos_error():
-            return run_to_dict(self._standing().move_to_front(run_id))
+            return self._dict(self._standing().move_to_front(run_id))
 
     def _stored_run(self, run_id: str) -> Run:
         with _as_cosmos_error():
@@ -352,12 +372,13 @@ class CosmosAPI:
     # -- hosts ---------------------------------------------------------------
 
     def list_hosts(self) -> list[dict]:
-        states = self.repo.host_states()
+        states, gpu_seconds = self.repo.host_states(), self._judge.gpu_seconds_by_host()
         return [{
             "name": h.name, "hostname": h.hostname, "port": h.port, "user": h.user, "image": h.image,
             "remote_dir": h.remote_dir, "num_gpus": h.num_gpus, "executor": h.executor,
             "last_ok_at": iso_utc(states[h.name].last_ok_at) if h.name in states else None,
             "last_error": states[h.name].last_error if h.name in states else None,
+            "gpu_seconds": gpu_seconds.get(h.name, 0.0),
         } for h in self.config.hosts]  # fmt: skip
 
     def check_host(self, name: str | None = None) -> dict:
@@ -392,7 +413,7 @@ class CosmosAPI:
         for host in config.hosts:
             if host.name not in self.executors:  # the sync shares this dict
                 self.executors[host.name] = make_executor(host, config.sync.probe_timeout_seconds)
-        self.config = config
+        self.config = self._judge.config = config
 
     # -- views ---------------------------------------------------------------
 

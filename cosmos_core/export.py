@@ -19,6 +19,7 @@ from cosmos_core.upstream.params import CONTROLS
 RUN_COLUMNS = (
     "id", "prompt_id", "prompt_name", "prompt_text", "kind", "model", "host", "status", "exit_code", "error",
     "created_at", "queued_at", "started_at", "completed_at", "output_path", "parent_run_id", "sweep_id",
+    "starred", "note", "gpu_seconds",
 )  # fmt: skip
 PROMPT_FIELDS = {"prompt_name": "name", "prompt_text": "text"}
 RENAMED = {"num_steps": "steps"}  # as the command line spells it (`run --steps`)

@@ -78,6 +78,9 @@ class Run(BaseModel):
     gpus = pw.CharField(max_length=100, null=True)  # the GPU slots its job holds ("0,1"), on a host with a queue
     queue_position = pw.IntegerField(null=True)  # while queued: its place in the host's queue
     sweep_id = pw.CharField(max_length=40, null=True, index=True)  # the sweep it belongs to, if any
+    metrics = pw.TextField(null=True)  # its control-fidelity scores as JSON (the scores branch's migration 9)
+    starred = pw.BooleanField(default=False)  # marked by the user (`star`, the page's star)
+    note = pw.CharField(max_length=200, null=True)  # the user's one-line note (`note`); judging.MAX_NOTE_CHARS
 
 
 # The indexes a quiet dashboard tick needs so that its time does not grow with the history: the
@@ -208,9 +211,23 @@ def _add_queued_at_v8(db: pw.Database) -> None:
         (Run.status == "queued") & Run.queued_at.is_null() & Run.started_at.is_null(False)).execute()
 
 
+def _placeholder_metrics_v9(db: pw.Database) -> None:
+    """PLACEHOLDER for the scores branch's `_add_metrics_v9` (which adds this column and more): the merge
+    replaces this function with that one, so that star and note come 10th."""
+    _add_columns(db, Run, Run.metrics)
+
+
+def _add_star_and_note_v10(db: pw.Database) -> None:
+    """The user's star and one-line note on a run (issue 20.4). Adds only the columns missing, so it is
+    safe in any order with the other migrations and run twice."""
+    _add_columns(db, Run, Run.starred, Run.note)
+    db.execute_sql(f"CREATE INDEX IF NOT EXISTS run_starred ON {Run._meta.table_name} (starred)")
+
+
 MIGRATIONS: list[Callable[[pw.Database], None]] = [
     _create_v1, _add_launched_on_v2, _add_model_and_progress_v3, _add_indexes_and_changes_v4,
     _add_backoff_and_leases_v5, _add_gpu_queue_and_sweeps_v6, _add_notifications_v7, _add_queued_at_v8,
+    _placeholder_metrics_v9, _add_star_and_note_v10,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
