@@ -10,7 +10,7 @@ import pandas as pd
 from cosmos_core.api import STATUSES, format_seconds
 
 RUN_COLUMNS = ["id", "prompt", "kind", "model", "host", "status", "download", "duration", "created"]
-HOST_COLUMNS = ["host", "address", "reachable", "docker", "image", "GPUs", "last sync", "last error"]
+HOST_COLUMNS = ["host", "address", "reachable", "docker", "image", "GPUs", "GPU time", "last sync", "last error"]
 RUN_COLUMN_WIDTHS: list[str | int] = ["14%", "15%", "8%", "8%", "6%", "23%", "7%", "7%", "12%"]  # gr.Dataframe's type
 REASON_CHARS = 48
 
@@ -125,7 +125,8 @@ def hosts_frame(hosts: Sequence[Mapping], checks: Mapping[str, Mapping]) -> pd.D
             reachable = "❌ down" if h["last_error"] else ("✅ up" if h["last_ok_at"] else "not checked")
         rows.append([
             h["name"], _address(h), reachable, _check_cell(check, "docker"),
-            _check_cell(check, "image"), _check_cell(check, "gpus"), local_time(h["last_ok_at"]),
+            _check_cell(check, "image"), _check_cell(check, "gpus"), format_seconds(h.get("gpu_seconds") or 0),
+            local_time(h["last_ok_at"]),
             h["last_error"] or "",
         ])  # fmt: skip
     return pd.DataFrame(rows, columns=HOST_COLUMNS)

@@ -32,6 +32,7 @@ from cosmos_core.store import tables
 from cosmos_core.store.queries import InvalidInput, NotFound, new_id
 from cosmos_core.store.tables import Run
 from cosmos_core.sweep_view import DEFAULT_SCORE, SCORES
+from cosmos_core.sweep_view import cell as sweep_cell
 from cosmos_core.sync import ProgressListener, SyncReport
 from cosmos_core.tailing import tail_lines
 from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS, model
@@ -39,7 +40,7 @@ from cosmos_core.upstream.params import STRENGTHS, InferenceParams, ParamError
 
 __all__ = ["CHECK_ITEMS", "DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "INPUT_LABELS", "MODELS",
            "SCORES", "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh",
-           "format_seconds", "key_check_command"]
+           "format_seconds", "key_check_command", "sweep_cell"]
 
 
 class CosmosError(Exception):
