@@ -41,6 +41,8 @@ class Judging:
         self.config = config  # the API sets the new one when it reloads its config
         self.gpu_totals = marks.GpuTotals()
         self.clock = clock
+        self._history: dict[tuple[str, str, int | None], list[float]] = {}
+        self._history_at: int | None = None  # the count of status changes when `_history` was read
 
     def num_gpus(self, host: str) -> int:
         """The GPUs one run of `host` takes (a host no longer configured: 1)."""
@@ -64,23 +66,31 @@ class Judging:
 
     def with_time_left(self, runs: Sequence[dict]) -> list[dict]:
         """The runs with `time_left` (seconds or None) and `time_left_text` (None unless queued or
-        running); one history query per host, model and steps among the active runs."""
-        history: dict[tuple[str, str, object], list[float]] = {}
+        running). Earlier durations are read once per host, model and steps, and read again only once
+        a run's status changed (a refresh of running runs repeats no history query)."""
         now = self.clock()
         shown = []
         for run in runs:
             estimate = None
             if run["status"] in (RunStatus.QUEUED.value, RunStatus.RUNNING.value):
-                key = (run["host"], run["model"], run["params"].get("num_steps"))
-                if key not in history:
-                    steps = key[2] if isinstance(key[2], int) else None
-                    history[key] = marks.durations(run["host"], run["model"], steps)
-                started = _epoch(run["started_at"])
-                estimate = time_left(run["status"], run["progress"], started, history[key], now,
+                steps = run["params"].get("num_steps")
+                history = self.history(run["host"], run["model"], steps if isinstance(steps, int) else None)
+                estimate = time_left(run["status"], run["progress"], _epoch(run["started_at"]), history, now,
                                      run.get("queue_position"), self._parallel(run["host"]))
             shown.append(run | {"time_left": estimate.seconds if estimate else None,
                                 "time_left_text": estimate.text if estimate else None})
         return shown
+
+    def history(self, host: str, model: str, steps: int | None) -> list[float]:
+        """Durations of the latest completed runs like these (store/marks.durations), cached until a status
+        changes."""
+        changes = marks.status_changes()
+        if changes != self._history_at:
+            self._history, self._history_at = {}, changes
+        key = (host, model, steps)
+        if key not in self._history:
+            self._history[key] = marks.durations(host, model, steps)
+        return self._history[key]
 
     def _parallel(self, host: str) -> int:
         """How many runs the host runs at once: its GPU slots over the GPUs a run takes."""

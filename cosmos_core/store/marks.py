@@ -38,6 +38,12 @@ def durations(host: str, model: str, steps: int | None, limit: int = HISTORY_RUN
             if json.loads(params).get("num_steps") == steps]
 
 
+def status_changes() -> int:
+    """How many times a run's status changed (the Changes row): what was read over runs' statuses
+    holds until it moves."""
+    return int(Changes.get_by_id(1).count)
+
+
 class GpuTotals:
     """GPU seconds per host: the finished runs' sum, recomputed only once a status changed (the one
     Changes row counts those), plus the few runs still holding GPUs, counted up to now."""
@@ -59,7 +65,7 @@ class GpuTotals:
 
     def _finished_sums(self) -> dict[tuple[str, int | None], float]:
         """(host, GPUs held or None when unreported) -> seconds held, of runs that ended."""
-        changes = Changes.get_by_id(1).count
+        changes = status_changes()
         if self._finished is None or self._finished[0] != changes:
             held = SQL("(CASE WHEN gpus IS NULL OR gpus = '' THEN 0 "
                        "ELSE LENGTH(gpus) - LENGTH(REPLACE(gpus, ',', '')) + 1 END)")

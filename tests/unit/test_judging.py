@@ -121,3 +121,13 @@ def test_a_sweep_view_needs_runs_and_a_known_score(repo, prompt):
     assert judging.sweep("sw_x", run)["runs"][0]["best"] is True
     with pytest.raises(InvalidInput, match="unknown score"):
         judging.sweep("sw_x", run, "psnr")
+
+
+def test_the_history_is_read_again_only_after_a_status_changed(repo, prompt):
+    judging = Judging(repo, _config(gpu1=1), clock=lambda: NOW)
+    _ran(repo, prompt, "rs_1", started=0.0, ended=100.0)
+    assert judging.history("gpu1", "transfer1", 35) == [100.0]
+    tables.Run.update(completed_at=50.0).where(tables.Run.id == "rs_1").execute()  # behind the store's back
+    assert judging.history("gpu1", "transfer1", 35) == [100.0]  # a refresh repeats no history query
+    _ran(repo, prompt, "rs_2", started=0.0, ended=30.0)  # another run ended: a status change
+    assert sorted(judging.history("gpu1", "transfer1", 35)) == [30.0, 50.0]
