@@ -47,12 +47,13 @@ def status_text(run: Mapping, limit: int = REASON_CHARS) -> str:
     if run["status"] == "failed" and run["error"]:
         reason = run["error"] if len(run["error"]) <= limit else run["error"][: limit - 1] + "…"
         return f"failed: {reason}"
+    left = f" · {run['time_left_text']}" if run.get("time_left_text") else ""
     if run["status"] == "queued":
         place = f" #{run['queue_position']}" if run.get("queue_position") else ""
-        return f"queued{place}" + (f" · {run['progress']}" if run["progress"] else "")
+        return f"queued{place}" + (f" · {run['progress']}" if run["progress"] else "") + left
     if run["status"] == "running":
         gpus = f" · GPUs {','.join(map(str, run['gpus']))}" if run.get("gpus") else ""
-        return "running" + gpus + (f" · {run['progress']}" if run["progress"] else "")
+        return "running" + gpus + (f" · {run['progress']}" if run["progress"] else "") + left
     return run["status"]
 
 
@@ -69,7 +70,8 @@ def runs_frame(runs: Sequence[Mapping], prompt_names: Mapping[str, str], now: da
     """One row per run, in the order given (the API's newest first)."""
     now = now or datetime.now(UTC)
     rows = [[
-        run["id"], prompt_names.get(run["prompt_id"], run["prompt_id"]), run["kind"], run["model"], run["host"],
+        run["id"], ("★ " if run.get("starred") else "") + prompt_names.get(run["prompt_id"], run["prompt_id"]),
+        run["kind"], run["model"], run["host"],
         status_text(run), download_text(run["download"]), run_duration(run, now), local_time(run["created_at"]),
     ] for run in runs]  # fmt: skip
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
