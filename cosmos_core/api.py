@@ -10,11 +10,10 @@ from pathlib import Path
 from cosmos_core import launcher, rerun, sweeps
 from cosmos_core.config import Config, ConfigError, load_config
 from cosmos_core.deletion import DeleteError, Deleter
-from cosmos_core.estimates import format_seconds
 from cosmos_core.executors import Executor, SubmitError, UploadProgress, make_executor
 from cosmos_core.executors.hostcheck import CHECK_ITEMS, check_host
 from cosmos_core.export import export_rows
-from cosmos_core.judging import Judging
+from cosmos_core.judging import SCORES, Judging, format_seconds, sweep_cell
 from cosmos_core.launcher import LaunchPlan
 from cosmos_core.lifecycle import STATUSES, DownloadStatus, RunStatus
 from cosmos_core.notify import Notifier
@@ -31,8 +30,6 @@ from cosmos_core.status import LOG_FILE, StatusChecker
 from cosmos_core.store import tables
 from cosmos_core.store.queries import InvalidInput, NotFound, new_id
 from cosmos_core.store.tables import Run
-from cosmos_core.sweep_view import DEFAULT_SCORE, SCORES
-from cosmos_core.sweep_view import cell as sweep_cell
 from cosmos_core.sync import ProgressListener, SyncReport
 from cosmos_core.tailing import tail_lines
 from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS, model
@@ -199,7 +196,7 @@ class CosmosAPI:
         """The run as its host says it stands now, with its place once it waits in the host's GPU queue
         (see standing.py)."""
         with _as_cosmos_error():
-            return self._dict(self._standing().placed(run_id))
+            return self._judge.one(self._standing().placed(run_id))
 
     def _standing(self) -> Standing:
         return Standing(self.repo, self._stored_run, self._executor, self.config.sync.probe_timeout_seconds)
@@ -220,19 +217,14 @@ class CosmosAPI:
         with _as_cosmos_error():
             run = self.repo.get_run(run_id, refresh)
         self._note_unreachable()
-        return self._dict(run)
-
-    def _dict(self, run: Run) -> dict:
-        return self._judge.dicts([run])[0]
-
-    # -- judging: star, note, a sweep's view (judging.py) ----------------------
+        return self._judge.one(run)
 
     def mark(self, run_id: str, *, starred: bool | None = None, note: str | None = None) -> dict:
         """Star or unstar a run, and/or give it a one-line note ("" clears it)."""
         with _as_cosmos_error():
             return self._judge.mark(run_id, starred, note)
 
-    def sweep_view(self, sweep_id: str, sort_by: str = DEFAULT_SCORE, refresh: Refresh = Refresh.AUTO) -> dict:
+    def sweep_view(self, sweep_id: str, sort_by: str = SCORES[0], refresh: Refresh = Refresh.AUTO) -> dict:
         """Its runs best first by `sort_by`, with the parameters varying across them and their scores."""
         with _as_cosmos_error():
             return self._judge.sweep(sweep_id, self.list_runs(None, refresh, sweep=sweep_id), sort_by)
@@ -258,7 +250,7 @@ class CosmosAPI:
         """Download again a failed download, to the end; a done download is left as it is."""
         run = self._stored_run(run_id)
         if run.download_status == DownloadStatus.DONE.value:
-            return self._dict(run)
+            return self._judge.one(run)
         in_progress = (DownloadStatus.PENDING, DownloadStatus.DOWNLOADING)
         if not self.repo.retry_download(run_id) and run.download_status not in in_progress:
             raise CosmosError(f"run {run_id} has no download to retry (download status {run.download_status})")
@@ -270,7 +262,7 @@ class CosmosAPI:
         run = self._stored_run(run_id)
         if run.download_status != DownloadStatus.DONE.value:
             raise CosmosError(f"run {run_id}: download {run.download_status}: {run.download_error or 'not finished'}")
-        return self._dict(run)
+        return self._judge.one(run)
 
     def cancel(self, run_id: str) -> dict:
         run = self._stored_run(run_id)
@@ -311,7 +303,7 @@ class CosmosAPI:
     def move_to_front(self, run_id: str) -> dict:
         """A queued run goes ahead of every other waiting on its host (as it stands now: see standing.py)."""
         with _as_cosmos_error():
-            return self._dict(self._standing().move_to_front(run_id))
+            return self._judge.one(self._standing().move_to_front(run_id))
 
     def _stored_run(self, run_id: str) -> Run:
         with _as_cosmos_error():

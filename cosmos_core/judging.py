@@ -10,13 +10,16 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from cosmos_core.config import Config
-from cosmos_core.estimates import time_left
+from cosmos_core.estimates import format_seconds, time_left
 from cosmos_core.lifecycle import RunStatus
 from cosmos_core.records import run_to_dict
 from cosmos_core.store import marks
 from cosmos_core.store.queries import InvalidInput, NotFound, RunStore
 from cosmos_core.store.tables import Run
-from cosmos_core.sweep_view import DEFAULT_SCORE, UnknownScore, sweep_view
+from cosmos_core.sweep_view import DEFAULT_SCORE, SCORES, UnknownScore, sweep_view
+from cosmos_core.sweep_view import cell as sweep_cell
+
+__all__ = ["MAX_NOTE_CHARS", "SCORES", "Judging", "check_note", "format_seconds", "sweep_cell"]
 
 MAX_NOTE_CHARS = 200  # the note column's length (store/tables.py)
 
@@ -63,6 +66,9 @@ class Judging:
         a run reported none), with their time left."""
         now = self.clock()
         return self.with_time_left([run_to_dict(run, self.num_gpus(run.host), now) for run in runs])
+
+    def one(self, run: Run) -> dict:
+        return self.dicts([run])[0]
 
     def with_time_left(self, runs: Sequence[dict]) -> list[dict]:
         """The runs with `time_left` (seconds or None) and `time_left_text` (None unless queued or
