@@ -4,6 +4,7 @@ a sweep's view sorted by a chosen score with its best marked, opened from one of
 from __future__ import annotations
 
 import json
+import re
 
 from playwright.sync_api import expect
 
@@ -80,3 +81,15 @@ def test_a_sweeps_view_sorts_by_the_chosen_score_and_marks_the_best(page, e2e_ap
     page.locator("#sweep-pick").get_by_role("textbox").fill("sw_nope")
     page.locator("#sweep-pick").get_by_role("textbox").press("Enter")
     expect(summary).to_contain_text("❌ no sweep with id 'sw_nope'")
+
+
+def test_a_running_run_shows_its_time_left_and_gpu_time(page, e2e_api, sample_video):
+    run = e2e_api.start_inference(e2e_api.add_prompt("a slow dolly [sleep=60]", sample_video)["id"], STANDIN_HOST)
+    try:
+        select_run(page, run["id"])
+        expect(page.locator("#run-progress")).to_contain_text(
+            re.compile(r"time left: (no estimate|about \d|any moment now)"), timeout=60_000)
+        expect(page.locator("#run-status")).to_contain_text(re.compile(r"GPU time \d+s"))
+        expect(page.locator("#runs-table")).to_contain_text(re.compile(r"running · .*(no estimate|left|any moment)"))
+    finally:
+        e2e_api.cancel(run["id"])
