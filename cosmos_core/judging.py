@@ -44,7 +44,7 @@ class Judging:
         self.config = config  # the API sets the new one when it reloads its config
         self.gpu_totals = marks.GpuTotals()
         self.clock = clock
-        self._history: dict[tuple[str, str, int | None], list[float]] = {}
+        self._history: dict[tuple[str, str, int | None, str], list[float]] = {}
         self._history_at: int | None = None  # the count of status changes when `_history` was read
 
     def num_gpus(self, host: str) -> int:
@@ -80,22 +80,23 @@ class Judging:
             estimate = None
             if run["status"] in (RunStatus.QUEUED.value, RunStatus.RUNNING.value):
                 steps = run["params"].get("num_steps")
-                history = self.history(run["host"], run["model"], steps if isinstance(steps, int) else None)
+                history = self.history(run["host"], run["model"], steps if isinstance(steps, int) else None,
+                                       run["kind"])
                 estimate = time_left(run["status"], run["progress"], _epoch(run["started_at"]), history, now,
                                      run.get("queue_position"), self._parallel(run["host"]))
             shown.append(run | {"time_left": estimate.seconds if estimate else None,
                                 "time_left_text": estimate.text if estimate else None})
         return shown
 
-    def history(self, host: str, model: str, steps: int | None) -> list[float]:
+    def history(self, host: str, model: str, steps: int | None, kind: str = "inference") -> list[float]:
         """Durations of the latest completed runs like these (store/marks.durations), cached until a status
         changes."""
         changes = marks.status_changes()
         if changes != self._history_at:
             self._history, self._history_at = {}, changes
-        key = (host, model, steps)
+        key = (host, model, steps, kind)
         if key not in self._history:
-            self._history[key] = marks.durations(host, model, steps)
+            self._history[key] = marks.durations(host, model, steps, kind)
         return self._history[key]
 
     def _parallel(self, host: str) -> int:

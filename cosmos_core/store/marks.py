@@ -27,11 +27,13 @@ def _exists(run_id: str) -> bool:
     return Run.select().where(Run.id == run_id).exists()
 
 
-def durations(host: str, model: str, steps: int | None, limit: int = HISTORY_RUNS) -> list[float]:
-    """Started-to-completed seconds of the latest completed inference runs of `model` on `host` whose
-    `num_steps` parameter is `steps` (one indexed query; the steps are in the params' JSON)."""
+def durations(host: str, model: str, steps: int | None, kind: str = "inference",
+              limit: int = HISTORY_RUNS) -> list[float]:
+    """Started-to-completed seconds of the latest completed runs of `kind` and `model` on `host` whose
+    `num_steps` parameter is `steps` (None: they have none, as upscales and enhancements; one indexed
+    query, the steps being in the params' JSON)."""
     rows = (Run.select(Run.params, Run.started_at, Run.completed_at)
-            .where((Run.host == host) & (Run.status == RunStatus.COMPLETED.value) & (Run.kind == "inference")
+            .where((Run.host == host) & (Run.status == RunStatus.COMPLETED.value) & (Run.kind == kind)
                    & (Run.model == model) & Run.started_at.is_null(False) & Run.completed_at.is_null(False))
             .order_by(Run.completed_at.desc()).limit(limit))
     return [float(done) - float(began) for params, began, done in rows.tuples().iterator()

@@ -82,6 +82,10 @@ def test_durations_are_of_completed_inference_runs_of_the_same_host_model_and_st
     assert sorted(marks.durations("gpu1", "transfer1", 35)) == [60.0, 100.0]
     assert marks.durations("gpu1", "transfer1", 10) == [10.0]
     assert marks.durations("gpu1", "transfer1", 99) == []
+    repo.create_run("rs_up", prompt, "upscale", "gpu1", {"control_weight": 0.5}, parent_run_id="rs_1")
+    tables.Run.update(status="completed", started_at=0.0, completed_at=40.0).where(tables.Run.id == "rs_up").execute()
+    assert marks.durations("gpu1", "transfer1", None, "upscale") == [40.0]  # an upscale's history is upscales'
+    assert marks.durations("gpu1", "transfer1", None) == []
 
 
 def test_active_runs_get_an_estimate_from_their_history_others_none(repo, prompt):
