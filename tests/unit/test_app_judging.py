@@ -58,3 +58,10 @@ def test_the_sweep_view_table_and_summary():
     assert "🏆 Best by blur_ssim: **rs_b** (0.910)" in summary
     unscored = sweep_summary(sweep_view("sw_1", [make_run("rs_c")], "canny_f1").to_dict())
     assert "No run has a canny_f1 score yet" in unscored
+
+
+def test_the_hosts_tab_shows_each_hosts_gpu_time():
+    host = {"name": "gpu1", "hostname": "h", "port": 22, "user": "u", "executor": "docker", "last_ok_at": None,
+            "last_error": None, "gpu_seconds": 7260.0}
+    frame = tables.hosts_frame([host, {**host, "name": "gpu2", "gpu_seconds": 0.0}], {})
+    assert list(frame["GPU time"]) == ["2h 01m", "0s"]
