@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from cosmos_core.api import CHECK_ITEMS, DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, CosmosError, key_check_command
+from cosmos_core.api import (
+    CHECK_ITEMS,
+    DEFAULT_KEY_FILE,
+    DEFAULT_KNOWN_HOSTS,
+    DEFAULT_MODEL,
+    MODELS,
+    CosmosError,
+    key_check_command,
+)
 
 from .layout import host_choices as new_run_hosts
 
@@ -24,6 +32,7 @@ NO_HOST = ("### No GPU host yet\n"
            "Runs start on a GPU host you reach over SSH (with Docker, the Cosmos image and its checkpoints). "
            "**Add host** connects to it, shows you its key to trust, and saves the host to the config file.")
 FIELDS = ("name", "hostname", "port", "user", "key_file", "known_hosts")  # scan_host_key's arguments
+SETUP = ("image", "remote_dir", "models", "gpus")  # how the host runs Cosmos: scan_host_key's `setup`
 MARKS = {"ok": "✅", "fail": "❌"}
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 
@@ -69,8 +78,11 @@ class AddHost:
         self.api = handlers.api
 
     def connect(self, *values: Any) -> tuple[str, dict | None]:
+        """`values`: the FIELDS, then the SETUP (each empty for its default)."""
+        reach = {name: "" if v is None else v for name, v in zip(FIELDS, values, strict=False)}
+        setup = dict(zip(SETUP, values[len(FIELDS):], strict=False))
         try:
-            scanned = self.api.scan_host_key(*("" if v is None else v for v in values))
+            scanned = self.api.scan_host_key(**reach, setup=setup)
         except CosmosError as exc:
             return f"❌ {exc}", None
         return key_prompt(scanned), scanned
@@ -107,18 +119,26 @@ def no_host_panel(handlers: Handlers) -> dict[str, Any]:
 
 def add_host_form(prefix: str, known_hosts: str, visible: bool = True) -> dict[str, Any]:
     """The form; elem_ids `{prefix}-name`, `-address`, `-port`, `-user`, `-key-file`, `-known-hosts`,
-    `-connect`, `-trust`, `-close` and `-status`."""
+    `-image`, `-remote-dir`, `-models`, `-gpus`, `-connect`, `-trust`, `-close` and `-status`."""
     def box(part: str, label: str, value: str = "", placeholder: str | None = None) -> gr.Textbox:
         return gr.Textbox(value, label=label, placeholder=placeholder, elem_id=f"{prefix}-{part}")
 
     with gr.Column(visible=visible, elem_id=f"{prefix}-form") as column:
         with gr.Row():
-            fields = {"name": box("name", "Name", placeholder="gpu1"),
+            fields: dict[str, gr.components.Component] = {"name": box("name", "Name", placeholder="gpu1"),
                       "hostname": box("address", "Address", placeholder="host name or IP address"),
                       "port": box("port", "Port", "22"), "user": box("user", "User", placeholder="ubuntu")}
         with gr.Row():
             fields["key_file"] = box("key-file", "Key file (your private key)", DEFAULT_KEY_FILE)
             fields["known_hosts"] = box("known-hosts", "known_hosts file", known_hosts)
+        with gr.Row():  # how it runs Cosmos: empty fields keep the defaults shown
+            fields["image"] = box("image", "Image", placeholder=f"{MODELS[DEFAULT_MODEL].image} (default)")
+            fields["remote_dir"] = box("remote-dir", "Checkout on the host (remote_dir)",
+                                       placeholder=f"/home/USER/{MODELS[DEFAULT_MODEL].checkout} (default)")
+            fields["models"] = gr.CheckboxGroup(list(MODELS), value=[DEFAULT_MODEL], label="Models",
+                                                elem_id=f"{prefix}-models")
+            fields["gpus"] = gr.Number(None, label="GPUs (default: what nvidia-smi finds)", precision=0, minimum=1,
+                                       elem_id=f"{prefix}-gpus")
         with gr.Row():
             connect = gr.Button("Connect", variant="primary", elem_id=f"{prefix}-connect", scale=0)
             trust = gr.Button("Trust and add", variant="primary", visible=False, elem_id=f"{prefix}-trust", scale=0)
@@ -131,7 +151,7 @@ def add_host_form(prefix: str, known_hosts: str, visible: bool = True) -> dict[s
 def wire(handlers: Handlers, ui: dict[str, Any], form: dict[str, Any], rerender: Any) -> None:
     """Connect, Trust and add (then the host dropdowns and the tab are updated), Close."""
     add = AddHost(handlers)
-    fields = [form["fields"][name] for name in FIELDS]
+    fields = [form["fields"][name] for name in (*FIELDS, *SETUP)]
     found = [form["status"], form["scanned"], form["trust"]]
 
     def connect(*values: Any) -> list[Any]:

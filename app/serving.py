@@ -37,5 +37,9 @@ def launch_options(config: Config) -> dict[str, Any]:
 
 def serve(config: Config, host: str, port: int) -> None:
     """Build the page on a CosmosAPI and serve it on host:port until interrupted (the checks of what
-    may be exposed are `cosmos_core.cli.serve`'s, done before this)."""
-    build_app(CosmosAPI(config)).launch(server_name=host, server_port=port, **launch_options(config))
+    may be exposed are `cosmos_core.cli.serve`'s, done before this). Gradio's own lines are left out:
+    they tell the user to edit `launch()`, which is not theirs to edit; one line says where the page is."""
+    app = build_app(CosmosAPI(config))
+    app.launch(server_name=host, server_port=port, quiet=True, prevent_thread_lock=True, **launch_options(config))
+    print(f"Cosmos Run Dashboard on {app.local_url} (Ctrl+C stops it)", flush=True)
+    app.block_thread()

@@ -8,45 +8,43 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cosmos_core import launcher, rerun, sweeps
-from cosmos_core.config import Config, ConfigError, load_config
+from cosmos_core.config import Config
 from cosmos_core.deletion import DeleteError, Deleter
+from cosmos_core.errors import CosmosError, as_cosmos_error
 from cosmos_core.executors import Executor, SubmitError, UploadProgress, make_executor
-from cosmos_core.executors.hostcheck import CHECK_ITEMS, check_host
+from cosmos_core.executors.hostcheck import CHECK_ITEMS
 from cosmos_core.export import export_rows
+from cosmos_core.hosts_api import HostsAPI
 from cosmos_core.judging import SCORES, Judging, format_seconds, sweep_cell
 from cosmos_core.launcher import LaunchPlan
 from cosmos_core.lifecycle import STATUSES, DownloadStatus, RunStatus
+from cosmos_core.live_config import LiveConfig
 from cosmos_core.notify import Notifier
-from cosmos_core.records import iso_utc, prompt_input, prompt_to_dict
+from cosmos_core.records import prompt_input, prompt_to_dict
 from cosmos_core.repository import DataRepository, Refresh
 from cosmos_core.rerun import INPUT_LABELS
-from cosmos_core.ssh import onboarding
 from cosmos_core.ssh.host import RemoteError
-from cosmos_core.ssh.hostkeys import KnownHostsError
 from cosmos_core.ssh.onboarding import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, key_check_command
-from cosmos_core.standing import QueueError, Standing
-from cosmos_core.starting import Starter, StartError
+from cosmos_core.standing import Standing
+from cosmos_core.starting import Starter
 from cosmos_core.status import LOG_FILE, StatusChecker
 from cosmos_core.store import tables
-from cosmos_core.store.queries import InvalidInput, NotFound, new_id
+from cosmos_core.store.queries import new_id
 from cosmos_core.store.tables import Run
 from cosmos_core.sync import ProgressListener, SyncReport
 from cosmos_core.tailing import tail_lines
 from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS, model
-from cosmos_core.upstream.params import STRENGTHS, InferenceParams, ParamError
+from cosmos_core.upstream.params import STRENGTHS, InferenceParams
 
 __all__ = ["CHECK_ITEMS", "DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "INPUT_LABELS", "MODELS",
            "SCORES", "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh",
            "format_seconds", "key_check_command", "sweep_cell"]
 
 
-class CosmosError(Exception):
-    """An operation failed; the message is one line saying what and why."""
-
-
-class CosmosAPI:
+class CosmosAPI(HostsAPI):
     def __init__(self, config: Config) -> None:
         self.config = config
+        self._live = LiveConfig(config)
         self.db = tables.connect(config.storage.database, config.storage.busy_timeout_seconds)
         sync = config.sync
         # A refresh answers within the probe timeout, whatever the host.
@@ -56,7 +54,7 @@ class CosmosAPI:
         self.repo = DataRepository(config.storage.outputs_dir, sync, notifier=self._notifier)
         self.repo.initialize_status_checker(StatusChecker(self.executors, sync.lost_after_seconds))
         self.last_sync = SyncReport()
-        self._judge = Judging(self.repo, config)
+        self._judge = Judging(self.repo, lambda: self.config)
 
     def close(self) -> None:
         if self._notifier is not None:
@@ -69,7 +67,7 @@ class CosmosAPI:
 
     def add_prompt(self, text: str, video: str | Path, *, name: str | None = None, negative_prompt: str = "",
                    depth: str | Path | None = None, seg: str | Path | None = None) -> dict:
-        with _as_cosmos_error():
+        with as_cosmos_error():
             prompt = self.repo.create_prompt(
                 text, Path(video), name=name, negative_prompt=negative_prompt,
                 depth=Path(depth) if depth else None, seg=Path(seg) if seg else None,
@@ -84,19 +82,19 @@ class CosmosAPI:
         return {p.id: prompt_to_dict(p) for p in self.repo.prompts_by_id(set(prompt_ids))}
 
     def get_prompt(self, prompt_id: str) -> dict:
-        with _as_cosmos_error():
+        with as_cosmos_error():
             return prompt_to_dict(self.repo.get_prompt(prompt_id))
 
     # -- starting runs -------------------------------------------------------
 
     def default_params(self, model_name: str = DEFAULT_MODEL) -> InferenceParams:
         """The parameters a run of `model_name` gets unless the user says otherwise."""
-        with _as_cosmos_error():
+        with as_cosmos_error():
             return model(model_name).defaults
 
     def check_params(self, params: InferenceParams, model_name: str = DEFAULT_MODEL) -> None:
         """Raise CosmosError (one line) if `model_name` cannot run with `params`."""
-        with _as_cosmos_error():
+        with as_cosmos_error():
             model(model_name).check(params)
 
     def start_inference(self, prompt_id: str, host: str | None = None, params: InferenceParams | None = None,
@@ -105,7 +103,7 @@ class CosmosAPI:
         """Checks the parameters before anything is uploaded; None means the model's defaults."""
         params = params or self.default_params(model_name)
         self.check_params(params, model_name)
-        with _as_cosmos_error():
+        with as_cosmos_error():
             cosmos_model = model(model_name)
             prompt = self.repo.get_prompt(prompt_id)
             host_name = self._starter().host_serving(cosmos_model.name, host)
@@ -116,7 +114,7 @@ class CosmosAPI:
     def rerun(self, run_id: str, overrides: Mapping[str, object] | None = None, host: str | None = None,
               model_name: str | None = None, on_upload: UploadProgress | None = None) -> dict:
         """`run_id` again, except `overrides` (InferenceParams fields), `host`, `model_name` (see rerun.py)."""
-        with _as_cosmos_error():
+        with as_cosmos_error():
             plan = rerun.again(self.repo, run_id, overrides or {}, host, model_name)
         return self.start_inference(plan.prompt_id, plan.host, plan.params, on_upload, plan.model)
 
@@ -128,7 +126,7 @@ class CosmosAPI:
         defaults), for each prompt, as runs under one sweep id. Every combination is checked before any
         run starts; `on_start(i, total, run)` hears of each started run."""
         base = base or self.default_params(model_name)
-        with _as_cosmos_error():
+        with as_cosmos_error():
             sweeps.check_size(len(prompt_ids), grid, max_runs)
             prompts = [self.repo.get_prompt(p).id for p in prompt_ids]
         combos = sweeps.expand(base, grid)
@@ -155,7 +153,7 @@ class CosmosAPI:
 
     def start_upscale(self, parent_run_id: str, control_weight: float = 0.5, host: str | None = None,
                       on_upload: UploadProgress | None = None) -> dict:
-        with _as_cosmos_error():
+        with as_cosmos_error():
             parent = self.repo.get_run(parent_run_id, Refresh.AUTO)
         if parent.kind != "inference" or parent.status != RunStatus.COMPLETED.value:
             raise CosmosError(f"run {parent.id} is a {parent.status} {parent.kind} run; "
@@ -173,7 +171,7 @@ class CosmosAPI:
     def start_enhance(self, prompt_id: str, host: str | None = None,
                       on_upload: UploadProgress | None = None) -> dict:
         """Prompt enhancement runs Cosmos-Transfer1's prompt upsampler."""
-        with _as_cosmos_error():
+        with as_cosmos_error():
             prompt = self.repo.get_prompt(prompt_id)
             host_name = self._starter().host_serving(DEFAULT_MODEL, host)
         plan = launcher.plan_enhance(new_id("rs"), prompt_input(prompt))
@@ -181,13 +179,13 @@ class CosmosAPI:
 
     def pick_host(self, model_name: str = DEFAULT_MODEL) -> str:
         """The host a new run of `model_name` goes to when the user picks none."""
-        with _as_cosmos_error():
+        with as_cosmos_error():
             return self._starter().host_serving(model_name, None)
 
     def _launch(self, plan: LaunchPlan, prompt_id: str, kind: str, host_name: str, params: dict, *,
                 parent_run_id: str | None = None, on_upload: UploadProgress | None = None,
                 sweep_id: str | None = None) -> dict:
-        with _as_cosmos_error():
+        with as_cosmos_error():
             run_id = self._starter().launch(plan, prompt_id, kind, host_name, params, parent_run_id=parent_run_id,
                                             on_upload=on_upload, sweep_id=sweep_id)
         return self.get_run(run_id, Refresh.NONE)
@@ -195,13 +193,14 @@ class CosmosAPI:
     def placed(self, run_id: str) -> dict:
         """The run as its host says it stands now, with its place once it waits in the host's GPU queue
         (see standing.py)."""
-        with _as_cosmos_error():
+        with as_cosmos_error():
             return self._judge.one(self._standing().placed(run_id))
 
     def _standing(self) -> Standing:
         return Standing(self.repo, self._stored_run, self._executor, self.config.sync.probe_timeout_seconds)
 
     def _starter(self) -> Starter:
+        self.follow_config()
         return Starter(self.repo, self.executors, self.config)
 
     # -- reading and moving runs ---------------------------------------------
@@ -214,19 +213,19 @@ class CosmosAPI:
         return self._judge.dicts(runs)
 
     def get_run(self, run_id: str, refresh: Refresh = Refresh.AUTO) -> dict:
-        with _as_cosmos_error():
+        with as_cosmos_error():
             run = self.repo.get_run(run_id, refresh)
         self._note_unreachable()
         return self._judge.one(run)
 
     def mark(self, run_id: str, *, starred: bool | None = None, note: str | None = None) -> dict:
         """Star or unstar a run, and/or give it a one-line note ("" clears it)."""
-        with _as_cosmos_error():
+        with as_cosmos_error():
             return self._judge.mark(run_id, starred, note)
 
     def sweep_view(self, sweep_id: str, sort_by: str = SCORES[0], refresh: Refresh = Refresh.AUTO) -> dict:
         """Its runs best first by `sort_by`, with the parameters varying across them and their scores."""
-        with _as_cosmos_error():
+        with as_cosmos_error():
             return self._judge.sweep(sweep_id, self.list_runs(None, refresh, sweep=sweep_id), sort_by)
 
     def count_by_status(self) -> dict[str, int]:
@@ -293,7 +292,7 @@ class CosmosAPI:
 
     def pause_queue(self, host: str, paused: bool = True) -> None:
         """Hold (or release) the runs waiting for GPUs on `host`; running runs go on."""
-        with _as_cosmos_error():
+        with as_cosmos_error():
             config = self.config.host(host)
         try:
             self.executors[config.name].pause_queue(paused)
@@ -302,11 +301,11 @@ class CosmosAPI:
 
     def move_to_front(self, run_id: str) -> dict:
         """A queued run goes ahead of every other waiting on its host (as it stands now: see standing.py)."""
-        with _as_cosmos_error():
+        with as_cosmos_error():
             return self._judge.one(self._standing().move_to_front(run_id))
 
     def _stored_run(self, run_id: str) -> Run:
-        with _as_cosmos_error():
+        with as_cosmos_error():
             return self.repo.get_run(run_id, Refresh.NONE)
 
     def has_local_log(self, run_id: str) -> bool:
@@ -362,52 +361,6 @@ class CosmosAPI:
         runs = self.list_runs(status, Refresh.NONE, host=host)
         return export_rows(runs, self.get_prompts(r["prompt_id"] for r in runs))
 
-    # -- hosts ---------------------------------------------------------------
-
-    def list_hosts(self) -> list[dict]:
-        states, gpu_seconds = self.repo.host_states(), self._judge.gpu_seconds_by_host()
-        return [{
-            "name": h.name, "hostname": h.hostname, "port": h.port, "user": h.user, "image": h.image,
-            "remote_dir": h.remote_dir, "num_gpus": h.num_gpus, "executor": h.executor,
-            "last_ok_at": iso_utc(states[h.name].last_ok_at) if h.name in states else None,
-            "last_error": states[h.name].last_error if h.name in states else None,
-            "gpu_seconds": gpu_seconds.get(h.name, 0.0),
-        } for h in self.config.hosts]  # fmt: skip
-
-    def check_host(self, name: str | None = None) -> dict:
-        """What `hosts check` found, item by item (in the order of CHECK_ITEMS), and whether runs can start."""
-        with _as_cosmos_error():
-            config = self.config.host(name)
-        report = check_host(self.executors[config.name].shell, config)
-        self.repo.record_host(config.name, None if report["ssh"]["status"] == "ok" else report["ssh"]["detail"])
-        return report
-
-    def scan_host_key(self, name: str, hostname: str, port: str | int, user: str, key_file: str = "",
-                      known_hosts: str = "") -> dict:
-        """Add host, step 1 (ssh/onboarding.py): the key the host presents, and whether known_hosts trusts
-        it already; nothing is trusted or written. A changed key is refused (CosmosError)."""
-        with _as_cosmos_error():
-            host = onboarding.parse_new_host(name, hostname, port, user, key_file, known_hosts,
-                                             [h.name for h in self.config.hosts])
-            return onboarding.scan_host_key(self.config, host, self.config.sync.probe_timeout_seconds)
-
-    def add_host(self, scanned: Mapping) -> dict:
-        """Add host, step 2, once the user trusts the key `scan_host_key` showed: that key goes to
-        known_hosts, the host to the config file, which is then reloaded so the host is usable."""
-        with _as_cosmos_error():
-            added = onboarding.add_host(self.config, scanned)
-            self.reload_config(added["config_file"])
-        return added
-
-    def reload_config(self, path: str | Path | None = None) -> None:
-        """Read the config file again (default: the one in use); hosts new to it get their executors
-        (a host already known keeps its own, with its connection, until the process restarts)."""
-        config = load_config(path or self.config.source)
-        for host in config.hosts:
-            if host.name not in self.executors:  # the sync shares this dict
-                self.executors[host.name] = make_executor(host, config.sync.probe_timeout_seconds)
-        self.config = self._judge.config = config
-
     # -- views ---------------------------------------------------------------
 
     @property
@@ -424,20 +377,10 @@ class CosmosAPI:
 
 
 @contextmanager
-def _as_cosmos_error() -> Iterator[None]:
-    """Turns the core's lookup, validation and config errors into CosmosError."""
-    try:
-        yield
-    except (NotFound, InvalidInput, ConfigError, ParamError, StartError, onboarding.OnboardingError,
-            KnownHostsError, QueueError) as exc:
-        raise CosmosError(str(exc)) from exc
-
-
-@contextmanager
 def _deleting() -> Iterator[None]:
     """_as_cosmos_error, and a refused or failed deletion."""
     try:
-        with _as_cosmos_error():
+        with as_cosmos_error():
             yield
     except DeleteError as exc:
         raise CosmosError(str(exc)) from exc

@@ -39,9 +39,9 @@ def check_note(text: str) -> str | None:
 
 
 class Judging:
-    def __init__(self, store: RunStore, config: Config, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: RunStore, config: Callable[[], Config], clock: Callable[[], float] = time.time) -> None:
         self.store = store
-        self.config = config  # the API sets the new one when it reloads its config
+        self.config = config  # the config in use now (the API follows its file as it changes)
         self.gpu_totals = marks.GpuTotals()
         self.clock = clock
         self._history: dict[tuple[str, str, int | None, str], list[float]] = {}
@@ -49,7 +49,7 @@ class Judging:
 
     def num_gpus(self, host: str) -> int:
         """The GPUs one run of `host` takes (a host no longer configured: 1)."""
-        return next((h.num_gpus for h in self.config.hosts if h.name == host), 1)
+        return next((h.num_gpus for h in self.config().hosts if h.name == host), 1)
 
     def mark(self, run_id: str, starred: bool | None = None, note: str | None = None) -> dict:
         """Star or unstar the run, and/or set its note (checked first: nothing is written if it is refused);
@@ -101,13 +101,13 @@ class Judging:
 
     def _parallel(self, host: str) -> int:
         """How many runs the host runs at once: its GPU slots over the GPUs a run takes."""
-        config = next((h for h in self.config.hosts if h.name == host), None)
+        config = next((h for h in self.config().hosts if h.name == host), None)
         if config is None or config.gpus is None:
             return 1
         return max(1, config.gpus // max(1, config.num_gpus))
 
     def gpu_seconds_by_host(self) -> dict[str, float]:
-        return self.gpu_totals.by_host({h.name: h.num_gpus for h in self.config.hosts}, self.clock())
+        return self.gpu_totals.by_host({h.name: h.num_gpus for h in self.config().hosts}, self.clock())
 
     def sweep(self, sweep_id: str, runs: Sequence[Mapping], score: str = DEFAULT_SCORE) -> dict:
         """The sweep's view (`sweep_view.SweepView.to_dict`); NotFound when it has no runs, InvalidInput

@@ -1,4 +1,4 @@
-"""Runs and prompts as plain data: the JSON shape of SPEC.md that the CLI prints and the page reads."""
+"""Runs, prompts and hosts as plain data: the JSON shape of SPEC.md that the CLI prints and the page reads."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cosmos_core.config import HostConfig
 from cosmos_core.estimates import gpu_seconds, held_gpus
 from cosmos_core.launcher import PromptInput
-from cosmos_core.store.tables import Prompt, Run
+from cosmos_core.store.tables import HostState, Prompt, Run
 
 
 def run_to_dict(run: Run, num_gpus: int = 1, now: float | None = None) -> dict:
@@ -65,3 +66,13 @@ def iso_utc(ts: float | None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def host_to_dict(host: HostConfig, state: HostState | None) -> dict:
+    """A configured host as `hosts --json` shows it, with how its last contact went."""
+    return {
+        "name": host.name, "hostname": host.hostname, "port": host.port, "user": host.user, "image": host.image,
+        "remote_dir": host.remote_dir, "num_gpus": host.num_gpus, "executor": host.executor,
+        "last_ok_at": iso_utc(state.last_ok_at) if state else None,
+        "last_error": state.last_error if state else None,
+    }

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from cosmos_core.upstream.params import InferenceParams, ParamError
+from cosmos_core.words import count
 
 MAX_RUNS = 20  # a sweep bigger than this needs --max-runs: a typo in a range must not start 1,000 runs
 
@@ -57,11 +58,16 @@ def grid_size(prompt_count: int, grid: Mapping[str, Sequence]) -> int:
     return prompt_count * math.prod(len(values) for values in grid.values())
 
 
+# How a sweep's description counts each knob's values: "2 seeds", "3 sigma_max values".
+KNOB_NOUNS = {"seed": "seed", "num_steps": "step count", "guidance": "guidance value", "sigma_max": "sigma_max value",
+              "fps": "frame rate", "weights": "weight set"}
+
+
 def describe(prompt_count: int, grid: Mapping[str, Sequence]) -> str:
-    """'8 runs: 2 prompts × 2 seed × 2 sigma_max'."""
-    factors = [f"{prompt_count} prompt{'s' * (prompt_count != 1)}"]
-    factors += [f"{len(values)} {name}" for name, values in grid.items() if len(values) > 1]
-    return f"{grid_size(prompt_count, grid)} runs: " + " × ".join(factors)
+    """'8 runs: 2 prompts × 2 seeds × 2 sigma_max values'."""
+    factors = [count(prompt_count, "prompt")]
+    factors += [count(len(values), KNOB_NOUNS.get(name, name)) for name, values in grid.items() if len(values) > 1]
+    return f"{count(grid_size(prompt_count, grid), 'run')}: " + " × ".join(factors)
 
 
 def expand(base: InferenceParams, grid: Mapping[str, Sequence]) -> list[InferenceParams]:

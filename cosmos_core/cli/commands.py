@@ -23,7 +23,9 @@ from cosmos_core.export import to_csv
 from cosmos_core.ssh.host import RemoteError
 from cosmos_core.store import dbcopy
 from cosmos_core.store.tables import SchemaError
+from cosmos_core.words import count, size
 
+SETUP_KEYS = ("image", "remote_dir", "models", "gpus")  # how a host runs Cosmos: hosts add and hosts edit
 POLL_SECONDS = 0.5  # sync --wait: pause between probes when the config allows faster
 
 
@@ -106,6 +108,17 @@ def cmd_hosts(api: CosmosAPI, args: argparse.Namespace) -> int:
         return 0 if report["ok"] else 1
     if args.hosts_command == "add":
         return cmd_hosts_add(api, args)
+    if args.hosts_command == "edit":
+        changes = {key: getattr(args, key) for key in (*SETUP_KEYS, "num_gpus") if getattr(args, key) is not None}
+        if not changes:
+            return _fail("hosts edit: say what to change (--image, --remote-dir, --models, --gpus, --num-gpus)")
+        api.edit_host(args.name, changes)
+        print(f"host {args.name}: " + ", ".join(f"{key} = {value or '(default)'}" for key, value in changes.items()))
+        return 0
+    if args.hosts_command == "remove":
+        api.remove_host(args.name)
+        print(f"host {args.name} removed from the config file (its runs stay in the history)")
+        return 0
     hosts = api.list_hosts()
     _out_table(args, hosts, hosts_table(hosts),
                "no hosts configured: add one with `cosmos hosts add NAME USER@ADDRESS` (or Add host in the page)")
@@ -122,7 +135,8 @@ def cmd_hosts_add(api: CosmosAPI, args: argparse.Namespace) -> int:
     with --fingerprint naming that key) known_hosts and the config file are written and the host checked.
     Exit 0 once the host is added, whatever its check says (`hosts check` tells ready or not)."""
     user, address = args.address
-    scanned = api.scan_host_key(args.name, address, args.port, user, args.key_file, args.known_hosts)
+    scanned = api.scan_host_key(args.name, address, args.port, user, args.key_file, args.known_hosts,
+                                {key: getattr(args, key) for key in SETUP_KEYS})
     fingerprint = scanned["fingerprint"]
     if args.fingerprint is not None and args.fingerprint.strip() != fingerprint:
         return _fail(f"{scanned['name']} presented the {scanned['key_type']} key {fingerprint}, not "
@@ -236,7 +250,7 @@ def cmd_runs(api: CosmosAPI, args: argparse.Namespace) -> int:
         print(showing_line(args.limit, counts or api.count_by_status(), args.status), file=sys.stderr)
     _out_table(args, runs, runs_table(runs), "no runs" + (f" with status {args.status}" if args.status else ""))
     if args.sweep and not args.json:
-        print(f"sweep {args.sweep}: {sum(counts.values())} runs: "
+        print(f"sweep {args.sweep}: {count(sum(counts.values()), 'run')}: "
               + " · ".join(f"{s} {counts[s]}" for s in STATUSES if counts.get(s)))
     return 0
 
@@ -244,21 +258,48 @@ def cmd_runs(api: CosmosAPI, args: argparse.Namespace) -> int:
 def cmd_show(api: CosmosAPI, args: argparse.Namespace) -> int:
     run = api.get_run(args.run_id)
     _warn_unreachable(api)
-    _out(args, run, "\n".join(_fields(run)))
+    _out(args, run, "\n".join(_fields(_with_prompt_text(api, run))))
     return 0
 
 
-def _fields(data: dict, indent: str = "") -> list[str]:
-    """`key  value` lines; a nested record (the download) indented under its key."""
+def _with_prompt_text(api: CosmosAPI, run: dict) -> dict:
+    """The run, with its prompt's text beside the prompt's id (for reading, not in --json)."""
+    try:
+        text = api.get_prompt(run["prompt_id"])["text"]
+    except CosmosError:
+        return run
+    shown: dict = {}
+    for key, value in run.items():
+        shown[key] = value
+        if key == "prompt_id":
+            shown["prompt"] = " ".join(text.split())
+    return shown
+
+
+def _fields(data: dict) -> list[str]:
+    """`key  value` lines with every value in one column; a nested record (the download, the parameters)
+    indented under its key; a list of numbers (weights, GPUs) on one line, of paths one per line."""
+    width = max(len(key) + 2 * depth for key, depth in _keys(data)) + 2
+    return _lines(data, "", width)
+
+
+def _keys(data: dict, depth: int = 0) -> list[tuple[str, int]]:
+    keys = [(key, depth) for key in data]
+    return keys + [k for value in data.values() if isinstance(value, dict) for k in _keys(value, depth + 1)]
+
+
+def _lines(data: dict, indent: str, width: int) -> list[str]:
     lines = []
     for key, value in data.items():
+        label = f"{indent}{key}".ljust(width)
         if isinstance(value, dict):
-            lines += [f"{indent}{key}"] + _fields(value, indent + "  ")
+            lines += [f"{indent}{key}"] + _lines(value, indent + "  ", width)
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            lines += [f"{label if i == 0 else ' ' * width}{item}" for i, item in enumerate(value)]
         elif isinstance(value, list):
-            labels = [key] + [""] * (len(value) - 1) if value else [key]
-            lines += [f"{indent}{label:14} {item}" for label, item in zip(labels, value or ["-"], strict=True)]
+            lines.append(f"{label}{', '.join(map(str, value)) or '-'}")
         else:
-            lines.append(f"{indent}{key:14} {'-' if value is None else value}")
+            lines.append(f"{label}{'-' if value is None else value}")
     return lines
 
 
@@ -308,8 +349,20 @@ def cmd_queue(api: CosmosAPI, args: argparse.Namespace) -> int:
 
 
 def cmd_logs(api: CosmosAPI, args: argparse.Namespace) -> int:
-    sys.stdout.write(api.logs(args.run_id, args.tail))
+    text = api.logs(args.run_id, args.tail)
+    if text:
+        sys.stdout.write(text)
+        return 0
+    run = api.get_run(args.run_id, Refresh.NONE)
+    print(f"run {run['id']} has no log {_no_log_because(run)}", file=sys.stderr)
     return 0
+
+
+def _no_log_because(run: dict) -> str:
+    """Why a run has no log: it has not started yet, or it never did (and what its status says)."""
+    if run["status"] in ("pending", "uploading", "queued"):
+        return f"yet: it is {run['status']}"
+    return f"({run['status']}{': ' + run['error'] if run['error'] else ''})"
 
 
 def cmd_db(api: CosmosAPI, args: argparse.Namespace) -> int:
@@ -351,20 +404,16 @@ def _confirmed(args: argparse.Namespace, what: str, question: str) -> int | None
     return _fail(f"{what} not deleted (not confirmed)")
 
 
-def _mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
-
-
 def cmd_delete(api: CosmosAPI, args: argparse.Namespace) -> int:
     plan = api.run_deletion(args.run_id)
     remote = f" and its directory on host {plan['host']}" if plan["remote_dir"] else ""
     refused = _confirmed(args, f"run {plan['id']}",
-                         f"Delete run {plan['id']}: its local files ({_mb(plan['local_bytes'])}){remote}?")
+                         f"Delete run {plan['id']}: its local files ({size(plan['local_bytes'])}){remote}?")
     if refused is not None:
         return refused
     done = api.delete_run(plan["id"])
     remote = f" and {done['remote_dir']} on host {done['host']}" if done["remote_dir"] else ""
-    _out(args, done, f"deleted run {done['id']}: its local files ({_mb(done['local_bytes'])}){remote}")
+    _out(args, done, f"deleted run {done['id']}: its local files ({size(done['local_bytes'])}){remote}")
     return 0
 
 
@@ -384,7 +433,7 @@ def _prompt_parts(plan: dict, lead: str) -> str:
     parts = []
     if plan["runs"]:
         runs = len(plan["runs"])
-        parts.append(f"{runs} run{'s' * (runs != 1)} (local files {_mb(plan['local_bytes'])}, "
+        parts.append(f"{count(runs, 'run')} (local files {size(plan['local_bytes'])}, "
                      f"directories on host {', '.join(plan['hosts'])})")
     if plan["files"]:
         files = len(plan["files"])

@@ -5,7 +5,10 @@ It imports only light modules (no config, database or SSH), so `--help` and `com
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 from collections.abc import Callable
+from typing import NoReturn
 
 from cosmos_core import sweeps
 from cosmos_core.cli.completion import SHELLS
@@ -17,8 +20,28 @@ from cosmos_core.upstream.params import STRENGTHS, ParamError, parse_weights
 RUNS_SHOWN = 50  # `runs` without --limit or --all
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, suggesting the nearest command or choice to a mistyped one (its subcommands' too)."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(suggest(message))
+
+
+def suggest(message: str) -> str:
+    """argparse's "invalid choice: 'rnus' (choose from 'runs', ...)" with "; did you mean 'runs'?" when
+    one choice is close; any other message as it is."""
+    found = re.search(r"invalid choice: '(.*?)' \(choose from (.*)\)$", message)
+    if not found:
+        return message
+    choices = re.findall(r"'([^']*)'", found.group(2))
+    near = difflib.get_close_matches(found.group(1), choices, n=1, cutoff=0.6)
+    if not near:
+        return message
+    return message[:found.end(1) + 1] + f"; did you mean '{near[0]}'?" + message[found.end(1) + 1:]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cosmos", description="Start and watch Cosmos-Transfer1 and Cosmos-Transfer2.5 runs on GPU hosts."
     )
     parser.add_argument("--config", help="TOML config (default: $COSMOS_CONFIG, else ./cosmos.toml)")
@@ -44,7 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_host.add_argument("--fingerprint", metavar="SHA256:...",
                           help="trust the host's key only if it has this fingerprint, without asking "
                                "(needed when stdin is not a terminal)")
+    _setup_arguments(add_host)
     add_host.add_argument("--json", action="store_true")
+    edit_host = hosts_sub.add_parser("edit", help="change a host's image, checkout, models or GPUs in the config "
+                                                  "file (its comments kept); '' puts one back to its default")
+    edit_host.add_argument("name", metavar="NAME")
+    _setup_arguments(edit_host)
+    edit_host.add_argument("--num-gpus", dest="num_gpus", type=int, metavar="N", help="GPUs one run takes")
+    hosts_sub.add_parser("remove", help="take a host out of the config file (its runs stay in the history)"
+                         ).add_argument("name", metavar="NAME")
 
     prompt = sub.add_parser("prompt", help="'prompt add TEXT --video FILE' stores a prompt; 'prompt delete ID'")
     prompt_sub = prompt.add_subparsers(dest="prompt_command", required=True)
@@ -227,6 +258,16 @@ def _weights(text: str) -> tuple[float, float, float, float]:
         return parse_weights(text)
     except ParamError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _setup_arguments(parser: argparse.ArgumentParser) -> None:
+    """How a host runs Cosmos, as `hosts add` and `hosts edit` take it (left out: unchanged or the default)."""
+    parser.add_argument("--image", help="the Docker image (default: the model's)")
+    parser.add_argument("--remote-dir", dest="remote_dir", metavar="DIR",
+                        help="the cosmos-transfer1 checkout on the host (default /home/USER/cosmos-transfer1)")
+    parser.add_argument("--models", type=lambda text: [m.strip() for m in text.split(",") if m.strip()],
+                        metavar="M,M", help=f"the models it serves: some of {', '.join(MODELS)}")
+    parser.add_argument("--gpus", type=int, metavar="N", help="GPU slots its runs queue for (default: nvidia-smi's)")
 
 
 def _user_at(text: str) -> tuple[str, str]:

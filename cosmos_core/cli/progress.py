@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
+from cosmos_core.words import sizes
+
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
@@ -24,7 +26,7 @@ def quarter(done: int, total: int) -> int:
 
 def download_line(run_id: str, done: int, total: int) -> str:
     percent = done * 100 // total if total else 100
-    return f"{run_id}: downloaded {percent}% ({done / 1e6:.1f}/{total / 1e6:.1f} MB)"
+    return f"{run_id}: downloaded {percent}% ({sizes(done, total)})"
 
 
 @dataclass
@@ -129,13 +131,6 @@ class RichProgress:
 
     def note(self, text: str) -> None:
         self.bars.console.print(text, markup=False)
-
-
-def sizes(done: int, total: int) -> str:
-    """`done/total UNIT`, the unit chosen by the total: kB, MB or GB."""
-    scale, unit = next((s, u) for s, u in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB"))
-                       if total >= s or u == "kB")
-    return f"{done / scale:.1f}/{total / scale:.1f} {unit}"
 
 
 def progress_for(json_output: bool, out: TextIO | None = None,

@@ -33,12 +33,13 @@ if "${D[@]}" %(image_args)s >/dev/null 2>&1; then
 else
   printf 'image\tfail\t%%s not found (docker pull or build it)\n' %(image)s
 fi
-# The GPU queue takes its slots with flock inside the container, started as the runs are.
+# The image started as a run's is (the host's run_args, bash), removed after; the GPU queue needs its flock.
 out=$(timeout 120 "${D[@]}" run --rm %(run_args)s %(image)s bash -c 'command -v flock' 2>&1)
 case $? in
-  0) printf 'flock\tok\t%%s has %%s\n' %(image)s "$out" ;;
-  1) printf 'flock\tfail\t%%s has no flock (util-linux): its runs would fail at once\n' %(image)s ;;
-  *) printf 'flock\tfail\tdocker run %%s with the run_args failed: %%s\n' %(image)s \
+  0) printf 'start\tok\t%%s starts with the run_args and has %%s\n' %(image)s "$out" ;;
+  1) printf 'start\tfail\t%%s has no flock (util-linux): its runs would fail at once\n' %(image)s ;;
+  124) printf 'start\tfail\tdocker run %%s did not start within 120 s\n' %(image)s ;;
+  *) printf 'start\tfail\tdocker run %%s with the run_args failed: %%s\n' %(image)s \
        "$(printf '%%s' "$out" | tail -n 1 | cut -c1-200)" ;;
 esac
 """
@@ -58,7 +59,7 @@ else
   printf 'slurm\tfail\t%%s\n' "$(printf '%%s' "${out:-sbatch not found}" | tr '\n' ' ' | cut -c1-200)"
 fi
 """
-ITEMS = ("slurm", "docker", "image", "flock", "remote_dir", "gpus")  # what the script's lines may name
+ITEMS = ("slurm", "docker", "image", "start", "remote_dir", "gpus")  # what the script's lines may name
 CHECK_ITEMS = ("ssh", *ITEMS, "queue")  # every item of a report, in the order it is shown
 
 
@@ -107,6 +108,6 @@ def check_host(shell: Shell, config: HostConfig) -> dict:
     report.update(parse_checks(result.stdout))
     if config.slurm is None:
         report["queue"] = queue_item(config, result.stdout)
-    needed = ("slurm", "remote_dir") if config.slurm is not None else ("docker", "image", "flock", "remote_dir")
+    needed = ("slurm", "remote_dir") if config.slurm is not None else ("docker", "image", "start", "remote_dir")
     report["ok"] = all(report.get(k, {}).get("status") == "ok" for k in needed)
     return report

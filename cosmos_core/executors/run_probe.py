@@ -59,6 +59,14 @@ lines() {  # lines DIR PATTERN COUNT: the log tail's last COUNT lines matching P
   tail -c %(tail)d "$1/run.log" 2>/dev/null | tr '\r\t' '\n ' | grep -aE -- "$2" | tail -n "$3" \
     | cut -c1-%(line)d
 }
+slot() {  # slot DIR: the script's latest queue line, from the log's tail, else from its head: the line
+  # saying a run holds its GPUs comes before the model's, whose progress bars may push it out of the tail
+  local line
+  line=$(lines "$1" "$SLOTS" 1)
+  [ -n "$line" ] || line=$(head -c %(tail)d "$1/run.log" 2>/dev/null | tr '\r\t' '\n ' | grep -aE -- "$SLOTS" \
+    | tail -n 1 | cut -c1-%(line)d)
+  printf '%%s' "$line"
+}
 probe_run() {  # probe_run ID DIR FILE...: after the engine's part has filled done[]
   local id=$1 dir=$2 marker line
   shift 2
@@ -67,7 +75,7 @@ probe_run() {  # probe_run ID DIR FILE...: after the engine's part has filled do
   printf 'M\t%%s\t%%s\n' "$id" "$marker"
   if [ -z "${done[$id]:-}" ] && [ -z "$marker" ]; then
     printf 'G\t%%s\t%%s\t%%s\t%%s\n' "$id" "$(lines "$dir" "$STAGES" 1)" "$(lines "$dir" "$COUNTERS" 1)" \
-      "$(lines "$dir" "$SLOTS" 1)"
+      "$(slot "$dir")"
     return 0
   fi
   lines "$dir" "$REASONS" %(reasons)d | while IFS= read -r line; do printf 'X\t%%s\t%%s\n' "$id" "$line"; done

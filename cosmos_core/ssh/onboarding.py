@@ -14,17 +14,17 @@ import binascii
 import os
 import re
 import socket
-import tempfile
 import threading
 from collections.abc import Collection, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import paramiko
 
-from cosmos_core.config import Config, ConfigError, load_config
+from cosmos_core.config import Config, load_config
+from cosmos_core.config_edit import EditError, check_loads
 from cosmos_core.ssh.hostkeys import (
     Trust,
     changed_key_message,
@@ -36,6 +36,7 @@ from cosmos_core.ssh.hostkeys import (
     read_known_hosts,
     uses_hashed_names,
 )
+from cosmos_core.upstream.models import MODELS
 
 NAME = re.compile(r"[A-Za-z0-9_.-]+")
 CONFIG_FILE = "cosmos.toml"  # the file load_config reads from the current directory when given none
@@ -51,7 +52,8 @@ class OnboardingError(Exception):
 
 @dataclass(frozen=True)
 class NewHost:
-    """What the Add host form gives: enough to reach the host and log in; the rest keeps its default."""
+    """What the Add host form gives: enough to reach the host and log in, and the settings given of how it
+    runs Cosmos (`setup`: image, remote_dir, models, gpus); the rest keeps its default."""
 
     name: str
     hostname: str
@@ -59,6 +61,7 @@ class NewHost:
     user: str
     key_file: str = DEFAULT_KEY_FILE
     known_hosts: str = DEFAULT_KNOWN_HOSTS
+    setup: dict[str, Any] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
@@ -69,9 +72,10 @@ class NewHost:
 
 
 def parse_new_host(name: str, hostname: str, port: str | int | float | None, user: str, key_file: str = "",
-                   known_hosts: str = "", taken: Collection[str] = ()) -> NewHost:
+                   known_hosts: str = "", taken: Collection[str] = (),
+                   setup: Mapping[str, Any] | None = None) -> NewHost:
     """The form's values as a NewHost, or OnboardingError naming the first wrong one. `taken`: the
-    names already configured. Empty key_file/known_hosts mean the defaults."""
+    names already configured. Empty key_file/known_hosts, and settings left empty, mean the defaults."""
     name, hostname, user = (name or "").strip(), (hostname or "").strip(), (user or "").strip()
     if not name:
         raise OnboardingError("name: give the host a name, e.g. gpu1")
@@ -88,7 +92,36 @@ def parse_new_host(name: str, hostname: str, port: str | int | float | None, use
     if _bad_word(user):
         raise OnboardingError(f"user: {user!r} is not a user name")
     return NewHost(name, hostname, parse_port(port), user, _path(key_file, DEFAULT_KEY_FILE, "key file"),
-                   _path(known_hosts, DEFAULT_KNOWN_HOSTS, "known_hosts"))
+                   _path(known_hosts, DEFAULT_KNOWN_HOSTS, "known_hosts"), parse_setup(setup or {}))
+
+
+def parse_setup(setup: Mapping[str, Any]) -> dict[str, Any]:
+    """How the host runs Cosmos, as given (empty values left out: the defaults apply), or OnboardingError
+    naming the first wrong one: image, remote_dir (absolute), models (some of MODELS), gpus (at least 1)."""
+    given: dict[str, Any] = {}
+    image, remote_dir = (str(setup.get(key) or "").strip() for key in ("image", "remote_dir"))
+    if image:
+        if _bad_word(image):
+            raise OnboardingError(f"image: {image!r} is not an image name")
+        given["image"] = image
+    if remote_dir:
+        if not remote_dir.startswith("/") or not remote_dir.isprintable():
+            raise OnboardingError(f"checkout: {remote_dir!r} must be an absolute path on the host")
+        given["remote_dir"] = remote_dir
+    models = [m for m in setup.get("models") or [] if m]
+    if models:
+        unknown = [m for m in models if m not in MODELS]
+        if unknown:
+            raise OnboardingError(f"models: {unknown[0]!r} is not one of {', '.join(MODELS)}")
+        given["models"] = list(dict.fromkeys(models))
+    gpus = setup.get("gpus")
+    if gpus not in (None, ""):
+        if isinstance(gpus, float) and gpus.is_integer():
+            gpus = int(gpus)
+        if not str(gpus).strip().isdigit() or int(str(gpus).strip()) < 1:
+            raise OnboardingError(f"GPUs: {gpus!r} is not a number of GPUs (a whole number, at least 1)")
+        given["gpus"] = int(str(gpus).strip())
+    return given
 
 
 def parse_port(port: str | int | float | None) -> int:
@@ -125,8 +158,17 @@ def _is_control(c: str) -> bool:
 def host_table(host: NewHost, added_at: datetime) -> str:
     """The `[[hosts]]` table for the config file, with a comment saying where it came from (the page or the CLI)."""
     when = added_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    keys = [f"{key} = {toml_string(value) if isinstance(value, str) else value}" for key, value in asdict(host).items()]
+    values = {**{key: value for key, value in asdict(host).items() if key != "setup"}, **host.setup}
+    keys = [f"{key} = {_toml_value(value)}" for key, value in values.items()]
     return "\n".join([f"# Added by cosmos's Add host, {when}", "[[hosts]]", *keys]) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, str):
+        return toml_string(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_toml_value, value)) + "]"
+    return str(value)
 
 
 def appended(existing: str, table: str) -> str:
@@ -226,7 +268,7 @@ def _add_host(config: Config, scanned: Mapping[str, Any], now: datetime) -> dict
     target = config_file(config)
     existing = _config_text(target)
     taken = [h.name for h in (load_config(target).hosts if existing is not None else config.hosts)]
-    host = parse_new_host(**{field.name: scanned[field.name] for field in fields(NewHost)}, taken=taken)
+    host = parse_new_host(**{f.name: scanned[f.name] for f in fields(NewHost) if f.name in scanned}, taken=taken)
     text = appended(existing or "", host_table(host, now))
     _check_loads((existing or "") + text, host.name)
     public = parse_key_text(scanned["key"])
@@ -267,13 +309,10 @@ def _config_text(path: Path) -> str | None:
 
 def _check_loads(text: str, name: str) -> None:
     """The config file as it would be after the append must load, with the new host in it."""
-    with tempfile.TemporaryDirectory(prefix="cosmos-add-host-") as scratch:
-        trial = Path(scratch) / CONFIG_FILE
-        trial.write_text(text, encoding="utf-8")
-        try:
-            hosts = load_config(trial).hosts
-        except ConfigError as exc:
-            raise OnboardingError(f"the config file would not load with the new host: {exc}") from exc
+    try:
+        hosts = check_loads(text).hosts
+    except EditError as exc:
+        raise OnboardingError(str(exc).replace("would not load", "would not load with the new host", 1)) from exc
     if name not in [h.name for h in hosts]:
         raise OnboardingError("the config file would not load with the new host")
 

@@ -22,7 +22,7 @@ def test_a_sweep_from_the_form_counts_first_then_starts_its_runs(page, e2e_api, 
     page.locator("#new-sweep-seeds textarea, #new-sweep-seeds input").first.fill("1-2")
     page.locator("#new-sweep-weights textarea, #new-sweep-weights input").first.fill("0,0.3,0,0; 0,0.5,0,0")
     page.locator("#new-sweep-weights textarea, #new-sweep-weights input").first.press("Tab")
-    expect(page.locator("#new-sweep-preview")).to_contain_text("Starts 4 runs: 1 prompt × 2 seed × 2 weights")
+    expect(page.locator("#new-sweep-preview")).to_contain_text("Starts 4 runs: 1 prompt × 2 seeds × 2 weight sets")
     assert e2e_api.list_runs(refresh=Refresh.NONE, search=prompt["name"]) == []  # nothing started yet
     choose(page, "new-sweep-host", STANDIN_HOST)
     page.locator("#new-sweep-start").click()

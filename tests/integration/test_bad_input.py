@@ -13,7 +13,7 @@ import pytest
 from cosmos_core.config import load_config
 from cosmos_core.ssh.host import Host, HostUnreachable
 from tests.hostkit import DEFAULT_GPUS
-from tests.workspace import Workspace
+from tests.workspace import Workspace, write_config
 
 
 def one_line_error(result, *needles: str) -> None:
@@ -122,3 +122,16 @@ def test_hosts_and_hosts_check_on_the_real_host(workspace):
         "ssh": "ok", "docker": "ok", "image": "ok", "remote_dir": "ok", "gpus": "ok"}
     assert report["gpus"]["detail"].count("Stand-in GPU") == DEFAULT_GPUS  # the stand-in's nvidia-smi
     one_line_error(workspace.cli("hosts", "check", "gpu9"), "unknown host 'gpu9'")
+
+
+def test_logs_of_a_run_that_never_started_say_so(tmp_path, gpu_host, sample_video):
+    """Its image is missing: `docker run` failed, and no script ever wrote a log."""
+    toml = gpu_host.host_config_toml("gpu1").replace(f'image = "{gpu_host.image}"', 'image = "cosmos-missing:none"')
+    workspace = Workspace(tmp_path, write_config(tmp_path, gpu_host, hosts_toml=toml), gpu_host)
+    prompt = workspace.cli("prompt", "add", "never starts", "--video", str(sample_video), check=True).stdout.strip()
+    started = workspace.cli("run", prompt)
+    assert started.returncode == 1 and "docker run failed" in started.stderr
+    run_id = workspace.cli_json("runs")[0]["id"]
+    logs = workspace.cli("logs", run_id)
+    assert logs.returncode == 0 and logs.stdout == ""
+    assert logs.stderr.startswith(f"run {run_id} has no log (failed: docker run failed on gpu1 (exit ")

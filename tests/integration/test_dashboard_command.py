@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.dockerfile import healthcheck
-from tests.hostkit import free_port
+from tests.hostkit import free_port, wait_until
 from tests.served import clean_env, serving, status
 from tests.workspace import REPO
 
@@ -50,6 +50,9 @@ def test_the_command_serves_the_page_on_loopback(tmp_path, command):
         assert status(url) == 200
         with urllib.request.urlopen(f"{url}config", timeout=10) as response:  # the page Gradio built
             assert json.load(response)["title"] == "Cosmos Run Dashboard"
+        said = wait_until(lambda: (tmp_path / "served.log").read_text(), 10, "the command to say where the page is")
+    assert f"Cosmos Run Dashboard on {url} (Ctrl+C stops it)" in said.splitlines()
+    assert "share=True" not in said and "Running on local URL" not in said
 
 
 def test_with_auth_it_serves_all_addresses_and_the_dockerfile_healthcheck_passes(tmp_path):

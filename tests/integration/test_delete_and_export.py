@@ -19,6 +19,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from cosmos_core import words
 from cosmos_core.api import CosmosAPI
 from cosmos_core.export import RUN_COLUMNS
 from tests.hostkit import free_port
@@ -87,7 +88,7 @@ def test_delete_removes_exactly_one_runs_directories_and_row_and_its_upscale_kee
     size = sum(p.stat().st_size for p in local_dir(workspace, doomed["id"]).rglob("*") if p.is_file())
 
     result = workspace.cli("delete", doomed["id"], "--yes", check=True)
-    assert result.stdout == (f"deleted run {doomed['id']}: its local files ({size / 1e6:.1f} MB) and "
+    assert result.stdout == (f"deleted run {doomed['id']}: its local files ({words.size(size)}) and "
                              f"{workspace.remote_run_dir(doomed['id'])} on host gpu1\n")
     assert not any(d.exists() for d in both_dirs(workspace, doomed["id"]))
     assert snapshot(*both_dirs(workspace, other["id"]), *both_dirs(workspace, upscale["id"])) == kept
@@ -150,7 +151,7 @@ def test_without_a_terminal_it_needs_yes_and_on_a_terminal_it_asks(api, workspac
     assert result.stderr == f"error: not deleting run {run['id']} without asking: stdin is not a terminal, pass --yes\n"
     assert snapshot(*both_dirs(workspace, run["id"])) == before
 
-    question = f"Delete run {run['id']}: its local files ({size / 1e6:.1f} MB) and its directory on host gpu1? [y/N] "
+    question = f"Delete run {run['id']}: its local files ({words.size(size)}) and its directory on host gpu1? [y/N] "
     declined = cli_on_a_terminal(workspace, "n", "delete", run["id"])
     assert declined.returncode == 1 and declined.stdout == ""
     assert declined.stderr == f"{question}error: run {run['id']} not deleted (not confirmed)\n"
@@ -191,8 +192,8 @@ def test_prompt_delete_is_refused_while_runs_use_it_and_with_runs_takes_them_and
     assert all(d.is_dir() for r in runs for d in both_dirs(workspace, r["id"])) and upload.is_file()
 
     done = workspace.cli("prompt", "delete", prompt["id"], "--with-runs", "--yes", check=True)
-    assert re.fullmatch(rf"deleted prompt {prompt['id']} with 2 runs \(local files \d+\.\d MB, directories on host "
-                        rf"gpu1\) and 1 input file kept for it\n", done.stdout), done.stdout
+    assert re.fullmatch(rf"deleted prompt {prompt['id']} with 2 runs \(local files \d+(\.\d)? [kMG]?B, "
+                        rf"directories on host gpu1\) and 1 input file kept for it\n", done.stdout), done.stdout
     assert not any(d.exists() for r in runs for d in both_dirs(workspace, r["id"]))
     assert not upload.exists() and sample_video.is_file()  # the user's own file stays
     assert [p["id"] for p in workspace.cli_json("prompts")] == [other["prompt_id"]]

@@ -106,3 +106,40 @@ def test_a_key_already_trusted_is_added_without_asking(gpu_host, config_file):
 def test_an_address_without_a_user_is_a_usage_error(config_file):
     done = run_cli(config_file, "hosts", "add", "gpu9", "203.0.113.7", timeout=60)
     assert done.returncode == 2 and "expected USER@ADDRESS" in done.stderr
+
+
+def test_a_host_added_with_its_image_and_checkout_runs_then_is_edited_and_removed_in_its_file(
+        gpu_host, config_file, tmp_path, sample_video):
+    """Add host takes the image, checkout, models and GPUs; `hosts edit` and `hosts remove` change the file
+    in place (its comments kept), and the next command works from the file as it is."""
+    known_hosts = Path(gpu_host.known_hosts)
+    config_file.write_text("# the lab's dashboard\n" + config_file.read_text())
+    done = run_cli(config_file, *add_args(gpu_host, known_hosts, "--image", gpu_host.image, "--remote-dir",
+                                          gpu_host.remote_dir, "--models", "transfer1", "--gpus", "2"), timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "host gpu9: NOT READY" in done.stdout  # the run_args the runtime refuses (as a first user saw)
+    assert ("start      fail   docker run cosmos-transfer1:test with the run_args failed: Error: invalid config "
+            "provided: cannot set shmsize when running in the {host } IPC Namespace") in done.stdout.splitlines()
+    text = config_file.read_text()  # the user fixes run_args in the file; the next command reads it as it is
+    config_file.write_text(text.replace('gpus = 2', 'gpus = 2\nrun_args = ["--gpus", "all", "--ipc=host"]'))
+    assert run_cli(config_file, "hosts", "check", "gpu9", timeout=60).stdout.startswith("host gpu9: ready\n")
+    host = load_config(config_file).host("gpu9")
+    assert (host.image, host.remote_dir, host.models, host.gpus) == (gpu_host.image, gpu_host.remote_dir,
+                                                                    ("transfer1",), 2)
+    prompt = run_cli(config_file, "prompt", "add", "first", "--video", str(sample_video), timeout=60).stdout.strip()
+    run_id = run_cli(config_file, "run", prompt, timeout=120).stdout.strip()
+    waited = run_cli(config_file, "sync", "--wait", "--timeout", "90", timeout=120)
+    assert waited.returncode == 0, waited.stderr
+    assert run_cli(config_file, "show", run_id, "--json", timeout=60).stdout.count('"status": "completed"') == 1
+
+    edited = run_cli(config_file, "hosts", "edit", "gpu9", "--image", "cosmos-missing:none", "--gpus", "", timeout=60)
+    assert edited.returncode == 2  # --gpus takes a number
+    edited = run_cli(config_file, "hosts", "edit", "gpu9", "--image", "cosmos-missing:none", timeout=60)
+    assert edited.returncode == 0 and edited.stdout == "host gpu9: image = cosmos-missing:none\n"
+    checked = run_cli(config_file, "hosts", "check", "gpu9", timeout=60)
+    assert checked.returncode == 1 and "cosmos-missing:none not found" in checked.stdout
+    assert config_file.read_text().startswith("# the lab's dashboard\n")  # the file's own lines kept
+    refused = run_cli(config_file, "hosts", "edit", "gpu9", "--gpus", "0", timeout=60)
+    assert refused.returncode == 1 and refused.stderr.startswith("error: the config file would not load: ")
+    assert run_cli(config_file, "hosts", "remove", "gpu9", timeout=60).returncode == 0
+    assert load_config(config_file).hosts == () and "# the lab's dashboard" in config_file.read_text()

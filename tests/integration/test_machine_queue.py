@@ -105,7 +105,8 @@ def test_hosts_check_says_where_the_queue_is_and_whether_the_image_has_flock(gpu
     api = api_for(tmp_path, gpu_host)
     apis.append(api)
     report = api.check_host("box")
-    assert report["ok"] and report["flock"] == {"status": "ok", "detail": f"{gpu_host.image} has /usr/bin/flock"}
+    assert report["ok"] and report["start"] == {
+        "status": "ok", "detail": f"{gpu_host.image} starts with the run_args and has /usr/bin/flock"}
     assert report["queue"]["detail"].startswith(f"{gpu_host.queue_dir}: ")
     assert Path(gpu_host.queue_dir, gpu_queue.TICKETS).stat().st_mode & 0o7777 == 0o1777
 
@@ -122,7 +123,7 @@ def test_an_image_without_flock_is_not_ready_and_its_runs_fail_at_once(gpu_host,
     apis.append(api)
     report = api.check_host("box")
     assert not report["ok"]
-    assert report["flock"] == {"status": "fail",
+    assert report["start"] == {"status": "fail",
                                "detail": f"{image} has no flock (util-linux): its runs would fail at once"}
     run = start(api, "no flock", sample_video)
     final = wait_until(lambda: (r := api.get_run(run, Refresh.FORCE))["status"] == "failed" and r, 60,

@@ -19,7 +19,7 @@ def test_a_sweep_of_two_seeds_by_two_weights_makes_four_runs_with_those_paramete
     swept = workspace.cli("sweep", prompt, "--seeds", "1-2", "--weights", "0,0.3,0,0", "--weights", "0,0.5,0,0",
                           "--steps", "12", "--json")
     assert swept.returncode == 0, swept.stderr
-    assert "sweep of 4 runs: 1 prompt × 2 seed × 2 weights" in swept.stderr and "started 4/4" in swept.stderr
+    assert "sweep of 4 runs: 1 prompt × 2 seeds × 2 weight sets" in swept.stderr and "started 4/4" in swept.stderr
     result = json.loads(swept.stdout)
     sweep_id, runs = result["sweep_id"], result["runs"]
     assert sweep_id.startswith("sw_") and {r["sweep_id"] for r in runs} == {sweep_id}

@@ -53,9 +53,9 @@ def test_the_check_after_adding_is_shown():
 
 
 class OnboardingAPI(FakeAPI):
-    def scan_host_key(self, *values):
-        self._record("scan_host_key", *values)
-        if values[0] == "bad name":
+    def scan_host_key(self, **given):
+        self._record("scan_host_key", **given)
+        if given["name"] == "bad name":
             raise CosmosError("name: 'bad name' must use only letters")
         return SCANNED
 
@@ -68,8 +68,11 @@ def test_connect_then_trust_call_the_api_and_check_the_host(tmp_path):
     api = OnboardingAPI(tmp_path)
     add = AddHost(Handlers(api))
     assert add.connect("bad name", "h", None, "u", "", "") == ("❌ name: 'bad name' must use only letters", None)
-    assert api.called("scan_host_key")[-1][0] == ("bad name", "h", "", "u", "", "")  # empty fields: ""
-    line, scanned = add.connect("gpu9", "h", "22", "u", "", "")
+    assert api.called("scan_host_key")[-1][1] == {  # empty fields: ""
+        "name": "bad name", "hostname": "h", "port": "", "user": "u", "key_file": "", "known_hosts": "", "setup": {}}
+    line, scanned = add.connect("gpu9", "h", "22", "u", "", "", "img:2", "/data/ct1", ["transfer1", "transfer2.5"], 2)
+    assert api.called("scan_host_key")[-1][1]["setup"] == {
+        "image": "img:2", "remote_dir": "/data/ct1", "models": ["transfer1", "transfer2.5"], "gpus": 2}
     assert scanned == SCANNED and "SHA256:abc" in line and not api.called("add_host")  # nothing added yet
     assert add.trust(None).startswith("❌ press Connect first")
     assert "Added **gpu9**" in add.trust(scanned)

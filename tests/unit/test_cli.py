@@ -5,19 +5,26 @@ import sys
 import pytest
 
 from cosmos_core.cli.commands import _fields
-from cosmos_core.cli.parser import _weights, build_parser
+from cosmos_core.cli.parser import _weights, build_parser, suggest
 
 
-def test_show_prints_nested_records_indented():
-    run = {"id": "rs_1", "error": None, "download": {"status": "done", "files": ["/a", "/b"]}}
+def test_show_aligns_every_value_in_one_column_and_prints_number_lists_on_one_line():
+    run = {"id": "rs_1", "error": None, "gpus": [0, 1], "params": {"seed": 3, "weights": [0.5, 0.25, 0, 0]},
+           "download": {"status": "done", "files": ["/a", "/b"], "bytes_done": 10}}
     assert _fields(run) == [
-        "id             rs_1",
-        "error          -",
+        "id            rs_1",
+        "error         -",
+        "gpus          0, 1",
+        "params",
+        "  seed        3",
+        "  weights     0.5, 0.25, 0, 0",
         "download",
-        "  status         done",
-        "  files          /a",
-        "                 /b",
+        "  status      done",
+        "  files       /a",
+        "              /b",
+        "  bytes_done  10",
     ]
+    assert _fields({"files": [], "gpus": None}) == ["files  -", "gpus   -"]
 
 
 def test_weights_must_be_four_numbers():
@@ -47,3 +54,20 @@ def test_help_and_completion_load_no_config_database_or_ssh_module(argv):
              f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} or m in {HEAVY!r}))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.splitlines()[-1] == "[]", done.stdout[-300:]
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["rnus"], "invalid choice: 'rnus'; did you mean 'runs'? (choose from "),
+    (["prompt", "ad"], "invalid choice: 'ad'; did you mean 'add'? (choose from 'add', 'delete')"),
+    (["qeueu"], "invalid choice: 'qeueu'; did you mean 'queue'?"),
+])
+def test_a_mistyped_command_is_answered_with_the_nearest_one(capsys, argv, said):
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(argv)
+    assert exited.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_nothing_is_suggested_when_no_command_is_near():
+    message = "argument COMMAND: invalid choice: 'zzzz' (choose from 'runs', 'run')"
+    assert suggest(message) == message
+    assert suggest("the following arguments are required: run_id") == "the following arguments are required: run_id"

@@ -9,10 +9,11 @@ import logging
 import pytest
 
 from cosmos_core.cli.parser import RUNS_SHOWN, build_parser
-from cosmos_core.cli.progress import PlainProgress, RichProgress, UploadTally, progress_for, quarter, sizes
+from cosmos_core.cli.progress import PlainProgress, RichProgress, UploadTally, progress_for, quarter
 from cosmos_core.cli.tables import plain_lines, run_detail, showing_line
 from cosmos_core.cli.verbosity import setup_logging
 from cosmos_core.ssh import host  # noqa: F401 (silences paramiko, as the CLI's import of it does)
+from cosmos_core.words import count, size, sizes
 
 
 class Terminal(io.StringIO):
@@ -66,8 +67,8 @@ def test_a_plain_download_is_told_once_per_quarter():
     progress.upload("inputs/video.mp4", 5, 10)
     progress.waiting(3)
     assert out.getvalue().splitlines() == [
-        "rs_1: downloaded 25% (0.0/0.0 MB)", "rs_1: downloaded 60% (0.0/0.0 MB)",
-        "rs_1: downloaded 99% (0.0/0.0 MB)", "rs_1: downloaded 100% (0.0/0.0 MB)", "rs_2: downloaded 100% (0.0/0.0 MB)",
+        "rs_1: downloaded 25% (25/100 B)", "rs_1: downloaded 60% (60/100 B)",
+        "rs_1: downloaded 99% (99/100 B)", "rs_1: downloaded 100% (100/100 B)", "rs_2: downloaded 100% (5/0 B)",
     ]
 
 
@@ -80,7 +81,15 @@ def test_a_plain_download_can_say_nothing():
 def test_quarters_and_sizes():
     assert [quarter(d, 8) for d in (0, 1, 2, 5, 7, 8, 9)] == [0, 0, 1, 2, 3, 4, 4]
     assert (sizes(512, 900), sizes(1_500_000, 12_000_000), sizes(2 * 10**9, 3 * 10**9)) == \
-        ("0.5/0.9 kB", "1.5/12.0 MB", "2.0/3.0 GB")
+        ("512/900 B", "1.5/12.0 MB", "2.0/3.0 GB")
+    assert (sizes(0, 0), sizes(1500, 4000), size(0), size(999), size(1500), size(12_000_000)) == \
+        ("0/0 B", "1.5/4.0 kB", "0 B", "999 B", "1.5 kB", "12.0 MB")
+
+
+@pytest.mark.parametrize(("number", "said"), [(0, "0 runs"), (1, "1 run"), (2, "2 runs"), (30, "30 runs")])
+def test_counts_agree_with_their_number(number, said):
+    assert count(number, "run") == said
+    assert count(number, "weight set") == said.replace("run", "weight set")
 
 
 def test_an_upload_tally_sums_a_runs_files_and_restarts_for_the_next_run():

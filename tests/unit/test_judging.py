@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import cast
 
@@ -34,10 +35,11 @@ def prompt(repo):
     return repo.list_prompts()[0].id
 
 
-def _config(**hosts: int) -> Config:
-    """What judging reads of the config: each host's name, GPUs per run and GPU slots."""
-    return cast(Config, SimpleNamespace(hosts=[SimpleNamespace(name=name, num_gpus=n, gpus=2)
-                                               for name, n in hosts.items()]))
+def _config(**hosts: int) -> Callable[[], Config]:
+    """What judging reads of the config in use: each host's name, GPUs per run and GPU slots."""
+    config = cast(Config, SimpleNamespace(hosts=[SimpleNamespace(name=name, num_gpus=n, gpus=2)
+                                                 for name, n in hosts.items()]))
+    return lambda: config
 
 
 def _ran(repo, prompt, run_id, host="gpu1", steps=35, started=None, ended=None, gpus=None, status="completed",

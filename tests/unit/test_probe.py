@@ -191,6 +191,9 @@ def test_a_symlinked_output_is_reported_as_a_link_never_followed(tmp_path, fake_
     ("", JobState.QUEUED, "its job to start", None),
     ("[COSMOS_QUEUE] waiting for 1 of the host's 2 GPUs\n", JobState.QUEUED, "GPUs", None),
     ("[COSMOS_QUEUE] waiting for 1 of the host's 2 GPUs\n[COSMOS_GPUS] 0,1\nstep 1\n", JobState.RUNNING, "", "0,1"),
+    # a long run: the model's progress bars (\r-separated) pushed the script's line out of the log's tail
+    ("[COSMOS_QUEUE] waiting for 1 of the host's 2 GPUs\n[COSMOS_GPUS] 1\n" + "step 1/35 |####|\r" * 5000 + "\n",
+     JobState.RUNNING, "", "1"),
 ])
 def test_a_running_container_is_queued_until_its_script_holds_gpus(tmp_path, fake_docker, log, state, reason, gpus):
     seen = run_probe(fake_docker, [make_run(tmp_path, "rs_run", log)]).observations["rs_run"]

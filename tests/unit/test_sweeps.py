@@ -31,8 +31,11 @@ def test_the_cross_product_over_the_base_parameters():
     runs = expand(base, grid)
     assert [(p.seed, p.weights[1], p.num_steps) for p in runs] == [(1, 0.3, 10), (1, 0.5, 10), (2, 0.3, 10),
                                                                     (2, 0.5, 10)]
-    assert describe(1, grid) == "4 runs: 1 prompt × 2 seed × 2 weights"
+    assert describe(1, grid) == "4 runs: 1 prompt × 2 seeds × 2 weight sets"
     assert describe(2, {"seed": [1]}) == "2 runs: 2 prompts"
+    assert describe(1, {"seed": [1]}) == "1 run: 1 prompt"
+    assert describe(1, {"seed": list(range(30)), "sigma_max": [60.0, 80.0]}) == \
+        "60 runs: 1 prompt × 30 seeds × 2 sigma_max values"
 
 
 def test_a_sweep_over_the_cap_is_refused_until_the_cap_is_raised():
