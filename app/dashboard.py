@@ -16,7 +16,7 @@ import gradio as gr
 
 from cosmos_core.api import CosmosAPI, CosmosError, Refresh
 
-from . import layout, notifications, onboarding, rerun_form
+from . import judging, layout, notifications, onboarding, rerun_form
 from .handlers import DEFAULT_MODEL, KNOB_FIELDS, Handlers, NewRun, Query, diff
 from .sweep_form import SweepForm
 
@@ -27,6 +27,7 @@ RENDERED = {
     "run_video": "run_video", "run_log": "run_log", "run_enhanced": "run_enhanced", "run_prompt": "run_prompt",
     "run_can_retry": "retry", "run_can_cancel": "cancel", "run_can_upscale": "upscale",
     "run_can_enhance": "enhance", "run_can_rerun": "rerun", "run_shown": "run_details", "no_host": "no_host",
+    "run_star_label": "star", "run_note": "note", "run_can_open_sweep": "open_sweep",
 }  # fmt: skip
 PROGRESS_EVERY_SECONDS = 0.2
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
@@ -55,6 +56,8 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
                 ui |= layout.gallery_tab()
             with gr.Tab("Compare", id="compare"):
                 ui |= layout.compare_tab()
+            with gr.Tab("Sweep view", id="sweep-view", elem_id="sweep-view"):
+                ui |= judging.sweep_tab()
             with gr.Tab("Hosts", id="hosts") as ui["hosts_tab"]:
                 ui |= layout.hosts_tab()
                 with gr.Accordion("Add host", open=not hosts, elem_id="hosts-add-host"):
@@ -67,6 +70,7 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
         _wire_form(handlers, ui, rerender)
         _wire_sweep(handlers, ui)
         _wire_gallery(handlers, ui, rerender)
+        judging.wire(api, ui, rerender, _notice)
         for form in (ui["add_host"], ui["hosts_add_host"]):
             onboarding.wire(handlers, ui, form, rerender)
         for event in (ui["compare_show"].click, ui["compare_pick"].submit):
@@ -112,10 +116,10 @@ def _render(handlers: Handlers, refresh: Refresh, watch: notifications.Watch | N
     `watch` (toasts) makes of `seen`, the runs the tab saw active: the page title, then the two states, seen
     and sent (only on load and ticks, which never overlap: two renders at once would toast a run twice)."""
 
-    def render(status: str, kind: str, host: str, text: str, page: int, run_id: str | None, sent: dict,
-               seen: list[str] | None) -> list:
+    def render(status: str, kind: str, host: str, text: str, starred: bool, page: int, run_id: str | None,
+               sent: dict, seen: list[str] | None) -> list:
         try:
-            view = handlers.render(Query(status, kind, host, text or "", page), run_id, refresh)
+            view = handlers.render(Query(status, kind, host, text or "", page, bool(starred)), run_id, refresh)
         except Exception as exc:  # keep the page alive; the next tick tries again
             log.exception("refresh failed")
             view = {"banner": f"❌ refresh failed: {type(exc).__name__}: {exc}"}
@@ -132,13 +136,16 @@ def _update(key: str, value: Any) -> Any:
         return gr.update(interactive=value)
     if key in ("run_shown", "no_host"):
         return gr.update(visible=value)
+    if key == "run_star_label":
+        return gr.update(value=value)
     if key == "run_enhanced":
         return gr.update(value=value, visible=bool(value))
     return value
 
 
 def _render_args(ui: dict[str, Any]) -> tuple[list, list]:
-    inputs = [ui[k] for k in ("status_f", "kind_f", "host_f", "search", "page", "selected", "sent", "seen")]
+    inputs = [ui[k] for k in ("status_f", "kind_f", "host_f", "search", "starred_f", "page", "selected", "sent",
+                              "seen")]
     return inputs, [ui[name] for name in RENDERED.values()] + [ui["title"], ui["seen"], ui["sent"]]
 
 
@@ -156,7 +163,8 @@ def _wire_refresh(handlers: Handlers, ui: dict[str, Any], demo: gr.Blocks) -> Ca
     ui["timer"].tick(_render(handlers, Refresh.AUTO, watch), inputs, outputs, concurrency_limit=None, **QUIET)
     ui["refresh_now"].click(_render(handlers, Refresh.FORCE), inputs, outputs, show_progress="minimal",
                             show_progress_on=ui["table"], **PRIVATE)
-    filters = [ui["status_f"].change, ui["kind_f"].change, ui["host_f"].change, ui["search"].submit]
+    filters = [ui["status_f"].change, ui["kind_f"].change, ui["host_f"].change, ui["search"].submit,
+               ui["starred_f"].change]
     rerender(gr.on(filters, lambda: 0, None, ui["page"], **PRIVATE))
     rerender(ui["newer"].click(lambda page: max(page - 1, 0), ui["page"], ui["page"], **PRIVATE))
     rerender(ui["older"].click(lambda page: page + 1, ui["page"], ui["page"], **PRIVATE))

@@ -11,7 +11,7 @@ from typing import Any
 from cosmos_core.api import MODELS
 
 from .scores import scores_markdown
-from .tables import download_text, local_time, run_duration
+from .tables import download_text, format_duration, local_time, run_duration
 
 VIDEO_SUFFIXES = (".mp4",)
 CONTROLS = ("vis", "edge", "depth", "seg")
@@ -21,6 +21,9 @@ PARAM_LABELS = {
     "blur_strength": "blur strength", "canny_threshold": "canny threshold", "fps": "fps", "distilled": "distilled",
     "upsample_prompt": "upsample prompt",
 }  # fmt: skip
+
+
+STAR, UNSTAR = "☆ Star", "★ Starred (click to unstar)"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class Details:
     can_upscale: bool
     can_enhance: bool
     can_rerun: bool = False  # Run again: an inference run (New run filled with its inputs and parameters)
+    star_label: str = STAR  # the star button's label: what a click does
+    note: str = ""  # the run's note, in its box
+    can_open_sweep: bool = False  # the run belongs to a sweep (Open sweep shows its view)
     shown: bool = True  # False: no run to show, the panel is hidden and `status` says why
 
 
@@ -63,10 +69,16 @@ def status_markdown(run: Mapping, now: datetime | None = None) -> str:
         parts.append(f"download {download}")
     if duration := run_duration(run, now):
         parts.append(duration)
+    if run.get("gpu_seconds") is not None:
+        parts.append(f"GPU time {format_duration(run['gpu_seconds'])}")
+    if run.get("sweep_id"):
+        parts.append(f"sweep {run['sweep_id']}")
     parts.append(f"created {local_time(run['created_at'])}")
-    lines = [" · ".join(parts)]
+    lines = [("★ " if run.get("starred") else "") + " · ".join(parts)]
     if scores := scores_markdown(run):
         lines.append(scores)
+    if run.get("note"):
+        lines.append(f"**Note:** {run['note']}")
     if run["error"]:
         lines.append(f"**Error:** {run['error']}")
     if run["download"]["status"] == "failed" and run["download"]["error"]:
@@ -79,7 +91,11 @@ def model_title(name: str) -> str:
 
 
 def progress_markdown(run: Mapping) -> str:
-    return f"⏳ {run['progress']}" if run["status"] == "running" and run["progress"] else ""
+    """A running run's stage and progress figure, and the time left of a running or queued run."""
+    parts = [run["progress"]] if run["status"] == "running" and run["progress"] else []
+    if run["status"] in ("running", "queued") and run.get("time_left_text"):
+        parts.append(f"time left: {run['time_left_text']}")
+    return f"⏳ {' · '.join(parts)}" if parts else ""
 
 
 def _param_text(key: str, value: Any) -> str:
@@ -129,6 +145,9 @@ def run_details(run: Mapping, prompt: Mapping | None, log: str, video_exists: bo
         can_upscale=completed_inference,
         can_enhance=prompt is not None,
         can_rerun=run["kind"] == "inference" and prompt is not None,
+        star_label=UNSTAR if run.get("starred") else STAR,
+        note=run.get("note") or "",
+        can_open_sweep=bool(run.get("sweep_id")),
     )
 
 

@@ -47,6 +47,7 @@ class Query:
     host: str = ALL
     search: str = ""
     page: int = 0
+    starred: bool = False  # only starred runs
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ class Handlers:
                 None if query.status == ALL else query.status, mode,
                 kind=None if query.kind == ALL else query.kind, host=None if query.host == ALL else query.host,
                 search=query.search.strip() or None, limit=PAGE_SIZE + 1, offset=query.page * PAGE_SIZE,
-                sync_hosts=hosts,
+                sync_hosts=hosts, starred=query.starred,
             )  # fmt: skip
 
         names = self.host_names()

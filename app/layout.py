@@ -13,7 +13,7 @@ import gradio as gr
 
 from cosmos_core.api import STATUSES, STRENGTHS
 
-from . import compare, tables
+from . import compare, judging, tables
 from .handlers import ALL, DEFAULT_MODEL, KNOBS, ModelForm
 
 KINDS = ["inference", "upscale", "enhance"]
@@ -45,8 +45,9 @@ def runs_tab(hosts: list[str]) -> dict[str, Any]:
             "status_f": gr.Dropdown([ALL, *STATUSES], value=ALL, label="Status", elem_id="filter-status"),
             "kind_f": gr.Dropdown([ALL, *KINDS], value=ALL, label="Kind", elem_id="filter-kind"),
             "host_f": gr.Dropdown([ALL, *hosts], value=ALL, label="Host", elem_id="filter-host"),
-            "search": gr.Textbox(label="Search", placeholder="run id, prompt name or text, sweep id (Enter)",
+            "search": gr.Textbox(label="Search", placeholder="run id, prompt name or text, note, sweep id (Enter)",
                                  elem_id="filter-search", scale=2),
+            "starred_f": gr.Checkbox(label="★ Starred only", elem_id="filter-starred", scale=0),
         }  # fmt: skip
     ui["table"] = gr.Dataframe(headers=tables.RUN_COLUMNS, elem_id="runs-table", interactive=False, wrap=True,
                                column_widths=tables.RUN_COLUMN_WIDTHS, max_height=420,
@@ -81,6 +82,7 @@ def _run_panel() -> dict[str, Any]:
             with gr.Row(equal_height=True):
                 ui["weight"] = gr.Slider(0, 1, value=0.5, step=0.05, label="Upscale control weight")
                 ui["upscale"] = gr.Button("Upscale to 4K", elem_id="upscale-run", interactive=False)
+            ui |= judging.run_marks()
         with gr.Column():
             ui["run_prompt"] = gr.Markdown(elem_id="run-prompt")
             ui["run_log"] = gr.Textbox(label="Log (last 200 lines)", lines=16, max_lines=16, interactive=False,

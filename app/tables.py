@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from cosmos_core.api import STATUSES
+from cosmos_core.api import STATUSES, format_seconds
 
 RUN_COLUMNS = ["id", "prompt", "kind", "model", "host", "status", "download", "duration", "created"]
-HOST_COLUMNS = ["host", "address", "reachable", "docker", "image", "starts", "GPUs", "GPU queue", "last sync",
-                "last error"]
+HOST_COLUMNS = ["host", "address", "reachable", "docker", "image", "starts", "GPUs", "GPU queue", "GPU time",
+                "last sync", "last error"]
 # A check's result in words, with the mark beside it (a browser without an emoji font shows boxes).
 CHECK_WORDS = {"ok": "✅ ok", "fail": "❌ FAILED", "absent": "– absent"}
 RUN_COLUMN_WIDTHS: list[str | int] = ["14%", "15%", "8%", "8%", "6%", "23%", "7%", "7%", "12%"]  # gr.Dataframe's type
@@ -32,12 +32,7 @@ def local_time(iso: str | None) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+    return format_seconds(seconds)
 
 
 def run_duration(run: Mapping, now: datetime) -> str:
@@ -55,12 +50,13 @@ def status_text(run: Mapping, limit: int = REASON_CHARS) -> str:
     if run["status"] == "failed" and run["error"]:
         reason = run["error"] if len(run["error"]) <= limit else run["error"][: limit - 1] + "…"
         return f"failed: {reason}"
+    left = f" · {run['time_left_text']}" if run.get("time_left_text") else ""
     if run["status"] == "queued":
         place = f" #{run['queue_position']}" if run.get("queue_position") else ""
-        return f"queued{place}" + (f" · {run['progress']}" if run["progress"] else "")
+        return f"queued{place}" + (f" · {run['progress']}" if run["progress"] else "") + left
     if run["status"] == "running":
         gpus = f" · GPUs {','.join(map(str, run['gpus']))}" if run.get("gpus") else ""
-        return "running" + gpus + (f" · {run['progress']}" if run["progress"] else "")
+        return "running" + gpus + (f" · {run['progress']}" if run["progress"] else "") + left
     return run["status"]
 
 
@@ -77,7 +73,8 @@ def runs_frame(runs: Sequence[Mapping], prompt_names: Mapping[str, str], now: da
     """One row per run, in the order given (the API's newest first)."""
     now = now or datetime.now(UTC)
     rows = [[
-        run["id"], prompt_names.get(run["prompt_id"], run["prompt_id"]), run["kind"], run["model"], run["host"],
+        run["id"], ("★ " if run.get("starred") else "") + prompt_names.get(run["prompt_id"], run["prompt_id"]),
+        run["kind"], run["model"], run["host"],
         status_text(run), download_text(run["download"]), run_duration(run, now), local_time(run["created_at"]),
     ] for run in runs]  # fmt: skip
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
@@ -133,6 +130,7 @@ def hosts_frame(hosts: Sequence[Mapping], checks: Mapping[str, Mapping]) -> pd.D
         rows.append([
             h["name"], _address(h), reachable, _check_cell(check, "docker"), _check_cell(check, "image"),
             _check_cell(check, "start"), _check_cell(check, "gpus"), _check_cell(check, "queue"),
+            format_seconds(h.get("gpu_seconds") or 0),
             local_time(h["last_ok_at"]),
             h["last_error"] or "",
         ])  # fmt: skip

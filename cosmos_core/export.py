@@ -20,6 +20,7 @@ RUN_COLUMNS = (
     "id", "prompt_id", "prompt_name", "prompt_text", "kind", "model", "host", "status", "exit_code", "error",
     "created_at", "queued_at", "started_at", "completed_at", "output_path", "parent_run_id", "sweep_id",
     "blur_ssim", "canny_f1", "canny_precision", "canny_recall", "metrics_frames", "metrics_error",
+    "starred", "note", "gpu_seconds",
 )  # fmt: skip
 # Columns taken from the run's `metrics` (its control-fidelity scores): column -> key there.
 METRIC_FIELDS = {"blur_ssim": "blur_ssim", "canny_f1": "canny_f1", "canny_precision": "canny_precision",

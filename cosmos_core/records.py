@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cosmos_core.config import HostConfig
+from cosmos_core.estimates import gpu_seconds, held_gpus
 from cosmos_core.launcher import PromptInput
 from cosmos_core.store.tables import HostState, Prompt, Run
 
 
-def run_to_dict(run: Run) -> dict:
-    """A run in the JSON shape of SPEC.md (every key present)."""
+def run_to_dict(run: Run, num_gpus: int = 1, now: float | None = None) -> dict:
+    """A run in the JSON shape of SPEC.md (every key present). `num_gpus`: the GPUs a run of its host
+    takes, for its GPU time when its script reported no GPU indices; `now` (default: the clock) ends the
+    GPU time of a run still going."""
+    gpus = gpu_indices(run.gpus)
+    held = held_gpus(gpus, num_gpus)
     return {
         "id": run.id, "prompt_id": run.prompt_id, "kind": run.kind, "host": run.host,
         "parent_run_id": run.parent_run_id, "model": run.model, "sweep_id": run.sweep_id,
         "status": run.status, "progress": run.progress, "queue_position": run.queue_position,
-        "gpus": gpu_indices(run.gpus),
+        "gpus": gpus, "starred": bool(run.starred), "note": run.note,
+        "gpu_seconds": gpu_seconds(run.started_at, run.completed_at, held, time.time() if now is None else now),
         "exit_code": run.exit_code, "error": run.error,
         "download": {
             "status": run.download_status, "error": run.download_error,

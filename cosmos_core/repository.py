@@ -50,11 +50,14 @@ class DataRepository(RunStore):
 
     def list_runs(self, status: str | None = None, refresh: Refresh = Refresh.AUTO, *, kind: str | None = None,
                   host: str | None = None, search: str | None = None, limit: int | None = None,
-                  offset: int = 0, sync_hosts: set[str] | None = None, sweep: str | None = None) -> list[Run]:
+                  offset: int = 0, sync_hosts: set[str] | None = None, sweep: str | None = None,
+                  starred: bool = False, note: str | None = None) -> list[Run]:
         """Runs newest first, filtered before the sync and re-read after it, so a run that left the
         filtered status during the sync shows as it now is. `search` matches the run id, the prompt's
-        name or its text, or is the run's sweep id; `sync_hosts`: the hosts the sync may reach (None: all)."""
-        ids = self.run_ids(status, kind=kind, host=host, search=search, limit=limit, offset=offset, sweep=sweep)
+        name, its text or its note, or is the run's sweep id; `starred`, `note`: see `run_ids`;
+        `sync_hosts`: the hosts the sync may reach (None: all)."""
+        ids = self.run_ids(status, kind=kind, host=host, search=search, limit=limit, offset=offset, sweep=sweep,
+                           starred=starred, note=note)
         if refresh is not Refresh.NONE:
             self.sync(refresh, deadline=self._budget_deadline(), hosts=sync_hosts)
         return self.runs_in_order(ids)

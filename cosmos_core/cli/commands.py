@@ -14,7 +14,7 @@ from peewee import PeeweeException
 
 from cosmos_core import sweeps
 from cosmos_core.api import CHECK_ITEMS, STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh, key_check_command
-from cosmos_core.cli import config_commands
+from cosmos_core.cli import config_commands, judging
 from cosmos_core.cli.metrics_command import cmd_metrics
 from cosmos_core.cli.progress import progress_for
 from cosmos_core.cli.serve import run_dashboard
@@ -210,6 +210,8 @@ def _given_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_sweep(api: CosmosAPI, args: argparse.Namespace) -> int:
+    if args.prompt_ids[0] == "show" or args.sort_by:
+        return judging.cmd_sweep_show(api, args)
     names = [f.name for f in fields(InferenceParams)]
     grid = {name: getattr(args, name) for name in (*sweeps.SWEPT, "weights") if getattr(args, name)}
     fixed = {name: getattr(args, name) for name in names if name not in grid and getattr(args, name, None)}
@@ -238,7 +240,8 @@ def cmd_enhance(api: CosmosAPI, args: argparse.Namespace) -> int:
 
 
 def cmd_runs(api: CosmosAPI, args: argparse.Namespace) -> int:
-    runs = api.list_runs(args.status, sweep=args.sweep, limit=None if args.limit is None else args.limit + 1)
+    runs = api.list_runs(args.status, sweep=args.sweep, limit=None if args.limit is None else args.limit + 1,
+                         starred=args.starred, note=args.note)
     _warn_unreachable(api)
     counts = api.sweep_summary(args.sweep) if args.sweep else {}
     if args.sweep and not counts:
@@ -448,4 +451,5 @@ def cmd_export(api: CosmosAPI, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS.update(delete=cmd_delete, export=cmd_export, metrics=cmd_metrics)
+COMMANDS.update(delete=cmd_delete, export=cmd_export, metrics=cmd_metrics, star=judging.cmd_star,
+                unstar=judging.cmd_star, note=judging.cmd_note)

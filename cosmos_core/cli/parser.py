@@ -13,6 +13,7 @@ from typing import NoReturn
 from cosmos_core import sweeps
 from cosmos_core.cli.completion import SHELLS
 from cosmos_core.lifecycle import STATUSES
+from cosmos_core.sweep_view import DEFAULT_SCORE, SCORES
 from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS
 from cosmos_core.upstream.params import STRENGTHS, ParamError, parse_weights
 
@@ -103,8 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     rerun.add_argument("run_id")
     _add_run_options(rerun, None, "default: the original run's")
 
-    sweep = sub.add_parser("sweep", help="the cross product of parameter lists as runs under one sweep id")
-    sweep.add_argument("prompt_ids", nargs="+", metavar="PROMPT_ID")
+    sweep = sub.add_parser("sweep", help="the cross product of parameter lists as runs under one sweep id; "
+                                         "'sweep show SWEEP_ID' judges one",
+                           usage="cosmos sweep PROMPT_ID... [options] | cosmos sweep show SWEEP_ID [--sort-by SCORE]")
+    sweep.add_argument("prompt_ids", nargs="+", metavar="PROMPT_ID", help="or `show SWEEP_ID`: the sweep's runs "
+                       "with the parameters that vary across them and their scores, best first, the best marked")
+    sweep.add_argument("--sort-by", choices=SCORES, dest="sort_by",
+                       help=f"sweep show: the score to sort by, higher first (default {DEFAULT_SCORE})")
     sweep.add_argument("--host")
     sweep.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL)
     lists = sweep.add_argument_group("lists (each value once; default: the model's own value)")
@@ -135,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list runs (after a lazy sync)")
     runs.add_argument("--status", choices=STATUSES)
     runs.add_argument("--sweep", metavar="SWEEP_ID", help="only this sweep's runs, with its counts by status")
+    runs.add_argument("--starred", action="store_true", help="only starred runs")
+    runs.add_argument("--note", metavar="TEXT", help="only runs whose note contains TEXT")
     shown = runs.add_mutually_exclusive_group()
     shown.add_argument("--limit", type=_positive, default=RUNS_SHOWN, metavar="N",
                        help=f"the newest N runs (default {RUNS_SHOWN}); also with --json")
@@ -153,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("sync", help="sync now")
     sync.add_argument("--wait", action="store_true", help="until no run is active and no download is pending")
     sync.add_argument("--timeout", type=float, help="seconds --wait may take (default: no limit)")
+
+    for name, text in (("star", "star a run (`runs --starred` lists them)"), ("unstar", "take a run's star off")):
+        sub.add_parser(name, help=text).add_argument("run_id")
+    note = sub.add_parser("note", help="a short note on a run: one line, at most 200 characters ('' clears it)")
+    note.add_argument("run_id")
+    note.add_argument("text")
 
     retry = sub.add_parser("retry", help="retry a failed download")
     retry.add_argument("run_id")

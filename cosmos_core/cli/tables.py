@@ -8,6 +8,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
+from cosmos_core.estimates import format_seconds
 from cosmos_core.upstream.models import DEFAULT_MODEL
 
 Table = tuple[list[str], list[list[str]]]  # column titles, rows of cells
@@ -29,6 +30,8 @@ def run_detail(run: dict) -> str:
     queue, its GPUs, how far its download is."""
     download = run["download"]
     detail = run["error"] or run["progress"] or ""
+    if run.get("time_left_text"):
+        detail = f"{detail}, {run['time_left_text']}" if detail else run["time_left_text"]
     if run["queue_position"]:
         detail = f"#{run['queue_position']} in queue, {detail}"
     elif run["gpus"] and run["status"] == "running":
@@ -37,7 +40,8 @@ def run_detail(run: dict) -> str:
         detail = f"downloading {100 * download['bytes_done'] // download['bytes_total']}%"
     elif download["status"] == "failed":
         detail = f"download failed: {download['error']}"
-    return detail.rstrip(", ")
+    marks = ("★ " if run.get("starred") else "") + (f"[{run['note']}] " if run.get("note") else "")
+    return (marks + detail).rstrip(", ").strip()
 
 
 def showing_line(shown: int, counts: Mapping[str, int], status: str | None) -> str:
@@ -53,9 +57,9 @@ def prompts_table(prompts: Sequence[dict]) -> Table:
 
 
 def hosts_table(hosts: Sequence[dict]) -> Table:
-    columns = ["NAME", "EXECUTOR", "ADDRESS", "GPUS/RUN", "IMAGE", "LAST ERROR"]
+    columns = ["NAME", "EXECUTOR", "ADDRESS", "GPUS/RUN", "GPU TIME", "IMAGE", "LAST ERROR"]
     return columns, [[h["name"], h["executor"], f"{h['user']}@{h['hostname']}:{h['port']}", str(h["num_gpus"]),
-                      h["image"], h["last_error"]] for h in hosts]
+                      format_seconds(h.get("gpu_seconds") or 0), h["image"], h["last_error"]] for h in hosts]
 
 
 def plain_lines(table: Table) -> list[str]:

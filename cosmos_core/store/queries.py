@@ -151,16 +151,20 @@ class RunStore:
 
     def run_ids(self, status: str | None = None, *, kind: str | None = None, host: str | None = None,
                 search: str | None = None, limit: int | None = None, offset: int = 0,
-                sweep: str | None = None) -> list[str]:
+                sweep: str | None = None, starred: bool = False, note: str | None = None) -> list[str]:
         """Ids of the runs that match, newest first. `search` matches the run id, the prompt's name or
-        its text, or is the run's sweep id."""
+        its text, the run's note, or is the run's sweep id; `starred`: only starred runs; `note`: only
+        runs whose note contains it."""
         query = Run.select(Run.id).join(Prompt).order_by(Run.created_at.desc(), Run.id)
-        for column, value in ((Run.status, status), (Run.kind, kind), (Run.host, host), (Run.sweep_id, sweep)):
+        for column, value in ((Run.status, status), (Run.kind, kind), (Run.host, host), (Run.sweep_id, sweep),
+                              (Run.starred, starred or None)):
             if value:
                 query = query.where(column == value)
+        if note:
+            query = query.where(Run.note.contains(note))
         if search:
             query = query.where(Run.id.contains(search) | Prompt.name.contains(search) | Prompt.text.contains(search)
-                                | (Run.sweep_id == search))
+                                | Run.note.contains(search) | (Run.sweep_id == search))
         return [row.id for row in query.limit(limit).offset(offset or None)]
 
     def runs_in_order(self, ids: list[str]) -> list[Run]:

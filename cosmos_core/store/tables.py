@@ -84,6 +84,8 @@ class Run(BaseModel):
     metrics = pw.TextField(null=True)
     metrics_state = pw.TextField(null=True)
     thumbnail = pw.TextField(null=True)  # absolute path of one frame of the output, once made
+    starred = pw.BooleanField(default=False)  # marked by the user (`star`, the page's star)
+    note = pw.CharField(max_length=200, null=True)  # the user's one-line note (`note`); judging.MAX_NOTE_CHARS
 
 
 # The indexes a quiet dashboard tick needs so that its time does not grow with the history: the
@@ -221,10 +223,17 @@ def _add_metrics_v9(db: pw.Database) -> None:
     db.execute_sql(f"CREATE INDEX IF NOT EXISTS run_metrics_status ON {Run._meta.table_name} (metrics_status)")
 
 
+def _add_star_and_note_v10(db: pw.Database) -> None:
+    """The user's star and one-line note on a run (issue 20.4). Adds only the columns missing, so it is
+    safe in any order with the other migrations and run twice."""
+    _add_columns(db, Run, Run.starred, Run.note)
+    db.execute_sql(f"CREATE INDEX IF NOT EXISTS run_starred ON {Run._meta.table_name} (starred)")
+
+
 MIGRATIONS: list[Callable[[pw.Database], None]] = [
     _create_v1, _add_launched_on_v2, _add_model_and_progress_v3, _add_indexes_and_changes_v4,
     _add_backoff_and_leases_v5, _add_gpu_queue_and_sweeps_v6, _add_notifications_v7, _add_queued_at_v8,
-    _add_metrics_v9,
+    _add_metrics_v9, _add_star_and_note_v10,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -105,7 +105,8 @@ def test_empty_lists_say_so_on_stderr_and_print_nothing_on_stdout(tmp_path):
 def test_hosts_lists_each_host_on_one_line(tmp_path, gpu_host: TestHost):
     config = workspace_config(tmp_path, gpu_host)
     lines = cli(config, "hosts").stdout.splitlines()
-    assert lines[0].split() == ["NAME", "EXECUTOR", "ADDRESS", "GPUS/RUN", "IMAGE", "LAST", "ERROR"]
-    name, executor, address, gpus, image, error = lines[1].split()
-    assert (name, executor, gpus, error) == ("gpu1", "docker", "1", "-") and address.startswith(f"{gpu_host.user}@")
+    assert lines[0].split() == ["NAME", "EXECUTOR", "ADDRESS", "GPUS/RUN", "GPU", "TIME", "IMAGE", "LAST", "ERROR"]
+    name, executor, address, gpus, gpu_time, image, error = lines[1].split()
+    assert (name, executor, gpus, gpu_time, error) == ("gpu1", "docker", "1", "0s", "-")
+    assert address.startswith(f"{gpu_host.user}@")
     assert image == json.loads(cli(config, "hosts", "--json").stdout)[0]["image"]

@@ -29,7 +29,8 @@ BIG = 50 * 1024 * 1024
 LAUNCH_DIED = "The process starting this run stopped before its job started"
 RUN_KEYS = {"id", "prompt_id", "kind", "host", "parent_run_id", "model", "sweep_id", "params", "status", "progress",
             "queue_position", "gpus", "exit_code", "error", "download", "output_path", "enhanced_text",
-            "created_at", "queued_at", "started_at", "completed_at", "metrics", "metrics_status", "thumbnail"}
+            "created_at", "queued_at", "started_at", "completed_at", "starred", "note", "gpu_seconds", "metrics",
+            "metrics_status", "thumbnail", "time_left", "time_left_text"}
 DOWNLOAD_KEYS = {"status", "error", "bytes_done", "bytes_total", "files"}
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SUMMARY = re.compile(r"synced: (\d+) change\(s\), (\d+) download\(s\) done")

@@ -31,11 +31,12 @@ def test_diff_keeps_only_what_changed():
 
 def test_render_passes_the_filters_and_pages_fifty_at_a_time(api):
     api.runs = [make_run(f"rs_{i}") for i in range(PAGE_SIZE + 5)]
-    view = Handlers(api).render(Query(status="failed", kind="all", host="gpu1", search=" robot ", page=0), None)
+    view = Handlers(api).render(Query(status="failed", kind="all", host="gpu1", search=" robot ", page=0,
+                                      starred=True), None)
     (args, kwargs), = api.called("list_runs")
     assert args == ("failed", Refresh.NONE)
     assert kwargs == {"kind": None, "host": "gpu1", "search": "robot", "limit": PAGE_SIZE + 1, "offset": 0,
-                      "sync_hosts": None}
+                      "sync_hosts": None, "starred": True}
     assert len(view["table"]) == PAGE_SIZE and view["older"] and not view["newer"]
     assert view["pager"] == "Runs 1–50"
     second = Handlers(api).render(Query(page=1), None)

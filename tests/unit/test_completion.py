@@ -69,7 +69,7 @@ def bash_script() -> str:
 
 @pytest.mark.parametrize(("words", "expected"), [
     (("cosmos", "ru"), ["run", "runs"]),
-    (("cosmos", "runs", "--st"), ["--status"]),
+    (("cosmos", "runs", "--st"), ["--starred", "--status"]),
     (("cosmos", "runs", "--status", "c"), ["completed", "cancelled"]),
     (("cosmos", "runs", "--status", ""), list(STATUSES)),
     (("cosmos", "hosts", "ch"), ["check"]),

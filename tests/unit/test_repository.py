@@ -111,9 +111,9 @@ def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path, video):
     tables.SchemaVersion.update(version=1).execute()
     db.close()
     db = tables.connect(url)
-    assert tables.SchemaVersion.get_by_id(1).version == tables.SCHEMA_VERSION == 9
-    assert {"launched_on", "model", "progress", "metrics_status", "metrics", "metrics_state", "thumbnail"} <= {
-        c.name for c in db.get_columns("run")}
+    assert tables.SchemaVersion.get_by_id(1).version == tables.SCHEMA_VERSION == 10
+    assert {"launched_on", "model", "progress", "metrics_status", "metrics", "metrics_state", "thumbnail",
+            "starred", "note"} <= {c.name for c in db.get_columns("run")}
     assert {"failures", "retry_at"} <= {c.name for c in db.get_columns("hoststate")}
     assert db.table_exists("downloadlease") and db.table_exists("notification")
     old = repo.get_run("rs_old")
@@ -139,6 +139,41 @@ def test_migration_8_gives_a_queued_run_its_queued_time_instead_of_a_start(tmp_p
     tables.MIGRATIONS[7](db)  # a second process migrating at once changes nothing more
     assert [(r.queued_at, r.started_at) for r in map(repo.find_run, ("rs_q", "rs_r"))] == [(100.0, None),
                                                                                              (None, 200.0)]
+    db.close()
+
+
+def _as_version_8(db):
+    """The database as version 8 left it: no scores, no star, no note."""
+    db.execute_sql("DROP INDEX run_starred")
+    for column in ("metrics", "starred", "note"):
+        db.execute_sql(f"ALTER TABLE run DROP COLUMN {column}")
+    tables.SchemaVersion.update(version=8).execute()
+    db.close()
+
+
+def test_migration_10_gives_old_runs_no_star_and_no_note_and_runs_in_any_order(tmp_path, video):
+    url = f"sqlite:///{tmp_path}/v8.db"
+    db = tables.connect(url)
+    repo = DataRepository(tmp_path / "outputs", SYNC)
+    prompt = repo.create_prompt("before stars", video)
+    repo.create_run("rs_old", prompt.id, "inference", "gpu1", {})
+    _as_version_8(db)
+    db = tables.connect(url)
+    assert tables.SchemaVersion.get_by_id(1).version == tables.SCHEMA_VERSION
+    assert {"starred", "note", "metrics"} <= {c.name for c in db.get_columns("run")}
+    assert "run_starred" in {i.name for i in db.get_indexes("run")}
+    old = repo.find_run("rs_old")
+    assert (old.starred, old.note) == (False, None)
+    assert [r.id for r in repo.list_runs(starred=True)] == []
+    tables.MIGRATIONS[9](db)  # a second process migrating at once changes nothing more
+    _as_version_8(db)
+    db = tables._open(url)  # not migrated yet
+    tables.database.initialize(db)
+    db.connect()
+    tables.MIGRATIONS[9](db)  # star and note first (the lead may order the branches' migrations either way),
+    tables.MIGRATIONS[8](db)  # then the one before: each adds only what is missing
+    assert {"starred", "note", "metrics"} <= {c.name for c in db.get_columns("run")}
+    assert repo.find_run("rs_old").starred is False
     db.close()
 
 
