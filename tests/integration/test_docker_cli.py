@@ -94,15 +94,16 @@ def test_inference_completes_its_output_arrives_identical_then_the_container_is_
     run = start(api, "a red robot [sleep=2]", sample_video)
     name = docker.container_name(run["id"])
     sync_until(api, run["id"], lambda r: r["status"] == "running")  # queued until its script holds GPUs
-    final = sync_until(api, run["id"], settled)
+    sync_until(api, run["id"], lambda r: r["download"]["status"] == "done")
+    # Docker's format for the exited container; cleanup waits for the sync after the download.
+    assert inspect_over_ssh(host, name) == f"/{name}\texited\t0\tfalse\n"
+    final = sync_until(api, run["id"], settled)  # its scores are made in the syncs after
     assert (final["status"], final["exit_code"], final["error"]) == ("completed", 0, None)
     assert final["download"]["status"] == "done"
     local = workspace.root / "outputs" / f"run_{run['id']}" / "outputs" / "output.mp4"
     remote = workspace.remote_run_dir(run["id"]) / "outputs" / "output.mp4"
     assert final["output_path"] == str(local)
     assert local.read_bytes() == remote.read_bytes()
-    # Docker's format for the exited container; cleanup waits for the sync after the download.
-    assert inspect_over_ssh(host, name) == f"/{name}\texited\t0\tfalse\n"
     api.sync(Refresh.FORCE)
     assert_removed(host, name)
     assert api.get_run(run["id"], Refresh.FORCE) == final

@@ -17,8 +17,12 @@ def _prompt(workspace, text: str, video) -> str:
 
 
 def _completed(workspace, *run_ids: str) -> list[dict]:
-    """Sync until the runs finished; they must have been seen running (their prompts sleep a few seconds:
-    a run that ends before any sync sees it running has no start time, so no GPU time)."""
+    """Sync until the runs finished, once each was seen running (a run that ends before any sync sees it
+    running has no start time, so no GPU time: their prompts sleep a few seconds, and under load the
+    syncs of the commands before may all have come before or after that)."""
+    for run_id in run_ids:
+        wait_until(lambda run_id=run_id: workspace.cli_json("show", run_id)["started_at"], 60,
+                   f"{run_id} to be seen holding its GPUs", interval=0.2)
     synced = workspace.cli("sync", "--wait", "--timeout", "90")
     assert synced.returncode == 0, synced.stderr
     runs = [workspace.cli_json("show", run_id) for run_id in run_ids]
@@ -27,7 +31,7 @@ def _completed(workspace, *run_ids: str) -> list[dict]:
 
 
 def test_star_unstar_and_note_are_shown_filtered_exported_and_refused_in_one_line(workspace, sample_video):
-    prompt = _prompt(workspace, "judge me [sleep=3]", sample_video)
+    prompt = _prompt(workspace, "judge me [sleep=6]", sample_video)
     first = workspace.cli("run", prompt, check=True).stdout.strip()
     second = workspace.cli("run", prompt, "--seed", "9", check=True).stdout.strip()
     starred = workspace.cli("star", first)
@@ -65,7 +69,7 @@ def test_star_unstar_and_note_are_shown_filtered_exported_and_refused_in_one_lin
 
 
 def test_gpu_time_is_the_time_holding_gpus_times_the_gpus_and_hosts_total_it(workspace, sample_video):
-    prompt = _prompt(workspace, "gpu time [sleep=3]", sample_video)
+    prompt = _prompt(workspace, "gpu time [sleep=6]", sample_video)
     run_ids = [workspace.cli("run", prompt, "--seed", str(seed), check=True).stdout.strip() for seed in (1, 2)]
     runs = _completed(workspace, *run_ids)
     total = 0.0
@@ -84,7 +88,7 @@ def test_gpu_time_is_the_time_holding_gpus_times_the_gpus_and_hosts_total_it(wor
 
 
 def test_running_runs_estimate_their_time_left_from_earlier_runs_of_the_same_steps(workspace, sample_video):
-    prompt = _prompt(workspace, "history [sleep=3]", sample_video)
+    prompt = _prompt(workspace, "history [sleep=6]", sample_video)
     earlier = workspace.cli("run", prompt, "--steps", "20", check=True).stdout.strip()
     _completed(workspace, earlier)
     slow = _prompt(workspace, "slow one [sleep=60]", sample_video)
@@ -106,7 +110,7 @@ def test_running_runs_estimate_their_time_left_from_earlier_runs_of_the_same_ste
 
 
 def test_sweep_show_lists_the_varying_parameters_and_scores_best_first_and_marks_the_best(workspace, sample_video):
-    prompt = _prompt(workspace, "a sweep to judge [sleep=3]", sample_video)
+    prompt = _prompt(workspace, "a sweep to judge [sleep=6]", sample_video)
     swept = json.loads(workspace.cli("sweep", prompt, "--seeds", "1-3", "--steps", "12", "--json",
                                      check=True).stdout)
     sweep_id, run_ids = swept["sweep_id"], [r["id"] for r in swept["runs"]]
