@@ -26,8 +26,9 @@ from cosmos_core.ssh.onboarding import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, ke
 from cosmos_core.standing import QueueError, Standing
 from cosmos_core.starting import Starter, StartError
 from cosmos_core.status import LOG_FILE, StatusChecker
-from cosmos_core.store import tables
+from cosmos_core.store import run_table, tables
 from cosmos_core.store.queries import InvalidInput, NotFound, new_id
+from cosmos_core.store.run_table import SORT_KEYS
 from cosmos_core.store.tables import Run
 from cosmos_core.sync import ProgressListener, SyncReport
 from cosmos_core.tailing import tail_lines
@@ -35,7 +36,8 @@ from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS, model
 from cosmos_core.upstream.params import STRENGTHS, InferenceParams, ParamError
 
 __all__ = ["CHECK_ITEMS", "DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "INPUT_LABELS", "MODELS",
-           "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh", "key_check_command"]
+           "SORT_KEYS", "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh",
+           "key_check_command"]
 
 
 class CosmosError(Exception):
@@ -150,6 +152,10 @@ class CosmosAPI:
         """Runs of the sweep per status (empty: no such sweep)."""
         return self.repo.sweep_counts(sweep_id)
 
+    def recent_sweeps(self, limit: int = 50) -> list[str]:
+        """Sweep ids, the newest sweep first."""
+        return run_table.recent_sweeps(limit)
+
     def start_upscale(self, parent_run_id: str, control_weight: float = 0.5, host: str | None = None,
                       on_upload: UploadProgress | None = None) -> dict:
         with _as_cosmos_error():
@@ -206,7 +212,8 @@ class CosmosAPI:
     def list_runs(self, status: str | None = None, refresh: Refresh = Refresh.AUTO, **filters) -> list[dict]:
         if status is not None and status not in {s.value for s in RunStatus}:
             raise CosmosError(f"unknown status {status!r}; use one of {', '.join(s.value for s in RunStatus)}")
-        runs = self.repo.list_runs(status, refresh, **filters)
+        with _as_cosmos_error():  # `sort`: a SORT_KEYS name
+            runs = self.repo.list_runs(status, refresh, **filters)
         self._note_unreachable()
         return [run_to_dict(r) for r in runs]
 

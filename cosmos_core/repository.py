@@ -15,6 +15,7 @@ from pathlib import Path
 from cosmos_core.config import SyncConfig
 from cosmos_core.lifecycle import ACTIVE, DOWNLOADABLE, LAUNCHING
 from cosmos_core.status import StatusChecker
+from cosmos_core.store import run_table
 from cosmos_core.store.queries import RunEndHook, RunStore
 from cosmos_core.store.tables import Run
 from cosmos_core.sync import LazySync, ProgressListener, SyncReport
@@ -48,11 +49,14 @@ class DataRepository(RunStore):
 
     def list_runs(self, status: str | None = None, refresh: Refresh = Refresh.AUTO, *, kind: str | None = None,
                   host: str | None = None, search: str | None = None, limit: int | None = None,
-                  offset: int = 0, sync_hosts: set[str] | None = None, sweep: str | None = None) -> list[Run]:
-        """Runs newest first, filtered before the sync and re-read after it, so a run that left the
-        filtered status during the sync shows as it now is. `search` matches the run id, the prompt's
-        name or its text, or is the run's sweep id; `sync_hosts`: the hosts the sync may reach (None: all)."""
-        ids = self.run_ids(status, kind=kind, host=host, search=search, limit=limit, offset=offset, sweep=sweep)
+                  offset: int = 0, sync_hosts: set[str] | None = None, sweep: str | None = None,
+                  sort: str | None = None, ascending: bool = False) -> list[Run]:
+        """Runs newest first (or by `sort`, a run_table.SORT_KEYS name), filtered before the sync and re-read
+        after it, so a run that left the filtered status during the sync shows as it now is. `search`
+        matches the run id, the prompt's name or its text, or is the run's sweep id; `sync_hosts`: the
+        hosts the sync may reach (None: all)."""
+        ids = self.run_ids(status, kind=kind, host=host, search=search, limit=limit, offset=offset, sweep=sweep,
+                           order=run_table.order_by(sort, ascending) if sort else ())
         if refresh is not Refresh.NONE:
             self.sync(refresh, deadline=self._budget_deadline(), hosts=sync_hosts)
         return self.runs_in_order(ids)

@@ -1,0 +1,72 @@
+"""The runs table's queries: its sort orders, in SQL, by a run's own fields and its stored parameters
+(JSON in `run.params`), numbers compared as numbers, on SQLite and PostgreSQL alike; the sweeps to
+filter by.
+
+A sort key names a column of the page's experiment table; every order ends with the run id, so
+pages never overlap, and puts runs with no value (an upscale has no seed) last either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import peewee as pw
+
+from cosmos_core.store.queries import InvalidInput
+from cosmos_core.store.tables import Prompt, Run, on_postgres
+
+DEFAULT_SORT = "created"
+# The stored parameters a run can be sorted by: sort key -> its key in `run.params`.
+NUMERIC_PARAMS = {"seed": "seed", "steps": "num_steps", "guidance": "guidance", "sigma_max": "sigma_max",
+                  "fps": "fps"}
+TEXT_PARAMS = {"blur_strength": "blur_strength", "canny_threshold": "canny_threshold"}
+WEIGHTS = 4  # vis, edge, depth, seg: `weights` sorts by each in turn
+FIELDS: dict[str, Callable[[], pw.ColumnBase]] = {
+    "created": lambda: Run.created_at, "id": lambda: Run.id, "prompt": lambda: Prompt.name,
+    "kind": lambda: Run.kind, "model": lambda: Run.model, "host": lambda: Run.host, "status": lambda: Run.status,
+    "sweep": lambda: Run.sweep_id, "download": lambda: Run.download_status,
+    "duration": lambda: Run.completed_at - Run.started_at,
+}  # fmt: skip
+SORT_KEYS = (*FIELDS, *NUMERIC_PARAMS, "weights", *TEXT_PARAMS)
+
+
+class UnknownSort(InvalidInput):
+    pass
+
+
+def order_by(sort: str | None, ascending: bool = False) -> list[pw.ColumnBase]:
+    """ORDER BY terms for `sort` (a SORT_KEYS name; None: newest first)."""
+    sort = sort or DEFAULT_SORT
+    if sort in FIELDS:
+        values = [FIELDS[sort]()]
+    elif sort in NUMERIC_PARAMS:
+        values = [param_value(NUMERIC_PARAMS[sort], numeric=True)]
+    elif sort in TEXT_PARAMS:
+        values = [param_value(TEXT_PARAMS[sort], numeric=False)]
+    elif sort == "weights":
+        values = [param_value("weights", numeric=True, index=i) for i in range(WEIGHTS)]
+    else:
+        raise UnknownSort(f"cannot sort runs by {sort!r}; use one of {', '.join(SORT_KEYS)}")
+    terms: list[pw.ColumnBase] = []
+    for value in values:
+        terms += [value.is_null(), value.asc() if ascending else value.desc()]  # no value: last
+    return [*terms, Run.id.asc() if ascending else Run.id.desc()]
+
+
+def param_value(key: str, *, numeric: bool, index: int | None = None) -> pw.ColumnBase:
+    """A stored parameter of the run (`index`: an element of a list), NULL when it has none."""
+    if on_postgres():
+        path = [key] if index is None else [key, str(index)]
+        text = pw.NodeList([pw.SQL("CAST("), Run.params, pw.SQL("AS jsonb) #>>"), pw.Value("{" + ",".join(path) + "}")],
+                           parens=True)
+        return pw.Cast(text, "double precision") if numeric else text
+    where = f"$.{key}" + ("" if index is None else f"[{index}]")
+    return pw.fn.json_extract(Run.params, where)
+
+
+def recent_sweeps(limit: int = 50) -> list[str]:
+    """The sweep ids of the newest runs, newest sweep first (reads the sweep_id index)."""
+    newest = pw.fn.MAX(Run.created_at)
+    rows = (Run.select(Run.sweep_id, newest.alias("newest")).where(Run.sweep_id.is_null(False))
+            .group_by(Run.sweep_id).order_by(newest.desc()).limit(limit))
+    return [str(row.sweep_id) for row in rows]
