@@ -40,7 +40,7 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
     gr.set_static_paths([api.config.storage.outputs_dir])
     handlers = Handlers(api)
     hosts = handlers.host_names()
-    with gr.Blocks(title="Cosmos Run Dashboard", analytics_enabled=False) as demo:
+    with gr.Blocks(title="Cosmos Run Dashboard", analytics_enabled=False, fill_width=True) as demo:  # a wide table
         ui: dict[str, Any] = {"selected": gr.State(None), "page": gr.State(0), "sent": gr.State({})}
         ui |= layout.header()
         with gr.Tabs(selected="runs") as ui["tabs"]:

@@ -71,7 +71,8 @@ def table_controls() -> dict[str, Any]:
         ui["order_f"] = gr.Radio(["descending", "ascending"], value="descending", label="Order",
                                  elem_id="table-order")
         ui["picked_note"] = gr.Markdown(run_table.picked_text([]), elem_id="table-picked")
-        ui["compare_picked"] = gr.Button("Compare picked", interactive=False, elem_id="compare-picked", scale=0)
+        ui["compare_picked"] = gr.Button("Compare picked", interactive=False, elem_id="compare-picked", scale=0,
+                                         size="sm")
         ui["clear_picked"] = gr.Button("Clear", interactive=False, elem_id="clear-picked", scale=0, size="sm")
     with gr.Accordion("Columns", open=False, elem_id="table-columns-box"):
         ui["columns_f"] = gr.CheckboxGroup([(run_table.COLUMNS[k].header, k) for k in run_table.CHOOSABLE],

@@ -50,33 +50,33 @@ def _number(value: Any, digits: int | None = None) -> float | int | None:
     return round(value, digits) if digits is not None else value
 
 
-COLUMNS: dict[str, Column] = {
-    PICK: Column("pick", "html", "44px", lambda run, names, now: ""),  # filled by `pick_cell`
-    ID: Column("id", "html", "170px", lambda run, names, now: id_cell(run["id"])),
-    "prompt": Column("prompt", "str", "130px", lambda run, names, now: names.get(run["prompt_id"], run["prompt_id"])),
-    "kind": Column("kind", "str", "80px", lambda run, names, now: run["kind"]),
-    "model": Column("model", "str", "90px", lambda run, names, now: run["model"]),
+COLUMNS: dict[str, Column] = {  # in table order
+    PICK: Column("pick", "html", "52px", lambda run, names, now: ""),  # filled by `pick_cell`
+    ID: Column("id", "html", "180px", lambda run, names, now: id_cell(run["id"])),
+    "status": Column("status", "html", "170px", lambda run, names, now: status_cell(run)),
+    "prompt": Column("prompt", "str", "120px", lambda run, names, now: names.get(run["prompt_id"], run["prompt_id"])),
+    "kind": Column("kind", "str", "90px", lambda run, names, now: run["kind"]),
+    "model": Column("model", "str", "110px", lambda run, names, now: run["model"]),
     "host": Column("host", "str", "70px", lambda run, names, now: run["host"]),
     "sweep": Column("sweep", "html", "190px", lambda run, names, now: sweep_cell(run.get("sweep_id"))),
-    "status": Column("status", "html", "210px", lambda run, names, now: status_cell(run)),
     "seed": Column("seed", "number", "60px", _param("seed")),
-    "steps": Column("steps", "number", "60px", _param("num_steps")),
-    "guidance": Column("guidance", "number", "75px", _param("guidance")),
-    "weights": Column("weights vis/edge/depth/seg", "str", "120px", lambda run, names, now: weights_text(run)),
-    "sigma_max": Column("sigma_max", "number", "80px", _param("sigma_max")),
-    "blur_strength": Column("blur strength", "str", "80px", _text_param("blur_strength")),
-    "canny_threshold": Column("canny threshold", "str", "80px", _text_param("canny_threshold")),
+    "steps": Column("steps", "number", "64px", _param("num_steps")),
+    "guidance": Column("guidance", "number", "86px", _param("guidance")),
+    "weights": Column("weights v/e/d/s", "str", "140px", lambda run, names, now: weights_text(run)),
+    "sigma_max": Column("sigma_max", "number", "94px", _param("sigma_max")),
+    "blur_strength": Column("blur strength", "str", "90px", _text_param("blur_strength")),
+    "canny_threshold": Column("canny threshold", "str", "90px", _text_param("canny_threshold")),
     "fps": Column("fps", "number", "50px", _param("fps")),
-    "blur_ssim": Column("Blur SSIM", "number", "75px", _score("blur_ssim")),
-    "canny_f1": Column("Canny-F1", "number", "75px", _score("canny_f1")),
-    "download": Column("download", "str", "80px", lambda run, names, now: download_text(run["download"])),
-    "duration": Column("duration", "str", "75px", lambda run, names, now: run_duration(run, now)),
+    "blur_ssim": Column("Blur SSIM", "number", "86px", _score("blur_ssim")),
+    "canny_f1": Column("Canny-F1", "number", "86px", _score("canny_f1")),
+    "download": Column("download", "str", "86px", lambda run, names, now: download_text(run["download"])),
+    "duration": Column("duration", "str", "86px", lambda run, names, now: run_duration(run, now)),
     "created": Column("created", "str", "150px", lambda run, names, now: local_time(run["created_at"])),
 }
 FIXED = (PICK, ID)  # always shown, first
 CHOOSABLE = [key for key in COLUMNS if key not in FIXED]
-DEFAULT_SHOWN = ["prompt", "model", "host", "sweep", "status", "seed", "steps", "guidance", "weights", "sigma_max",
-                 "blur_ssim", "canny_f1", "download", "duration", "created"]  # fmt: skip
+DEFAULT_SHOWN = ["status", "prompt", "model", "sweep", "seed", "steps", "guidance", "weights", "sigma_max", "blur_ssim",
+                 "canny_f1", "download", "created"]  # fmt: skip
 # Status -> (background, text colour) of its label: dark text on a light tint, legible as plain text.
 STATUS_COLOURS = {
     "pending": ("#e5e7eb", "#374151"), "uploading": ("#e0e7ff", "#3730a3"), "queued": ("#fef3c7", "#92400e"),
@@ -85,6 +85,7 @@ STATUS_COLOURS = {
 }  # fmt: skip
 LABEL_STYLE = "padding:1px 6px;border-radius:4px;display:inline-block"
 TAGS = re.compile(r"<[^>]*>")
+SHORT_ID_CHARS = 8
 
 
 def shown_columns(chosen: Collection[str] | None) -> list[str]:
@@ -132,11 +133,20 @@ def sweep_links(sweep_id: str) -> tuple[str, str]:
 
 
 def sweep_cell(sweep_id: str | None) -> str:
+    """The sweep's short id (its full id on hover) linking to its runs, and a link to its Compare view."""
     if not sweep_id:
         return ""
     runs, grid = sweep_links(sweep_id)
-    return (f'<span style="white-space:nowrap"><a href="{runs}" title="this sweep\'s runs">'
-            f'{html.escape(sweep_id)}</a> · <a href="{grid}" title="compare this sweep">compare</a></span>')
+    full = html.escape(sweep_id)
+    short = html.escape(short_id(sweep_id))
+    return (f'<span style="white-space:nowrap"><a href="{runs}" title="{full}: its runs">{short}</a> · '
+            f'<a href="{grid}" title="{full}: compare its videos">compare</a></span>')
+
+
+def short_id(any_id: str, chars: int = SHORT_ID_CHARS) -> str:
+    """The prefix and the first `chars` characters after it (`sw_9820ff05`), enough to tell ids apart."""
+    prefix, _, rest = any_id.partition("_")
+    return f"{prefix}_{rest[:chars]}" if rest else any_id[: chars + 3]
 
 
 def status_cell(run: Mapping) -> str:

@@ -32,7 +32,7 @@ def test_a_row_shows_the_runs_parameters_as_values():
     frame = experiment_frame([run], NAMES, shown_columns(None))
     row = frame.iloc[0]
     assert (row["seed"], row["steps"], row["guidance"]) == (3, 20, 7.5)
-    assert row["weights vis/edge/depth/seg"] == "0/0.5/0/0"
+    assert row["weights v/e/d/s"] == "0/0.5/0/0"
     assert row["sigma_max"] is None and row["prompt"] == "red robot"
     assert cell_text(row["id"]) == "rs_1" and "nowrap" in row["id"]
 
@@ -75,3 +75,8 @@ def test_column_props_follow_the_headers():
     datatype, widths = column_props(run_table.headers(columns))
     assert datatype == ["html", "html", "html", "number"]
     assert len(widths) == 4
+
+
+def test_short_ids_keep_the_prefix():
+    assert run_table.short_id("sw_9820ff0531931752") == "sw_9820ff05"
+    assert run_table.short_id("plain") == "plain"
