@@ -83,7 +83,19 @@ STATUS_COLOURS = {
     "running": ("#dbeafe", "#1e40af"), "completed": ("#dcfce7", "#166534"), "failed": ("#fee2e2", "#991b1b"),
     "cancelled": ("#f3f4f6", "#4b5563"),
 }  # fmt: skip
-LABEL_STYLE = "padding:1px 6px;border-radius:4px;display:inline-block"
+NOWRAP = "rt-nw"
+STATUS_CLASS = "rt-st"
+
+
+def table_css() -> str:
+    """The page's stylesheet for the table's cells (one class per status: the cells stay small)."""
+    labels = "".join(f".{STATUS_CLASS}.rt-{status}{{background:{background};color:{colour}}}"
+                     for status, (background, colour) in STATUS_COLOURS.items())
+    return (f".{NOWRAP}{{white-space:nowrap}}.rt-id{{white-space:nowrap;font-family:monospace}}"
+            f".{STATUS_CLASS}{{padding:1px 6px;border-radius:4px;display:inline-block;background:#e5e7eb;"
+            f"color:#374151}}{labels}"
+            ".rt-pick{display:inline-block;width:14px;height:14px;border:2px solid #2563eb;border-radius:3px;"
+            "cursor:pointer}.rt-pick[aria-checked=true]{background:#2563eb;box-shadow:inset 0 0 0 2px #fff}")
 TAGS = re.compile(r"<[^>]*>")
 SHORT_ID_CHARS = 8
 
@@ -116,14 +128,15 @@ def experiment_frame(runs: Sequence[Mapping], prompt_names: Mapping[str, str], c
 
 
 def id_cell(run_id: str) -> str:
-    return f'<span style="white-space:nowrap;font-family:monospace">{html.escape(run_id)}</span>'
+    return f'<span class="rt-id">{html.escape(run_id)}</span>'
 
 
 def pick_cell(run_id: str, picked: bool) -> str:
-    """A tick box; clicking its cell picks or unpicks the run (the page keeps the picked ids)."""
-    checked = " checked" if picked else ""
-    return (f'<input type="checkbox" aria-label="pick {html.escape(run_id)} for Compare" '
-            f'data-pick="{html.escape(run_id)}"{checked}>')
+    """A tick box drawn by the stylesheet (filled when picked); clicking its cell picks or unpicks the
+    run (the page keeps the picked ids)."""
+    state = "true" if picked else "false"
+    return (f'<span class="rt-pick" role="checkbox" aria-checked="{state}" aria-label="compare" '
+            f'data-pick="{html.escape(run_id)}"></span>')
 
 
 def sweep_links(sweep_id: str) -> tuple[str, str]:
@@ -139,7 +152,7 @@ def sweep_cell(sweep_id: str | None) -> str:
     runs, grid = sweep_links(sweep_id)
     full = html.escape(sweep_id)
     short = html.escape(short_id(sweep_id))
-    return (f'<span style="white-space:nowrap"><a href="{runs}" title="{full}: its runs">{short}</a> · '
+    return (f'<span class="{NOWRAP}"><a href="{runs}" title="{full}: its runs">{short}</a> · '
             f'<a href="{grid}" title="{full}: compare its videos">compare</a></span>')
 
 
@@ -151,10 +164,8 @@ def short_id(any_id: str, chars: int = SHORT_ID_CHARS) -> str:
 
 def status_cell(run: Mapping) -> str:
     """The status as a coloured label with its text; the whole reason (or progress) on hover."""
-    background, colour = STATUS_COLOURS.get(run["status"], ("#e5e7eb", "#374151"))
     full = status_text(run, limit=10**9)
-    return (f'<span class="run-status-label" data-status="{html.escape(run["status"])}" '
-            f'style="background:{background};color:{colour};{LABEL_STYLE}" title="{html.escape(full)}">'
+    return (f'<span class="{STATUS_CLASS} rt-{html.escape(run["status"])}" title="{html.escape(full)}">'
             f"{html.escape(status_text(run))}</span>")
 
 

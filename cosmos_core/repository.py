@@ -35,6 +35,7 @@ class DataRepository(RunStore):
         super().__init__(outputs_dir, sync, clock, notifier)
         self.syncer: LazySync | None = None
         self.last_report = SyncReport()
+        self.sorted_pages = run_table.SortedPages()
 
     def initialize_status_checker(self, checker: StatusChecker) -> None:
         """Turn on lazy sync: from now on, reads first move unfinished runs forward."""
@@ -55,8 +56,14 @@ class DataRepository(RunStore):
         after it, so a run that left the filtered status during the sync shows as it now is. `search`
         matches the run id, the prompt's name or its text, or is the run's sweep id; `sync_hosts`: the
         hosts the sync may reach (None: all)."""
-        ids = self.run_ids(status, kind=kind, host=host, search=search, limit=limit, offset=offset, sweep=sweep,
-                           order=run_table.order_by(sort, ascending) if sort else ())
+        def ids_now() -> list[str]:
+            return self.run_ids(status, kind=kind, host=host, search=search, limit=limit, offset=offset, sweep=sweep,
+                                order=run_table.order_by(sort, ascending) if sort else ())
+
+        if sort in run_table.STABLE_SORTS:
+            ids = self.sorted_pages.get((status, kind, host, search, sweep, sort, ascending, limit, offset), ids_now)
+        else:
+            ids = ids_now()
         if refresh is not Refresh.NONE:
             self.sync(refresh, deadline=self._budget_deadline(), hosts=sync_hosts)
         return self.runs_in_order(ids)

@@ -8,12 +8,12 @@ pages never overlap, and puts runs with no value (an upscale has no seed) last e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 import peewee as pw
 
 from cosmos_core.store.queries import InvalidInput
-from cosmos_core.store.tables import Prompt, Run, on_postgres
+from cosmos_core.store.tables import Changes, Prompt, Run, on_postgres
 
 DEFAULT_SORT = "created"
 # The stored parameters a run can be sorted by: sort key -> its key in `run.params`.
@@ -28,6 +28,10 @@ FIELDS: dict[str, Callable[[], pw.ColumnBase]] = {
     "duration": lambda: Run.completed_at - Run.started_at,
 }  # fmt: skip
 SORT_KEYS = (*FIELDS, *NUMERIC_PARAMS, "weights", *TEXT_PARAMS)
+NEVER_NULL = {"created", "id", "prompt", "kind", "model", "host", "status", "download"}
+# Orders that move only when a run is created, deleted or changes status (what bumps the Changes row):
+# every sort but the download state's (written without a bump) and the default (an index walk, no cost).
+STABLE_SORTS = set(SORT_KEYS) - {"download", DEFAULT_SORT}
 
 
 class UnknownSort(InvalidInput):
@@ -47,9 +51,13 @@ def order_by(sort: str | None, ascending: bool = False) -> list[pw.ColumnBase]:
         values = [param_value("weights", numeric=True, index=i) for i in range(WEIGHTS)]
     else:
         raise UnknownSort(f"cannot sort runs by {sort!r}; use one of {', '.join(SORT_KEYS)}")
+    if sort == DEFAULT_SORT and not ascending:
+        return [Run.created_at.desc(), Run.id]  # the page's usual order: the index run_created_at_id, as it is
     terms: list[pw.ColumnBase] = []
     for value in values:
-        terms += [value.is_null(), value.asc() if ascending else value.desc()]  # no value: last
+        if sort not in NEVER_NULL:
+            terms.append(value.is_null())  # no value: last, either way
+        terms.append(value.asc() if ascending else value.desc())
     return [*terms, Run.id.asc() if ascending else Run.id.desc()]
 
 
@@ -70,3 +78,24 @@ def recent_sweeps(limit: int = 50) -> list[str]:
     rows = (Run.select(Run.sweep_id, newest.alias("newest")).where(Run.sweep_id.is_null(False))
             .group_by(Run.sweep_id).order_by(newest.desc()).limit(limit))
     return [str(row.sweep_id) for row in rows]
+
+
+class SortedPages:
+    """Pages of run ids in a sort that reads every matching run (a parameter: 0.1 s over 100,000 runs),
+    kept until the database's Changes count moves (a run created, deleted or changing status, by any
+    process), so that a quiet tick of a sorted table costs what an unsorted one does."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._version: int | None = None
+        self._pages: dict[Hashable, list[str]] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], list[str]]) -> list[str]:
+        version = Changes.get_by_id(1).count
+        if version != self._version:
+            self._pages, self._version = {}, version
+        if key not in self._pages:
+            if len(self._pages) >= self.size:
+                self._pages.pop(next(iter(self._pages)))
+            self._pages[key] = compute()
+        return list(self._pages[key])

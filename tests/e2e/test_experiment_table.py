@@ -74,10 +74,10 @@ def test_ticking_two_runs_opens_compare_with_both_playing(page, e2e_api, tmp_pat
     table = page.locator("#runs-table")
     for run_id in (first, second):
         expect(table).to_contain_text(run_id)
-        table.locator(f'input[data-pick="{run_id}"]').last.click()
+        table.locator(f'[data-pick="{run_id}"]').last.click()
         expect(page.locator("#table-picked")).to_contain_text(run_id)
     expect(page.locator("#table-picked")).to_contain_text("Picked 2")
-    expect(table.locator("input[data-pick]:checked:visible")).to_have_count(2)
+    expect(table.locator('[data-pick][aria-checked="true"]:visible')).to_have_count(2)
     page.locator("#compare-picked").click()
     grid = page.locator("#compare-grid")
     expect(grid.locator("video")).to_have_count(2)

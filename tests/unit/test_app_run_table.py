@@ -12,6 +12,7 @@ from app.run_table import (
     shown_columns,
     status_cell,
     sweep_cell,
+    table_css,
     toggled,
 )
 from tests.unit.app_fakes import make_run
@@ -34,7 +35,8 @@ def test_a_row_shows_the_runs_parameters_as_values():
     assert (row["seed"], row["steps"], row["guidance"]) == (3, 20, 7.5)
     assert row["weights v/e/d/s"] == "0/0.5/0/0"
     assert row["sigma_max"] is None and row["prompt"] == "red robot"
-    assert cell_text(row["id"]) == "rs_1" and "nowrap" in row["id"]
+    assert cell_text(row["id"]) == "rs_1" and 'class="rt-id"' in row["id"]
+    assert ".rt-id{white-space:nowrap" in table_css()  # ids never wrap
 
 
 def test_scores_are_shown_when_present_and_blank_when_null():
@@ -49,7 +51,7 @@ def test_scores_are_shown_when_present_and_blank_when_null():
 def test_the_status_is_a_coloured_label_with_its_text_and_the_whole_reason_on_hover():
     reason = "Container exited with code 1: blocked by the guardrail: " + "x" * 200
     cell = status_cell(make_run(status="failed", error=reason))
-    assert 'style="background:#fee2e2' in cell and 'data-status="failed"' in cell
+    assert 'class="rt-st rt-failed"' in cell and ".rt-st.rt-failed{background:#fee2e2;color:#991b1b}" in table_css()
     assert cell_text(cell).startswith("failed: Container exited") and cell_text(cell).endswith("…")
     assert f'title="failed: {reason}"' in cell  # the whole reason, not cut
     assert "<script>" not in status_cell(make_run(status="failed", error="<script>alert(1)</script>"))
@@ -64,7 +66,7 @@ def test_a_sweep_id_links_to_its_runs_and_its_compare_view():
 
 def test_picking_ticks_the_box_and_toggles():
     frame = experiment_frame([make_run("rs_1"), make_run("rs_2")], NAMES, shown_columns([]), picked=("rs_2",))
-    assert "checked" not in frame.iloc[0]["pick"] and "checked" in frame.iloc[1]["pick"]
+    assert 'aria-checked="false"' in frame.iloc[0]["pick"] and 'aria-checked="true"' in frame.iloc[1]["pick"]
     assert toggled(["rs_1"], "rs_2") == ["rs_1", "rs_2"] and toggled(["rs_1", "rs_2"], "rs_1") == ["rs_2"]
     assert picked_text([]).startswith("Tick 2-9")
     assert picked_text(["rs_1", "rs_2"]) == "Picked 2: `rs_1`, `rs_2`"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from cosmos_core.lifecycle import RunStatus
 from cosmos_core.repository import DataRepository, Refresh
 from cosmos_core.store import run_table
 from cosmos_core.store.run_table import UnknownSort, order_by, recent_sweeps
@@ -68,3 +69,20 @@ def test_an_unknown_sort_is_refused():
 def test_recent_sweeps_lists_the_newest_sweep_first(stored):
     assert recent_sweeps() == ["sw_b", "sw_a"]
     assert recent_sweeps(limit=1) == ["sw_b"]
+
+
+def test_a_sorted_page_is_read_again_only_once_runs_change(stored, monkeypatch):
+    reads = []
+    run_ids = stored.run_ids
+    monkeypatch.setattr(stored, "run_ids", lambda *a, **k: reads.append(k.get("order")) or run_ids(*a, **k))
+    first = ids(stored, sort="seed", limit=3)
+    assert ids(stored, sort="seed", limit=3) == first and len(reads) == 1  # a quiet tick: no sort again
+    ids(stored, sort="seed", limit=3, offset=3)
+    assert len(reads) == 2  # another page is its own
+    ids(stored)
+    assert len(reads) == 3  # the default order is an index walk: never kept
+    stored.create_run("rs_f", stored.find_run("rs_a").prompt_id, "inference", "gpu1", {"seed": 99})
+    assert ids(stored, sort="seed", limit=3)[0] == "rs_f" and len(reads) == 4  # a new run: sorted again
+    stored.transition("rs_f", RunStatus.PENDING, status="cancelled")
+    ids(stored, sort="seed", limit=3)
+    assert len(reads) == 5  # a status changed
