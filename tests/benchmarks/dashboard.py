@@ -156,12 +156,17 @@ def dashboard_memory(workspace: Workspace, expect_runs: bool) -> tuple[float, fl
         time.sleep(0.5)
         return _status_kib(process.pid, "VmRSS") * 1024 / 1e6, _status_kib(process.pid, "VmHWM") * 1024 / 1e6
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate a dashboard we started, by its own handle; kill it if it does not exit in 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=20)
 
 
 def bench_rss(bench: Bench) -> None:

@@ -28,7 +28,7 @@ from tests.hostkit import free_port, wait_until
 from tests.workspace import REPO, Workspace
 
 from .common import Bench, child_env, median
-from .dashboard import _get, _serves
+from .dashboard import _get, _serves, stop
 
 RUNS = 100_000
 QUIET_TICKS = 60
@@ -69,12 +69,7 @@ def dashboard(workspace: Workspace, code: Path, label: str) -> Iterator[tuple[st
             raise RuntimeError(f"{label} launch.py exited: {(workspace.root / f'dashboard-{label}.log').read_text()}")
         yield url, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
+        stop(process)
 
 
 class Session:
