@@ -98,7 +98,9 @@ def _wire_sweep(handlers: Handlers, ui: dict[str, Any]) -> None:
         started = _notice(handlers.start_sweep)(form(*values))
         if isinstance(started, str):
             return [started, gr.skip()]
-        message = f"✅ Started sweep {started['sweep_id']}: {len(started['runs'])} runs."
+        runs_link, compare_link = run_table.sweep_links(started["sweep_id"])
+        message = (f"✅ Started sweep [{started['sweep_id']}]({runs_link}): {len(started['runs'])} runs "
+                   f"([compare]({compare_link}))")
         return [message, message]
 
     ui["sweep_tab"].select(lambda: gr.update(choices=handlers.prompt_choices()), None, fields["prompts"], **PRIVATE)

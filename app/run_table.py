@@ -156,6 +156,12 @@ def sweep_cell(sweep_id: str | None) -> str:
             f'<a href="{grid}" title="{full}: compare its videos">compare</a></span>')
 
 
+def sweep_markdown(sweep_id: str) -> str:
+    """A sweep id in Markdown text: a link to its runs, then one to its Compare view."""
+    runs, grid = sweep_links(sweep_id)
+    return f"sweep [{sweep_id}]({runs}) ([compare]({grid}))"
+
+
 def short_id(any_id: str, chars: int = SHORT_ID_CHARS) -> str:
     """The prefix and the first `chars` characters after it (`sw_9820ff05`), enough to tell ids apart."""
     prefix, _, rest = any_id.partition("_")

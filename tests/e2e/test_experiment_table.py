@@ -60,6 +60,11 @@ def test_the_sweep_filter_and_a_sweep_ids_links_show_only_its_runs(page, e2e_api
     link = table.get_by_role("link", name=short_id(sweep_id)).last  # its short id; the full one on hover
     assert link.get_attribute("href") == f"?sweep={sweep_id}" and sweep_id in link.get_attribute("title")
 
+    table.get_by_text(by_seed[1], exact=True).last.click()  # the run's details link its sweep too
+    expect(page.locator("#run-status")).to_contain_text(f"sweep {sweep_id} (compare)")
+    links = page.locator("#run-status a")
+    assert [links.nth(i).get_attribute("href") for i in range(2)] == [f"?sweep={sweep_id}", f"?compare={sweep_id}"]
+
     with opened(browser_context, f"{dashboard}?sweep={sweep_id}") as linked:  # the link, as a new visit
         expect(linked.locator("#filter-sweep input")).to_have_value(sweep_id)
         for run_id in by_seed.values():
@@ -67,7 +72,7 @@ def test_the_sweep_filter_and_a_sweep_ids_links_show_only_its_runs(page, e2e_api
         expect(linked.locator("#runs-table")).not_to_contain_text(other["id"])
 
 
-def test_ticking_two_runs_opens_compare_with_both_playing(page, e2e_api, tmp_path):
+def test_ticking_two_runs_opens_compare_with_both_playing(page, e2e_api, dashboard, browser_context, tmp_path):
     sweep_id, runs = finished_sweep(e2e_api, make_video(tmp_path / "in.mp4", seconds=3))
     first, second = runs[0]["id"], runs[3]["id"]
     choose(page, "filter-sweep", sweep_id)
@@ -88,3 +93,7 @@ def test_ticking_two_runs_opens_compare_with_both_playing(page, e2e_api, tmp_pat
                            ".every(v => !v.paused && v.currentTime > 0)", timeout=15_000)
     sources = grid.locator("video").evaluate_all("vs => vs.map(v => v.currentSrc)")
     assert [f"run_{first}/" in sources[0], f"run_{second}/" in sources[1]] == [True, True]
+
+    with opened(browser_context, f"{dashboard}?compare={sweep_id}") as linked:  # a sweep id's Compare link
+        expect(linked.locator("#compare-grid video")).to_have_count(4)
+        expect(linked.locator("#compare-pick textarea, #compare-pick input").first).to_have_value(sweep_id)

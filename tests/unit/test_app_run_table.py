@@ -82,3 +82,7 @@ def test_column_props_follow_the_headers():
 def test_short_ids_keep_the_prefix():
     assert run_table.short_id("sw_9820ff0531931752") == "sw_9820ff05"
     assert run_table.short_id("plain") == "plain"
+
+
+def test_a_sweep_in_markdown_links_its_runs_and_compare():
+    assert run_table.sweep_markdown("sw_1") == "sweep [sw_1](?sweep=sw_1) ([compare](?compare=sw_1))"
