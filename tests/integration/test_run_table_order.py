@@ -1,19 +1,29 @@
-"""The runs table's sort orders and sweep list on a real SQLite file: parameters sort as numbers,
-runs without the value come last either way, pages are stable, filters still apply."""
+"""The runs table's sort orders and sweep list on SQLite and on a real PostgreSQL 15 server: parameters
+sort as numbers, runs without the value come last either way, pages are stable, filters still apply,
+and a sorted page is kept until runs change."""
 
 from __future__ import annotations
 
 import pytest
 
+from cosmos_core.config import SyncConfig
 from cosmos_core.lifecycle import RunStatus
 from cosmos_core.repository import DataRepository, Refresh
-from cosmos_core.store import run_table
+from cosmos_core.store import run_table, tables
 from cosmos_core.store.run_table import UnknownSort, order_by, recent_sweeps
-from tests.unit.test_repository import repo  # noqa: F401 (the fixture: a repository on a SQLite file)
+
+SYNC = SyncConfig(min_interval_seconds=2, lost_after_seconds=120, download_budget_seconds=3)
 
 
 @pytest.fixture
-def stored(repo, tmp_path):  # noqa: F811
+def repo(database_url, tmp_path):
+    db = tables.connect(database_url)
+    yield DataRepository(tmp_path / "outputs", SYNC)
+    db.close()
+
+
+@pytest.fixture
+def stored(repo, tmp_path):
     """Five runs made in this order: seeds 9, 10, 2 (sweep sw_a), an upscale (no seed), seed 10 (sw_b)."""
     video = tmp_path / "v.mp4"
     video.write_bytes(b"\x00")
