@@ -27,11 +27,13 @@ FIELDS: dict[str, Callable[[], pw.ColumnBase]] = {
     "sweep": lambda: Run.sweep_id, "download": lambda: Run.download_status,
     "duration": lambda: Run.completed_at - Run.started_at,
 }  # fmt: skip
-SORT_KEYS = (*FIELDS, *NUMERIC_PARAMS, "weights", *TEXT_PARAMS)
+# The control-fidelity scores, from the run's `metrics` (JSON), once the store has that column.
+SCORES = ("blur_ssim", "canny_f1") if "metrics" in Run._meta.fields else ()
+SORT_KEYS = (*FIELDS, *NUMERIC_PARAMS, "weights", *TEXT_PARAMS, *SCORES)
 NEVER_NULL = {"created", "id", "prompt", "kind", "model", "host", "status", "download"}
 # Orders that move only when a run is created, deleted or changes status (what bumps the Changes row):
-# every sort but the download state's (written without a bump) and the default (an index walk, no cost).
-STABLE_SORTS = set(SORT_KEYS) - {"download", DEFAULT_SORT}
+# not the download state's nor the scores (written without a bump), nor the default (an index walk).
+STABLE_SORTS = set(SORT_KEYS) - {"download", DEFAULT_SORT, *SCORES}
 
 
 class UnknownSort(InvalidInput):
@@ -49,6 +51,8 @@ def order_by(sort: str | None, ascending: bool = False) -> list[pw.ColumnBase]:
         values = [param_value(TEXT_PARAMS[sort], numeric=False)]
     elif sort == "weights":
         values = [param_value("weights", numeric=True, index=i) for i in range(WEIGHTS)]
+    elif sort in SCORES:
+        values = [param_value(sort, numeric=True, column=Run._meta.fields["metrics"])]
     else:
         raise UnknownSort(f"cannot sort runs by {sort!r}; use one of {', '.join(SORT_KEYS)}")
     if sort == DEFAULT_SORT and not ascending:
@@ -61,15 +65,17 @@ def order_by(sort: str | None, ascending: bool = False) -> list[pw.ColumnBase]:
     return [*terms, Run.id.asc() if ascending else Run.id.desc()]
 
 
-def param_value(key: str, *, numeric: bool, index: int | None = None) -> pw.ColumnBase:
-    """A stored parameter of the run (`index`: an element of a list), NULL when it has none."""
+def param_value(key: str, *, numeric: bool, index: int | None = None, column: pw.Field | None = None) -> pw.ColumnBase:
+    """A stored parameter of the run (`index`: an element of a list; `column`: another JSON column than
+    `params`), NULL when it has none."""
+    column = column or Run.params
     if on_postgres():
         path = [key] if index is None else [key, str(index)]
-        text = pw.NodeList([pw.SQL("CAST("), Run.params, pw.SQL("AS jsonb) #>>"), pw.Value("{" + ",".join(path) + "}")],
+        text = pw.NodeList([pw.SQL("CAST("), column, pw.SQL("AS jsonb) #>>"), pw.Value("{" + ",".join(path) + "}")],
                            parens=True)
         return pw.Cast(text, "double precision") if numeric else text
     where = f"$.{key}" + ("" if index is None else f"[{index}]")
-    return pw.fn.json_extract(Run.params, where)
+    return pw.fn.json_extract(column, where)
 
 
 def recent_sweeps(limit: int = 50) -> list[str]:

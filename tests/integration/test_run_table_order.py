@@ -11,6 +11,7 @@ from cosmos_core.lifecycle import RunStatus
 from cosmos_core.repository import DataRepository, Refresh
 from cosmos_core.store import run_table, tables
 from cosmos_core.store.run_table import UnknownSort, order_by, recent_sweeps
+from cosmos_core.store.tables import Run
 
 SYNC = SyncConfig(min_interval_seconds=2, lost_after_seconds=120, download_budget_seconds=3)
 
@@ -96,3 +97,11 @@ def test_a_sorted_page_is_read_again_only_once_runs_change(stored, monkeypatch):
     stored.transition("rs_f", RunStatus.PENDING, status="cancelled")
     ids(stored, sort="seed", limit=3)
     assert len(reads) == 5  # a status changed
+
+
+def test_a_json_column_other_than_params_sorts_the_same_way(stored):
+    """The scores sort from `metrics` (once the store has it) through the same path as the parameters."""
+    value = run_table.param_value("seed", numeric=True, column=Run.params)
+    ordered = stored.run_ids(order=[value.is_null(), value.asc(), Run.id.asc()])
+    assert ordered == ids(stored, sort="seed", ascending=True)
+    assert ("blur_ssim" in run_table.SORT_KEYS) == ("metrics" in Run._meta.fields)
