@@ -97,3 +97,16 @@ def test_ticking_two_runs_opens_compare_with_both_playing(page, e2e_api, dashboa
     with opened(browser_context, f"{dashboard}?compare={sweep_id}") as linked:  # a sweep id's Compare link
         expect(linked.locator("#compare-grid video")).to_have_count(4)
         expect(linked.locator("#compare-pick textarea, #compare-pick input").first).to_have_value(sweep_id)
+
+
+def test_a_failed_runs_label_reads_as_text_and_holds_its_whole_reason(page, e2e_api, tmp_path):
+    crashed = e2e_api.start_inference(e2e_api.add_prompt("a crowded market [oom]", make_video(tmp_path / "in.mp4"),
+                                                         name="market")["id"], host=STANDIN_HOST)
+    page.locator("#filter-search").get_by_role("textbox").fill(crashed["id"])
+    page.keyboard.press("Enter")
+    label = page.locator("#runs-table .rt-st.rt-failed").last
+    expect(label).to_contain_text("failed: Container exited with code 1", timeout=60_000)
+    error = e2e_api.get_run(crashed["id"])["error"]
+    assert label.get_attribute("title") == f"failed: {error}"  # the whole reason on hover, however long
+    colour = label.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert colour == "rgb(254, 226, 226)"  # a coloured label, its text the status itself
