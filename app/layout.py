@@ -66,14 +66,14 @@ def table_controls() -> dict[str, Any]:
     """The table's order, its columns, and the runs picked for Compare."""
     sorts = [(run_table.COLUMNS[key].header if key in run_table.COLUMNS else key, key) for key in SORT_KEYS]
     ui: dict[str, Any] = {"picked": gr.State([])}
-    with gr.Row(equal_height=True):
+    with gr.Row():
         ui["sort_f"] = gr.Dropdown(sorts, value="created", label="Sort by", elem_id="table-sort")
         ui["order_f"] = gr.Radio(["descending", "ascending"], value="descending", label="Order",
                                  elem_id="table-order")
         ui["picked_note"] = gr.Markdown(run_table.picked_text([]), elem_id="table-picked")
-        ui["compare_picked"] = gr.Button("Compare picked", interactive=False, elem_id="compare-picked", scale=0,
-                                         size="sm")
-        ui["clear_picked"] = gr.Button("Clear", interactive=False, elem_id="clear-picked", scale=0, size="sm")
+        with gr.Column(scale=0, min_width=160):
+            ui["compare_picked"] = gr.Button("Compare picked", interactive=False, elem_id="compare-picked", size="sm")
+            ui["clear_picked"] = gr.Button("Clear", interactive=False, elem_id="clear-picked", size="sm")
     with gr.Accordion("Columns", open=False, elem_id="table-columns-box"):
         ui["columns_f"] = gr.CheckboxGroup([(run_table.COLUMNS[k].header, k) for k in run_table.CHOOSABLE],
                                            value=run_table.DEFAULT_SHOWN, show_label=False, elem_id="table-columns")
