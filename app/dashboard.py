@@ -16,8 +16,8 @@ import gradio as gr
 
 from cosmos_core.api import CosmosAPI, CosmosError, Refresh
 
-from . import judging, layout, notifications, onboarding, rerun_form
-from .handlers import DEFAULT_MODEL, KNOB_FIELDS, Handlers, NewRun, Query, diff
+from . import judging, layout, notifications, onboarding, rerun_form, run_table, table_events
+from .handlers import ALL, DEFAULT_MODEL, KNOB_FIELDS, Handlers, NewRun, Query, diff
 from .sweep_form import SweepForm
 
 # View key -> the component (layout name) that shows it, in the order of the render outputs.
@@ -41,7 +41,7 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
     gr.set_static_paths([api.config.storage.outputs_dir])
     handlers = Handlers(api)
     hosts = handlers.host_names()
-    with gr.Blocks(title="Cosmos Run Dashboard", analytics_enabled=False) as demo:
+    with gr.Blocks(title="Cosmos Run Dashboard", analytics_enabled=False, fill_width=True) as demo:  # a wide table
         ui: dict[str, Any] = {"selected": gr.State(None), "page": gr.State(0), "sent": gr.State({})}
         ui |= layout.header()
         with gr.Tabs(selected="runs") as ui["tabs"]:
@@ -102,7 +102,9 @@ def _wire_sweep(handlers: Handlers, ui: dict[str, Any]) -> None:
         started = _notice(handlers.start_sweep)(form(*values))
         if isinstance(started, str):
             return [started, gr.skip()]
-        message = f"✅ Started sweep {started['sweep_id']}: {len(started['runs'])} runs."
+        runs_link, compare_link = run_table.sweep_links(started["sweep_id"])
+        message = (f"✅ Started sweep [{started['sweep_id']}]({runs_link}): {len(started['runs'])} runs "
+                   f"([compare]({compare_link}))")
         return [message, message]
 
     ui["sweep_tab"].select(lambda: gr.update(choices=handlers.prompt_choices()), None, fields["prompts"], **PRIVATE)
@@ -116,10 +118,13 @@ def _render(handlers: Handlers, refresh: Refresh, watch: notifications.Watch | N
     `watch` (toasts) makes of `seen`, the runs the tab saw active: the page title, then the two states, seen
     and sent (only on load and ticks, which never overlap: two renders at once would toast a run twice)."""
 
-    def render(status: str, kind: str, host: str, text: str, starred: bool, page: int, run_id: str | None,
-               sent: dict, seen: list[str] | None) -> list:
+    def render(status: str, kind: str, host: str, text: str, starred: bool, sweep: str | None, sort: str, order: str,
+               columns: list[str], picked: list[str], page: int, run_id: str | None, sent: dict,
+               seen: list[str] | None) -> list:
+        query = Query(status, kind, host, text or "", page, bool(starred), sweep or ALL, sort or "created",
+                      order == "ascending", tuple(columns or ()), tuple(picked or ()))
         try:
-            view = handlers.render(Query(status, kind, host, text or "", page, bool(starred)), run_id, refresh)
+            view = handlers.render(query, run_id, refresh)
         except Exception as exc:  # keep the page alive; the next tick tries again
             log.exception("refresh failed")
             view = {"banner": f"❌ refresh failed: {type(exc).__name__}: {exc}"}
@@ -140,12 +145,15 @@ def _update(key: str, value: Any) -> Any:
         return gr.update(value=value)
     if key == "run_enhanced":
         return gr.update(value=value, visible=bool(value))
+    if key == "table":  # its columns may have changed: their kinds and widths with them
+        datatype, widths = run_table.column_props(list(value.columns))
+        return gr.update(value=value, datatype=datatype, column_widths=widths)
     return value
 
 
 def _render_args(ui: dict[str, Any]) -> tuple[list, list]:
-    inputs = [ui[k] for k in ("status_f", "kind_f", "host_f", "search", "starred_f", "page", "selected", "sent",
-                              "seen")]
+    inputs = [ui[k] for k in ("status_f", "kind_f", "host_f", "search", "starred_f", "sweep_f", "sort_f", "order_f",
+                              "columns_f", "picked", "page", "selected", "sent", "seen")]
     return inputs, [ui[name] for name in RENDERED.values()] + [ui["title"], ui["seen"], ui["sent"]]
 
 
@@ -159,22 +167,21 @@ def _wire_refresh(handlers: Handlers, ui: dict[str, Any], demo: gr.Blocks) -> Ca
     def rerender(event: Any) -> Any:
         return event.then(shown, inputs, outputs, **QUIET)
 
-    demo.load(_render(handlers, Refresh.NONE, watch), inputs, outputs, **QUIET)
+    url_outputs = [ui["sweep_f"], ui["tabs"], ui["compare_pick"], ui["compare_grid"]]
+    demo.load(table_events.from_url(handlers), None, url_outputs, **QUIET).then(
+        _render(handlers, Refresh.NONE, watch), inputs, outputs, **QUIET)
     ui["timer"].tick(_render(handlers, Refresh.AUTO, watch), inputs, outputs, concurrency_limit=None, **QUIET)
     ui["refresh_now"].click(_render(handlers, Refresh.FORCE), inputs, outputs, show_progress="minimal",
                             show_progress_on=ui["table"], **PRIVATE)
     filters = [ui["status_f"].change, ui["kind_f"].change, ui["host_f"].change, ui["search"].submit,
-               ui["starred_f"].change]
+               ui["starred_f"].change, ui["sweep_f"].input, ui["sort_f"].change,
+               ui["order_f"].change]  # sweep_f: also set by a link
     rerender(gr.on(filters, lambda: 0, None, ui["page"], **PRIVATE))
+    rerender(ui["columns_f"].change(lambda: None, None, None, **PRIVATE))
     rerender(ui["newer"].click(lambda page: max(page - 1, 0), ui["page"], ui["page"], **PRIVATE))
     rerender(ui["older"].click(lambda page: page + 1, ui["page"], ui["page"], **PRIVATE))
-    rerender(ui["table"].select(_picked_run, None, ui["selected"], **PRIVATE))
+    table_events.wire(handlers, ui, rerender)
     return rerender
-
-
-def _picked_run(evt: gr.SelectData) -> str | None:
-    """A click anywhere in a row selects that row's run (its id is the first column)."""
-    return evt.row_value[0] if evt.row_value else None
 
 
 def _wire_actions(handlers: Handlers, ui: dict[str, Any], rerender: Callable[[Any], Any]) -> None:

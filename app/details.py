@@ -10,6 +10,7 @@ from typing import Any
 
 from cosmos_core.api import MODELS
 
+from .run_table import sweep_markdown
 from .scores import scores_markdown
 from .tables import download_text, format_duration, local_time, run_duration
 
@@ -63,6 +64,8 @@ def status_markdown(run: Mapping, now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     parts = [f"**{run['id']}**", f"{run['kind']} on {run['host']}", model_title(run["model"]),
              f"status **{run['status']}**"]
+    if run.get("sweep_id"):
+        parts.insert(1, sweep_markdown(run["sweep_id"]))
     if run["exit_code"] is not None:
         parts.append(f"exit code {run['exit_code']}")
     if download := download_text(run["download"]):

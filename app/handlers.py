@@ -20,7 +20,7 @@ import pandas as pd
 
 from cosmos_core.api import DEFAULT_MODEL, MODELS, CosmosAPI, CosmosError, InferenceParams, Refresh
 
-from . import compare, tables
+from . import compare, run_table, tables
 from .details import NO_RUN, Details, empty_states, run_details
 from .remote import HostChecks, HostGates, LogTails
 from .sweep_form import SweepForm
@@ -40,7 +40,8 @@ UploadProgress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class Query:
-    """The table's filters and page (0 = newest)."""
+    """The table's filters, order and page (0 = the first), and what it shows: its columns (None: the
+    defaults, run_table.shown_columns) and the runs picked for Compare."""
 
     status: str = ALL
     kind: str = ALL
@@ -48,6 +49,11 @@ class Query:
     search: str = ""
     page: int = 0
     starred: bool = False  # only starred runs
+    sweep: str = ALL
+    sort: str = "created"  # a SORT_KEYS name
+    ascending: bool = False
+    columns: tuple[str, ...] | None = None
+    picked: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,7 +147,7 @@ class Handlers:
         names = {r["prompt_id"]: self._prompts.get(r["prompt_id"], {}).get("name", r["prompt_id"]) for r in shown}
         counts = self.api.count_by_status()
         view = {
-            "table": tables.runs_frame(shown, names),
+            "table": run_table.experiment_frame(shown, names, run_table.shown_columns(query.columns), query.picked),
             "counts": tables.counts_text(counts),
             "banner": "\n\n".join(p for p in (problem, tables.unreachable_text(hosts)) if p),
             "pager": tables.pager_text(first, len(shown), sum(counts.values())),
@@ -160,7 +166,8 @@ class Handlers:
                 None if query.status == ALL else query.status, mode,
                 kind=None if query.kind == ALL else query.kind, host=None if query.host == ALL else query.host,
                 search=query.search.strip() or None, limit=PAGE_SIZE + 1, offset=query.page * PAGE_SIZE,
-                sync_hosts=hosts, starred=query.starred,
+                sync_hosts=hosts, starred=query.starred, sweep=None if query.sweep in (ALL, "") else query.sweep,
+                sort=query.sort, ascending=query.ascending,
             )  # fmt: skip
 
         names = self.host_names()

@@ -11,9 +11,9 @@ from typing import Any
 
 import gradio as gr
 
-from cosmos_core.api import STATUSES, STRENGTHS
+from cosmos_core.api import SORT_KEYS, STATUSES, STRENGTHS
 
-from . import compare, judging, tables
+from . import compare, judging, run_table, tables
 from .handlers import ALL, DEFAULT_MODEL, KNOBS, ModelForm
 
 KINDS = ["inference", "upscale", "enhance"]
@@ -39,24 +39,46 @@ def header() -> dict[str, Any]:
 
 
 def runs_tab(hosts: list[str]) -> dict[str, Any]:
-    """Filters, the runs table with its pager, and the selected run's details."""
+    """Filters, the experiment table with its pager, and the selected run's details."""
     with gr.Row():
         ui: dict[str, Any] = {
             "status_f": gr.Dropdown([ALL, *STATUSES], value=ALL, label="Status", elem_id="filter-status"),
             "kind_f": gr.Dropdown([ALL, *KINDS], value=ALL, label="Kind", elem_id="filter-kind"),
             "host_f": gr.Dropdown([ALL, *hosts], value=ALL, label="Host", elem_id="filter-host"),
+            "sweep_f": gr.Dropdown([ALL], value=ALL, label="Sweep", allow_custom_value=True, elem_id="filter-sweep"),
             "search": gr.Textbox(label="Search", placeholder="run id, prompt name or text, note, sweep id (Enter)",
                                  elem_id="filter-search", scale=2),
             "starred_f": gr.Checkbox(label="★ Starred only", elem_id="filter-starred", scale=0),
         }  # fmt: skip
-    ui["table"] = gr.Dataframe(headers=tables.RUN_COLUMNS, elem_id="runs-table", interactive=False, wrap=True,
-                               column_widths=tables.RUN_COLUMN_WIDTHS, max_height=420,
-                               label="Runs (newest first; click a run to open it)")
+    ui |= table_controls()
+    columns = run_table.shown_columns(None)
+    ui["table"] = gr.Dataframe(headers=run_table.headers(columns), datatype=run_table.datatypes(columns),
+                               column_widths=run_table.widths(columns), elem_id="runs-table", interactive=False,
+                               wrap=True, max_height=420,
+                               label="Runs (click a run to open it; tick 2-9 to compare them)")
     with gr.Row():
         ui["newer"] = gr.Button("◀ Newer", interactive=False, scale=0, size="sm")
         ui["pager"] = gr.Markdown(elem_id="pager")
         ui["older"] = gr.Button("Older ▶", interactive=False, scale=0, size="sm")
     return ui | details()
+
+
+def table_controls() -> dict[str, Any]:
+    """The table's order, its columns, and the runs picked for Compare."""
+    sorts = [(run_table.COLUMNS[key].header if key in run_table.COLUMNS else key, key) for key in SORT_KEYS]
+    ui: dict[str, Any] = {"picked": gr.State([])}
+    with gr.Row():
+        ui["sort_f"] = gr.Dropdown(sorts, value="created", label="Sort by", elem_id="table-sort")
+        ui["order_f"] = gr.Radio(["descending", "ascending"], value="descending", label="Order",
+                                 elem_id="table-order")
+        ui["picked_note"] = gr.Markdown(run_table.picked_text([]), elem_id="table-picked")
+        with gr.Column(scale=0, min_width=160):
+            ui["compare_picked"] = gr.Button("Compare picked", interactive=False, elem_id="compare-picked", size="sm")
+            ui["clear_picked"] = gr.Button("Clear", interactive=False, elem_id="clear-picked", size="sm")
+    with gr.Accordion("Columns", open=False, elem_id="table-columns-box"):
+        ui["columns_f"] = gr.CheckboxGroup([(run_table.COLUMNS[k].header, k) for k in run_table.CHOOSABLE],
+                                           value=run_table.DEFAULT_SHOWN, show_label=False, elem_id="table-columns")
+    return ui
 
 
 def details() -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from cosmos_core.api import CosmosAPI
 from cosmos_core.config import Config
 
+from . import run_table
 from .dashboard import build_app
 
 SQLITE_PREFIX = "sqlite:///"
@@ -32,6 +33,7 @@ def launch_options(config: Config) -> dict[str, Any]:
         "allowed_paths": [str(config.storage.outputs_dir)],
         "blocked_paths": blocked_paths(config),
         "footer_links": [],
+        "css": run_table.table_css(),
     }
 
 

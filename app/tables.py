@@ -1,20 +1,19 @@
-"""Plain formatting of runs, counts and hosts for the page: dicts in, DataFrames and text out."""
+"""Plain formatting of runs, counts and hosts for the page: dicts in, DataFrames and text out (the runs
+table itself: run_table.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pandas as pd
 
 from cosmos_core.api import STATUSES, format_seconds
 
-RUN_COLUMNS = ["id", "prompt", "kind", "model", "host", "status", "download", "duration", "created"]
 HOST_COLUMNS = ["host", "address", "reachable", "docker", "image", "starts", "GPUs", "GPU queue", "GPU time",
                 "last sync", "last error"]
 # A check's result in words, with the mark beside it (a browser without an emoji font shows boxes).
 CHECK_WORDS = {"ok": "✅ ok", "fail": "❌ FAILED", "absent": "– absent"}
-RUN_COLUMN_WIDTHS: list[str | int] = ["14%", "15%", "8%", "8%", "6%", "23%", "7%", "7%", "12%"]  # gr.Dataframe's type
 REASON_CHARS = 48
 
 
@@ -67,17 +66,6 @@ def download_text(download: Mapping) -> str:
         total = download["bytes_total"] or 0
         return f"{100 * download['bytes_done'] // total}%" if total else "0%"
     return "" if status == "none" else status
-
-
-def runs_frame(runs: Sequence[Mapping], prompt_names: Mapping[str, str], now: datetime | None = None) -> pd.DataFrame:
-    """One row per run, in the order given (the API's newest first)."""
-    now = now or datetime.now(UTC)
-    rows = [[
-        run["id"], ("★ " if run.get("starred") else "") + prompt_names.get(run["prompt_id"], run["prompt_id"]),
-        run["kind"], run["model"], run["host"],
-        status_text(run), download_text(run["download"]), run_duration(run, now), local_time(run["created_at"]),
-    ] for run in runs]  # fmt: skip
-    return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
 def pager_text(first: int, shown: int, total: int) -> str:

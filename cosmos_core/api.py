@@ -28,8 +28,9 @@ from cosmos_core.ssh.onboarding import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, ke
 from cosmos_core.standing import Standing
 from cosmos_core.starting import Starter
 from cosmos_core.status import LOG_FILE, StatusChecker
-from cosmos_core.store import tables
+from cosmos_core.store import run_table, tables
 from cosmos_core.store.queries import new_id
+from cosmos_core.store.run_table import SORT_KEYS
 from cosmos_core.store.tables import Run
 from cosmos_core.sync import ProgressListener, SyncReport
 from cosmos_core.tailing import tail_lines
@@ -37,7 +38,7 @@ from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS, model
 from cosmos_core.upstream.params import STRENGTHS, InferenceParams
 
 __all__ = ["CHECK_ITEMS", "DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "INPUT_LABELS", "MODELS",
-           "SCORES", "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh",
+           "SCORES", "SORT_KEYS", "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh",
            "format_seconds", "key_check_command", "sweep_cell"]
 
 
@@ -151,6 +152,10 @@ class CosmosAPI(HostsAPI):
         """Runs of the sweep per status (empty: no such sweep)."""
         return self.repo.sweep_counts(sweep_id)
 
+    def recent_sweeps(self, limit: int = 50) -> list[str]:
+        """Sweep ids, the newest sweep first."""
+        return run_table.recent_sweeps(limit)
+
     def start_upscale(self, parent_run_id: str, control_weight: float = 0.5, host: str | None = None,
                       on_upload: UploadProgress | None = None) -> dict:
         with as_cosmos_error():
@@ -208,7 +213,8 @@ class CosmosAPI(HostsAPI):
     def list_runs(self, status: str | None = None, refresh: Refresh = Refresh.AUTO, **filters) -> list[dict]:
         if status is not None and status not in {s.value for s in RunStatus}:
             raise CosmosError(f"unknown status {status!r}; use one of {', '.join(s.value for s in RunStatus)}")
-        runs = self.repo.list_runs(status, refresh, **filters)
+        with as_cosmos_error():  # `sort`: a SORT_KEYS name
+            runs = self.repo.list_runs(status, refresh, **filters)
         self._note_unreachable()
         return self._judge.dicts(runs)
 

@@ -16,6 +16,7 @@ from cosmos_core.config import SyncConfig
 from cosmos_core.lifecycle import ACTIVE, DOWNLOADABLE, LAUNCHING
 from cosmos_core.scoring import score_due
 from cosmos_core.status import StatusChecker
+from cosmos_core.store import run_table
 from cosmos_core.store.metric_rows import PENDING
 from cosmos_core.store.queries import RunEndHook, RunStore
 from cosmos_core.store.tables import Run
@@ -36,6 +37,7 @@ class DataRepository(RunStore):
         super().__init__(outputs_dir, sync, clock, notifier)
         self.syncer: LazySync | None = None
         self.last_report = SyncReport()
+        self.sorted_pages = run_table.SortedPages()
 
     def initialize_status_checker(self, checker: StatusChecker) -> None:
         """Turn on lazy sync: from now on, reads first move unfinished runs forward."""
@@ -51,13 +53,21 @@ class DataRepository(RunStore):
     def list_runs(self, status: str | None = None, refresh: Refresh = Refresh.AUTO, *, kind: str | None = None,
                   host: str | None = None, search: str | None = None, limit: int | None = None,
                   offset: int = 0, sync_hosts: set[str] | None = None, sweep: str | None = None,
-                  starred: bool = False, note: str | None = None) -> list[Run]:
-        """Runs newest first, filtered before the sync and re-read after it, so a run that left the
-        filtered status during the sync shows as it now is. `search` matches the run id, the prompt's
-        name, its text or its note, or is the run's sweep id; `starred`, `note`: see `run_ids`;
-        `sync_hosts`: the hosts the sync may reach (None: all)."""
-        ids = self.run_ids(status, kind=kind, host=host, search=search, limit=limit, offset=offset, sweep=sweep,
-                           starred=starred, note=note)
+                  starred: bool = False, note: str | None = None, sort: str | None = None,
+                  ascending: bool = False) -> list[Run]:
+        """Runs newest first (or by `sort`, a run_table.SORT_KEYS name), filtered before the sync and re-read
+        after it, so a run that left the filtered status during the sync shows as it now is. `search`
+        matches the run id, the prompt's name, its text or its note, or is the run's sweep id; `starred`,
+        `note`: see `run_ids`; `sync_hosts`: the hosts the sync may reach (None: all)."""
+        def ids_now() -> list[str]:
+            return self.run_ids(status, kind=kind, host=host, search=search, limit=limit, offset=offset, sweep=sweep,
+                                starred=starred, note=note, order=run_table.order_by(sort, ascending) if sort else ())
+
+        if sort in run_table.STABLE_SORTS:
+            key = (status, kind, host, search, sweep, starred, note, sort, ascending, limit, offset)
+            ids = self.sorted_pages.get(key, ids_now)
+        else:
+            ids = ids_now()
         if refresh is not Refresh.NONE:
             self.sync(refresh, deadline=self._budget_deadline(), hosts=sync_hosts)
         return self.runs_in_order(ids)

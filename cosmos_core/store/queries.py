@@ -11,12 +11,12 @@ import fcntl
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, cast
 
-from peewee import Case, Expression, Field, fn
+from peewee import Case, Expression, Field, Node, fn
 
 from cosmos_core.config import SyncConfig
 from cosmos_core.install import install_id
@@ -151,11 +151,12 @@ class RunStore:
 
     def run_ids(self, status: str | None = None, *, kind: str | None = None, host: str | None = None,
                 search: str | None = None, limit: int | None = None, offset: int = 0,
-                sweep: str | None = None, starred: bool = False, note: str | None = None) -> list[str]:
-        """Ids of the runs that match, newest first. `search` matches the run id, the prompt's name or
-        its text, the run's note, or is the run's sweep id; `starred`: only starred runs; `note`: only
-        runs whose note contains it."""
-        query = Run.select(Run.id).join(Prompt).order_by(Run.created_at.desc(), Run.id)
+                sweep: str | None = None, starred: bool = False, note: str | None = None,
+                order: Sequence[Node] = ()) -> list[str]:
+        """Ids of the runs that match, in `order` (default: newest first). `search` matches the run id, the
+        prompt's name or its text, the run's note, or is the run's sweep id; `starred`: only starred runs;
+        `note`: only runs whose note contains it."""
+        query = Run.select(Run.id).join(Prompt).order_by(*(order or (Run.created_at.desc(), Run.id)))
         for column, value in ((Run.status, status), (Run.kind, kind), (Run.host, host), (Run.sweep_id, sweep),
                               (Run.starred, starred or None)):
             if value:

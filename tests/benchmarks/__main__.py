@@ -26,6 +26,7 @@ from .dashboard import bench_rss, bench_tick
 from .hosts import bench_hosts
 from .probes import bench_commands, bench_tabs
 from .scores import bench_scores
+from .table import bench_table
 from .transfers import bench_download, bench_first_sync
 
 # name -> (benchmark, the shared set-ups it uses). Ordered so that shared set-ups are used back to
@@ -39,6 +40,7 @@ BENCHMARKS: dict[str, tuple[Callable[[Bench], None], tuple[str, ...]]] = {
     "tabs": (bench_tabs, ("active",)),          # 7. 10 tabs share one probe per interval
     "tick": (bench_tick, ("filled_100", "filled_10000", "filled_100000")),  # 2. quiet tick vs runs stored
     "rss": (bench_rss, ("filled_10000", "filled_100000")),  # 6. dashboard memory vs runs stored
+    "table": (bench_table, ("filled_100000",)),  # the experiment table's quiet tick vs today's, 100,000 runs
     "hosts": (bench_hosts, ()),                # two Docker hosts + a Slurm login node: one sync vs each probe
     "scores": (bench_scores, ()),              # 10. Blur SSIM + Canny-F1 of a 121-frame 1280x704 output vs decode
 }  # fmt: skip

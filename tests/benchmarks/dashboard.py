@@ -149,19 +149,24 @@ def dashboard_memory(workspace: Workspace, expect_runs: bool) -> tuple[float, fl
             raise RuntimeError(f"launch.py exited: {(workspace.root / 'dashboard.log').read_text()[-500:]}")
         _get(url)
         config = json.loads(_get(url + "config"))
-        shown = run_event(url, config, "load")
+        run_event(url, config, "load")  # the page's load: the sweep filter's choices (the table renders after it)
+        shown = run_event(url, config, "tick")
         if expect_runs and "rs_bench" not in json.dumps(shown):
             raise RuntimeError(f"the loaded page shows no stored run: {json.dumps(shown)[:300]}")
-        run_event(url, config, "tick")
         time.sleep(0.5)
         return _status_kib(process.pid, "VmRSS") * 1024 / 1e6, _status_kib(process.pid, "VmHWM") * 1024 / 1e6
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate a dashboard we started, by its own handle; kill it if it does not exit in 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=20)
 
 
 def bench_rss(bench: Bench) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from app.handlers import KNOB_FIELDS, PAGE_SIZE, Handlers, NewRun, Query, diff
 from app.remote import HostGates, LogTails
+from app.run_table import cell_text
 from app.serving import launch_options
 from cosmos_core.api import MODELS, CosmosError, InferenceParams, Refresh
 from tests.unit.app_fakes import FakeAPI, make_run
@@ -32,11 +33,11 @@ def test_diff_keeps_only_what_changed():
 def test_render_passes_the_filters_and_pages_fifty_at_a_time(api):
     api.runs = [make_run(f"rs_{i}") for i in range(PAGE_SIZE + 5)]
     view = Handlers(api).render(Query(status="failed", kind="all", host="gpu1", search=" robot ", page=0,
-                                      starred=True), None)
+                                      starred=True, sweep="sw_1", sort="seed", ascending=True), None)
     (args, kwargs), = api.called("list_runs")
     assert args == ("failed", Refresh.NONE)
     assert kwargs == {"kind": None, "host": "gpu1", "search": "robot", "limit": PAGE_SIZE + 1, "offset": 0,
-                      "sync_hosts": None, "starred": True}
+                      "sync_hosts": None, "starred": True, "sweep": "sw_1", "sort": "seed", "ascending": True}
     assert len(view["table"]) == PAGE_SIZE and view["older"] and not view["newer"]
     assert view["pager"] == "Runs 1–50"
     second = Handlers(api).render(Query(page=1), None)
@@ -168,7 +169,7 @@ def test_a_running_runs_progress_is_rendered(api):
     api.runs = [make_run(status="running", exit_code=None, progress="diffusion sampling · 1/2 chunks")]
     view = Handlers(api).render(Query(), "rs_1")
     assert view["run_progress"] == "⏳ diffusion sampling · 1/2 chunks"
-    assert view["table"].loc[0, "status"] == "running · diffusion sampling · 1/2 chunks"
+    assert cell_text(view["table"].loc[0, "status"]) == "running · diffusion sampling · 1/2 chunks"
     assert Handlers(api).render(Query(), None)["run_progress"] == ""
 
 

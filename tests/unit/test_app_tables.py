@@ -7,16 +7,17 @@ from datetime import UTC, datetime
 import pytest
 
 from app import tables
+from app.run_table import cell_text, experiment_frame, shown_columns
 from tests.unit.app_fakes import make_run
 
 NOW = datetime(2025, 1, 2, 3, 10, 5, tzinfo=UTC)
 
 
-def test_runs_frame_keeps_the_api_order_and_shows_prompt_names():
+def test_the_runs_table_keeps_the_api_order_and_shows_prompt_names():
     runs = [make_run("rs_2"), make_run("rs_1", prompt_id="ps_gone")]
-    frame = tables.runs_frame(runs, {"ps_1": "red robot"}, NOW)
-    assert list(frame.columns) == tables.RUN_COLUMNS
-    assert list(frame["id"]) == ["rs_2", "rs_1"]
+    frame = experiment_frame(runs, {"ps_1": "red robot"}, shown_columns(["prompt", "duration"]), now=NOW)
+    assert list(frame.columns) == ["pick", "id", "prompt", "duration"]
+    assert [cell_text(cell) for cell in frame["id"]] == ["rs_2", "rs_1"]
     assert list(frame["prompt"]) == ["red robot", "ps_gone"]  # an unknown prompt shows its id
     assert frame.loc[0, "duration"] == "1m 10s"
 
@@ -33,10 +34,8 @@ def test_a_running_run_shows_its_stage_and_progress_and_every_run_its_model():
     running = make_run(status="running", model="transfer2.5", progress="chunk 1/3 · 12/35 steps")
     assert tables.status_text(running) == "running · chunk 1/3 · 12/35 steps"
     assert tables.status_text({**running, "status": "completed"}) == "completed"
-    frame = tables.runs_frame([running], {}, NOW)
+    frame = experiment_frame([running], {}, shown_columns(["model", "kind"]), now=NOW)
     assert frame.loc[0, "model"] == "transfer2.5" and frame.loc[0, "kind"] == "inference"
-    assert len(tables.RUN_COLUMN_WIDTHS) == len(tables.RUN_COLUMNS)
-    assert sum(int(w.rstrip("%")) for w in tables.RUN_COLUMN_WIDTHS) == 100
 
 
 def test_download_shows_percent_only_while_downloading():
