@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from .compare import FILE_ROUTE
 from .tables import download_text, local_time, run_duration, status_text
 
 PICK, ID = "pick", "id"
@@ -54,7 +55,9 @@ COLUMNS: dict[str, Column] = {  # in table order
     PICK: Column("pick", "html", "52px", lambda run, names, now: ""),  # filled by `pick_cell`
     ID: Column("id", "html", "180px", lambda run, names, now: id_cell(run["id"])),
     "status": Column("status", "html", "170px", lambda run, names, now: status_cell(run)),
-    "prompt": Column("prompt", "str", "120px", lambda run, names, now: names.get(run["prompt_id"], run["prompt_id"])),
+    "thumbnail": Column("frame", "html", "84px", lambda run, names, now: thumbnail_cell(run.get("thumbnail"))),
+    "prompt": Column("prompt", "str", "120px", lambda run, names, now: ("★ " if run.get("starred") else "")
+                     + names.get(run["prompt_id"], run["prompt_id"])),
     "kind": Column("kind", "str", "90px", lambda run, names, now: run["kind"]),
     "model": Column("model", "str", "110px", lambda run, names, now: run["model"]),
     "host": Column("host", "str", "70px", lambda run, names, now: run["host"]),
@@ -75,8 +78,8 @@ COLUMNS: dict[str, Column] = {  # in table order
 }
 FIXED = (PICK, ID)  # always shown, first
 CHOOSABLE = [key for key in COLUMNS if key not in FIXED]
-DEFAULT_SHOWN = ["status", "prompt", "model", "sweep", "seed", "steps", "guidance", "weights", "sigma_max", "blur_ssim",
-                 "canny_f1", "download", "created"]  # fmt: skip
+DEFAULT_SHOWN = ["status", "thumbnail", "prompt", "model", "sweep", "seed", "steps", "guidance", "weights",
+                 "sigma_max", "blur_ssim", "canny_f1", "download", "created"]  # fmt: skip
 # Status -> (background, text colour) of its label: dark text on a light tint, legible as plain text.
 STATUS_COLOURS = {
     "pending": ("#e5e7eb", "#374151"), "uploading": ("#e0e7ff", "#3730a3"), "queued": ("#fef3c7", "#92400e"),
@@ -125,6 +128,13 @@ def experiment_frame(runs: Sequence[Mapping], prompt_names: Mapping[str, str], c
     rows = [[pick_cell(run["id"], run["id"] in picked) if key == PICK else COLUMNS[key].cell(run, prompt_names, now)
              for key in columns] for run in runs]  # fmt: skip
     return pd.DataFrame(rows, columns=headers(columns), dtype=object)  # object: a blank stays None, not NaN
+
+
+def thumbnail_cell(path: str | None) -> str:
+    """One frame of the output (made locally once it is verified), small; empty until there is one."""
+    if not path:
+        return ""
+    return f'<img class="run-thumb" src="{FILE_ROUTE}{html.escape(path)}" alt="" loading="lazy" height="36">'
 
 
 def id_cell(run_id: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app import tables
+from app import run_table, tables
 from app.details import STAR, UNSTAR, progress_markdown, run_details, status_markdown
 from app.judging import sweep_frame, sweep_summary
 from cosmos_core.sweep_view import sweep_view
@@ -37,10 +37,11 @@ def test_time_left_shows_on_the_progress_line_and_in_the_status_cell():
     assert progress_markdown(make_run(status="completed", time_left_text=None)) == ""
 
 
-def test_a_starred_runs_prompt_cell_has_the_star():
-    frame = tables.runs_frame([make_run("rs_1", starred=True), make_run("rs_2")], {"ps_1": "red robot"}, NOW)
+def test_a_starred_runs_prompt_cell_has_the_star_and_a_scored_run_its_thumbnail():
+    runs = [make_run("rs_1", starred=True, thumbnail="/out/run_rs_1/outputs/thumb.jpg"), make_run("rs_2")]
+    frame = run_table.experiment_frame(runs, {"ps_1": "red robot"}, ["thumbnail", "prompt"], (), NOW)
     assert list(frame["prompt"]) == ["★ red robot", "red robot"]
-    assert list(frame["id"]) == ["rs_1", "rs_2"]  # the id cell stays the id: a click selects it
+    assert 'src="/gradio_api/file=/out/run_rs_1/outputs/thumb.jpg"' in frame["frame"][0] and frame["frame"][1] == ""
 
 
 def test_the_sweep_view_table_and_summary():
