@@ -9,12 +9,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from cosmos_core.api import CosmosAPI
 from cosmos_core.config import load_config
 from tests.hostkit import CuttableLink, TestHost, wait_until
+from tests.inprocess import run_cli_in_process
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,8 +29,19 @@ class Workspace:
     config: Path
     host: TestHost
 
-    def cli(self, *args: str, timeout: float = 120, check: bool | None = None) -> subprocess.CompletedProcess[str]:
-        """`python -m cosmos_core --config ... ARGS` as a real process."""
+    def cli(self, *args: str, check: bool | None = None) -> subprocess.CompletedProcess[str]:
+        """`cosmos --config ... ARGS` in the workspace, run in this process (tests/inprocess.py)."""
+        result = run_cli_in_process(["--config", str(self.config), *args], self.root, self.cli_env())
+        if check is True:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    def cli_env(self) -> Mapping[str, str | None]:
+        """What the workspace's CLI calls change of the environment (none here; an Install: its state dir)."""
+        return {}
+
+    def cli_process(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """`python -m cosmos_core --config ... ARGS` as a real process, to its end."""
         process = self.start_cli(*args)
         try:
             stdout, stderr = process.communicate(timeout=timeout)
@@ -36,10 +49,7 @@ class Workspace:
             process.kill()
             process.communicate()
             raise
-        result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-        if check is True:
-            assert result.returncode == 0, result.stderr
-        return result
+        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
     def start_cli(self, *args: str, output: int = subprocess.PIPE) -> subprocess.Popen[str]:
         """The same command started in the background; `output` (PIPE or DEVNULL) takes stdout and stderr.
