@@ -11,8 +11,6 @@ cd "$(dirname "$0")/.."
 # Most tests wait on a host or a container, not on the CPU, so they run on pytest-xdist workers
 # (tests/conftest.py keeps together what must share one worker). The browser tests share one
 # dashboard and load the machine themselves (twenty tabs for a minute), so they run alone first.
-# The quick tier takes six workers: its tests mostly wait on containers and timeouts, and they use
-# less CPU since the CLI runs in the test process and polls pace themselves (tests/inprocess.py, wait_until).
 quick=0
 if [ "${1:-}" = "--quick" ]; then
   shift
@@ -32,7 +30,7 @@ fi
 ruff check .
 python3 -m mypy
 if [ $quick = 1 ]; then
-  exec python3 -m pytest -n 6 --dist loadgroup -m "not (browser or slurm or postgres or install)" "$@"
+  exec python3 -m pytest -n 4 --dist loadgroup -m "not (browser or slurm or postgres or install)" "$@"
 fi
 status=0
 python3 -m pytest -m browser --durations=5 "$@" || [ $? = 5 ] || status=1  # 5: none selected by the arguments
