@@ -40,20 +40,10 @@ class Workspace:
         """What the workspace's CLI calls change of the environment (none here; an Install: its state dir)."""
         return {}
 
-    def cli_process(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """`python -m cosmos_core --config ... ARGS` as a real process, to its end."""
-        process = self.start_cli(*args)
-        try:
-            stdout, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            raise
-        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-
     def start_cli(self, *args: str, output: int = subprocess.PIPE) -> subprocess.Popen[str]:
-        """The same command started in the background; `output` (PIPE or DEVNULL) takes stdout and stderr.
-        Its stdin is /dev/null: no terminal to ask on, never waiting on one."""
+        """The same command as a real `python -m cosmos_core` process, in the background (to kill it, or run
+        several at once); `output` (PIPE or DEVNULL) takes stdout and stderr. Its stdin is /dev/null: no
+        terminal to ask on, never waiting on one."""
         return subprocess.Popen(
             [sys.executable, "-m", "cosmos_core", "--config", str(self.config), *args],
             cwd=self.root, stdin=subprocess.DEVNULL, stdout=output, stderr=output, text=True,
