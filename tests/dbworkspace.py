@@ -48,7 +48,10 @@ class Install(Workspace):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env())
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "PYTHONPATH": str(REPO), "XDG_STATE_HOME": str(self.state_home)}
+        return {**os.environ, "PYTHONPATH": str(REPO), **self.cli_env()}
+
+    def cli_env(self) -> dict[str, str]:
+        return {"XDG_STATE_HOME": str(self.state_home)}
 
     @property
     def install_id(self) -> str:

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import IO
 
+from tests.inprocess import run_cli_in_process
 from tests.workspace import REPO
 
 TERMINAL_ENV = {"COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"}  # a pty starts 0 x 0
@@ -17,7 +18,10 @@ TERMINAL_ENV = {"COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"}  # a 
 def run_cli(config: Path, *args: str, terminal: str | None = None, stderr: IO | int = subprocess.PIPE,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """`python -m cosmos_core --config CONFIG ARGS`; `terminal` ("stdout" or "stderr") is a pty whose text
-    stands in that stream's place in the result; the other streams are pipes (`stderr`: a file if given)."""
+    stands in that stream's place in the result; the other streams are pipes (`stderr`: a file if given).
+    With no terminal and stderr piped, the command runs in the test process (tests/inprocess.py)."""
+    if terminal is None and stderr == subprocess.PIPE:
+        return run_cli_in_process(["--config", str(config), *args], os.getcwd(), {**TERMINAL_ENV, "NO_COLOR": None})
     env = {**os.environ, "PYTHONPATH": str(REPO), **TERMINAL_ENV}
     env.pop("NO_COLOR", None)
     argv = [sys.executable, "-m", "cosmos_core", "--config", str(config), *args]

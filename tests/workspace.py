@@ -9,12 +9,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from cosmos_core.api import CosmosAPI
 from cosmos_core.config import load_config
 from tests.hostkit import CuttableLink, TestHost, wait_until
+from tests.inprocess import run_cli_in_process
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,23 +29,21 @@ class Workspace:
     config: Path
     host: TestHost
 
-    def cli(self, *args: str, timeout: float = 120, check: bool | None = None) -> subprocess.CompletedProcess[str]:
-        """`python -m cosmos_core --config ... ARGS` as a real process."""
-        process = self.start_cli(*args)
-        try:
-            stdout, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            raise
-        result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    def cli(self, *args: str, check: bool | None = None) -> subprocess.CompletedProcess[str]:
+        """`cosmos --config ... ARGS` in the workspace, run in this process (tests/inprocess.py)."""
+        result = run_cli_in_process(["--config", str(self.config), *args], self.root, self.cli_env())
         if check is True:
             assert result.returncode == 0, result.stderr
         return result
 
+    def cli_env(self) -> Mapping[str, str | None]:
+        """What the workspace's CLI calls change of the environment (none here; an Install: its state dir)."""
+        return {}
+
     def start_cli(self, *args: str, output: int = subprocess.PIPE) -> subprocess.Popen[str]:
-        """The same command started in the background; `output` (PIPE or DEVNULL) takes stdout and stderr.
-        Its stdin is /dev/null: no terminal to ask on, never waiting on one."""
+        """The same command as a real `python -m cosmos_core` process, in the background (to kill it, or run
+        several at once); `output` (PIPE or DEVNULL) takes stdout and stderr. Its stdin is /dev/null: no
+        terminal to ask on, never waiting on one."""
         return subprocess.Popen(
             [sys.executable, "-m", "cosmos_core", "--config", str(self.config), *args],
             cwd=self.root, stdin=subprocess.DEVNULL, stdout=output, stderr=output, text=True,

@@ -1,5 +1,6 @@
-"""`python -m cosmos_core config show|check` as real processes: exit codes, stdout, stderr,
-and nothing touched: no database or outputs dir created, no connection to a host."""
+"""`cosmos config show|check`: exit codes, stdout, stderr, and nothing touched: no database or outputs
+dir created, no connection to a host. Run in the test process (tests/inprocess.py), but for the exit
+codes 0, 1 and 2, which real `python -m cosmos_core` processes give."""
 
 from __future__ import annotations
 
@@ -14,12 +15,20 @@ from pathlib import Path
 
 import pytest
 
+from tests.inprocess import run_cli_in_process
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 def cosmos(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI in the test process, without $COSMOS_CONFIG unless `env` sets it."""
+    return run_cli_in_process(args, cwd, {"COSMOS_CONFIG": None, **(env or {})})
+
+
+def cosmos_process(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The same as a real `python -m cosmos_core` process."""
     environ = {k: v for k, v in os.environ.items() if k != "COSMOS_CONFIG"} | {"PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "cosmos_core", *args], cwd=cwd, env=environ | (env or {}),
+    return subprocess.run([sys.executable, "-m", "cosmos_core", *args], cwd=cwd, env=environ,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
 
 
@@ -74,7 +83,7 @@ def nothing_created(root: Path) -> None:
 
 
 def test_check_says_ok_with_the_host_count(tmp_path: Path, config: Path) -> None:
-    result = cosmos(tmp_path, "config", "check", "cosmos.toml")
+    result = cosmos_process(tmp_path, "config", "check", "cosmos.toml")
     assert (result.returncode, result.stdout, result.stderr) == (0, "cosmos.toml: ok (2 hosts)\n", "")
     nothing_created(tmp_path)
 
@@ -140,8 +149,8 @@ def test_show_json_is_the_same_config(tmp_path: Path, config: Path) -> None:
 
 def test_show_refuses_a_bad_config_and_the_group_needs_a_subcommand(tmp_path: Path, config: Path) -> None:
     config.write_text(config.read_text() + 'key_file = 1\n', encoding="utf-8")
-    result = cosmos(tmp_path, "config", "show")
+    result = cosmos_process(tmp_path, "config", "show")
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == "error: cosmos.toml: 'hosts[1].key_file' must be a string, got integer\n"
-    assert cosmos(tmp_path, "config").returncode == 2
-    assert cosmos(tmp_path, "config", "check", "a.toml", "b.toml").returncode == 2
+    assert cosmos_process(tmp_path, "config").returncode == 2
+    assert cosmos_process(tmp_path, "config", "check", "a.toml", "b.toml").returncode == 2
