@@ -6,8 +6,9 @@ PostgreSQL, and cheap to compare in compare-and-set updates.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -242,9 +243,26 @@ def connect(url: str, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> pw.
     """Bind the models to the database at `url` and bring its schema up to date."""
     db = _open(url, busy_timeout_seconds)
     database.initialize(db)
-    db.connect(reuse_if_open=True)
+    _connect_waiting(db, busy_timeout_seconds)
     migrate(db)
     return db
+
+
+def _connect_waiting(db: pw.Database, seconds: float) -> None:
+    """Connect, waiting up to `seconds` for a SQLite file another process is opening: switching a new
+    file to WAL answers 'database is locked' at once, without SQLite's busy wait, while another
+    connection switches it too."""
+    deadline = time.monotonic() + seconds
+    pause = 0.01
+    while True:
+        try:
+            db.connect(reuse_if_open=True)
+            return
+        except pw.OperationalError as exc:
+            if not isinstance(db, pw.SqliteDatabase) or "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 def _open(url: str, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> pw.Database:
@@ -285,9 +303,18 @@ def migrate(db: pw.Database) -> None:
                 f"the database is at schema version {current}, newer than this program's {SCHEMA_VERSION}: upgrade"
             )
         for version in range(current, SCHEMA_VERSION):
-            with db.atomic():
+            with _write_transaction(db):
+                if SchemaVersion.get_by_id(1).version != version:  # another process applied it meanwhile
+                    continue
                 MIGRATIONS[version](db)
                 SchemaVersion.update(version=version + 1).where(SchemaVersion.version == version).execute()
+
+
+def _write_transaction(db: pw.Database) -> AbstractContextManager:
+    """A transaction that takes SQLite's write lock at its start: two processes migrating a new file at
+    once each read the schema first, and a deferred transaction's later upgrade to a writer is refused
+    at once ("database is locked", no busy wait) when another reader holds on. PostgreSQL: a plain one."""
+    return db.atomic(lock_type="IMMEDIATE") if isinstance(db, pw.SqliteDatabase) else db.atomic()
 
 
 MIGRATION_LOCK_KEY = 0x636F736D6F73  # "cosmos": the PostgreSQL advisory lock that migrate() holds

@@ -36,6 +36,11 @@ def test_a_run_started_after_the_page_loaded_completes_without_reload_and_plays(
     # stand-in's output is a clip like the input's, encoded apart)
     expect(page.locator("#run-status")).to_contain_text(re.compile(
         r"Scores \(25 of 50 frames \(1 in 2\)\): Blur SSIM 1\.000 · Canny-F1 0\.9\d\d"), timeout=30_000)
+    # and, in the runs table, its thumbnail: one frame of the verified output, served from beside it
+    thumb = page.locator(f'#runs-table img.run-thumb[src*="run_{run["id"]}/"]')
+    expect(thumb).to_have_attribute("src", re.compile(rf"/gradio_api/file=.*/run_{run['id']}/outputs/thumb\.jpg$"),
+                                    timeout=30_000)
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
     src = wait_video_ready(page)
     outputs = e2e_workspace.root / "outputs"
     assert src.endswith(f"/gradio_api/file={outputs}/run_{run['id']}/outputs/output.mp4")  # served in place,
