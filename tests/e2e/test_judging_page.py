@@ -50,10 +50,19 @@ def test_star_and_note_on_the_selected_run_are_stored_shown_and_filtered(page, e
 
 
 def test_a_sweeps_view_sorts_by_the_chosen_score_and_marks_the_best(page, e2e_api, sample_video):
-    prompt = e2e_api.add_prompt("a harbour crane at dusk", sample_video)["id"]
+    # Runs that go on for the test's length (a finished run would be scored for real, over these scores),
+    # with scores stored as the scoring stores them (the run's `metrics`), to judge them by.
+    prompt = e2e_api.add_prompt("a harbour crane at dusk [sleep=600]", sample_video)["id"]
     started = e2e_api.start_sweep([prompt], {"seed": [1, 2, 3]}, host=STANDIN_HOST)
     sweep_id, (first, second, third) = started["sweep_id"], [r["id"] for r in started["runs"]]
-    # The scores come from the scoring branch: stored here as it stores them (the run's `metrics`).
+    try:
+        _judge_the_sweep(page, sweep_id, first, second, third)
+    finally:
+        for run_id in (first, second, third):
+            e2e_api.cancel(run_id)
+
+
+def _judge_the_sweep(page, sweep_id: str, first: str, second: str, third: str) -> None:
     for run_id, scores in ((first, {"blur_ssim": 0.55, "canny_f1": 0.71}),
                            (second, {"blur_ssim": 0.92, "canny_f1": 0.33}), (third, None)):
         Run.update(metrics=json.dumps(scores) if scores else None).where(Run.id == run_id).execute()

@@ -37,7 +37,7 @@ def test_a_run_started_after_the_page_loaded_completes_without_reload_and_plays(
     expect(page.locator("#run-status")).to_contain_text(re.compile(
         r"Scores \(25 of 50 frames \(1 in 2\)\): Blur SSIM 1\.000 · Canny-F1 0\.9\d\d"), timeout=30_000)
     # and, in the runs table, its thumbnail: one frame of the verified output, served from beside it
-    thumb = page.locator(f'#runs-table img.run-thumb[src*="run_{run["id"]}/"]')
+    thumb = page.locator(f'#runs-table img.run-thumb[src*="run_{run["id"]}/"]').first
     expect(thumb).to_have_attribute("src", re.compile(rf"/gradio_api/file=.*/run_{run['id']}/outputs/thumb\.jpg$"),
                                     timeout=30_000)
     page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
