@@ -140,6 +140,7 @@ class Handlers:
             runs = self._list_runs(query, refresh)
         except CosmosError as exc:
             runs, problem = [], f"❌ {exc}"
+        config_note = self.api.follow_config()  # the config file as it is now (one stat when unchanged)
         hosts = self.api.list_hosts()
         shown = runs[:PAGE_SIZE]
         first = query.page * PAGE_SIZE
@@ -149,7 +150,8 @@ class Handlers:
         view = {
             "table": run_table.experiment_frame(shown, names, run_table.shown_columns(query.columns), query.picked),
             "counts": tables.counts_text(counts),
-            "banner": "\n\n".join(p for p in (problem, tables.unreachable_text(hosts)) if p),
+            "banner": "\n\n".join(p for p in (problem, config_note and f"⚠️ {config_note}",
+                                               tables.unreachable_text(hosts)) if p),
             "pager": tables.pager_text(first, len(shown), sum(counts.values())),
             "newer": query.page > 0,
             "older": len(runs) > PAGE_SIZE,

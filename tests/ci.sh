@@ -30,7 +30,7 @@ fi
 ruff check .
 python3 -m mypy
 if [ $quick = 1 ]; then
-  exec python3 -m pytest -n 4 --dist loadgroup -m "not (browser or slurm or postgres or install)" "$@"
+  exec python3 -m pytest -n 4 --dist loadgroup --ignore=tests/e2e -m "not (browser or slurm or postgres or install)" "$@"
 fi
 status=0
 python3 -m pytest -m browser --durations=5 "$@" || [ $? = 5 ] || status=1  # 5: none selected by the arguments

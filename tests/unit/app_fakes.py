@@ -74,6 +74,11 @@ class FakeAPI:
     def count_by_status(self):
         return {"completed": len(self.runs)}
 
+    config_note: str | None = None  # what follow_config says
+
+    def follow_config(self):
+        return self.config_note
+
     def list_hosts(self):
         return [{"name": "gpu1", "hostname": "h", "port": 22, "user": "u", "image": "img", "remote_dir": "/r",
                  "num_gpus": 1, "last_ok_at": None, "last_error": None}]

@@ -218,3 +218,10 @@ def test_cancel_of_an_uploading_run_does_not_wait_for_its_hosts_gate(tmp_path):
     with handlers.gates.exclusive("gpu1"):  # the upload itself
         handlers.cancel(api.runs[0]["id"])
     assert api.called("cancel")
+
+
+def test_the_banner_says_a_broken_config_edit_and_the_page_keeps_working(tmp_path):
+    api = FakeAPI(tmp_path)
+    api.config_note = "the config file has an error, so the last good config is in use: cosmos.toml: bad port"
+    view = Handlers(api).render(Query(), None)
+    assert view["banner"] == f"⚠️ {api.config_note}" and "table" in view

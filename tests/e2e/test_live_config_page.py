@@ -1,0 +1,49 @@
+"""The config file as it is now, on the real page (issue 21, item 1): editing cosmos.toml while the page is
+open changes what Check hosts now checks, with no restart; a broken edit shows its one-line error and the
+page keeps working; the fixed file is taken again."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+from tests.e2e.ui import open_tab
+
+
+def edited(config: Path, old: str, new: str) -> None:
+    text = config.read_text()
+    assert old in text
+    config.write_text(text.replace(old, new, 1))
+    stat = config.stat()  # an edit within the file system's time granularity still shows
+    os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+
+
+def test_an_edit_of_the_config_file_is_taken_while_the_page_is_open(page, e2e_workspace, gpu_host):
+    config = e2e_workspace.config
+    original = config.read_text()
+    try:
+        edited(config, f'image = "{gpu_host.image}"', 'image = "cosmos-missing:none"')
+        open_tab(page, "Hosts")
+        page.locator("#check-hosts").click()
+        table = page.locator("#hosts-table")
+        expect(table).to_contain_text("❌ FAILED: cosmos-missing:none not found", timeout=30_000)
+
+        edited(config, f"port = {gpu_host.port}", 'port = "twenty-two"')
+        banner = page.locator("#host-banner")
+        expect(banner).to_contain_text("the config file has an error, so the last good config is in use",
+                                       timeout=20_000)
+        expect(banner).to_contain_text("must be an integer")
+        page.locator("#check-hosts").click()  # the last good config serves on
+        expect(table).to_contain_text("❌ FAILED: cosmos-missing:none not found")
+        open_tab(page, "Runs")
+        expect(page.locator("#runs-table")).to_be_visible()
+    finally:
+        config.write_text(original)
+        stat = config.stat()
+        os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000))
+    expect(page.locator("#host-banner")).not_to_contain_text("config file", timeout=20_000)
+    open_tab(page, "Hosts")
+    page.locator("#check-hosts").click()
+    expect(page.locator("#hosts-table")).to_contain_text(f"✅ ok: {gpu_host.image}", timeout=30_000)
