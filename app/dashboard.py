@@ -16,7 +16,7 @@ import gradio as gr
 
 from cosmos_core.api import CosmosAPI, CosmosError, Refresh
 
-from . import judging, layout, notifications, onboarding, rerun_form, run_table, table_events
+from . import host_edit, judging, layout, notifications, onboarding, rerun_form, run_table, table_events
 from .handlers import ALL, DEFAULT_MODEL, KNOB_FIELDS, Handlers, NewRun, Query, diff
 from .sweep_form import SweepForm
 
@@ -60,6 +60,7 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
                 ui |= judging.sweep_tab()
             with gr.Tab("Hosts", id="hosts") as ui["hosts_tab"]:
                 ui |= layout.hosts_tab()
+                ui |= host_edit.edit_form()
                 with gr.Accordion("Add host", open=not hosts, elem_id="hosts-add-host"):
                     ui["hosts_add_host"] = onboarding.add_host_form("hosts-add-host",
                                                                     onboarding.default_known_hosts(handlers))
@@ -73,6 +74,7 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
         judging.wire(api, ui, rerender, _notice)
         for form in (ui["add_host"], ui["hosts_add_host"]):
             onboarding.wire(handlers, ui, form, rerender)
+        host_edit.wire(handlers, ui, rerender)
         for event in (ui["compare_show"].click, ui["compare_pick"].submit):
             event(handlers.compare, ui["compare_pick"], ui["compare_grid"], **PRIVATE)
     return demo

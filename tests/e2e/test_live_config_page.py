@@ -9,7 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.e2e.ui import open_tab
+from tests.e2e.ui import choose, open_tab
 
 
 def edited(config: Path, old: str, new: str) -> None:
@@ -47,3 +47,30 @@ def test_an_edit_of_the_config_file_is_taken_while_the_page_is_open(page, e2e_wo
     open_tab(page, "Hosts")
     page.locator("#check-hosts").click()
     expect(page.locator("#hosts-table")).to_contain_text(f"✅ ok: {gpu_host.image}", timeout=30_000)
+
+
+def test_the_hosts_tab_edits_and_removes_a_host_in_the_config_file_keeping_its_comments(page, e2e_workspace,
+                                                                                        gpu_host):
+    config = e2e_workspace.config
+    original = config.read_text()
+    spare = gpu_host.host_config_toml("spare").replace("[[hosts]]", "# the spare box, kept for demos\n[[hosts]]", 1)
+    try:
+        config.write_text(original.replace("[ui]", spare + "\n[ui]", 1))  # a host added by hand, page open
+        before = config.read_text()
+        open_tab(page, "Hosts")
+        page.locator("#edit-host").get_by_text("Edit or remove a host").click()
+        choose(page, "edit-host-name", "spare")
+        expect(page.locator("#edit-host-image textarea, #edit-host-image input").first).to_have_value(gpu_host.image)
+        page.locator("#edit-host-gpus input").fill("2")
+        page.locator("#edit-host-save").click()
+        expect(page.locator("#edit-host-status")).to_contain_text("Saved host spare to the config file")
+        text = config.read_text()
+        head, tail = before.split(spare)
+        assert text.startswith(head + spare.rstrip("\n")) and text.endswith(tail)  # only the spare's table grew
+        assert "gpus = 2" in text[len(head):len(text) - len(tail)]
+        page.locator("#edit-host-remove").click()
+        expect(page.locator("#edit-host-status")).to_contain_text("Removed host spare from the config file")
+        left = config.read_text()
+        assert 'name = "spare"' not in left and "# the spare box, kept for demos" in left  # the comment stays
+    finally:
+        config.write_text(original)
