@@ -13,12 +13,14 @@ from typing import Any
 from peewee import PeeweeException
 
 from cosmos_core import sweeps
-from cosmos_core.api import CHECK_ITEMS, STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh, key_check_command
+from cosmos_core.api import STATUSES, CosmosAPI, CosmosError, InferenceParams, Refresh
 from cosmos_core.cli import config_commands, judging
+from cosmos_core.cli.host_commands import cmd_hosts
 from cosmos_core.cli.metrics_command import cmd_metrics
+from cosmos_core.cli.output import fail, out, out_table, warn_unreachable
 from cosmos_core.cli.progress import progress_for
 from cosmos_core.cli.serve import run_dashboard
-from cosmos_core.cli.tables import Table, hosts_table, print_table, prompts_table, runs_table, showing_line
+from cosmos_core.cli.tables import prompts_table, runs_table, showing_line
 from cosmos_core.config import ConfigError, load_config
 from cosmos_core.export import to_csv
 from cosmos_core.ssh.host import RemoteError
@@ -26,7 +28,6 @@ from cosmos_core.store import dbcopy
 from cosmos_core.store.tables import SchemaError
 from cosmos_core.words import count, size
 
-SETUP_KEYS = ("image", "remote_dir", "models", "gpus")  # how a host runs Cosmos: hosts add and hosts edit
 POLL_SECONDS = 0.5  # sync --wait: pause between probes when the config allows faster
 
 
@@ -38,26 +39,26 @@ def run(args: argparse.Namespace) -> int:
         try:
             return config_commands.run(args)
         except ConfigError as exc:
-            return _fail(str(exc))
+            return fail(str(exc))
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     waited = config.storage.busy_timeout_seconds
     try:
         api = CosmosAPI(config)
     except (ConfigError, SchemaError) as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     except (PeeweeException, OSError) as exc:
-        return _fail(_database_locked(exc, waited) or f"cannot open the database: {exc}")
+        return fail(_database_locked(exc, waited) or f"cannot open the database: {exc}")
     try:
         return COMMANDS[args.command](api, args)
     except (CosmosError, RemoteError) as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     except (PeeweeException, OSError) as exc:
-        return _fail(_database_locked(exc, waited) or f"{type(exc).__name__}: {exc}")
+        return fail(_database_locked(exc, waited) or f"{type(exc).__name__}: {exc}")
     except KeyboardInterrupt:
-        return _fail("interrupted")
+        return fail("interrupted")
     finally:
         api.close()
 
@@ -70,108 +71,9 @@ def _database_locked(exc: Exception, waited: float) -> str | None:
             f"could not record its work; see `runs` for what was recorded, then try again")
 
 
-def _fail(message: str) -> int:
-    print(f"error: {' '.join(message.split())}", file=sys.stderr)
-    return 1
-
-
-def _out(args: argparse.Namespace, data, plain: str) -> None:
-    print(json.dumps(data, indent=2) if getattr(args, "json", False) else plain)
-
-
 def _out_run(api: CosmosAPI, args: argparse.Namespace, run: dict) -> None:
     """A run just started: its id, or with --json the run once its host says where it stands."""
-    _out(args, api.placed(run["id"]) if args.json else run, run["id"])
-
-
-def _out_table(args: argparse.Namespace, data: list[dict], table: Table, empty: str) -> None:
-    """`data` as JSON with --json, else `table` (see tables.py); with no rows, `empty` on stderr."""
-    if args.json:
-        print(json.dumps(data, indent=2))
-    elif table[1]:
-        print_table(table)
-    else:
-        print(empty, file=sys.stderr)
-
-
-def _warn_unreachable(api: CosmosAPI) -> None:
-    for host, reason in api.unreachable.items():
-        print(f"warning: host {host} unreachable, showing stored state: {' '.join(reason.split())}", file=sys.stderr)
-    for host, reason in api.slow.items():
-        print(f"warning: host {host}: {' '.join(reason.split())}; its runs not answered for stay as they were",
-              file=sys.stderr)
-
-
-def cmd_hosts(api: CosmosAPI, args: argparse.Namespace) -> int:
-    if args.hosts_command == "check":
-        report = api.check_host(args.name)
-        _out(args, report, _check_text(report))
-        return 0 if report["ok"] else 1
-    if args.hosts_command == "add":
-        return cmd_hosts_add(api, args)
-    if args.hosts_command == "edit":
-        changes = {key: getattr(args, key) for key in (*SETUP_KEYS, "num_gpus") if getattr(args, key) is not None}
-        if not changes:
-            return _fail("hosts edit: say what to change (--image, --remote-dir, --models, --gpus, --num-gpus)")
-        api.edit_host(args.name, changes)
-        print(f"host {args.name}: " + ", ".join(f"{key} = {value or '(default)'}" for key, value in changes.items()))
-        return 0
-    if args.hosts_command == "remove":
-        api.remove_host(args.name)
-        print(f"host {args.name} removed from the config file (its runs stay in the history)")
-        return 0
-    hosts = api.list_hosts()
-    _out_table(args, hosts, hosts_table(hosts),
-               "no hosts configured: add one with `cosmos hosts add NAME USER@ADDRESS` (or Add host in the page)")
-    return 0
-
-
-def _check_text(report: dict) -> str:
-    lines = [f"{key:10} {report[key]['status']:6} {report[key]['detail']}" for key in CHECK_ITEMS if key in report]
-    return f"host {report['name']}: {'ready' if report['ok'] else 'NOT READY'}\n" + "\n".join(lines)
-
-
-def cmd_hosts_add(api: CosmosAPI, args: argparse.Namespace) -> int:
-    """Add host from a terminal, in the page's two steps: the key the host presents, then (on a yes, or
-    with --fingerprint naming that key) known_hosts and the config file are written and the host checked.
-    Exit 0 once the host is added, whatever its check says (`hosts check` tells ready or not)."""
-    user, address = args.address
-    scanned = api.scan_host_key(args.name, address, args.port, user, args.key_file, args.known_hosts,
-                                {key: getattr(args, key) for key in SETUP_KEYS})
-    fingerprint = scanned["fingerprint"]
-    if args.fingerprint is not None and args.fingerprint.strip() != fingerprint:
-        return _fail(f"{scanned['name']} presented the {scanned['key_type']} key {fingerprint}, not "
-                     f"{args.fingerprint.strip()} (--fingerprint); nothing was written")
-    if scanned["trust"] == "unknown" and args.fingerprint is None:
-        refused = _trust_asked(scanned)
-        if refused is not None:
-            return refused
-    added = api.add_host(scanned)
-    report = api.check_host(added["name"])
-    key = f" and its key to {added['known_hosts']}" if added["key_written"] else ""
-    _out(args, {"added": added, "check": report},
-         f"added host {added['name']} to {added['config_file']}{key}\n{_check_text(report)}")
-    return 0
-
-
-def _trust_asked(scanned: dict) -> int | None:
-    """None when the user trusts the key shown; else the exit code (2: no terminal to ask on)."""
-    fingerprint, where = scanned["fingerprint"], f"{scanned['user']}@{scanned['hostname']}:{scanned['port']}"
-    if not sys.stdin.isatty():
-        print(f"error: {where} presented the {scanned['key_type']} key {fingerprint}, unknown to "
-              f"{scanned['known_hosts']}; stdin is not a terminal to ask on: check the key, then pass "
-              f"--fingerprint {fingerprint}", file=sys.stderr)
-        return 2
-    print(f"{where} presented the {scanned['key_type']} key {fingerprint}, unknown to {scanned['known_hosts']}.\n"
-          f"On the host, `{key_check_command(scanned['key_type'])}` prints its own.\n"
-          f"Trust this key and add host {scanned['name']} to {scanned['config_file']}? "
-          f"[y/N, or paste the fingerprint you checked] ", end="", file=sys.stderr, flush=True)
-    answer = sys.stdin.readline().strip()
-    if answer.lower() in ("y", "yes") or answer == fingerprint:
-        return None
-    if answer.startswith("SHA256:"):
-        return _fail(f"{where} presented {fingerprint}, not the {answer} you pasted; nothing was written")
-    return _fail(f"host {scanned['name']} not added (key not trusted); nothing was written")
+    out(args, api.placed(run["id"]) if args.json else run, run["id"])
 
 
 def cmd_prompt(api: CosmosAPI, args: argparse.Namespace) -> int:
@@ -179,13 +81,13 @@ def cmd_prompt(api: CosmosAPI, args: argparse.Namespace) -> int:
         return cmd_prompt_delete(api, args)
     prompt = api.add_prompt(args.text, args.video, name=args.name, negative_prompt=args.negative,
                             depth=args.depth, seg=args.seg)
-    _out(args, prompt, prompt["id"])
+    out(args, prompt, prompt["id"])
     return 0
 
 
 def cmd_prompts(api: CosmosAPI, args: argparse.Namespace) -> int:
     prompts = api.list_prompts()
-    _out_table(args, prompts, prompts_table(prompts), "no prompts yet (add one with `prompt add`)")
+    out_table(args, prompts, prompts_table(prompts), "no prompts yet (add one with `prompt add`)")
     return 0
 
 
@@ -221,7 +123,7 @@ def cmd_sweep(api: CosmosAPI, args: argparse.Namespace) -> int:
         started = api.start_sweep(args.prompt_ids, grid, base, args.host, args.model, args.max_runs,
                                   lambda i, total, run: progress.note(f"started {i}/{total}: {run['id']}"),
                                   progress.upload)
-    _out(args, started, started["sweep_id"])
+    out(args, started, started["sweep_id"])
     return 0
 
 
@@ -242,14 +144,14 @@ def cmd_enhance(api: CosmosAPI, args: argparse.Namespace) -> int:
 def cmd_runs(api: CosmosAPI, args: argparse.Namespace) -> int:
     runs = api.list_runs(args.status, sweep=args.sweep, limit=None if args.limit is None else args.limit + 1,
                          starred=args.starred, note=args.note)
-    _warn_unreachable(api)
+    warn_unreachable(api)
     counts = api.sweep_summary(args.sweep) if args.sweep else {}
     if args.sweep and not counts:
-        return _fail(f"no sweep with id {args.sweep!r}")
+        return fail(f"no sweep with id {args.sweep!r}")
     if args.limit is not None and len(runs) > args.limit:  # one more than asked for: say how many there are
         runs = runs[:args.limit]
         print(showing_line(args.limit, counts or api.count_by_status(), args.status), file=sys.stderr)
-    _out_table(args, runs, runs_table(runs), "no runs" + (f" with status {args.status}" if args.status else ""))
+    out_table(args, runs, runs_table(runs), "no runs" + (f" with status {args.status}" if args.status else ""))
     if args.sweep and not args.json:
         print(f"sweep {args.sweep}: {count(sum(counts.values()), 'run')}: "
               + " · ".join(f"{s} {counts[s]}" for s in STATUSES if counts.get(s)))
@@ -258,8 +160,8 @@ def cmd_runs(api: CosmosAPI, args: argparse.Namespace) -> int:
 
 def cmd_show(api: CosmosAPI, args: argparse.Namespace) -> int:
     run = api.get_run(args.run_id)
-    _warn_unreachable(api)
-    _out(args, run, "\n".join(_fields(_with_prompt_text(api, run))))
+    warn_unreachable(api)
+    out(args, run, "\n".join(_fields(_with_prompt_text(api, run))))
     return 0
 
 
@@ -317,8 +219,8 @@ def cmd_sync(api: CosmosAPI, args: argparse.Namespace) -> int:
             reports.append(api.sync(Refresh.AUTO, deadline=deadline, on_progress=progress.download))
         progress.waiting(left)
     if left:
-        return _fail(f"sync --wait: {left} run(s) still active or downloading after {args.timeout:g} s")
-    _warn_unreachable(api)
+        return fail(f"sync --wait: {left} run(s) still active or downloading after {args.timeout:g} s")
+    warn_unreachable(api)
     changes = sum(r.transitions for r in reports)
     downloads = sum(r.downloads_done for r in reports)
     print(f"synced: {changes} change(s), {downloads} download(s) done, "
@@ -375,8 +277,8 @@ def cmd_db(api: CosmosAPI, args: argparse.Namespace) -> int:
     try:
         counts = dbcopy.copy_history(api.config.storage.database, args.to, on_progress=progress)
     except dbcopy.CopyError as exc:
-        return _fail(str(exc))
-    _out(args, counts, f"copied {dbcopy.summary(counts)} to {dbcopy.mask_url(args.to)}")
+        return fail(str(exc))
+    out(args, counts, f"copied {dbcopy.summary(counts)} to {dbcopy.mask_url(args.to)}")
     return 0
 
 
@@ -402,7 +304,7 @@ def _confirmed(args: argparse.Namespace, what: str, question: str) -> int | None
     print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
     if sys.stdin.readline().strip().lower() in ("y", "yes"):
         return None
-    return _fail(f"{what} not deleted (not confirmed)")
+    return fail(f"{what} not deleted (not confirmed)")
 
 
 def cmd_delete(api: CosmosAPI, args: argparse.Namespace) -> int:
@@ -414,7 +316,7 @@ def cmd_delete(api: CosmosAPI, args: argparse.Namespace) -> int:
         return refused
     done = api.delete_run(plan["id"])
     remote = f" and {done['remote_dir']} on host {done['host']}" if done["remote_dir"] else ""
-    _out(args, done, f"deleted run {done['id']}: its local files ({size(done['local_bytes'])}){remote}")
+    out(args, done, f"deleted run {done['id']}: its local files ({size(done['local_bytes'])}){remote}")
     return 0
 
 
@@ -425,7 +327,7 @@ def cmd_prompt_delete(api: CosmosAPI, args: argparse.Namespace) -> int:
     if refused is not None:
         return refused
     done = api.delete_prompt(plan["id"], args.with_runs)
-    _out(args, done, f"deleted prompt {done['id']}{_prompt_parts(done, ' with ')}")
+    out(args, done, f"deleted prompt {done['id']}{_prompt_parts(done, ' with ')}")
     return 0
 
 
