@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Protocol
 
-from peewee import Case, Expression, Field, Node, fn
+from peewee import Expression, Node, fn
 
 from cosmos_core.config import SyncConfig
 from cosmos_core.install import install_id
@@ -30,11 +30,11 @@ from cosmos_core.lifecycle import (
     RunStatus,
     Transition,
 )
-from cosmos_core.store.tables import Changes, DownloadLease, HostState, Prompt, Run, database_now, on_postgres
+from cosmos_core.store.host_states import HostStore
+from cosmos_core.store.tables import Changes, DownloadLease, Prompt, Run, database_now, on_postgres
 from cosmos_core.upstream.models import DEFAULT_MODEL
 
 MAX_PROMPT_CHARS = 20_000
-MAX_BACKOFF_SECONDS = 30.0
 _COUNT = "n"  # the alias of COUNT(...) in the counts per status or host
 
 __all__ = ["InvalidInput", "NotFound", "RunEndHook", "RunStore", "new_id"]
@@ -62,7 +62,7 @@ class RunEndHook(Protocol):
     def deliver(self) -> int: ...
 
 
-class RunStore:
+class RunStore(HostStore):
     def __init__(self, outputs_dir: Path, sync: SyncConfig, clock: Callable[[], float] = time.time,
                  notifier: RunEndHook | None = None) -> None:
         self.outputs_dir = Path(outputs_dir)
@@ -326,69 +326,10 @@ class RunStore:
         """Give up `owner`'s unexpired lease; False if it no longer held one."""
         return DownloadLease.delete().where(_lease_held(run_id, owner)).execute() == 1
 
-    # -- hosts ---------------------------------------------------------------
-
-    def host_states(self) -> dict[str, HostState]:
-        return {h.name: h for h in HostState.select()}
-
-    def host_state(self, host: str) -> HostState | None:
-        return HostState.get_or_none(HostState.name == host)
-
     def active_runs_by_host(self) -> dict[str, int]:
         rows = (Run.select(Run.host, fn.COUNT(Run.id).alias(_COUNT)).where(Run.status.in_(ACTIVE + LAUNCHING))
                 .group_by(Run.host))
         return {row.host: _count_of(row) for row in rows}
-
-    def unreachable_hosts(self) -> dict[str, str]:
-        rows = HostState.select().where(HostState.last_error.is_null(False))
-        return {h.name: cast(str, h.last_error) for h in rows}  # never None: the query leaves those out
-
-    def claim_probe(self, host: str, now: float, force: bool) -> bool:
-        """The cross-process throttle: at most one probe per host per interval, and none while the
-        host backs off after failures (unless forced)."""
-        HostState.insert(name=host).on_conflict_ignore().execute()
-        query = HostState.update(last_probe_at=now).where(HostState.name == host)
-        if not force:
-            query = query.where((HostState.last_probe_at <= now - self.sync_config.min_interval_seconds)
-                                & (HostState.retry_at <= now))
-        return query.execute() == 1
-
-    def record_host(self, host: str, error: str | None, timed_out: bool = False) -> None:
-        """How the last contact with `host` went (None: it answered; `timed_out`: it did not answer in
-        time); failures in a row back off. One UPDATE counts a failure and sets the back-off from the
-        new count, so processes recording at once lose no failure."""
-        HostState.insert(name=host).on_conflict_ignore().execute()
-        now = self.clock()
-        if error is None:
-            fields: dict[str, object] = {"last_error": None, "last_ok_at": now, "failures": 0, "retry_at": 0.0}
-        else:
-            start = backoff_start(self.sync_config, timed_out)
-            fields = {"last_error": error, "failures": HostState.failures + 1,
-                      "retry_at": now + _backoff_after(HostState.failures, start)}
-        HostState.update(**fields).where(HostState.name == host).execute()
-
-
-def backoff_start(sync: SyncConfig, timed_out: bool) -> float:
-    """The first back-off of a host that failed: the probe interval; after a contact that timed out
-    (it cost a whole probe timeout), at least the probe timeout."""
-    return max(sync.min_interval_seconds, sync.probe_timeout_seconds) if timed_out else sync.min_interval_seconds
-
-
-def backoff_seconds(failures: int, start: float) -> float:
-    """How long a host that failed `failures` times in a row is left alone by automatic probes:
-    doubling from `start` (at least 1 s), at most MAX_BACKOFF_SECONDS or `start` if that is longer."""
-    first = max(start, 1.0)
-    return min(max(MAX_BACKOFF_SECONDS, first), first * 2 ** (failures - 1))
-
-
-def _backoff_after(failures_before: Field, start: float) -> Case | float:
-    """`backoff_seconds` of one failure more than `failures_before` holds, as SQL: a CASE listing its
-    values while they grow, then its cap (the cap alone when it never grows)."""
-    n, steps = 1, []
-    while backoff_seconds(n + 1, start) > backoff_seconds(n, start):
-        steps.append((n - 1, backoff_seconds(n, start)))
-        n += 1
-    return Case(failures_before, steps, backoff_seconds(n, start)) if steps else backoff_seconds(n, start)
 
 
 def _lease_held(run_id: str, owner: str) -> Expression:

@@ -9,7 +9,8 @@ from cosmos_core.lifecycle import RunStatus
 from cosmos_core.repository import DataRepository
 from cosmos_core.rerun import again
 from cosmos_core.store import dbcopy, tables
-from cosmos_core.store.queries import InvalidInput, NotFound, backoff_seconds, backoff_start
+from cosmos_core.store.host_states import backoff_seconds, backoff_start
+from cosmos_core.store.queries import InvalidInput, NotFound
 
 SYNC = SyncConfig(min_interval_seconds=2, lost_after_seconds=120, download_budget_seconds=3)
 
