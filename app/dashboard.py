@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from cosmos_core.api import CosmosAPI, CosmosError, Refresh
+from cosmos_core.api import CosmosAPI, CosmosError, Refresh, sizes
 
 from . import host_edit, judging, layout, notifications, onboarding, rerun_form, run_table, table_events
 from .handlers import ALL, DEFAULT_MODEL, KNOB_FIELDS, Handlers, NewRun, Query, diff
@@ -280,7 +280,7 @@ def _upload_reporter(progress: Callable[..., Any]) -> Callable[[str, int, int], 
         if now - last[0] >= PROGRESS_EVERY_SECONDS or sent >= total:
             last[0] = now
             progress(sent / total if total else 1.0,
-                     desc=f"Uploading {name}: {sent / 1e6:.1f} / {total / 1e6:.1f} MB")
+                     desc=f"Uploading {name}: {sizes(sent, total)}")  # "12/512 B" … "0.3/1.2 GB"
 
     return report
 

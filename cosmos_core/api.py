@@ -36,10 +36,11 @@ from cosmos_core.sync import ProgressListener, SyncReport
 from cosmos_core.tailing import tail_lines
 from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS, model
 from cosmos_core.upstream.params import STRENGTHS, InferenceParams
+from cosmos_core.words import sizes
 
 __all__ = ["CHECK_ITEMS", "DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "INPUT_LABELS", "MODELS",
            "SCORES", "SORT_KEYS", "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh",
-           "format_seconds", "key_check_command", "sweep_cell"]
+           "format_seconds", "key_check_command", "sizes", "sweep_cell"]
 
 
 class CosmosAPI(HostsAPI):

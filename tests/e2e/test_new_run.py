@@ -17,7 +17,7 @@ WATCH_PROGRESS = """() => {
   window.uploadProgress = [];
   new MutationObserver(() => {
     const text = document.querySelector('#new-run')?.textContent || '';
-    const match = text.match(/Uploading [^:]+: [0-9.]+ \\/ [0-9.]+ MB/);
+    const match = text.match(/Uploading [^:]+: [0-9.]+\\/[0-9.]+ [kMG]?B/);
     if (match) window.uploadProgress.push(match[0]);
   }).observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""

@@ -35,9 +35,12 @@ def test_upload_progress_is_reported_at_most_five_times_a_second_and_at_the_end(
     report = _upload_reporter(lambda fraction, desc: calls.append((fraction, desc)))
     for sent in range(0, 1_000_001, 1000):
         report("clip.mp4", sent, 1_000_000)
-    assert calls[0] == (0.0, "Uploading clip.mp4: 0.0 / 1.0 MB")
-    assert calls[-1] == (1.0, "Uploading clip.mp4: 1.0 / 1.0 MB")
+    assert calls[0] == (0.0, "Uploading clip.mp4: 0.0/1.0 MB")
+    assert calls[-1] == (1.0, "Uploading clip.mp4: 1.0/1.0 MB")
     assert len(calls) < 10
+    small = []
+    _upload_reporter(lambda fraction, desc: small.append(desc))("spec.json", 300, 300)
+    assert small == ["Uploading spec.json: 300/300 B"]  # was "0.0 / 0.0 MB"
 
 
 def test_the_form_fields_follow_new_run():
