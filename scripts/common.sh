@@ -115,11 +115,12 @@ cosmos_wait_for_gpus() {
   # Locked before it is in the queue (under a hidden name), so no one takes it for a dead run's.
   exec {ticket_fd}>"$COSMOS_QUEUE/.new-$COSMOS_RUN_ID"
   flock "$ticket_fd"  # held while this run waits: others see it is alive
-  mv -f "$COSMOS_QUEUE/.new-$COSMOS_RUN_ID" "$COSMOS_QUEUE/$COSMOS_TICKET"
   # The ticket belongs to whoever started the run (the owner of its directory), who may move it to the
   # front; the queue's sticky bit keeps every other user from removing it.
-  chown "$(stat -c %u:%g "${COSMOS_LOG%/*}")" "$COSMOS_QUEUE/$COSMOS_TICKET" 2>/dev/null
+  chown "$(stat -c %u:%g "${COSMOS_LOG%/*}")" "$COSMOS_QUEUE/.new-$COSMOS_RUN_ID" 2>/dev/null
+  # Said before the ticket shows: whoever sees the ticket finds the run's log saying it waits.
   cosmos_log "[COSMOS_QUEUE] waiting for $want of the host's ${#COSMOS_IDS[@]} GPUs"
+  mv -f "$COSMOS_QUEUE/.new-$COSMOS_RUN_ID" "$COSMOS_QUEUE/$COSMOS_TICKET"
   while true; do
     case "$(cosmos_first_ticket)" in
       *"-$COSMOS_RUN_ID")
