@@ -14,10 +14,11 @@ from typing import Any
 
 import gradio as gr
 
-from cosmos_core.api import CosmosAPI, CosmosError, Refresh, sizes
+from cosmos_core.api import CosmosAPI, CosmosError, Refresh, StartReport, StartStep, sizes
 
 from . import host_edit, judging, layout, notifications, onboarding, rerun_form, run_table, table_events
 from .handlers import ALL, DEFAULT_MODEL, KNOB_FIELDS, Handlers, NewRun, Query, diff
+from .start_watch import StartWatches
 from .sweep_form import SweepForm
 
 # View key -> the component (layout name) that shows it, in the order of the render outputs.
@@ -199,23 +200,55 @@ def _wire_actions(handlers: Handlers, ui: dict[str, Any], rerender: Callable[[An
 
 def _wire_form(handlers: Handlers, ui: dict[str, Any], rerender: Callable[[Any], Any]) -> None:
     form, fields = ui["form"], ui["form"]["fields"]
+    starts = StartWatches(handlers.cancel)
+    watching = [form["steps"], form["cancel"], form["step_timer"]]
 
-    def start(*values: Any, progress: gr.Progress = gr.Progress()) -> list[Any]:  # noqa: B008 (Gradio's idiom)
-        run = _notice(handlers.start)(_form_values(values), _upload_reporter(progress))
+    def begin(request: gr.Request) -> list[Any]:
+        starts.begin(_session(request))
+        return [gr.update(value=starts.view(_session(request)), visible=True), gr.update(visible=True),
+                gr.Timer(active=True)]
+
+    def start(request: gr.Request, *values: Any, progress: gr.Progress = gr.Progress()) -> list[Any]:  # noqa: B008
+        session = _session(request)
+        run = _notice(handlers.start)(_form_values(values), starts.listener(session, _step_reporter(progress)))
+        starts.end(session)
         if isinstance(run, str):
             return [run, gr.skip(), gr.skip(), gr.skip()]
+        if run["status"] == "cancelled":
+            return [f"Run {run['id']} was cancelled while starting: nothing of it runs on {run['host']}.",
+                    gr.skip(), gr.skip(), gr.skip()]
         message = f"✅ Started run {run['id']} on {run['host']}."
         return [message, message, gr.Tabs(selected="runs"), run["id"]]
 
+    def finish(request: gr.Request) -> list[Any]:
+        return [starts.view(_session(request)), gr.update(visible=False), gr.Timer(active=False)]
+
+    def cancel(request: gr.Request) -> str:
+        return starts.cancel(_session(request))
+
+    def steps(request: gr.Request) -> str:
+        return starts.view(_session(request))
+
     outputs = [form["status"], ui["notice"], ui["tabs"], ui["selected"]]
     inputs = list(fields.values())
-    rerender(form["start"].click(start, inputs, outputs, show_progress_on=form["status"], **PRIVATE))
+    started = form["start"].click(begin, None, watching, **QUIET).then(
+        start, inputs, outputs, show_progress_on=form["status"], **PRIVATE)
+    rerender(started)
+    started.then(finish, None, watching, **QUIET)
+    form["cancel"].click(cancel, None, form["steps"], concurrency_limit=None, **QUIET)
+    form["step_timer"].tick(steps, None, form["steps"], concurrency_limit=None, **QUIET)
+
     ui["new_tab"].select(lambda: gr.update(choices=handlers.video_choices()), None, fields["picked"], **PRIVATE)
     knobs = [fields[name] for name in KNOB_FIELDS]
     # `input`, not `change`: Run again sets the model with the run's knobs, which a reset must not undo.
     fields["model"].input(_model_switch(handlers), fields["model"], [fields["host"], *knobs], **PRIVATE)
     ui["rerun"].click(_refill(handlers), ui["selected"], [*fields.values(), form["status"], ui["notice"], ui["tabs"]],
                       **PRIVATE)
+
+
+def _session(request: gr.Request) -> str:
+    """The browser session an event came from (a start and its Cancel share it)."""
+    return request.session_hash or ""
 
 
 def _refill(handlers: Handlers) -> Callable[[str | None], list[Any]]:
@@ -271,16 +304,19 @@ def _started(action: Callable[..., tuple[str, str]]) -> Callable[..., list[Any]]
     return run
 
 
-def _upload_reporter(progress: Callable[..., Any]) -> Callable[[str, int, int], None]:
-    """An on_upload callback that moves the progress bar at most every PROGRESS_EVERY_SECONDS."""
+def _step_reporter(progress: Callable[..., Any]) -> Callable[[StartReport], None]:
+    """The start's progress bar: an upload's bytes at most every PROGRESS_EVERY_SECONDS, each other step
+    as it begins."""
     last = [0.0]
 
-    def report(name: str, sent: int, total: int) -> None:
+    def report(step: StartReport) -> None:
         now = time.monotonic()
-        if now - last[0] >= PROGRESS_EVERY_SECONDS or sent >= total:
+        if step.step is not StartStep.UPLOADING:
+            progress(None, desc=step.words().capitalize())
+        elif step.detail and (now - last[0] >= PROGRESS_EVERY_SECONDS or step.sent >= step.total):
             last[0] = now
-            progress(sent / total if total else 1.0,
-                     desc=f"Uploading {name}: {sizes(sent, total)}")  # "12/512 B" … "0.3/1.2 GB"
+            progress(step.sent / step.total if step.total else 1.0,
+                     desc=f"Uploading {step.detail}: {sizes(step.sent, step.total)}")  # "12/512 B" … "0.3/1.2 GB"
 
     return report
 

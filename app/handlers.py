@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from cosmos_core.api import DEFAULT_MODEL, MODELS, CosmosAPI, CosmosError, InferenceParams, Refresh
+from cosmos_core.api import DEFAULT_MODEL, MODELS, CosmosAPI, CosmosError, InferenceParams, Refresh, StartReport
 
 from . import compare, run_table, tables
 from .details import NO_RUN, Details, empty_states, run_details
@@ -35,7 +35,6 @@ KNOBS = {
     "upsample_prompt": ("upsample_prompt",),
 }  # fmt: skip
 KNOB_FIELDS = tuple(name for names in KNOBS.values() for name in names)
-UploadProgress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -311,7 +310,7 @@ class Handlers:
             run = self.api.start_enhance(source["prompt_id"], source["host"])
         return f"Started prompt enhancement {run['id']}.", run["id"]
 
-    def start(self, form: NewRun, on_upload: UploadProgress | None = None) -> dict:
+    def start(self, form: NewRun, on_progress: Callable[[StartReport], None] | None = None) -> dict:
         """Store the prompt (an upload is kept under outputs_dir first) and start the inference run."""
         if not form.upload and not form.picked:
             raise CosmosError("choose an input video: upload one or pick one used before")
@@ -320,7 +319,8 @@ class Handlers:
         prompt = self._store_prompt(form)
         host = form.host or self.api.pick_host(form.model)
         with self.gates.exclusive(host):
-            return self.api.start_inference(prompt["id"], host, params, on_upload=on_upload, model_name=form.model)
+            return self.api.start_inference(prompt["id"], host, params, on_progress=on_progress,
+                                            model_name=form.model)
 
     def _store_prompt(self, form: NewRun) -> dict:
         """The form's prompt, its uploads kept under outputs_dir; a prompt the core refuses keeps no file."""

@@ -113,7 +113,8 @@ def _run_panel() -> dict[str, Any]:
 
 
 def new_run_form(models: list[tuple[str, str]], form: ModelForm) -> dict[str, Any]:
-    """The form's components: "fields" by FORM_FIELDS name, the start button, its status line.
+    """The form's components: "fields" by FORM_FIELDS name, the start and cancel buttons, the start's
+    steps (with their timer), its status line.
     `form` gives the default model's hosts, knob values and which knobs it takes."""
     f: dict[str, Any] = {}
     with gr.Row():
@@ -150,9 +151,15 @@ def new_run_form(models: list[tuple[str, str]], form: ModelForm) -> dict[str, An
         f["distilled"] = gr.Checkbox(label="Distilled edge model", elem_id="new-run-distilled", **knob["distilled"])
         f["upsample_prompt"] = gr.Checkbox(label="Upsample prompt first", elem_id="new-run-upsample",
                                            **knob["upsample_prompt"])
+    with gr.Row():
+        start = gr.Button("Start run", variant="primary", elem_id="new-run-start")
+        cancel = gr.Button("Cancel start", variant="stop", visible=False, elem_id="new-run-cancel")
     return {
         "fields": {name: f[name] for name in FORM_FIELDS},
-        "start": gr.Button("Start run", variant="primary", elem_id="new-run-start"),
+        "start": start,
+        "cancel": cancel,  # shown while a start goes on (start_watch.py)
+        "steps": gr.Markdown(visible=False, elem_id="new-run-steps"),  # the start's steps and their times
+        "step_timer": gr.Timer(1, active=False),  # counts the current step's time while a start goes on
         "status": gr.Markdown(elem_id="new-run-status", min_height=60),
     }
 

@@ -56,6 +56,8 @@ def status_text(run: Mapping, limit: int = REASON_CHARS) -> str:
     if run["status"] == "running":
         gpus = f" · GPUs {','.join(map(str, run['gpus']))}" if run.get("gpus") else ""
         return "running" + gpus + (f" · {run['progress']}" if run["progress"] else "") + left
+    if run["status"] in ("pending", "uploading") and run["progress"]:
+        return f"{run['status']} · {run['progress']}"  # the step its start is at: "starting the container …"
     return run["status"]
 
 

@@ -11,7 +11,7 @@ from cosmos_core import launcher, rerun, scoring, sweeps
 from cosmos_core.config import Config
 from cosmos_core.deletion import DeleteError, Deleter
 from cosmos_core.errors import CosmosError, as_cosmos_error
-from cosmos_core.executors import Executor, SubmitError, UploadProgress, make_executor
+from cosmos_core.executors import Executor, SubmitError, make_executor
 from cosmos_core.executors.hostcheck import CHECK_ITEMS
 from cosmos_core.export import export_rows
 from cosmos_core.hosts_api import HostsAPI
@@ -26,6 +26,7 @@ from cosmos_core.rerun import INPUT_LABELS
 from cosmos_core.ssh.host import RemoteError
 from cosmos_core.ssh.onboarding import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, key_check_command
 from cosmos_core.standing import Standing
+from cosmos_core.start_steps import StartProgress, StartReport, StartStep
 from cosmos_core.starting import Starter
 from cosmos_core.status import LOG_FILE, StatusChecker
 from cosmos_core.store import run_table, tables
@@ -40,7 +41,7 @@ from cosmos_core.words import sizes
 
 __all__ = ["CHECK_ITEMS", "DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "INPUT_LABELS", "MODELS",
            "SCORES", "SORT_KEYS", "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh",
-           "format_seconds", "key_check_command", "sizes", "sweep_cell"]
+           "StartReport", "StartStep", "format_seconds", "key_check_command", "sizes", "sweep_cell"]
 
 
 class CosmosAPI(HostsAPI):
@@ -100,7 +101,7 @@ class CosmosAPI(HostsAPI):
             model(model_name).check(params)
 
     def start_inference(self, prompt_id: str, host: str | None = None, params: InferenceParams | None = None,
-                        on_upload: UploadProgress | None = None, model_name: str = DEFAULT_MODEL,
+                        on_progress: StartProgress | None = None, model_name: str = DEFAULT_MODEL,
                         sweep_id: str | None = None) -> dict:
         """Checks the parameters before anything is uploaded; None means the model's defaults."""
         params = params or self.default_params(model_name)
@@ -110,20 +111,20 @@ class CosmosAPI(HostsAPI):
             prompt = self.repo.get_prompt(prompt_id)
             host_name = self._starter().host_serving(cosmos_model.name, host)
         plan = launcher.plan_inference(new_id("rs"), prompt_input(prompt), params, cosmos_model)
-        return self._launch(plan, prompt.id, "inference", host_name, params.to_dict(), on_upload=on_upload,
+        return self._launch(plan, prompt.id, "inference", host_name, params.to_dict(), on_progress=on_progress,
                             sweep_id=sweep_id)
 
     def rerun(self, run_id: str, overrides: Mapping[str, object] | None = None, host: str | None = None,
-              model_name: str | None = None, on_upload: UploadProgress | None = None) -> dict:
+              model_name: str | None = None, on_progress: StartProgress | None = None) -> dict:
         """`run_id` again, except `overrides` (InferenceParams fields), `host`, `model_name` (see rerun.py)."""
         with as_cosmos_error():
             plan = rerun.again(self.repo, run_id, overrides or {}, host, model_name)
-        return self.start_inference(plan.prompt_id, plan.host, plan.params, on_upload, plan.model)
+        return self.start_inference(plan.prompt_id, plan.host, plan.params, on_progress, plan.model)
 
     def start_sweep(self, prompt_ids: Sequence[str], grid: Mapping[str, Sequence], base: InferenceParams | None = None,
                     host: str | None = None, model_name: str = DEFAULT_MODEL, max_runs: int = sweeps.MAX_RUNS,
                     on_start: Callable[[int, int, dict], None] | None = None,
-                    on_upload: UploadProgress | None = None) -> dict:
+                    on_progress: StartProgress | None = None) -> dict:
         """The cross product of `grid` (InferenceParams field -> values) over `base` (default: the model's
         defaults), for each prompt, as runs under one sweep id. Every combination is checked before any
         run starts; `on_start(i, total, run)` hears of each started run."""
@@ -138,7 +139,7 @@ class CosmosAPI(HostsAPI):
         for prompt_id in prompts:
             for params in combos:
                 try:
-                    runs.append(self.start_inference(prompt_id, host, params, on_upload, model_name,
+                    runs.append(self.start_inference(prompt_id, host, params, on_progress, model_name,
                                                      sweep_id=sweep_id))
                 except (CosmosError, RemoteError) as exc:
                     if not runs:
@@ -158,7 +159,7 @@ class CosmosAPI(HostsAPI):
         return run_table.recent_sweeps(limit)
 
     def start_upscale(self, parent_run_id: str, control_weight: float = 0.5, host: str | None = None,
-                      on_upload: UploadProgress | None = None) -> dict:
+                      on_progress: StartProgress | None = None) -> dict:
         with as_cosmos_error():
             parent = self.repo.get_run(parent_run_id, Refresh.AUTO)
         if parent.kind != "inference" or parent.status != RunStatus.COMPLETED.value:
@@ -172,16 +173,16 @@ class CosmosAPI(HostsAPI):
             raise CosmosError(f"upscale weight must be between 0 and 1, got {control_weight}")
         plan = launcher.plan_upscale(new_id("rs"), parent.id, control_weight)
         return self._launch(plan, parent.prompt_id, "upscale", parent.host, {"control_weight": control_weight},
-                            parent_run_id=parent.id, on_upload=on_upload)
+                            parent_run_id=parent.id, on_progress=on_progress)
 
     def start_enhance(self, prompt_id: str, host: str | None = None,
-                      on_upload: UploadProgress | None = None) -> dict:
+                      on_progress: StartProgress | None = None) -> dict:
         """Prompt enhancement runs Cosmos-Transfer1's prompt upsampler."""
         with as_cosmos_error():
             prompt = self.repo.get_prompt(prompt_id)
             host_name = self._starter().host_serving(DEFAULT_MODEL, host)
         plan = launcher.plan_enhance(new_id("rs"), prompt_input(prompt))
-        return self._launch(plan, prompt.id, "enhance", host_name, {}, on_upload=on_upload)
+        return self._launch(plan, prompt.id, "enhance", host_name, {}, on_progress=on_progress)
 
     def pick_host(self, model_name: str = DEFAULT_MODEL) -> str:
         """The host a new run of `model_name` goes to when the user picks none."""
@@ -189,11 +190,11 @@ class CosmosAPI(HostsAPI):
             return self._starter().host_serving(model_name, None)
 
     def _launch(self, plan: LaunchPlan, prompt_id: str, kind: str, host_name: str, params: dict, *,
-                parent_run_id: str | None = None, on_upload: UploadProgress | None = None,
+                parent_run_id: str | None = None, on_progress: StartProgress | None = None,
                 sweep_id: str | None = None) -> dict:
         with as_cosmos_error():
             run_id = self._starter().launch(plan, prompt_id, kind, host_name, params, parent_run_id=parent_run_id,
-                                            on_upload=on_upload, sweep_id=sweep_id)
+                                            on_progress=on_progress, sweep_id=sweep_id)
         return self.get_run(run_id, Refresh.NONE)
 
     def placed(self, run_id: str) -> dict:

@@ -7,19 +7,25 @@ upload is a change in the database, which the upload notices between files: then
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import replace
 
+from peewee import PeeweeException
+
 from cosmos_core.config import Config
-from cosmos_core.executors import Executor, JobState, SubmitError, UploadProgress
+from cosmos_core.executors import Executor, JobState, SubmitError
 from cosmos_core.launcher import LaunchPlan
 from cosmos_core.lifecycle import RunStatus, entered_at
 from cosmos_core.repository import DataRepository, Refresh
 from cosmos_core.ssh.host import RemoteError
+from cosmos_core.start_steps import StartProgress, StartReport
 from cosmos_core.store.queries import InvalidInput
 from cosmos_core.store.tables import Run
 from cosmos_core.upstream import gpu_queue
+
+log = logging.getLogger(__name__)
 
 
 class StartError(Exception):
@@ -55,7 +61,7 @@ class Starter:
         return min(serving, key=lambda name: (failed(name), busy.get(name, 0), serving.index(name)))
 
     def launch(self, plan: LaunchPlan, prompt_id: str, kind: str, host_name: str, params: dict, *,
-               parent_run_id: str | None = None, on_upload: UploadProgress | None = None,
+               parent_run_id: str | None = None, on_progress: StartProgress | None = None,
                sweep_id: str | None = None) -> str:
         """Create the run and start its job; its id. StartError when the job could not start."""
         executor = self.executors[host_name]
@@ -66,15 +72,35 @@ class Starter:
             if executor.has_gpu_queue:  # its place in the host's GPU queue: creation order
                 plan = replace(plan, ticket=gpu_queue.ticket(run.created_at, run.id), gpu_slots=host.gpus)
             self.repo.transition(run.id, RunStatus.PENDING, status=RunStatus.UPLOADING.value)
-            self._submit(run, executor, plan, on_upload)
+            self._submit(run, executor, plan, self._recording(run.id, on_progress))
         return run.id
 
-    def _submit(self, run: Run, executor: Executor, plan: LaunchPlan, on_upload: UploadProgress | None) -> None:
+    def _recording(self, run_id: str, listener: StartProgress | None) -> StartProgress:
+        """Tells `listener` every report, and keeps each new step in the run's row (its `progress`, while
+        it is still uploading) for whoever looks at the run meanwhile: one write per step, not per byte.
+        That write only informs: a database locked by another process delays the start by its busy
+        timeout, never stops it (the start's own record then meets the lock, and says so)."""
+        kept = [""]
+
+        def record(report: StartReport) -> None:
+            words = report.step_words()
+            if words != kept[0]:
+                kept[0] = words
+                try:
+                    self.repo.transition(run_id, RunStatus.UPLOADING, progress=words)
+                except PeeweeException as exc:
+                    log.info("run %s: its start's step was not recorded: %s", run_id, exc)
+            if listener is not None:
+                listener(report)
+
+        return record
+
+    def _submit(self, run: Run, executor: Executor, plan: LaunchPlan, on_progress: StartProgress) -> None:
         def cancelled() -> bool:
             return self.repo.stored_run(run.id).status == RunStatus.CANCELLED.value
 
         try:
-            handle = executor.submit(plan, on_upload, cancelled)
+            handle = executor.submit(plan, on_progress, cancelled)
         except (SubmitError, RemoteError, OSError) as exc:
             if cancelled():
                 return
@@ -89,7 +115,7 @@ class Starter:
         self.repo.record_host(run.host, None)  # it answered: a host that passed its last contact
         status = RunStatus.QUEUED if executor.first_state is JobState.QUEUED else RunStatus.RUNNING
         started = self.repo.transition(run.id, RunStatus.UPLOADING, status=status.value, container_id=handle,
-                                       **{entered_at(status): time.time()})
+                                       progress=None, **{entered_at(status): time.time()})
         if not started:  # cancelled (or failed by someone else) while uploading: nothing may run
             executor.cancel(run.id, handle)
             executor.cleanup([run.id])
@@ -99,4 +125,4 @@ class Starter:
 
     def _fail(self, run: Run, error: str) -> None:
         self.repo.transition(run.id, [RunStatus.PENDING, RunStatus.UPLOADING], status=RunStatus.FAILED.value,
-                             error=error, completed_at=time.time())
+                             error=error, completed_at=time.time(), progress=None)

@@ -94,14 +94,14 @@ def cmd_prompts(api: CosmosAPI, args: argparse.Namespace) -> int:
 def cmd_run(api: CosmosAPI, args: argparse.Namespace) -> int:
     params = replace(api.default_params(args.model), **_given_params(args))
     with progress_for(args.json) as progress:
-        run = api.start_inference(args.prompt_id, args.host, params, on_upload=progress.upload, model_name=args.model)
+        run = api.start_inference(args.prompt_id, args.host, params, on_progress=progress.start, model_name=args.model)
     _out_run(api, args, run)
     return 0
 
 
 def cmd_rerun(api: CosmosAPI, args: argparse.Namespace) -> int:
     with progress_for(args.json) as progress:
-        run = api.rerun(args.run_id, _given_params(args), args.host, args.model, on_upload=progress.upload)
+        run = api.rerun(args.run_id, _given_params(args), args.host, args.model, on_progress=progress.start)
     _out_run(api, args, run)
     return 0
 
@@ -122,21 +122,21 @@ def cmd_sweep(api: CosmosAPI, args: argparse.Namespace) -> int:
         progress.note(f"sweep of {sweeps.describe(len(args.prompt_ids), grid)}")
         started = api.start_sweep(args.prompt_ids, grid, base, args.host, args.model, args.max_runs,
                                   lambda i, total, run: progress.note(f"started {i}/{total}: {run['id']}"),
-                                  progress.upload)
+                                  progress.start)
     out(args, started, started["sweep_id"])
     return 0
 
 
 def cmd_upscale(api: CosmosAPI, args: argparse.Namespace) -> int:
     with progress_for(args.json) as progress:
-        run = api.start_upscale(args.run_id, args.weight, args.host, progress.upload)
+        run = api.start_upscale(args.run_id, args.weight, args.host, progress.start)
     _out_run(api, args, run)
     return 0
 
 
 def cmd_enhance(api: CosmosAPI, args: argparse.Namespace) -> int:
     with progress_for(args.json) as progress:
-        run = api.start_enhance(args.prompt_id, args.host, progress.upload)
+        run = api.start_enhance(args.prompt_id, args.host, progress.start)
     _out_run(api, args, run)
     return 0
 

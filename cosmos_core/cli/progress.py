@@ -1,8 +1,8 @@
 """Progress of uploads, downloads and `sync --wait`, on stderr: rich bars when stderr is a terminal
 (and the command is not asked for `--json`), a few plain lines elsewhere.
 
-Both kinds offer the callbacks the API takes: `upload(name, sent, total)` (an UploadProgress),
-`download(run_id, done, total)` (a ProgressListener), `waiting(left)` for the runs `sync --wait` still
+Both kinds offer the callbacks the API takes: `start(report)` for a start's steps and its upload (a
+StartProgress), `download(run_id, done, total)` (a ProgressListener), `waiting(left)` for the runs `sync --wait` still
 waits on, and `note(text)` for a line of its own. Use them as context managers: the bars stop (and
 stay, finished, above what the command prints next) when the block ends, also on an error.
 """
@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
+from cosmos_core.start_steps import StartReport, StartStep
 from cosmos_core.words import sizes
 
 if TYPE_CHECKING:
@@ -55,8 +56,8 @@ class UploadTally:
 
 
 class PlainProgress:
-    """No bars: uploads say nothing, a download says how far it got once per quarter (unless told not to
-    be: `retry`'s only line is its result), `note` prints."""
+    """No bars: a start's steps and uploads say nothing, a download says how far it got once per quarter
+    (unless told not to be: `retry`'s only line is its result), `note` prints."""
 
     def __init__(self, out: TextIO | None = None, downloads: bool = True) -> None:
         self.out = out or sys.stderr
@@ -69,7 +70,7 @@ class PlainProgress:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def upload(self, name: str, sent: int, total: int) -> None:
+    def start(self, report: StartReport) -> None:
         return None
 
     def download(self, run_id: str, done: int, total: int) -> None:
@@ -86,8 +87,8 @@ class PlainProgress:
 
 
 class RichProgress:
-    """rich bars: one for a run's upload (its files summed), one per downloading run, one for the runs
-    `sync --wait` waits on. The display starts with the first bar."""
+    """rich bars: a line per step of a start with its time (its upload a bar, its files summed), one per
+    downloading run, one for the runs `sync --wait` waits on. The display starts with the first bar."""
 
     def __init__(self, out: TextIO) -> None:
         from rich.console import Console  # imported only here: a command without bars starts faster
@@ -108,7 +109,8 @@ class RichProgress:
         if self.started:
             self.bars.stop()
 
-    def _show(self, key: str, description: str, done: float, total: float, detail: str, new: bool = False) -> None:
+    def _show(self, key: str, description: str, done: float, total: float | None, detail: str,
+              new: bool = False) -> None:
         if not self.started:
             self.bars.start()
             self.started = True
@@ -116,10 +118,15 @@ class RichProgress:
             self.tasks[key] = self.bars.add_task(description, total=total, detail=detail)
         self.bars.update(self.tasks[key], description=description, completed=done, total=total, detail=detail)
 
-    def upload(self, name: str, sent: int, total: int) -> None:
-        new = self.uploads.add(name, sent, total)
-        self._show("upload", f"upload {name}", self.uploads.sent, self.uploads.total,
-                   sizes(self.uploads.sent, self.uploads.total), new)
+    def start(self, report: StartReport) -> None:
+        """The upload a bar; the other steps one line, which says the step now and its time so far."""
+        if report.step is StartStep.UPLOADING and report.detail:
+            new = self.uploads.add(report.detail, report.sent, report.total)
+            self._show("upload", f"upload {report.detail}", self.uploads.sent, self.uploads.total,
+                       sizes(self.uploads.sent, self.uploads.total), new)
+        elif report.step is not StartStep.UPLOADING:
+            self._show("step", report.step_words(), 0, None, "")
+            self.bars.reset(self.tasks["step"], total=None, description=report.step_words())  # its clock from 0
 
     def download(self, run_id: str, done: int, total: int) -> None:
         self._show(f"download {run_id}", f"download {run_id}", done, total, sizes(done, total))

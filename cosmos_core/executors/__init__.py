@@ -12,7 +12,6 @@ from cosmos_core.executors.base import (
     ProbeReport,
     ProbeTarget,
     SubmitError,
-    UploadProgress,
 )
 from cosmos_core.executors.docker import DockerExecutor
 from cosmos_core.executors.local import LocalFiles, LocalShell
@@ -21,7 +20,7 @@ from cosmos_core.executors.ssh_files import SshFiles
 from cosmos_core.ssh.host import CONNECT_TIMEOUT, Host
 
 __all__ = ["Executor", "FileFacts", "JobState", "Observation", "ProbeError", "ProbeReport", "ProbeTarget",
-           "SubmitError", "UploadProgress", "make_executor"]
+           "SubmitError", "make_executor"]
 
 
 def make_executor(config: HostConfig, probe_timeout: float) -> Executor:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from cosmos_core.launcher import LaunchPlan
     from cosmos_core.ssh.host import Result
     from cosmos_core.ssh.transfer import DownloadRecorder
+    from cosmos_core.start_steps import StartProgress
 
 UploadProgress = Callable[[str, int, int], None]  # file name, bytes sent, bytes total
 
@@ -115,11 +116,10 @@ class Executor(Protocol):
     first_state: JobState  # where a job is right after `submit`: RUNNING, or QUEUED where an engine queues
     has_gpu_queue: bool  # runs wait in our GPU queue on the host (False: the engine queues them, as Slurm does)
 
-    def submit(self, plan: LaunchPlan, on_upload: UploadProgress | None,
-               cancelled: Callable[[], bool]) -> str:
+    def submit(self, plan: LaunchPlan, progress: StartProgress | None, cancelled: Callable[[], bool]) -> str:
         """Put the run's files in place and start it; its handle (container or job id). Raises
-        SubmitError or RemoteError after undoing what it started. `cancelled()` is asked between
-        steps: when it says yes, nothing is started."""
+        SubmitError or RemoteError after undoing what it started. Each step is told to `progress` as
+        it begins; `cancelled()` is asked between steps: when it says yes, nothing is started."""
 
     def probe(self, targets: Sequence[ProbeTarget], cleanup: Sequence[str] = ()) -> ProbeReport:
         """One round trip: an observation for every target; also forgets the jobs of the

@@ -13,11 +13,12 @@ from collections.abc import Callable, Sequence
 
 from cosmos_core.config import HostConfig
 from cosmos_core.executors import docker_cli
-from cosmos_core.executors.base import JobState, ProbeReport, ProbeTarget, Shell, SubmitError, UploadProgress
+from cosmos_core.executors.base import JobState, ProbeReport, ProbeTarget, Shell, SubmitError
 from cosmos_core.executors.docker_probe import build_probe_script, parse_probe_output
 from cosmos_core.executors.shell import RunFiles, ShellExecutor
 from cosmos_core.launcher import WORKSPACE, LaunchPlan
 from cosmos_core.ssh.host import RemoteError
+from cosmos_core.start_steps import StartProgress, StartStep, StepReporter
 from cosmos_core.upstream import gpu_queue
 from cosmos_core.upstream.models import model
 
@@ -34,11 +35,13 @@ class DockerExecutor(ShellExecutor):
         self.tickets, self.slots = (posixpath.join(self.queue, sub) for sub in (gpu_queue.TICKETS, gpu_queue.SLOTS))
         self.make_queue = gpu_queue.make_command(self.queue)
 
-    def submit(self, plan: LaunchPlan, on_upload: UploadProgress | None, cancelled: Callable[[], bool]) -> str:
+    def submit(self, plan: LaunchPlan, progress: StartProgress | None, cancelled: Callable[[], bool]) -> str:
         cfg = self.config
         setup = cfg.setup(plan.model)
+        steps = StepReporter(plan.run_id, cfg.name, progress)
+        steps.step(StartStep.CONNECTING)
         self.files.upload(plan.remote_dir(cfg), setup.remote_dir, model(plan.model).checkout,
-                          plan.files_to_send(), plan.texts, on_upload, cancelled)
+                          plan.files_to_send(), plan.texts, steps.upload, cancelled)
         if cancelled():
             raise SubmitError("cancelled before its container started")
         env = plan.env(cfg.num_gpus)
@@ -51,6 +54,7 @@ class DockerExecutor(ShellExecutor):
         )  # fmt: skip
         if plan.ticket:  # a bind mount's source must exist (podman refuses it otherwise)
             command = f"{self.make_queue} && {command}"
+        steps.step(StartStep.STARTING, f"{posixpath.basename(cfg.docker[-1])} run")
         try:
             result = self.shell.run(command)
         except RemoteError:

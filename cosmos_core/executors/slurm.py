@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from cosmos_core.config import HostConfig
-from cosmos_core.executors.base import JobState, ProbeReport, ProbeTarget, Shell, SubmitError, UploadProgress
+from cosmos_core.executors.base import JobState, ProbeReport, ProbeTarget, Shell, SubmitError
 from cosmos_core.executors.shell import RunFiles, ShellExecutor
 from cosmos_core.executors.slurm_cli import JOB_SCRIPT, cancel_command, job_script, parse_job_id, sbatch_command
 from cosmos_core.executors.slurm_probe import build_probe_script, parse_probe_output
 from cosmos_core.launcher import WORKSPACE, LaunchPlan
 from cosmos_core.ssh.host import RemoteError
+from cosmos_core.start_steps import StartProgress, StartStep, StepReporter
 from cosmos_core.upstream.models import model
 
 
@@ -35,15 +36,18 @@ class SlurmExecutor(ShellExecutor):
         self.config = config
         self.slurm = config.slurm
 
-    def submit(self, plan: LaunchPlan, on_upload: UploadProgress | None, cancelled: Callable[[], bool]) -> str:
+    def submit(self, plan: LaunchPlan, progress: StartProgress | None, cancelled: Callable[[], bool]) -> str:
         cfg = self.config
         setup = cfg.setup(plan.model)
         run_dir = plan.remote_dir(cfg)
         script = job_script(cfg, setup, plan.run_id, WORKSPACE, plan.env(cfg.num_gpus), plan.argv)
+        steps = StepReporter(plan.run_id, cfg.name, progress)
+        steps.step(StartStep.CONNECTING)
         self.files.upload(run_dir, setup.remote_dir, model(plan.model).checkout, plan.files_to_send(),
-                          {**plan.texts, JOB_SCRIPT: script}, on_upload, cancelled)
+                          {**plan.texts, JOB_SCRIPT: script}, steps.upload, cancelled)
         if cancelled():
             raise SubmitError("cancelled before its job was submitted")
+        steps.step(StartStep.SUBMITTING, "sbatch")
         result = self.shell.run(sbatch_command(self.slurm, plan.run_id, run_dir))
         job_id = parse_job_id(result.stdout) if result.ok else None
         if job_id is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cosmos_core.api import MODELS, CosmosError
+from cosmos_core.api import MODELS, CosmosError, StartReport, StartStep
 from cosmos_core.config import load_config
 
 
@@ -105,10 +105,10 @@ class FakeAPI:
         except ValueError as exc:
             raise CosmosError(str(exc)) from exc
 
-    def start_inference(self, prompt_id, host=None, params=None, on_upload=None, model_name="transfer1"):
+    def start_inference(self, prompt_id, host=None, params=None, on_progress=None, model_name="transfer1"):
         self._record("start_inference", prompt_id, host, params, model_name=model_name)
-        if on_upload:
-            on_upload("v.mp4", 10, 10)
+        if on_progress:
+            on_progress(StartReport("rs_new", host or "gpu1", StartStep.UPLOADING, "v.mp4", 10, 10))
         return make_run("rs_new", status="running")
 
     def retry_download(self, run_id):

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from app.dashboard import _form_values, _model_switch, _upload_reporter, build_app
+from app.dashboard import _form_values, _model_switch, _step_reporter, build_app
 from app.handlers import KNOB_FIELDS, Handlers, NewRun
 from app.layout import FORM_FIELDS
+from cosmos_core.api import StartReport, StartStep
 from tests.unit.app_fakes import FakeAPI
 
 ELEM_IDS = {"runs-table", "refresh-now", "run-status", "run-progress", "run-video", "run-log", "retry-download",
@@ -26,21 +27,36 @@ def test_the_page_has_the_test_hooks_a_cosmos_title_and_only_private_events(tmp_
     props = {c["props"].get("elem_id"): c["props"] for c in config["components"]}
     assert props["new-run-model"]["value"] == "transfer1"
     assert props["new-run-host"]["choices"] == [("gpu1", "gpu1")]  # gpu25 serves transfer2.5 only
-    timers = [c for c in config["components"] if c["type"] == "timer"]
-    assert [t["props"]["value"] for t in timers] == [5]  # ui.refresh_seconds' default
+    timers = [c["props"] for c in config["components"] if c["type"] == "timer"]
+    assert [t["value"] for t in timers if t["active"]] == [5]  # ui.refresh_seconds' default
+    assert [t["value"] for t in timers if not t["active"]] == [1]  # a start's step clock, off until Start
+
+
+def uploaded(name: str, sent: int, total: int) -> StartReport:
+    return StartReport("rs_1", "gpu1", StartStep.UPLOADING, name, sent, total)
 
 
 def test_upload_progress_is_reported_at_most_five_times_a_second_and_at_the_end():
     calls = []
-    report = _upload_reporter(lambda fraction, desc: calls.append((fraction, desc)))
+    report = _step_reporter(lambda fraction, desc: calls.append((fraction, desc)))
     for sent in range(0, 1_000_001, 1000):
-        report("clip.mp4", sent, 1_000_000)
+        report(uploaded("clip.mp4", sent, 1_000_000))
     assert calls[0] == (0.0, "Uploading clip.mp4: 0.0/1.0 MB")
     assert calls[-1] == (1.0, "Uploading clip.mp4: 1.0/1.0 MB")
     assert len(calls) < 10
     small = []
-    _upload_reporter(lambda fraction, desc: small.append(desc))("spec.json", 300, 300)
+    _step_reporter(lambda fraction, desc: small.append(desc))(uploaded("spec.json", 300, 300))
     assert small == ["Uploading spec.json: 300/300 B"]  # was "0.0 / 0.0 MB"
+
+
+def test_every_other_step_of_a_start_shows_as_it_begins_with_what_it_waits_on():
+    calls = []
+    report = _step_reporter(lambda fraction, desc: calls.append((fraction, desc)))
+    report(StartReport("rs_1", "gpu1", StartStep.CONNECTING))
+    report(StartReport("rs_1", "gpu1", StartStep.STARTING, "docker run"))
+    report(StartReport("rs_1", "hpc", StartStep.SUBMITTING, "sbatch"))
+    assert calls == [(None, "Connecting to gpu1"), (None, "Starting the container on gpu1 (docker run)"),
+                     (None, "Submitting the job on hpc (sbatch)")]
 
 
 def test_the_form_fields_follow_new_run():

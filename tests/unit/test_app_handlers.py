@@ -109,8 +109,8 @@ def test_starting_a_run_keeps_the_upload_and_passes_the_parameters(api, tmp_path
     progress = []
     form = NewRun(prompt="a red robot", upload=str(upload), negative="blurry", host="gpu1",
                   weights=(0.5, 0, 0, 0), steps=12, guidance=6.5, seed=9)
-    run = Handlers(api).start(form, on_upload=lambda *a: progress.append(a))
-    assert run["id"] == "rs_new" and progress == [("v.mp4", 10, 10)]
+    run = Handlers(api).start(form, on_progress=progress.append)
+    assert run["id"] == "rs_new" and [(p.detail, p.sent, p.total) for p in progress] == [("v.mp4", 10, 10)]
     (text, video), kwargs = api.called("add_prompt")[0]
     assert text == "a red robot" and kwargs["negative_prompt"] == "blurry" and kwargs["name"] is None
     assert video.read_bytes() == b"video bytes" and video.is_relative_to(tmp_path / "outputs" / "inputs")

@@ -38,6 +38,12 @@ def test_a_running_run_shows_its_stage_and_progress_and_every_run_its_model():
     assert frame.loc[0, "model"] == "transfer2.5" and frame.loc[0, "kind"] == "inference"
 
 
+def test_a_starting_run_shows_the_step_its_start_is_at():
+    starting = make_run(status="uploading", progress="starting the container on gpu1 (docker run)")
+    assert tables.status_text(starting) == "uploading · starting the container on gpu1 (docker run)"
+    assert tables.status_text({**starting, "progress": None}) == "uploading"
+
+
 def test_download_shows_percent_only_while_downloading():
     assert tables.download_text({"status": "downloading", "bytes_done": 25, "bytes_total": 200}) == "12%"
     assert tables.download_text({"status": "downloading", "bytes_done": 0, "bytes_total": 0}) == "0%"

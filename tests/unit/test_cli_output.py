@@ -13,6 +13,7 @@ from cosmos_core.cli.progress import PlainProgress, RichProgress, UploadTally, p
 from cosmos_core.cli.tables import plain_lines, run_detail, showing_line
 from cosmos_core.cli.verbosity import setup_logging
 from cosmos_core.ssh import host  # noqa: F401 (silences paramiko, as the CLI's import of it does)
+from cosmos_core.start_steps import StartReport, StartStep
 from cosmos_core.words import count, size, sizes
 
 
@@ -64,7 +65,7 @@ def test_a_plain_download_is_told_once_per_quarter():
     for done in (0, 10, 24, 25, 26, 60, 99, 100, 100):
         progress.download("rs_1", done, 100)
     progress.download("rs_2", 5, 0)  # nothing to fetch: whole at once
-    progress.upload("inputs/video.mp4", 5, 10)
+    progress.start(StartReport("rs_1", "gpu1", StartStep.UPLOADING, "inputs/video.mp4", 5, 10))
     progress.waiting(3)
     assert out.getvalue().splitlines() == [
         "rs_1: downloaded 25% (25/100 B)", "rs_1: downloaded 60% (60/100 B)",
@@ -120,6 +121,18 @@ def test_rich_bars_show_runs_left_and_bytes_and_nothing_when_idle():
     text = shown.getvalue()
     assert "active runs" in text and "1 left" in text and "50%" in text
     assert "download rs_1" in text and "3.0/12.0 MB" in text and "25%" in text
+
+
+def test_rich_bars_show_a_starts_steps_on_one_line_and_its_upload_as_a_bar():
+    shown = Terminal()
+    with RichProgress(shown) as progress:
+        progress.start(StartReport("rs_1", "gpu1", StartStep.CONNECTING))
+        progress.start(StartReport("rs_1", "gpu1", StartStep.UPLOADING, "inputs/video.mp4", 500, 1000))
+        progress.start(StartReport("rs_1", "gpu1", StartStep.STARTING, "docker run"))
+    text = shown.getvalue()
+    assert "upload inputs/video.mp4" in text and "0.5/1.0 kB" in text
+    assert "starting the container on gpu1 (docker run)" in text
+    assert "connecting to gpu1" not in text.rsplit("\r", 1)[-1]  # the step line now says the step it is at
 
 
 def test_runs_limit_and_all():
