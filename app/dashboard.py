@@ -25,11 +25,13 @@ from .sweep_form import SweepForm
 RENDERED = {
     "table": "table", "counts": "counts", "banner": "banner", "pager": "pager", "newer": "newer",
     "older": "older", "hosts": "hosts", "run_status": "run_status", "run_progress": "run_progress",
-    "run_video": "run_video", "run_log": "run_log", "run_enhanced": "run_enhanced", "run_prompt": "run_prompt",
-    "run_can_retry": "retry", "run_can_cancel": "cancel", "run_can_upscale": "upscale",
-    "run_can_enhance": "enhance", "run_can_rerun": "rerun", "run_shown": "run_details", "no_host": "no_host",
-    "run_star_label": "star", "run_note": "note", "run_can_open_sweep": "open_sweep",
+    "run_video": "run_video", "run_log": "run_log", "run_missing": "run_missing", "run_enhanced": "run_enhanced",
+    "run_prompt": "run_prompt", "run_can_retry": "retry", "run_can_cancel": "cancel",
+    "run_can_upscale": "upscale_controls", "run_can_enhance": "enhance", "run_can_rerun": "rerun",
+    "run_shown": "run_details", "no_host": "no_host", "run_star_label": "star", "run_note": "note",
+    "run_can_open_sweep": "open_sweep",
 }  # fmt: skip
+SHOWN_WHEN_SET = ("run_video", "run_log", "run_missing", "run_enhanced")  # a value to show, else hidden
 PROGRESS_EVERY_SECONDS = 0.2
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
@@ -140,13 +142,13 @@ def _render(handlers: Handlers, refresh: Refresh, watch: notifications.Watch | N
 
 def _update(key: str, value: Any) -> Any:
     """A changed view value as the component update Gradio expects."""
-    if key in ("newer", "older") or key.startswith("run_can_"):
+    if key in ("newer", "older"):
         return gr.update(interactive=value)
-    if key in ("run_shown", "no_host"):
+    if key in ("run_shown", "no_host") or key.startswith("run_can_"):
         return gr.update(visible=value)
     if key == "run_star_label":
         return gr.update(value=value)
-    if key == "run_enhanced":
+    if key in SHOWN_WHEN_SET:
         return gr.update(value=value, visible=bool(value))
     if key == "table":  # its columns may have changed: their kinds and widths with them
         datatype, widths = run_table.column_props(list(value.columns))

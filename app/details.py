@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cosmos_core.api import MODELS
+from cosmos_core.api import DEFAULT_MODEL, MODELS
 
+from .applies import absence_line, run_actions
 from .run_table import sweep_markdown
 from .scores import scores_markdown
 from .tables import download_text, format_duration, local_time, run_duration
@@ -31,23 +32,18 @@ STAR, UNSTAR = "☆ Star", "★ Starred (click to unstar)"
 class Details:
     status: str  # markdown for `run-status`
     progress: str  # markdown for `run-progress`: a running run's stage and progress figure, else ""
-    video: str | None  # absolute path of the downloaded video, served from outputs_dir
-    log: str
+    video: str | None  # absolute path of the downloaded video, served from outputs_dir; None: no player
+    log: str  # its tail; "": no log box
     enhanced: str  # the enhanced prompt of an enhancement run, else ""
     prompt: str  # markdown: prompt, inputs and parameters
-    can_retry: bool
-    can_cancel: bool
-    can_upscale: bool
-    can_enhance: bool
-    can_rerun: bool = False  # Run again: an inference run (New run filled with its inputs and parameters)
+    actions: frozenset[str] = frozenset()  # the buttons shown (applies.ACTIONS): those the core accepts
+    missing: str = ""  # one line on why there is no video (or no log), in their place
     star_label: str = STAR  # the star button's label: what a click does
     note: str = ""  # the run's note, in its box
-    can_open_sweep: bool = False  # the run belongs to a sweep (Open sweep shows its view)
     shown: bool = True  # False: no run to show, the panel is hidden and `status` says why
 
 
-NO_RUN = Details("Select a run in the table to see its details.", "", None, "", "", "", False, False, False, False,
-                 shown=False)
+NO_RUN = Details("Select a run in the table to see its details.", "", None, "", "", "", shown=False)
 NO_HOST_HINT = "No runs yet: add a GPU host above, then start a run in **New run**."
 NO_RUNS = "No runs yet: start one in the **New run** tab."
 
@@ -133,24 +129,22 @@ def prompt_markdown(run: Mapping, prompt: Mapping | None) -> str:
     return "\n\n".join(lines)
 
 
-def run_details(run: Mapping, prompt: Mapping | None, log: str, video_exists: bool = True) -> Details:
-    """The panel for `run`; `log` is the tail already read, `video_exists` whether the file is on disk."""
-    completed_inference = run["kind"] == "inference" and run["status"] == "completed"
+def run_details(run: Mapping, prompt: Mapping | None, log: str, video_exists: bool = True,
+                host_models: Collection[str] | None = (DEFAULT_MODEL,)) -> Details:
+    """The panel for `run`; `log` is the tail already read, `video_exists` whether the file is on disk,
+    `host_models` what the run's host serves now (None: it is no longer configured)."""
+    video = video_of(run) if video_exists else None
     return Details(
         status=status_markdown(run),
         progress=progress_markdown(run),
-        video=video_of(run) if video_exists else None,
+        video=video,
         log=log,
         enhanced=run["enhanced_text"] or "",
         prompt=prompt_markdown(run, prompt),
-        can_retry=run["download"]["status"] == "failed",
-        can_cancel=run["status"] in ("pending", "uploading", "queued", "running"),
-        can_upscale=completed_inference,
-        can_enhance=prompt is not None,
-        can_rerun=run["kind"] == "inference" and prompt is not None,
+        actions=run_actions(run, host_models),
+        missing=absence_line(run, bool(log), video is not None),
         star_label=UNSTAR if run.get("starred") else STAR,
         note=run.get("note") or "",
-        can_open_sweep=bool(run.get("sweep_id")),
     )
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from cosmos_core.api import DEFAULT_MODEL, MODELS, CosmosAPI, CosmosError, InferenceParams, Refresh, StartReport
 
 from . import compare, run_table, tables
+from .applies import ACTIONS
 from .details import NO_RUN, Details, empty_states, run_details
 from .remote import HostChecks, HostGates, LogTails
 from .sweep_form import SweepForm
@@ -181,7 +182,10 @@ class Handlers:
             return page(refresh if free else Refresh.NONE, free)
 
     def details_view(self, run_id: str | None) -> dict[str, Any]:
-        return {f"run_{key}": value for key, value in asdict(self.details(run_id)).items()}
+        """The panel's view keys: `run_<field>` of its Details, and `run_can_<action>` for every action."""
+        details = self.details(run_id)
+        view = {f"run_{key}": value for key, value in asdict(details).items() if key != "actions"}
+        return view | {f"run_can_{action}": action in details.actions for action in ACTIONS}
 
     def details(self, run_id: str | None) -> Details:
         if not run_id:
@@ -191,8 +195,10 @@ class Handlers:
         except CosmosError as exc:
             return replace(NO_RUN, status=f"❌ {exc}")
         video = run["output_path"]
+        host = next((h for h in self.api.config.hosts if h.name == run["host"]), None)
         return run_details(run, self.prompt(run["prompt_id"]), self.logs.read(run),
-                           video_exists=bool(video) and Path(video).is_file())
+                           video_exists=bool(video) and Path(video).is_file(),
+                           host_models=host.models if host else None)
 
     def prompt(self, prompt_id: str) -> dict | None:
         """A prompt, cached: prompts never change once stored."""

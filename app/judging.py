@@ -30,7 +30,7 @@ def run_marks() -> dict[str, Any]:
             "note": gr.Textbox(label="Note (one line, at most 200 characters; empty clears it)", max_lines=1,
                                elem_id="run-note", scale=3),
             "save_note": gr.Button("Save note", elem_id="save-note", scale=0),
-            "open_sweep": gr.Button("Open sweep", elem_id="open-sweep", interactive=False, scale=0),
+            "open_sweep": gr.Button("Open sweep", elem_id="open-sweep", visible=False, scale=0),
         }  # fmt: skip
     return ui
 

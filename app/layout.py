@@ -2,7 +2,9 @@
 
 The elem_ids `runs-table`, `refresh-now`, `run-status`, `run-progress`, `run-video`, `run-log`,
 `retry-download`, `cancel-run` and `new-run` are a stable test contract (SPEC.md); so are `run-details`
-(the panel, hidden until a run is open), `no-host` and the Add host form's (app/onboarding.py).
+(the panel, hidden until a run is open), `no-host` and the Add host form's (app/onboarding.py). In the
+panel, `run-video` and `run-log` show when the run has a video or a log (else `run-missing` says why),
+and each action's button (the upscale's `upscale-controls`) only on a run it applies to (app/applies.py).
 """
 
 from __future__ import annotations
@@ -93,22 +95,25 @@ def _run_panel() -> dict[str, Any]:
     ui: dict[str, Any] = {"run_progress": gr.Markdown(elem_id="run-progress")}
     with gr.Row():
         with gr.Column():
-            ui["run_video"] = gr.Video(elem_id="run-video", interactive=False, label="Output video", height=360)
+            ui["run_missing"] = gr.Markdown(visible=False, elem_id="run-missing")  # why no video (or log)
+            ui["run_video"] = gr.Video(elem_id="run-video", interactive=False, label="Output video", height=360,
+                                       visible=False)
             ui["run_enhanced"] = gr.Textbox(label="Enhanced prompt", visible=False, interactive=False, lines=3,
                                         buttons=["copy"], elem_id="run-enhanced")
-            with gr.Row():
-                ui["retry"] = gr.Button("Retry download", elem_id="retry-download", interactive=False)
-                ui["cancel"] = gr.Button("Cancel", elem_id="cancel-run", interactive=False, variant="stop")
-                ui["enhance"] = gr.Button("Enhance prompt", elem_id="enhance-prompt", interactive=False)
-                ui["rerun"] = gr.Button("Run again", elem_id="rerun-run", interactive=False)
-            with gr.Row(equal_height=True):
-                ui["weight"] = gr.Slider(0, 1, value=0.5, step=0.05, label="Upscale control weight")
-                ui["upscale"] = gr.Button("Upscale to 4K", elem_id="upscale-run", interactive=False)
+            with gr.Row():  # each shown only on a run the core would take it for (applies.py)
+                ui["retry"] = gr.Button("Retry download", elem_id="retry-download", visible=False)
+                ui["cancel"] = gr.Button("Cancel", elem_id="cancel-run", visible=False, variant="stop")
+                ui["enhance"] = gr.Button("Enhance prompt", elem_id="enhance-prompt", visible=False)
+                ui["rerun"] = gr.Button("Run again", elem_id="rerun-run", visible=False)
+            with gr.Row(equal_height=True, visible=False, elem_id="upscale-controls") as ui["upscale_controls"]:
+                ui["weight"] = gr.Slider(0, 1, value=0.5, step=0.05, label="Upscale control weight",
+                                         elem_id="upscale-weight")
+                ui["upscale"] = gr.Button("Upscale to 4K", elem_id="upscale-run")
             ui |= judging.run_marks()
         with gr.Column():
             ui["run_prompt"] = gr.Markdown(elem_id="run-prompt")
             ui["run_log"] = gr.Textbox(label="Log (last 200 lines)", lines=16, max_lines=16, interactive=False,
-                                       autoscroll=True, elem_id="run-log")
+                                       autoscroll=True, elem_id="run-log", visible=False)
     return ui
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from cosmos_core.api import CosmosAPI, CosmosError
 
+from .applies import never_started
+
 
 class HostGates:
     def __init__(self) -> None:
@@ -76,7 +78,7 @@ class LogTails:
     def read(self, run: dict) -> str:
         if self.api.has_local_log(run["id"]):
             return self._read(run["id"])
-        if run["status"] in ("pending", "uploading"):
+        if run["status"] in ("pending", "uploading") or never_started(run):  # no log anywhere
             return ""
         cached = self._cache.get(run["id"])
         if cached and self.clock() - cached.read_at < self.ttl:

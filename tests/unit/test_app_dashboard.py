@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from app.dashboard import _form_values, _model_switch, _step_reporter, build_app
+from app.applies import ACTIONS
+from app.dashboard import RENDERED, _form_values, _model_switch, _step_reporter, _update, build_app
 from app.handlers import KNOB_FIELDS, Handlers, NewRun
 from app.layout import FORM_FIELDS
 from cosmos_core.api import StartReport, StartStep
@@ -86,3 +87,17 @@ def test_switching_the_model_offers_its_hosts_and_resets_and_hides_the_knobs(tmp
     assert [name for name, update in knob.items() if not update["visible"]] == ["fps", "distilled", "upsample_prompt"]
     host, *_ = switch("transfer1")
     assert host["choices"] == ["gpu1"] and host["info"] is None
+
+
+def test_what_does_not_apply_is_hidden_not_disabled(tmp_path):
+    assert {f"run_can_{action}" for action in ACTIONS} <= RENDERED.keys()  # every action has its control
+    assert _update("run_can_cancel", False) == {"__type__": "update", "visible": False}
+    assert _update("run_can_retry", True) == {"__type__": "update", "visible": True}
+    assert _update("run_video", None) == {"__type__": "update", "value": None, "visible": False}
+    assert _update("run_log", "") == {"__type__": "update", "value": "", "visible": False}
+    assert _update("run_log", "step 1/35") == {"__type__": "update", "value": "step 1/35", "visible": True}
+    config = build_app(FakeAPI(tmp_path)).get_config_file()
+    props = {c["props"].get("elem_id"): c["props"] for c in config["components"]}
+    hidden = ("run-video", "run-log", "retry-download", "cancel-run", "enhance-prompt", "rerun-run",
+              "upscale-controls", "open-sweep")
+    assert [props[elem_id]["visible"] for elem_id in hidden] == [False] * len(hidden)  # until a run says so

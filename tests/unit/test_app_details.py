@@ -1,4 +1,4 @@
-"""The details panel's values for each kind of run, and which buttons it enables."""
+"""The details panel's values for each kind of run, and which buttons it shows."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ def test_a_completed_downloaded_inference_shows_its_video_and_can_be_upscaled():
     run = make_run(download_status="done", output_path=VIDEO)
     details = run_details(run, PROMPT, "log")
     assert details.video == VIDEO and details.log == "log"
-    assert details.can_upscale and details.can_enhance
-    assert not details.can_retry and not details.can_cancel
+    assert "upscale" in details.actions and "enhance" in details.actions
+    assert "retry" not in details.actions and "cancel" not in details.actions
     assert "status **completed**" in details.status and "download done" in details.status
 
 
@@ -23,24 +23,24 @@ def test_no_video_until_the_file_is_there():
     assert run_details(make_run(status="running", download_status="none"), PROMPT, "").video is None
 
 
-def test_a_failed_download_enables_retry_and_says_why():
+def test_a_failed_download_shows_retry_and_says_why():
     run = make_run(download_status="failed", download_error="download from gpu1 failed: connection lost")
     details = run_details(run, PROMPT, "")
-    assert details.can_retry and details.video is None
+    assert "retry" in details.actions and details.video is None
     assert "**Download failed:** download from gpu1 failed: connection lost" in details.status
 
 
 def test_only_an_active_run_can_be_cancelled():
     for status in ("pending", "uploading", "running"):
-        assert run_details(make_run(status=status, exit_code=None), PROMPT, "").can_cancel
-    assert not run_details(make_run(status="cancelled"), PROMPT, "").can_cancel
+        assert "cancel" in run_details(make_run(status=status, exit_code=None), PROMPT, "").actions
+    assert "cancel" not in run_details(make_run(status="cancelled"), PROMPT, "").actions
 
 
 def test_a_failed_run_shows_its_error_and_cannot_be_upscaled():
     run = make_run(status="failed", exit_code=3, error="Container exited with code 3")
     details = run_details(run, PROMPT, "")
     assert "**Error:** Container exited with code 3" in details.status and "exit code 3" in details.status
-    assert not details.can_upscale and details.can_rerun  # a failed run can be run again
+    assert "upscale" not in details.actions and "rerun" in details.actions  # a failed run can be run again
 
 
 def test_an_enhancement_shows_its_text_and_no_video():
@@ -48,7 +48,7 @@ def test_an_enhancement_shows_its_text_and_no_video():
                    enhanced_text="a red robot, cinematic", params={})
     details = run_details(run, PROMPT, "")
     assert details.enhanced == "a red robot, cinematic" and details.video is None
-    assert not details.can_upscale and not details.can_rerun  # Run again: inference runs only
+    assert "upscale" not in details.actions and "rerun" not in details.actions  # Run again: inference runs only
 
 
 def test_prompt_markdown_lists_inputs_and_parameters():
@@ -61,8 +61,8 @@ def test_prompt_markdown_lists_inputs_and_parameters():
     assert "4K upscale of rs_0 · control weight 0.6" in prompt_markdown(upscale, None)
 
 
-def test_nothing_selected_disables_every_button():
-    assert not any((NO_RUN.can_retry, NO_RUN.can_cancel, NO_RUN.can_upscale, NO_RUN.can_enhance, NO_RUN.can_rerun))
+def test_nothing_selected_shows_no_button():
+    assert not NO_RUN.actions
 
 
 def test_a_new_run_shows_its_model_and_every_parameter():

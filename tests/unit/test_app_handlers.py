@@ -85,6 +85,28 @@ def test_details_of_the_selected_run_and_prompts_read_once(api):
     assert "no run with id" in handlers.render(Query(), "rs_gone")["run_status"]
 
 
+def test_a_run_that_never_started_reads_no_log_and_says_why_in_its_place(api):
+    api.runs = [make_run(status="failed", started_at=None, exit_code=None,
+                         error="docker run failed on gpu1 (exit 125): image not known")]
+    view = Handlers(api).render(Query(), "rs_1")
+    assert api.called("logs") == []  # no log anywhere: the host is not asked
+    assert view["run_log"] == "" and view["run_video"] is None
+    assert view["run_missing"].startswith("⛔ This run never started: docker run failed on gpu1 (exit 125)")
+    assert {k: v for k, v in view.items() if k.startswith("run_can_")} == {
+        "run_can_retry": False, "run_can_cancel": False, "run_can_upscale": False, "run_can_enhance": True,
+        "run_can_rerun": True, "run_can_open_sweep": False}
+
+
+def test_actions_follow_the_runs_host_as_configured_now(api):
+    api.runs = [make_run("rs_1", status="running", exit_code=None, host="gpu25", model="transfer2.5"),
+                make_run("rs_2", status="running", exit_code=None, host="gpu9")]  # gpu9: removed from the config
+    handlers = Handlers(api)
+    on_gpu25 = handlers.details_view("rs_1")
+    assert on_gpu25["run_can_cancel"] and not on_gpu25["run_can_enhance"]  # gpu25 serves no upsampler
+    gone = handlers.details_view("rs_2")
+    assert [k for k, v in gone.items() if k.startswith("run_can_") and v] == ["run_can_rerun"]  # needs no host
+
+
 def test_a_remote_log_is_read_once_per_ttl_and_a_local_one_each_time(api):
     now = [0.0]
     tails = LogTails(api, HostGates(), ttl=5, clock=lambda: now[0])

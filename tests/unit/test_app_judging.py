@@ -21,7 +21,7 @@ def test_the_runs_line_shows_star_note_gpu_time_and_sweep():
     plain = status_markdown(make_run(), NOW)
     assert "★" not in plain and "GPU time" not in plain and "Note" not in plain
     details = run_details(run, PROMPT, "")
-    assert (details.star_label, details.note, details.can_open_sweep) == (UNSTAR, "sharp edges", True)
+    assert (details.star_label, details.note, "open_sweep" in details.actions) == (UNSTAR, "sharp edges", True)
     assert (run_details(make_run(), PROMPT, "").star_label, run_details(make_run(), PROMPT, "").note) == (STAR, "")
 
 
