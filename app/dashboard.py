@@ -203,12 +203,12 @@ def _wire_actions(handlers: Handlers, ui: dict[str, Any], rerender: Callable[[An
 def _wire_form(handlers: Handlers, ui: dict[str, Any], rerender: Callable[[Any], Any]) -> None:
     form, fields = ui["form"], ui["form"]["fields"]
     starts = StartWatches(handlers.cancel)
-    watching = [form["steps"], form["cancel"], form["step_timer"]]
+    watching = [form["steps"], form["cancel"], form["step_timer"], form["start"]]
 
-    def begin(request: gr.Request) -> list[Any]:
+    def begin(request: gr.Request) -> list[Any]:  # one start at a time per page: Start waits for this one
         starts.begin(_session(request))
         return [gr.update(value=starts.view(_session(request)), visible=True), gr.update(visible=True),
-                gr.Timer(active=True)]
+                gr.Timer(active=True), gr.update(interactive=False)]
 
     def start(request: gr.Request, *values: Any, progress: gr.Progress = gr.Progress()) -> list[Any]:  # noqa: B008
         session = _session(request)
@@ -223,7 +223,8 @@ def _wire_form(handlers: Handlers, ui: dict[str, Any], rerender: Callable[[Any],
         return [message, message, gr.Tabs(selected="runs"), run["id"]]
 
     def finish(request: gr.Request) -> list[Any]:
-        return [starts.view(_session(request)), gr.update(visible=False), gr.Timer(active=False)]
+        return [starts.view(_session(request)), gr.update(visible=False), gr.Timer(active=False),
+                gr.update(interactive=True)]
 
     def cancel(request: gr.Request) -> str:
         return starts.cancel(_session(request))

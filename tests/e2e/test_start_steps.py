@@ -15,6 +15,7 @@ from tests.e2e.ui import open_tab
 from tests.hostkit import make_video, wait_until
 
 HELD_SECONDS = 8  # how long the shim holds `docker run`: long enough to watch the step and cancel it
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "start-steps.png"  # the README shows it
 
 
 def start_from_the_form(page, video: Path, prompt: str) -> None:
@@ -36,9 +37,11 @@ def test_a_start_held_at_docker_run_shows_that_step_and_cancels_cleanly(page, e2
         start_from_the_form(page, make_video(tmp_path / "held.mp4"), "a start held at docker run")
         expect(steps).to_contain_text("now: starting the container on gpu1 (docker run)")
         expect(steps).to_contain_text("done: connecting to gpu1")
+        expect(page.locator("#new-run-start")).to_be_disabled()  # one start at a time from this page
         expect(steps).to_contain_text(re.compile(r"done: uploading to gpu1 · inputs/video\.mp4 [\d.]+/[\d.]+ [kM]?B"))
         expect(steps).to_contain_text(re.compile(r"\(docker run\) · [2-9]\.\ds"))  # its time counts, host silent
         run_id = re.search(r"Starting run (rs_\w+)", steps.inner_text()).group(1)
+        page.screenshot(path=SCREENSHOT, full_page=True)
         assert e2e_api.get_run(run_id, Refresh.NONE)["progress"] == "starting the container on gpu1 (docker run)"
         page.locator("#new-run-cancel").click()
         expect(steps).to_contain_text("cancelling: the run is cancelled")
@@ -47,6 +50,7 @@ def test_a_start_held_at_docker_run_shows_that_step_and_cancels_cleanly(page, e2
     status = page.locator("#new-run-status")
     expect(status).to_contain_text(f"Run {run_id} was cancelled while starting", timeout=(HELD_SECONDS + 30) * 1000)
     expect(page.locator("#new-run-cancel")).to_be_hidden()
+    expect(page.locator("#new-run-start")).to_be_enabled()
     expect(steps).to_contain_text(f"Start of run {run_id}")
     wait_until(lambda: not containers_of(gpu_host, run_id), 30, f"run {run_id}'s container to be removed")
     run = e2e_api.get_run(run_id, Refresh.FORCE)
