@@ -21,6 +21,7 @@ is built on.  Plain Python, no pytest: fixtures live in tests/conftest.py.
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import random
@@ -523,6 +524,13 @@ class TestHost:
     def docker(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run the docker shim locally (same podman state as SSH sessions)."""
         return _run([self.docker_cmd, *args], check=check, timeout=timeout)
+
+    def run_images(self, run_id: str) -> list[str]:
+        """The images the run's containers were created from, as podman names them, read from its events
+        log (the container itself may be gone: the product removes it once the run is done)."""
+        events = (json.loads(line) for line in (self.podman_dir / "events.log").read_text().splitlines() if line)
+        return [event["Image"] for event in events if event.get("Status") == "create"
+                and event.get("Attributes", {}).get("cosmos.run_id") == run_id]
 
     def remove_run_containers(self) -> None:
         """Remove every Docker-executor run's container a test left behind: the host outlives the

@@ -73,8 +73,7 @@ def test_add_host_with_a_custom_image_and_checkout_makes_a_host_whose_first_run_
         expect_status(page, "completed", timeout=60_000)
         assert wait_video_ready(page).endswith("/output.mp4")
         assert (Path(checkout) / "cosmos_runs" / run_id / "run.log").is_file()  # it ran in the lab's checkout
-        ran = gpu_host.docker("ps", "-a", "--filter", f"label=cosmos.run_id={run_id}", "--format", "{{.Image}}")
-        assert ran.stdout.split() == [f"localhost/{image}"]  # podman's full name of the lab's image
+        assert gpu_host.run_images(run_id) == [f"localhost/{image}"]  # podman's full name of the lab's image
 
 
 def test_a_host_whose_run_args_the_runtime_refuses_is_not_ready_and_says_why(page, e2e_workspace, gpu_host):
