@@ -106,6 +106,8 @@ class HostChecks:
         self.results: dict[str, dict] = {}
 
     def check_all(self) -> None:
+        """Every host of the config file as it is now (a host added to it a moment ago included)."""
+        self.api.follow_config()
         for host in self.api.config.hosts:
             self.check(host.name)
 

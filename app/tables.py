@@ -10,7 +10,7 @@ import pandas as pd
 
 from cosmos_core.api import STATUSES, format_seconds
 
-HOST_COLUMNS = ["host", "address", "reachable", "docker", "image", "starts", "GPUs", "GPU queue", "GPU time",
+HOST_COLUMNS = ["host", "address", "reachable", "ready", "docker", "image", "starts", "GPUs", "GPU queue", "GPU time",
                 "last sync", "last error"]
 # A check's result in words, with the mark beside it (a browser without an emoji font shows boxes).
 CHECK_WORDS = {"ok": "✅ ok", "fail": "❌ FAILED", "absent": "– absent"}
@@ -98,6 +98,17 @@ def _check_cell(check: Mapping | None, item: str) -> str:
     return f"{CHECK_WORDS.get(part['status'], part['status'])}: {part['detail']}"
 
 
+def _ready_cell(check: Mapping | None) -> str:
+    """Whether a run can start on the host, as `hosts check` says it (`ok`), and if not which items
+    failed: the failing cell's reason may be in a column of its own or, for remote_dir, in none."""
+    if check is None:
+        return ""
+    if check.get("ok"):
+        return "✅ ready"
+    failed = [item for item, part in check.items() if isinstance(part, Mapping) and part.get("status") == "fail"]
+    return "❌ not ready" + (f": {', '.join(failed)} failed" if failed else "")
+
+
 def _address(host: Mapping) -> str:
     """Where a host's runs go, and by which engine when it is not Docker over SSH."""
     executor = host.get("executor", "docker")
@@ -118,8 +129,9 @@ def hosts_frame(hosts: Sequence[Mapping], checks: Mapping[str, Mapping]) -> pd.D
         else:
             reachable = "❌ down" if h["last_error"] else ("✅ up" if h["last_ok_at"] else "not checked")
         rows.append([
-            h["name"], _address(h), reachable, _check_cell(check, "docker"), _check_cell(check, "image"),
-            _check_cell(check, "start"), _check_cell(check, "gpus"), _check_cell(check, "queue"),
+            h["name"], _address(h), reachable, _ready_cell(check), _check_cell(check, "docker"),
+            _check_cell(check, "image"), _check_cell(check, "start"), _check_cell(check, "gpus"),
+            _check_cell(check, "queue"),
             format_seconds(h.get("gpu_seconds") or 0),
             local_time(h["last_ok_at"]),
             h["last_error"] or "",

@@ -21,6 +21,7 @@ is built on.  Plain Python, no pytest: fixtures live in tests/conftest.py.
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import random
@@ -399,17 +400,21 @@ class TestHost:
 
     # ------------------------------------------------------ remote dir
     def _make_remote_dir(self) -> None:
-        remote = Path(self.remote_dir)
-        (remote / "checkpoints").mkdir(parents=True)
-        (remote / "checkpoints" / "README.txt").write_text("dummy checkpoints\n")
-        placeholders = [
-            remote / TRANSFER_SCRIPT,
-            remote / UPSAMPLER_SCRIPT,
-            Path(self.remote_dir_25) / TRANSFER25_SCRIPT,
-        ]
-        for path in placeholders:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("# placeholder: tests/standin/torchrun plays this script\n")
+        _write_checkout(Path(self.remote_dir), TRANSFER_SCRIPT, UPSAMPLER_SCRIPT)
+        _write_checkout(Path(self.remote_dir_25), TRANSFER25_SCRIPT, checkpoints=False)
+
+    def other_checkout(self, name: str) -> str:
+        """A second cosmos-transfer1 checkout on the host (with checkpoints/), beside remote_dir and
+        named `name`: a host entry whose `remote_dir` is not the default one. Made once, then reused."""
+        path = Path(self.remote_dir).with_name(name)
+        if not path.exists():
+            _write_checkout(path, TRANSFER_SCRIPT, UPSAMPLER_SCRIPT)
+        return str(path)
+
+    def tag_image(self, name: str) -> str:
+        """The test image under a second name as well (`docker tag`); that name."""
+        self.docker("tag", self.image, name)
+        return name
 
     # ---------------------------------------------------------- podman
     def _setup_podman(self) -> None:
@@ -519,6 +524,13 @@ class TestHost:
     def docker(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run the docker shim locally (same podman state as SSH sessions)."""
         return _run([self.docker_cmd, *args], check=check, timeout=timeout)
+
+    def run_images(self, run_id: str) -> list[str]:
+        """The images the run's containers were created from, as podman names them, read from its events
+        log (the container itself may be gone: the product removes it once the run is done)."""
+        events = (json.loads(line) for line in (self.podman_dir / "events.log").read_text().splitlines() if line)
+        return [event["Image"] for event in events if event.get("Status") == "create"
+                and event.get("Attributes", {}).get("cosmos.run_id") == run_id]
 
     def remove_run_containers(self) -> None:
         """Remove every Docker-executor run's container a test left behind: the host outlives the
@@ -1160,6 +1172,18 @@ def max_concurrent(record: Sequence[tuple[str, str, str, float]]) -> int:
 def start_order(record: Sequence[tuple[str, str, str, float]]) -> list[str]:
     """The run dirs in the order their runs started (a dir run twice is listed twice)."""
     return [run_dir for kind, run_dir, _devices, _when in record if kind == "start"]
+
+
+def _write_checkout(path: Path, *scripts: str, checkpoints: bool = True) -> None:
+    """A stand-in checkout at `path`: the entry points as placeholders (tests/standin/torchrun plays
+    them) and, unless told otherwise, a checkpoints/ dir."""
+    if checkpoints:
+        (path / "checkpoints").mkdir(parents=True)
+        (path / "checkpoints" / "README.txt").write_text("dummy checkpoints\n")
+    for script in scripts:
+        placeholder = path / script
+        placeholder.parent.mkdir(parents=True, exist_ok=True)
+        placeholder.write_text("# placeholder: tests/standin/torchrun plays this script\n")
 
 
 def _populate_rootfs(rootfs: Path) -> None:

@@ -9,7 +9,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,3 +83,29 @@ def write_config(root: Path, host: TestHost, models: tuple[str, ...] = ("transfe
     )
     return config
 
+
+
+def edit_config(config: Path, old: str, new: str) -> None:
+    """Replace the first `old` in the config file by `new`, as a user editing it would. The file's
+    mtime moves on, so that a process following the file (live_config.py) sees even an edit made
+    within the file system's time granularity of the last one."""
+    text = config.read_text()
+    assert old in text
+    config.write_text(text.replace(old, new, 1))
+    _touch_later(config)
+
+
+@contextmanager
+def config_restored(config: Path) -> Iterator[str]:
+    """The config file's text now, put back when the block ends (its mtime moved on, as edit_config's)."""
+    original = config.read_text()
+    try:
+        yield original
+    finally:
+        config.write_text(original)
+        _touch_later(config, 2_000_000)  # later than an edit_config within the same tick
+
+
+def _touch_later(path: Path, ns: int = 1_000_000) -> None:
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + ns))

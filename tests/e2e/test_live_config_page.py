@@ -4,33 +4,22 @@ page keeps working; the fixed file is taken again."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from playwright.sync_api import expect
 
 from tests.e2e.ui import choose, open_tab
-
-
-def edited(config: Path, old: str, new: str) -> None:
-    text = config.read_text()
-    assert old in text
-    config.write_text(text.replace(old, new, 1))
-    stat = config.stat()  # an edit within the file system's time granularity still shows
-    os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+from tests.workspace import config_restored, edit_config
 
 
 def test_an_edit_of_the_config_file_is_taken_while_the_page_is_open(page, e2e_workspace, gpu_host):
     config = e2e_workspace.config
-    original = config.read_text()
-    try:
-        edited(config, f'image = "{gpu_host.image}"', 'image = "cosmos-missing:none"')
+    with config_restored(config):
+        edit_config(config, f'image = "{gpu_host.image}"', 'image = "cosmos-missing:none"')
         open_tab(page, "Hosts")
         page.locator("#check-hosts").click()
         table = page.locator("#hosts-table")
         expect(table).to_contain_text("❌ FAILED: cosmos-missing:none not found", timeout=30_000)
 
-        edited(config, f"port = {gpu_host.port}", 'port = "twenty-two"')
+        edit_config(config, f"port = {gpu_host.port}", 'port = "twenty-two"')
         banner = page.locator("#host-banner")
         expect(banner).to_contain_text("the config file has an error, so the last good config is in use",
                                        timeout=20_000)
@@ -39,10 +28,6 @@ def test_an_edit_of_the_config_file_is_taken_while_the_page_is_open(page, e2e_wo
         expect(table).to_contain_text("❌ FAILED: cosmos-missing:none not found")
         open_tab(page, "Runs")
         expect(page.locator("#runs-table")).to_be_visible()
-    finally:
-        config.write_text(original)
-        stat = config.stat()
-        os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000))
     expect(page.locator("#host-banner")).not_to_contain_text("config file", timeout=20_000)
     open_tab(page, "Hosts")
     page.locator("#check-hosts").click()
@@ -52,9 +37,8 @@ def test_an_edit_of_the_config_file_is_taken_while_the_page_is_open(page, e2e_wo
 def test_the_hosts_tab_edits_and_removes_a_host_in_the_config_file_keeping_its_comments(page, e2e_workspace,
                                                                                         gpu_host):
     config = e2e_workspace.config
-    original = config.read_text()
     spare = gpu_host.host_config_toml("spare").replace("[[hosts]]", "# the spare box, kept for demos\n[[hosts]]", 1)
-    try:
+    with config_restored(config) as original:
         config.write_text(original.replace("[ui]", spare + "\n[ui]", 1))  # a host added by hand, page open
         before = config.read_text()
         open_tab(page, "Hosts")
@@ -72,5 +56,3 @@ def test_the_hosts_tab_edits_and_removes_a_host_in_the_config_file_keeping_its_c
         expect(page.locator("#edit-host-status")).to_contain_text("Removed host spare from the config file")
         left = config.read_text()
         assert 'name = "spare"' not in left and "# the spare box, kept for demos" in left  # the comment stays
-    finally:
-        config.write_text(original)

@@ -12,6 +12,7 @@ from app.remote import HostGates, LogTails
 from app.run_table import cell_text
 from app.serving import launch_options
 from cosmos_core.api import MODELS, CosmosError, InferenceParams, Refresh
+from cosmos_core.config import load_config
 from tests.unit.app_fakes import FakeAPI, make_run
 
 
@@ -215,6 +216,15 @@ def test_actions_call_the_api_and_say_what_happened(api):
 def test_checking_hosts_fills_the_hosts_table(api):
     table = Handlers(api).check_hosts()
     assert table.loc[0, "reachable"] == "✅ yes" and table.loc[0, "GPUs"] == "– absent: nvidia-smi not found"
+
+
+def test_checking_hosts_checks_the_hosts_of_the_config_file_as_it_is_now(api, tmp_path):
+    edited = tmp_path / "edited.toml"
+    edited.write_text('[[hosts]]\nname = "gpu-new"\nhostname = "h"\nuser = "u"\n')
+    handlers = Handlers(api)
+    api.follow_config = lambda: setattr(api, "config", load_config(edited))  # the file changed since the last tick
+    handlers.check_hosts()
+    assert [args for args, _ in api.called("check_host")] == [("gpu-new",)]
 
 
 def test_launch_serves_outputs_but_not_the_database(api, tmp_path):

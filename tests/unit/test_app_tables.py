@@ -85,6 +85,19 @@ def test_hosts_frame_uses_the_last_sync_until_checked():
     assert tables.hosts_frame([host], {"gpu1": failed}).loc[0, "starts"] == "❌ FAILED: docker run failed"
 
 
+def test_a_checked_host_reads_ready_or_not_ready_naming_what_failed():
+    host = {"name": "gpu1", "hostname": "h", "port": 22, "user": "u", "last_ok_at": None, "last_error": None}
+    ok = {"name": "gpu1", "ok": True, "ssh": {"status": "ok", "detail": "x"}}
+    refused = {"name": "gpu1", "ok": False, "ssh": {"status": "ok", "detail": "x"},
+               "start": {"status": "fail", "detail": "docker run failed"},
+               "remote_dir": {"status": "fail", "detail": "/x has no checkpoints"},
+               "gpus": {"status": "absent", "detail": "nvidia-smi not found"}}
+    down = {"name": "gpu1", "ok": False, "ssh": {"status": "fail", "detail": "cannot connect"}}
+    ready = [tables.hosts_frame([host], checks).loc[0, "ready"] for checks in ({}, {"gpu1": ok}, {"gpu1": refused},
+                                                                               {"gpu1": down})]
+    assert ready == ["", "✅ ready", "❌ not ready: start, remote_dir failed", "❌ not ready: ssh failed"]
+
+
 def test_a_queued_run_shows_its_place_and_a_running_one_its_gpus():
     queued = make_run(status="queued", queue_position=2, progress="waiting for GPUs")
     assert tables.status_text(queued) == "queued #2 · waiting for GPUs"
