@@ -339,8 +339,7 @@ def _prompt_parts(plan: dict, lead: str) -> str:
         parts.append(f"{count(runs, 'run')} (local files {size(plan['local_bytes'])}, "
                      f"directories on host {', '.join(plan['hosts'])})")
     if plan["files"]:
-        files = len(plan["files"])
-        parts.append(f"{files} input file{'s' * (files != 1)} kept for it")
+        parts.append(f"{count(len(plan['files']), 'input file')} kept for it")
     return lead + " and ".join(parts) if parts else ""
 
 

@@ -15,6 +15,7 @@ from app.sweep_form import started_text
 from cosmos_core.cli.tables import showing_line
 from cosmos_core.estimates import time_left
 from cosmos_core.metrics.plan import plan
+from cosmos_core.store import dbcopy
 from cosmos_core.sweep_view import sweep_view
 from cosmos_core.words import agreeing, count
 from tests.unit.app_fakes import FakeAPI, make_run
@@ -39,6 +40,7 @@ def test_one_of_anything_is_singular_in_the_cli():
     assert showing_line(0, {"cancelled": 1}, None) == "showing 0 of 1 run; --all for every run"
     assert showing_line(50, {"cancelled": 70}, "cancelled") == "showing 50 of 70 cancelled runs; --all for every run"
     assert time_left("running", "1/2 steps", 0.0, [60.0], 10.0).text.endswith("(from 1 earlier run)")
+    assert dbcopy.summary({"run": 2, "prompt": 1}) == "1 prompt row, 2 run rows"
 
 
 def test_a_started_sweep_is_one_line_linking_its_runs_and_its_compare_view():
