@@ -11,6 +11,7 @@ from urllib.parse import quote
 from .scores import scores_caption
 
 MAX_RUNS = 9
+USAGE = f"Give a sweep id, or 2 to {MAX_RUNS} run ids separated by spaces."
 FILE_ROUTE = "/gradio_api/file="  # how Gradio serves a file under its static paths
 
 
@@ -24,6 +25,20 @@ def differing(runs: Sequence[Mapping], prompt_names: Mapping[str, str]) -> list[
                                                                                                    strict=True)]
     return [" · ".join(filter(None, (caption, scores_caption(run)))) for caption, run in zip(captions, runs,
                                                                                             strict=True)]
+
+
+def unknown_text(ids: Sequence[str]) -> str:
+    """What Compare says of ids that are neither a run's nor a sweep's: each of them, by name."""
+    return f"No run or sweep {', '.join(ids)}."
+
+
+def lone_text(run_id: str) -> str:
+    return f"Run {run_id} alone: give it with 1 to {MAX_RUNS - 1} more run ids, or give a sweep id."
+
+
+def line(text: str) -> str:
+    """A line of text in the grid's place."""
+    return f"<p>{html.escape(text)}</p>"
 
 
 def _shown(value: object) -> str:

@@ -16,10 +16,10 @@ import gradio as gr
 
 from cosmos_core.api import CosmosAPI, CosmosError, Refresh, StartReport, StartStep, sizes
 
-from . import host_edit, judging, layout, notifications, onboarding, rerun_form, run_table, table_events
+from . import host_edit, judging, layout, messages, notifications, onboarding, rerun_form, run_table, table_events
 from .handlers import ALL, DEFAULT_MODEL, KNOB_FIELDS, Handlers, NewRun, Query, diff
 from .start_watch import StartWatches
-from .sweep_form import SweepForm
+from .sweep_form import SweepForm, started_text
 
 # View key -> the component (layout name) that shows it, in the order of the render outputs.
 RENDERED = {
@@ -69,10 +69,11 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
                                                                     onboarding.default_known_hosts(handlers))
         ui["timer"] = gr.Timer(api.config.ui.refresh_seconds)
         ui |= notifications.page_title_box()
+        messages.wire(ui)  # first: a trigger's listeners run in the order they were added
         rerender = _wire_refresh(handlers, ui, demo)
         _wire_actions(handlers, ui, rerender)
         _wire_form(handlers, ui, rerender)
-        _wire_sweep(handlers, ui)
+        _wire_sweep(handlers, ui, rerender)
         _wire_gallery(handlers, ui, rerender)
         judging.wire(api, ui, rerender, _notice)
         for form in (ui["add_host"], ui["hosts_add_host"]):
@@ -94,10 +95,13 @@ def _wire_gallery(handlers: Handlers, ui: dict[str, Any], rerender: Callable[[An
     rerender(ui["gallery"].select(open_run, ui["gallery_ids"], [ui["selected"], ui["tabs"]], **PRIVATE))
 
 
-def _wire_sweep(handlers: Handlers, ui: dict[str, Any]) -> None:
-    """The New sweep tab: its prompt choices when opened, the count as the lists change, the start."""
+def _wire_sweep(handlers: Handlers, ui: dict[str, Any], rerender: Callable[[Any], Any]) -> None:
+    """The New sweep tab: its prompt choices when opened, the count as the lists change (an earlier start's
+    error goes), the start. A started sweep is said once, in the notice, and the page goes to its runs: the
+    Runs tab filtered to the sweep, the other filters cleared so that none hides them."""
     fields = ui["sweep_fields"]
     inputs = list(fields.values())
+    others = [ui[name] for name in ("status_f", "kind_f", "host_f", "search", "starred_f")]
 
     def form(*values: Any) -> SweepForm:
         data = dict(zip(fields, values, strict=True))
@@ -106,16 +110,17 @@ def _wire_sweep(handlers: Handlers, ui: dict[str, Any]) -> None:
     def start(*values: Any) -> list[Any]:
         started = _notice(handlers.start_sweep)(form(*values))
         if isinstance(started, str):
-            return [started, gr.skip()]
-        runs_link, compare_link = run_table.sweep_links(started["sweep_id"])
-        message = (f"✅ Started sweep [{started['sweep_id']}]({runs_link}): {len(started['runs'])} runs "
-                   f"([compare]({compare_link}))")
-        return [message, message]
+            return [started, "", *[gr.skip()] * (3 + len(others))]
+        sweep_id = started["sweep_id"]
+        return ["", started_text(sweep_id, len(started["runs"])), gr.Tabs(selected="runs"), 0,
+                gr.update(**table_events.sweep_choices(handlers, sweep_id), value=sweep_id), ALL, ALL, ALL, "", False]
 
     ui["sweep_tab"].select(lambda: gr.update(choices=handlers.prompt_choices()), None, fields["prompts"], **PRIVATE)
     for field in inputs:
-        field.change(lambda *values: form(*values).preview(), inputs, ui["sweep_preview"], **QUIET)
-    ui["sweep_start"].click(start, inputs, [ui["sweep_status"], ui["notice"]], **PRIVATE)
+        field.change(lambda *values: [form(*values).preview(), ""], inputs, [ui["sweep_preview"], ui["sweep_status"]],
+                     **QUIET)
+    outputs = [ui["sweep_status"], ui["notice"], ui["tabs"], ui["page"], ui["sweep_f"], *others]
+    rerender(ui["sweep_start"].click(start, inputs, outputs, **PRIVATE))
 
 
 def _render(handlers: Handlers, refresh: Refresh, watch: notifications.Watch | None = None) -> Callable[..., list]:
@@ -219,8 +224,8 @@ def _wire_form(handlers: Handlers, ui: dict[str, Any], rerender: Callable[[Any],
         if run["status"] == "cancelled":
             return [f"Run {run['id']} was cancelled while starting: nothing of it runs on {run['host']}.",
                     gr.skip(), gr.skip(), gr.skip()]
-        message = f"✅ Started run {run['id']} on {run['host']}."
-        return [message, message, gr.Tabs(selected="runs"), run["id"]]
+        # Said once, in the notice, which the Runs tab it opens shows (the form's status line is left empty).
+        return ["", f"✅ Started run {run['id']} on {run['host']}.", gr.Tabs(selected="runs"), run["id"]]
 
     def finish(request: gr.Request) -> list[Any]:
         return [starts.view(_session(request)), gr.update(visible=False), gr.Timer(active=False),

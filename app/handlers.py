@@ -8,7 +8,6 @@ last received it, so a quiet refresh sends almost nothing.
 from __future__ import annotations
 
 import hashlib
-import html
 import shutil
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
@@ -235,23 +234,36 @@ class Handlers:
                                         max_runs=form.max_runs)
 
     def compare(self, picked: str) -> str:
-        """The comparison grid of a sweep (its finished videos, at most 9) or of 2-9 runs by id."""
+        """The comparison grid of a sweep (its finished videos, at most 9) or of 2-9 runs by id; else a
+        line saying why not, naming any id that is neither a run nor a sweep."""
         ids = picked.replace(",", " ").split()
-        if len(ids) == 1 and ids[0].startswith("sw_"):
-            runs = [r for r in self.api.list_runs(None, Refresh.NONE, sweep=ids[0]) if r["output_path"]]
-            runs = runs[::-1][: compare.MAX_RUNS]  # oldest first: the order the sweep made them
+        if not 1 <= len(ids) <= compare.MAX_RUNS:
+            return compare.line(compare.USAGE)
+        swept = self.api.list_runs(None, Refresh.NONE, sweep=ids[0]) if len(ids) == 1 else []
+        if swept:
+            runs = [r for r in swept if r["output_path"]][::-1][: compare.MAX_RUNS]  # oldest first, as made
             if not runs:
-                return f"<p>Sweep {html.escape(ids[0])} has no finished videos yet.</p>"
-        elif 2 <= len(ids) <= compare.MAX_RUNS:
-            runs = [self.api.get_run(run_id, Refresh.NONE) for run_id in ids]
+                return compare.line(f"Sweep {ids[0]} has no finished videos yet.")
         else:
-            return "<p>Give a sweep id, or 2 to 9 run ids separated by spaces.</p>"
+            runs, missing = self._runs_by_id(ids)
+            if missing or len(runs) == 1:
+                return compare.line(compare.unknown_text(missing) if missing else compare.lone_text(ids[0]))
         self._cache_prompts(r["prompt_id"] for r in runs)
         names = {pid: p["name"] for pid, p in self._prompts.items()}
         captions = compare.differing(runs, names)
         return compare.grid_html([(run["id"], run["output_path"], caption) for run, caption
                                   in zip(runs, captions, strict=True)
                                   if run["output_path"] and Path(run["output_path"]).is_file()])
+
+    def _runs_by_id(self, ids: Iterable[str]) -> tuple[list[dict], list[str]]:
+        """(the runs with these ids, the ids no run has)."""
+        found, missing = [], []
+        for run_id in ids:
+            try:
+                found.append(self.api.get_run(run_id, Refresh.NONE))
+            except CosmosError:
+                missing.append(run_id)
+        return found, missing
 
     def host_names(self) -> list[str]:
         return [h.name for h in self.api.config.hosts]

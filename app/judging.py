@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from cosmos_core.api import SCORES, CosmosAPI, CosmosError, Refresh, format_seconds, sweep_cell
+from cosmos_core.api import SCORES, CosmosAPI, CosmosError, Refresh, count, format_seconds, sweep_cell
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 TITLES = {"id": "id", "best": "best", "status": "status", "gpu_seconds": "GPU time", "starred": "★",
@@ -58,7 +58,7 @@ def sweep_frame(view: Mapping[str, Any]) -> pd.DataFrame:
 def sweep_summary(view: Mapping[str, Any]) -> str:
     counts, score = view["counts"], view["sort_by"]
     best = [row for row in view["runs"] if row["best"]]
-    lines = [f"**Sweep {view['sweep_id']}**: {sum(counts.values())} runs ("
+    lines = [f"**Sweep {view['sweep_id']}**: {count(sum(counts.values()), 'run')} ("
              + ", ".join(f"{status} {n}" for status, n in counts.items())
              + f") · GPU time {format_seconds(view['gpu_seconds'])} in all · sorted by **{score}**"]
     if best:

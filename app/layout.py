@@ -213,8 +213,7 @@ def compare_tab() -> dict[str, Any]:
         pick = gr.Textbox(label="A sweep id, or 2-9 run ids", placeholder="sw_… or rs_… rs_… (Enter)",
                           elem_id="compare-pick", scale=4)
         show = gr.Button("Compare", elem_id="compare-show", scale=0)
-    grid = gr.HTML("<p>Give a sweep id, or 2 to 9 run ids separated by spaces.</p>", elem_id="compare-grid",
-                   js_on_load=compare.SYNC_JS)
+    grid = gr.HTML(compare.line(compare.USAGE), elem_id="compare-grid", js_on_load=compare.SYNC_JS)
     return {"compare_pick": pick, "compare_show": show, "compare_grid": grid}
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from cosmos_core.api import count
+
 NOT_COMPUTED_TITLES = {"depth_rmse": "Depth RMSE", "seg_miou": "Seg mIoU"}
 
 
@@ -20,7 +22,7 @@ def scores_markdown(run: Mapping) -> str:
         return f"**Scores:** none: {metrics.get('error') or 'the scoring failed'}"
     if status != "done" or metrics.get("blur_ssim") is None:
         return ""
-    line = (f"**Scores** ({metrics.get('label') or str(metrics.get('frames')) + ' frames'}): "
+    line = (f"**Scores** ({metrics.get('label') or count(metrics.get('frames') or 0, 'frame')}): "
             f"Blur SSIM **{metrics['blur_ssim']:.3f}** · Canny-F1 **{metrics['canny_f1']:.3f}** "
             f"(precision {metrics['canny_precision']:.3f}, recall {metrics['canny_recall']:.3f})")
     skipped = [NOT_COMPUTED_TITLES.get(name, name) for name in metrics.get("not_computed") or {}]

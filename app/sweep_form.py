@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cosmos_core.api import CosmosError
+from cosmos_core.api import CosmosError, count
 from cosmos_core.sweeps import SWEPT, check_size, describe
 from cosmos_core.upstream.params import ParamError, parse_weights
+
+from .run_table import sweep_links
 
 # Form field -> InferenceParams field swept by it (the weights take groups separated by ';').
 LIST_FIELDS = {"seeds": "seed", "steps": "num_steps", "guidance": "guidance", "sigma_max": "sigma_max"}
@@ -53,3 +55,9 @@ class SweepForm:
         except (CosmosError, ParamError) as exc:
             return f"❌ {exc}"
         return f"Starts {describe(len(self.prompts), grid)}."
+
+
+def started_text(sweep_id: str, runs: int) -> str:
+    """The notice of a started sweep: its id linking to its runs, how many, and a link to compare them."""
+    runs_link, compare_link = sweep_links(sweep_id)
+    return f"✅ Started sweep [{sweep_id}]({runs_link}): {count(runs, 'run')} ([compare]({compare_link}))"

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from cosmos_core.api import STATUSES, format_seconds
+from cosmos_core.api import STATUSES, agreeing, format_seconds
 
 HOST_COLUMNS = ["host", "address", "reachable", "ready", "docker", "image", "starts", "GPUs", "GPU queue", "GPU time",
                 "last sync", "last error"]
@@ -78,10 +78,11 @@ def pager_text(first: int, shown: int, total: int) -> str:
 
 
 def counts_text(counts: Mapping[str, int]) -> str:
-    """'running 2 · completed 5 · …' for every status with runs, in lifecycle order."""
+    """'**8** runs: running **2** · completed **5** · …' for every status with runs, in lifecycle order;
+    nothing while there are no runs (the empty state says what to do, details.empty_states)."""
     parts = [f"{status} **{counts[status]}**" for status in STATUSES if counts.get(status)]
     total = sum(counts.values())
-    return f"**{total}** runs: " + " · ".join(parts) if parts else "No runs yet."
+    return f"**{total}** {agreeing(total, 'run')}: " + " · ".join(parts) if parts else ""
 
 
 def unreachable_text(hosts: Sequence[Mapping]) -> str:

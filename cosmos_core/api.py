@@ -37,11 +37,12 @@ from cosmos_core.sync import ProgressListener, SyncReport
 from cosmos_core.tailing import tail_lines
 from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS, model
 from cosmos_core.upstream.params import STRENGTHS, InferenceParams
-from cosmos_core.words import sizes
+from cosmos_core.words import agreeing, count, sizes
 
 __all__ = ["CHECK_ITEMS", "DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "INPUT_LABELS", "MODELS",
            "SCORES", "SORT_KEYS", "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh",
-           "StartReport", "StartStep", "format_seconds", "key_check_command", "sizes", "sweep_cell"]
+           "StartReport", "StartStep", "agreeing", "count", "format_seconds", "key_check_command", "sizes",
+           "sweep_cell"]
 
 
 class CosmosAPI(HostsAPI):
@@ -144,7 +145,7 @@ class CosmosAPI(HostsAPI):
                 except (CosmosError, RemoteError) as exc:
                     if not runs:
                         raise
-                    raise CosmosError(f"sweep {sweep_id}: {len(runs)} of {total} runs started, then {exc} "
+                    raise CosmosError(f"sweep {sweep_id}: {len(runs)} of {count(total, 'run')} started, then {exc} "
                                       f"(`runs --sweep {sweep_id}` lists those started)") from exc
                 if on_start is not None:
                     on_start(len(runs), total, runs[-1])

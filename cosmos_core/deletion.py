@@ -26,6 +26,7 @@ from cosmos_core.lifecycle import DOWNLOADABLE, RunStatus
 from cosmos_core.repository import DataRepository, Refresh
 from cosmos_core.ssh.host import RemoteError
 from cosmos_core.store.tables import Run
+from cosmos_core.words import count
 
 KEPT_INPUTS = "inputs"  # outputs_dir/inputs/: the dashboard's copies of uploaded videos
 
@@ -158,7 +159,7 @@ class Deleter:
             try:
                 self.delete_run(run.id)
             except DeleteError as exc:
-                raise DeleteError(f"prompt {plan.id} kept: {done} of its {len(plan.runs)} runs deleted, "
+                raise DeleteError(f"prompt {plan.id} kept: {done} of its {count(len(plan.runs), 'run')} deleted, "
                                   f"then {exc}") from exc
         if not self.repo.delete_prompt(plan.id):
             raise DeleteError(f"prompt {plan.id} not deleted: a run started with it meanwhile")

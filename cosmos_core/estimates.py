@@ -14,6 +14,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cosmos_core.words import count
+
 NO_ESTIMATE = "no estimate"
 # "N/M unit" as loglines.progress_text writes a counter; "chunk N/M" is a stage (Transfer2.5's).
 _COUNTER = re.compile(r"(?<![\w/])(\d+)/(\d+) (chunks|steps)\b")
@@ -100,7 +102,7 @@ def time_left(status: str, progress: str | None, started_at: float | None, histo
 
 
 def _runs(history: Sequence[float]) -> str:
-    return f"{len(history)} earlier run{'s' * (len(history) != 1)}"
+    return count(len(history), "earlier run")
 
 
 def format_seconds(seconds: float) -> str:

@@ -18,6 +18,7 @@ from cosmos_core.store.queries import InvalidInput, RunStore
 from cosmos_core.store.tables import Prompt, Run
 from cosmos_core.upstream.models import CosmosModel, model
 from cosmos_core.upstream.params import InferenceParams, ParamError
+from cosmos_core.words import agreeing
 
 INPUT_LABELS = {"video": "input video", "depth": "depth video", "seg": "segmentation video"}
 
@@ -39,7 +40,7 @@ def merged_params(stored: Mapping[str, Any], original: CosmosModel, target: Cosm
     names = {f.name for f in fields(InferenceParams)}
     unknown = sorted(set(overrides) - names)
     if unknown:
-        raise ParamError(f"unknown parameter(s): {', '.join(unknown)}")
+        raise ParamError(f"unknown {agreeing(len(unknown), 'parameter')}: {', '.join(unknown)}")
     before = InferenceParams.from_dict(stored, base=original.defaults)
     carried = {name: getattr(before, name) for name in names if name in target.tunes}
     return replace(target.defaults, **(carried | dict(overrides)))

@@ -7,7 +7,12 @@ _UNITS = ((1e9, "GB"), (1e6, "MB"), (1e3, "kB"))
 
 def count(number: int, noun: str, plural: str | None = None) -> str:
     """`1 run`, `2 runs` (`plural` for a noun that does not just take an s)."""
-    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+    return f"{number} {agreeing(number, noun, plural)}"
+
+
+def agreeing(number: int, noun: str, plural: str | None = None) -> str:
+    """The noun alone, as `number` of it reads (`run`, `runs`): for a count worded apart from its noun."""
+    return noun if number == 1 else plural or noun + "s"
 
 
 def size(total: float) -> str:

@@ -219,12 +219,12 @@ def cmd_sync(api: CosmosAPI, args: argparse.Namespace) -> int:
             reports.append(api.sync(Refresh.AUTO, deadline=deadline, on_progress=progress.download))
         progress.waiting(left)
     if left:
-        return fail(f"sync --wait: {left} run(s) still active or downloading after {args.timeout:g} s")
+        return fail(f"sync --wait: {count(left, 'run')} still active or downloading after {args.timeout:g} s")
     warn_unreachable(api)
     changes = sum(r.transitions for r in reports)
     downloads = sum(r.downloads_done for r in reports)
-    print(f"synced: {changes} change(s), {downloads} download(s) done, "
-          f"{api.pending_work()} run(s) still active or downloading", file=sys.stderr)
+    print(f"synced: {count(changes, 'change')}, {count(downloads, 'download')} done, "
+          f"{count(api.pending_work(), 'run')} still active or downloading", file=sys.stderr)
     return 0
 
 
@@ -339,8 +339,7 @@ def _prompt_parts(plan: dict, lead: str) -> str:
         parts.append(f"{count(runs, 'run')} (local files {size(plan['local_bytes'])}, "
                      f"directories on host {', '.join(plan['hosts'])})")
     if plan["files"]:
-        files = len(plan["files"])
-        parts.append(f"{files} input file{'s' * (files != 1)} kept for it")
+        parts.append(f"{count(len(plan['files']), 'input file')} kept for it")
     return lead + " and ".join(parts) if parts else ""
 
 

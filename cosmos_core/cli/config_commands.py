@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from cosmos_core.config import Config, HostConfig, load_config
+from cosmos_core.words import count
 
 MASK = "****"
 SECTIONS = ("storage", "ui", "sync", "notify")
@@ -25,9 +26,8 @@ def run(args: argparse.Namespace) -> int:
     """`config show [--json]` or `config check [FILE]`; a bad config raises ConfigError."""
     if args.config_command == "check":
         config = load_config(args.file or args.config)
-        count = len(config.hosts)
         print(f"{args.file or config.source or 'defaults (no config file)'}: ok "
-              f"({count} host{'' if count == 1 else 's'})")
+              f"({count(len(config.hosts), 'host')})")
         return 0
     config = load_config(args.config)
     doc = masked(effective(config))

@@ -11,6 +11,7 @@ from cosmos_core.api import STATUSES, CosmosAPI
 from cosmos_core.cli.tables import print_table
 from cosmos_core.estimates import format_gpu_seconds
 from cosmos_core.sweep_view import DEFAULT_SCORE, cell
+from cosmos_core.words import count
 
 
 def cmd_star(api: CosmosAPI, args: argparse.Namespace) -> int:
@@ -42,7 +43,7 @@ def cmd_sweep_show(api: CosmosAPI, args: argparse.Namespace) -> int:
     titles = [c.upper().replace("GPU_SECONDS", "GPU TIME").replace("STARRED", "★") for c in columns]
     print_table((titles, [[cell(c, row[c]) for c in columns] for row in view["runs"]]))
     counts = view["counts"]
-    print(f"sweep {view['sweep_id']}: {sum(counts.values())} runs: "
+    print(f"sweep {view['sweep_id']}: {count(sum(counts.values()), 'run')}: "
           + " · ".join(f"{s} {counts[s]}" for s in STATUSES if counts.get(s))
           + f" · sorted by {view['sort_by']} · {format_gpu_seconds(view['gpu_seconds']) or '0s GPU'} in all")
     if not any(row["best"] for row in view["runs"]):

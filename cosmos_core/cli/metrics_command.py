@@ -8,6 +8,7 @@ import sys
 from collections.abc import Mapping
 
 from cosmos_core.api import CosmosAPI
+from cosmos_core.words import count
 
 
 def cmd_metrics(api: CosmosAPI, args: argparse.Namespace) -> int:
@@ -29,6 +30,6 @@ def scores_line(metrics: Mapping) -> str:
     """The scores in one line, as `cosmos metrics` prints them."""
     line = (f"blur_ssim {metrics['blur_ssim']:.4f} · canny_f1 {metrics['canny_f1']:.4f} "
             f"(precision {metrics['canny_precision']:.4f}, recall {metrics['canny_recall']:.4f}) · "
-            f"{metrics.get('label') or str(metrics.get('frames')) + ' frames'}")
+            f"{metrics.get('label') or count(metrics.get('frames') or 0, 'frame')}")
     skipped = metrics.get("not_computed") or {}
     return line + "".join(f"\n{name}: {reason}" for name, reason in skipped.items())

@@ -10,6 +10,7 @@ from typing import TextIO
 
 from cosmos_core.estimates import format_seconds
 from cosmos_core.upstream.models import DEFAULT_MODEL
+from cosmos_core.words import agreeing
 
 Table = tuple[list[str], list[list[str]]]  # column titles, rows of cells
 
@@ -48,7 +49,7 @@ def showing_line(shown: int, counts: Mapping[str, int], status: str | None) -> s
     """The stderr line of a `runs` cut short: how many there are (`counts`: runs per status), how to see
     them all. Never fewer than one more than shown (a run may have changed status since it was listed)."""
     total = max(shown + 1, counts.get(status, 0) if status else sum(counts.values()))
-    return f"showing {shown} of {total} {status + ' ' if status else ''}runs; --all for every run"
+    return f"showing {shown} of {total} {status + ' ' if status else ''}{agreeing(total, 'run')}; --all for every run"
 
 
 def prompts_table(prompts: Sequence[dict]) -> Table:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from cosmos_core.config import HostConfig
 from cosmos_core.executors.docker_cli import device_ids, split_gpus
+from cosmos_core.words import count
 
 # QD: the directory (ok | fail, why); QT: tickets waiting, paused or not; QL: a slot lock, held | free |
 # unknown; QG: nvidia-smi's index, uuid, MiB used; QP: a process's gpu uuid, pid, name, MiB.
@@ -60,7 +61,7 @@ def queue_item(host: HostConfig, stdout: str) -> dict[str, str]:
     slots = _slot_ids(host, gpus)
     states = [_slot_state(slot, locks, gpus, processes, host.busy_memory_mib) for slot in slots]
     free = sum(state is None for state in states)
-    words = [f"{host.queue_dir}: {free} of {len(slots)} GPUs free"]
+    words = [f"{host.queue_dir}: {free} of {count(len(slots), 'GPU')} free"]
     words += [state for state in states if state]
     waiting = next((row for row in rows if row[0] == "QT" and len(row) == 3), None)
     if waiting and waiting[1] != "0":

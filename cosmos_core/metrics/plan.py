@@ -13,6 +13,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from cosmos_core.words import count
+
 MAX_FRAMES = 32  # frames scored per run at most; the cost budget is 5 s for a 121-frame 1280x704 output
 MIN_SIDE = 28  # pixels: SSIM's 7x7 window on the frame blurred down by 4 (scores.BLUR_FACTOR)
 
@@ -40,8 +42,8 @@ class Plan:
     def label(self) -> str:
         """How many frames the scores stand on, as the page and the command line say it."""
         if len(self.indices) == self.aligned:
-            return f"all {self.aligned} frames"
-        return f"{len(self.indices)} of {self.aligned} frames (1 in {self.step})"
+            return f"all {count(self.aligned, 'frame')}"
+        return f"{len(self.indices)} of {count(self.aligned, 'frame')} (1 in {self.step})"
 
     @property
     def step(self) -> int:

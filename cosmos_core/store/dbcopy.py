@@ -29,6 +29,7 @@ from cosmos_core.store.tables import (
     SchemaError,
     SchemaVersion,
 )
+from cosmos_core.words import count
 
 BATCH_PARAMETERS = 30_000  # bound values per INSERT: under SQLite's 32766 (3.32+) and PostgreSQL's 65535
 MUST_BE_EMPTY = (Prompt, Run)  # a target that holds any of these already has a history of its own
@@ -84,7 +85,7 @@ def summary(counts: dict[str, int]) -> str:
 
 
 def _rows(n: int, table: str) -> str:
-    return f"{n} {table} row{'' if n == 1 else 's'}"
+    return count(n, f"{table} row")
 
 
 def _open_migrated(url: str, role: str) -> pw.Database:

@@ -1,5 +1,6 @@
 """The New sweep form in the browser (issue 'A GPU queue…', point 2): the count before anything starts,
-then the runs under one sweep id, found in the runs table by that id."""
+then the runs under one sweep id, found in the runs table by that id; the start is said once, in the
+notice, and the page lands on the Runs tab filtered to the sweep (issue 21, item 6)."""
 
 from __future__ import annotations
 
@@ -24,13 +25,27 @@ def test_a_sweep_from_the_form_counts_first_then_starts_its_runs(page, e2e_api, 
     page.locator("#new-sweep-weights textarea, #new-sweep-weights input").first.press("Tab")
     expect(page.locator("#new-sweep-preview")).to_contain_text("Starts 4 runs: 1 prompt × 2 seeds × 2 weight sets")
     assert e2e_api.list_runs(refresh=Refresh.NONE, search=prompt["name"]) == []  # nothing started yet
+    other = e2e_api.start_inference(e2e_api.add_prompt("not in the sweep", make_video(tmp_path / "other.mp4"))["id"],
+                                    host=STANDIN_HOST)
+    open_tab(page, "Runs")
+    choose(page, "filter-status", "completed")  # a filter that would hide the sweep's new runs
+    open_tab(page, "New sweep")
     choose(page, "new-sweep-host", STANDIN_HOST)
     page.locator("#new-sweep-start").click()
-    expect(page.locator("#new-sweep-status")).to_contain_text(re.compile(r"Started sweep sw_\w+: 4 runs"))
-    sweep_id = re.search(r"sw_\w+", page.locator("#new-sweep-status").inner_text()).group(0)
+    # said once, in the notice, and the page goes to the sweep's runs (issue 21, item 6)
+    expect(page.locator("#notice")).to_contain_text(re.compile(r"Started sweep sw_\w+: 4 runs"))
+    sweep_id = re.search(r"sw_\w+", page.locator("#notice").inner_text()).group(0)
     runs = e2e_api.list_runs(refresh=Refresh.NONE, sweep=sweep_id)
     assert sorted((r["params"]["seed"], r["params"]["weights"][1]) for r in runs) == [(1, 0.3), (1, 0.5), (2, 0.3),
                                                                                       (2, 0.5)]
+    expect(page.get_by_role("tab", name="Runs")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#filter-sweep input")).to_have_value(sweep_id)
+    expect(page.locator("#filter-status input")).to_have_value("all")
+    for run in runs:
+        expect(page.locator("#runs-table")).to_contain_text(run["id"])
+    expect(page.locator("#runs-table")).not_to_contain_text(other["id"])
+    assert page.locator("body").inner_text().count("Started sweep") == 1
+    expect(page.locator("#new-sweep-status")).to_be_empty()
     open_tab(page, "Runs")
     page.locator("#filter-search textarea, #filter-search input").first.fill(sweep_id)
     page.locator("#filter-search textarea, #filter-search input").first.press("Enter")

@@ -76,7 +76,7 @@ def test_sync_wait_shows_the_runs_it_waits_on_and_ends_with_its_timeout_error(wo
         waited = run_cli(workspace.config, "sync", "--wait", "--timeout", "2", terminal="stderr")
         assert waited.returncode == 1, waited.stderr
         assert "active runs" in waited.stderr and "1 left" in waited.stderr and BAR in waited.stderr
-        error = "error: sync --wait: 1 run(s) still active or downloading after 2 s"
+        error = "error: sync --wait: 1 run still active or downloading after 2 s"
         assert waited.stderr.rstrip().endswith(error), waited.stderr[-500:]  # below the bars, not among them
         plain = workspace.cli("sync", "--wait", "--timeout", "2")
         assert plain.returncode == 1 and plain.stderr == error + "\n"

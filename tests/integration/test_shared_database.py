@@ -33,7 +33,7 @@ RUN_KEYS = {"id", "prompt_id", "kind", "host", "parent_run_id", "model", "sweep_
             "metrics_status", "thumbnail", "time_left", "time_left_text"}
 DOWNLOAD_KEYS = {"status", "error", "bytes_done", "bytes_total", "files"}
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-SUMMARY = re.compile(r"synced: (\d+) change\(s\), (\d+) download\(s\) done")
+SUMMARY = re.compile(r"synced: (\d+) changes?, (\d+) downloads? done")
 
 
 @pytest.fixture

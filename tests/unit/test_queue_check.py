@@ -45,7 +45,7 @@ def test_the_slots_are_those_the_hosts_runs_queue_for(config, free):
 
 
 def test_a_paused_queue_and_a_directory_that_cannot_be_made_are_said():
-    assert queue_item(host(), "QD\tok\nQT\t0\tpaused\n")["detail"] == "/var/tmp/q: 1 of 1 GPUs free; paused"
+    assert queue_item(host(), "QD\tok\nQT\t0\tpaused\n")["detail"] == "/var/tmp/q: 1 of 1 GPU free; paused"
     failed = queue_item(host(), "QD\tfail\tmkdir: cannot create directory '/var/tmp/q': Permission denied\n")
     assert failed == {"status": "fail", "detail": "/var/tmp/q cannot be made: mkdir: cannot create directory "
                                                   "'/var/tmp/q': Permission denied"}
