@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cosmos_core.api import CosmosAPI
 from cosmos_core.config import load_config
+from cosmos_core.store import tables
 from tests.hostkit import CuttableLink, TestHost, wait_until
 from tests.inprocess import run_cli_in_process
 
@@ -56,6 +57,19 @@ class Workspace:
 
     def api(self) -> CosmosAPI:
         return CosmosAPI(load_config(self.config))
+
+    @contextmanager
+    def second_api(self) -> Iterator[CosmosAPI]:
+        """An API on this workspace while the test process holds another (the browser tests' session-wide
+        one): the product binds its tables to the database opened last, so the binding is put back after
+        (else the other API would go on reading this workspace's database)."""
+        bound = tables.database.obj
+        api = self.api()
+        try:
+            yield api
+        finally:
+            api.close()
+            tables.database.initialize(bound)
 
     def remote_run_dir(self, run_id: str) -> Path:
         return Path(self.host.remote_dir) / "cosmos_runs" / run_id

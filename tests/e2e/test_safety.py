@@ -70,18 +70,17 @@ def test_login_loopback_and_refresh_now_forcing_a_sync(locked, browser_context, 
     page.get_by_role("button", name="Login").click()
     expect(page.locator("#runs-table")).to_be_visible()
 
-    api = workspace.api()
     try:
-        run = api.start_inference(api.add_prompt("a quiet forest [sleep=1]", make_video(tmp_path / "in.mp4"))["id"])
-        api.sync(Refresh.FORCE)  # probes now: the hour-long throttle keeps any AUTO refresh from probing again
-        workspace.wait_for_marker(run["id"])
-        page.locator("#refresh-now").click()
-        select_run(page, run["id"])
-        expect_status(page, "completed")
-        expect(page.locator("#run-status")).to_contain_text("download done")
-        assert api.get_run(run["id"], Refresh.NONE)["download"]["status"] == "done"
+        with workspace.second_api() as api:
+            run = api.start_inference(api.add_prompt("a quiet forest [sleep=1]", make_video(tmp_path / "in.mp4"))["id"])
+            api.sync(Refresh.FORCE)  # probes now: the hour-long throttle keeps any AUTO refresh from probing again
+            workspace.wait_for_marker(run["id"])
+            page.locator("#refresh-now").click()
+            select_run(page, run["id"])
+            expect_status(page, "completed")
+            expect(page.locator("#run-status")).to_contain_text("download done")
+            assert api.get_run(run["id"], Refresh.NONE)["download"]["status"] == "done"
     finally:
-        api.close()
         page.close()
 
 
