@@ -4,7 +4,8 @@
 # The stand-in GPU host is real: OpenSSH server, podman + runc behind a `docker` shim, ffmpeg, Chromium.
 #   bash tests/ci.sh             everything (what CI runs)
 #   bash tests/ci.sh --quick     while developing: the same checks, then every test that needs only this
-#                                machine and the stand-in host (no browser, Slurm, PostgreSQL or fresh venv)
+#                                machine and the stand-in host (no browser, Slurm, PostgreSQL or fresh venv),
+#                                except the fault injections marked slow (they run in the full suite)
 # Further arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +35,7 @@ python3 -m mypy
 # test module's asserts again in each worker (about 5 CPU-seconds a worker). The suite keeps its bytecode.
 unset PYTHONDONTWRITEBYTECODE
 if [ $quick = 1 ]; then
-  exec python3 -m pytest -n 4 --dist loadgroup --ignore=tests/e2e -m "not (browser or slurm or postgres or install)" "$@"
+  exec python3 -m pytest -n 4 --dist loadgroup --ignore=tests/e2e -m "not (browser or slurm or postgres or install or slow)" "$@"
 fi
 status=0
 python3 -m pytest -m browser --durations=5 "$@" || [ $? = 5 ] || status=1  # 5: none selected by the arguments
