@@ -195,6 +195,19 @@ def _signal(pid: int, sig: int) -> None:
         pass
 
 
+def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+    """Stop a process a test started, by its own handle: SIGTERM (so that it may clean up), then SIGKILL if
+    it has not exited within `timeout`."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
+
+
 def kill_tree(pid: int) -> set[int]:
     """SIGKILL a process and all its descendants; return their PIDs.
 
@@ -672,13 +685,8 @@ class TestHost:
         stop() removes them with the rest.  The CLI shim stays.
         """
         api, self._docker_api = self._docker_api, None
-        if api is not None and api.poll() is None:
-            api.terminate()
-            try:
-                api.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                api.kill()
-                api.wait(timeout=10)
+        if api is not None:
+            stop_process(api, timeout=10)
         if self._netns:
             _run(["ip", "netns", "delete", self._netns], check=False)
             self._netns = ""

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.hostkit import wait_until
+from tests.hostkit import stop_process, wait_until
 
 
 def status(url: str) -> int | None:
@@ -43,5 +43,4 @@ def serving(argv: Sequence[str], cwd: Path, url: str, env: dict[str, str], timeo
             assert process.poll() is None, log_path.read_text()
             yield
         finally:
-            process.terminate()
-            process.wait(timeout=20)
+            stop_process(process)

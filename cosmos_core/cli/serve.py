@@ -4,11 +4,11 @@ refuse an unsafe exposure (one line, exit 1), then serve the page until interrup
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from cosmos_core.cli.exposure import bind_refusal, outputs_refusal, secret_files
+from cosmos_core.cli.output import fail
 from cosmos_core.cli.parser import add_dashboard_arguments
 from cosmos_core.config import Config, ConfigError, load_config
 
@@ -26,11 +26,11 @@ def run_dashboard(config_file: str | None, host: str | None, port: int | None, i
     try:
         config = load_config(config_file)
     except ConfigError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     host = host or config.ui.host
     refused = refusal(config, host, insecure)
     if refused:
-        return _fail(refused)
+        return fail(refused)
     from app.serving import serve  # gradio loads only for the page, not for every CLI command
 
     serve(config, host, port or config.ui.port)
@@ -44,8 +44,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_dashboard_arguments(parser)
     args = parser.parse_args(argv)
     return run_dashboard(args.config, args.host, args.port, args.insecure)
-
-
-def _fail(message: str) -> int:
-    print(f"error: {' '.join(message.split())}", file=sys.stderr)
-    return 1

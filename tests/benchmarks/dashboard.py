@@ -21,7 +21,7 @@ from pathlib import Path
 from app.handlers import PAGE_SIZE, Handlers, Query
 from cosmos_core.api import Refresh
 from cosmos_core.store import tables
-from tests.hostkit import free_port, wait_until
+from tests.hostkit import free_port, stop_process, wait_until
 from tests.workspace import REPO, Workspace
 
 from .common import Bench, child_env, percentile
@@ -156,17 +156,7 @@ def dashboard_memory(workspace: Workspace, expect_runs: bool) -> tuple[float, fl
         time.sleep(0.5)
         return _status_kib(process.pid, "VmRSS") * 1024 / 1e6, _status_kib(process.pid, "VmHWM") * 1024 / 1e6
     finally:
-        stop(process)
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Terminate a dashboard we started, by its own handle; kill it if it does not exit in 20 s."""
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=20)
+        stop_process(process)
 
 
 def bench_rss(bench: Bench) -> None:

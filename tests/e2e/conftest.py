@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from cosmos_core.api import CosmosAPI
-from tests.hostkit import TestHost, free_port, wait_until
+from tests.hostkit import TestHost, free_port, stop_process, wait_until
 from tests.workspace import REPO, Workspace, write_config
 
 CHROMIUM = "/usr/bin/chromium"
@@ -69,8 +69,7 @@ def launched(cwd: Path, *args: str) -> Iterator[str]:
             assert process.poll() is None, log_path.read_text()
             yield url
         finally:
-            process.terminate()
-            process.wait(timeout=20)
+            stop_process(process)
 
 
 @pytest.fixture(scope="session")

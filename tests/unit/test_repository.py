@@ -97,11 +97,17 @@ def test_terminal_statuses_are_final():
             assert not any(status.can_move_to(other) for other in RunStatus)
 
 
-def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path, video):
-    url = f"sqlite:///{tmp_path}/old.db"
+def _new_database(tmp_path, video, name: str, text: str):
+    """A new database file with one prompt, for a migration test: its URL, the database (connected and
+    migrated), a repository on it and the prompt."""
+    url = f"sqlite:///{tmp_path}/{name}.db"
     db = tables.connect(url)
     repo = DataRepository(tmp_path / "outputs", SYNC)
-    prompt = repo.create_prompt("kept", video)
+    return url, db, repo, repo.create_prompt(text, video)
+
+
+def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path, video):
+    url, db, repo, prompt = _new_database(tmp_path, video, "old", "kept")
     repo.create_run("rs_old", prompt.id, "inference", "gpu1", {})
     for column in ("launched_on", "model", "progress"):  # what a version-1 database looks like
         db.execute_sql(f"ALTER TABLE run DROP COLUMN {column}")
@@ -126,10 +132,7 @@ def test_an_older_database_is_migrated_and_keeps_its_rows(tmp_path, video):
 
 def test_migration_8_gives_a_queued_run_its_queued_time_instead_of_a_start(tmp_path, video):
     """Before queued_at, a queued run's started_at held when it joined the queue."""
-    url = f"sqlite:///{tmp_path}/v7.db"
-    db = tables.connect(url)
-    repo = DataRepository(tmp_path / "outputs", SYNC)
-    prompt = repo.create_prompt("queued then", video)
+    url, db, repo, prompt = _new_database(tmp_path, video, "v7", "queued then")
     for run_id, status, at in (("rs_q", RunStatus.QUEUED, 100.0), ("rs_r", RunStatus.RUNNING, 200.0)):
         repo.create_run(run_id, prompt.id, "inference", "gpu1", {})
         assert repo.transition(run_id, RunStatus.PENDING, status=status.value, started_at=at)
@@ -144,25 +147,26 @@ def test_migration_8_gives_a_queued_run_its_queued_time_instead_of_a_start(tmp_p
 
 
 def _as_version_8(db):
-    """The database as version 8 left it: no scores, no star, no note."""
-    db.execute_sql("DROP INDEX run_starred")
-    for column in ("metrics", "starred", "note"):
+    """The database as version 8 left it: no scores, no thumbnail, no star, no note."""
+    for index in ("run_starred", "run_metrics_status"):
+        db.execute_sql(f"DROP INDEX {index}")
+    for column in (*V9_COLUMNS, "starred", "note"):
         db.execute_sql(f"ALTER TABLE run DROP COLUMN {column}")
     tables.SchemaVersion.update(version=8).execute()
     db.close()
 
 
+V9_COLUMNS = ("metrics_status", "metrics", "metrics_state", "thumbnail")
+
+
 def test_migration_10_gives_old_runs_no_star_and_no_note_and_runs_in_any_order(tmp_path, video):
-    url = f"sqlite:///{tmp_path}/v8.db"
-    db = tables.connect(url)
-    repo = DataRepository(tmp_path / "outputs", SYNC)
-    prompt = repo.create_prompt("before stars", video)
+    url, db, repo, prompt = _new_database(tmp_path, video, "v8", "before stars")
     repo.create_run("rs_old", prompt.id, "inference", "gpu1", {})
     _as_version_8(db)
     db = tables.connect(url)
     assert tables.SchemaVersion.get_by_id(1).version == tables.SCHEMA_VERSION
-    assert {"starred", "note", "metrics"} <= {c.name for c in db.get_columns("run")}
-    assert "run_starred" in {i.name for i in db.get_indexes("run")}
+    assert {*V9_COLUMNS, "starred", "note"} <= {c.name for c in db.get_columns("run")}
+    assert {"run_starred", "run_metrics_status"} <= {i.name for i in db.get_indexes("run")}
     old = repo.find_run("rs_old")
     assert (old.starred, old.note) == (False, None)
     assert [r.id for r in repo.list_runs(starred=True)] == []
@@ -173,8 +177,8 @@ def test_migration_10_gives_old_runs_no_star_and_no_note_and_runs_in_any_order(t
     db.connect()
     tables.MIGRATIONS[9](db)  # star and note first (the lead may order the branches' migrations either way),
     tables.MIGRATIONS[8](db)  # then the one before: each adds only what is missing
-    assert {"starred", "note", "metrics"} <= {c.name for c in db.get_columns("run")}
-    assert repo.find_run("rs_old").starred is False
+    assert {*V9_COLUMNS, "starred", "note"} <= {c.name for c in db.get_columns("run")}
+    assert (repo.find_run("rs_old").starred, repo.find_run("rs_old").metrics_status) == (False, "none")
     db.close()
 
 
