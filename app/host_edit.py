@@ -1,4 +1,5 @@
-"""The Hosts tab's editing of a configured host: its image, checkout, models and GPU slots, or removing it.
+"""The Hosts tab's editing of a configured host: its image, checkout, models, GPU slots and docker run
+arguments, or removing it.
 
 The core writes the config file (cosmos_core.config_edit: its comments and layout kept); the page only
 gathers the values, shows what the host has now, and says in one line what happened.
@@ -6,6 +7,7 @@ gathers the values, shows what the host has now, and says in one line what happe
 
 from __future__ import annotations
 
+import shlex
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -18,11 +20,12 @@ if TYPE_CHECKING:
     from .handlers import Handlers
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
-FIELDS = ("image", "remote_dir", "models", "gpus")  # what the form edits, as hosts edit names them
+FIELDS = ("image", "remote_dir", "models", "gpus", "run_args")  # what the form edits, as hosts edit names them
 
 
 def edit_form() -> dict[str, Any]:
-    """elem_ids `edit-host-name`, `-image`, `-remote-dir`, `-models`, `-gpus`, `-save`, `-remove`, `-status`."""
+    """elem_ids `edit-host-name`, `-image`, `-remote-dir`, `-models`, `-gpus`, `-run-args`, `-save`, `-remove`,
+    `-status`."""
     with gr.Accordion("Edit or remove a host", open=False, elem_id="edit-host"):
         name = gr.Dropdown([], label="Host", elem_id="edit-host-name")
         with gr.Row():
@@ -32,6 +35,8 @@ def edit_form() -> dict[str, Any]:
                       "models": gr.CheckboxGroup(list(MODELS), label="Models", elem_id="edit-host-models"),
                       "gpus": gr.Number(None, label="GPUs (empty or 0: what nvidia-smi finds)", precision=0,
                                         elem_id="edit-host-gpus")}
+        fields["run_args"] = gr.Textbox(label="docker run arguments (run_args; empty: the default)",
+                                        elem_id="edit-host-run-args")
         with gr.Row():
             save = gr.Button("Save to the config file", variant="primary", elem_id="edit-host-save", scale=0)
             remove = gr.Button("Remove host", variant="stop", elem_id="edit-host-remove", scale=0)
@@ -49,15 +54,26 @@ def current(handlers: Handlers, name: str | None) -> list[Any]:
     """The form's fields as the host has them now (empty when none is chosen)."""
     host = next((h for h in handlers.api.list_hosts() if h["name"] == name), None)
     if host is None:
-        return ["", "", [], None]
-    return [host["image"], host["remote_dir"], host.get("models") or [], host.get("gpus")]
+        return ["", "", [], None, ""]
+    return [host["image"], host["remote_dir"], host.get("models") or [], host.get("gpus"),
+            shlex.join(host.get("run_args") or [])]
+
+
+def _run_args(handlers: Handlers, name: str) -> list[str]:
+    return next((h.get("run_args") or [] for h in handlers.api.list_hosts() if h["name"] == name), [])
 
 
 def save(handlers: Handlers, name: str | None, image: str, remote_dir: str, models: list[str],
-         gpus: float | None) -> str:
+         gpus: float | None, run_args: str) -> str:
     if not name:
         return "❌ choose a host first"
+    try:
+        words = shlex.split(run_args or "")
+    except ValueError as exc:
+        return f"❌ run_args: {exc} in {run_args!r}; nothing was written"
     changes = {"image": image, "remote_dir": remote_dir, "models": models, "gpus": int(gpus) if gpus else None}
+    if words != _run_args(handlers, name):  # unchanged: the file keeps its own spelling (or the default)
+        changes["run_args"] = words
     try:
         handlers.api.edit_host(name, changes)
     except CosmosError as exc:

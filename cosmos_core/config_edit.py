@@ -19,7 +19,7 @@ from tomlkit.items import AoT, Table
 from cosmos_core.config import Config, ConfigError, load_config
 
 # The keys the page edits on a host; others are edited in the file.
-EDITABLE = ("image", "remote_dir", "models", "gpus", "num_gpus")
+EDITABLE = ("image", "remote_dir", "models", "gpus", "num_gpus", "run_args")
 
 
 class EditError(Exception):

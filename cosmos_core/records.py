@@ -74,7 +74,7 @@ def host_to_dict(host: HostConfig, state: HostState | None) -> dict:
     return {
         "name": host.name, "hostname": host.hostname, "port": host.port, "user": host.user, "image": host.image,
         "remote_dir": host.remote_dir, "num_gpus": host.num_gpus, "executor": host.executor,
-        "models": list(host.models), "gpus": host.gpus,
+        "models": list(host.models), "gpus": host.gpus, "run_args": list(host.run_args),
         "last_ok_at": iso_utc(state.last_ok_at) if state else None,
         "last_error": state.last_error if state else None,
     }

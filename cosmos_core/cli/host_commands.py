@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from cosmos_core.api import CHECK_ITEMS, CosmosAPI, key_check_command
@@ -20,11 +21,13 @@ def cmd_hosts(api: CosmosAPI, args: argparse.Namespace) -> int:
     if args.hosts_command == "add":
         return cmd_hosts_add(api, args)
     if args.hosts_command == "edit":
-        changes = {key: getattr(args, key) for key in (*SETUP_KEYS, "num_gpus") if getattr(args, key) is not None}
+        keys = (*SETUP_KEYS, "num_gpus", "run_args")
+        changes = {key: getattr(args, key) for key in keys if getattr(args, key) is not None}
         if not changes:
-            return fail("hosts edit: say what to change (--image, --remote-dir, --models, --gpus, --num-gpus)")
+            return fail("hosts edit: say what to change (--image, --remote-dir, --models, --gpus, --num-gpus, "
+                        "--run-args)")
         api.edit_host(args.name, changes)
-        print(f"host {args.name}: " + ", ".join(f"{key} = {value or '(default)'}" for key, value in changes.items()))
+        print(f"host {args.name}: " + ", ".join(f"{key} = {_said(key, value)}" for key, value in changes.items()))
         return 0
     if args.hosts_command == "remove":
         api.remove_host(args.name)
@@ -34,6 +37,13 @@ def cmd_hosts(api: CosmosAPI, args: argparse.Namespace) -> int:
     out_table(args, hosts, hosts_table(hosts),
                "no hosts configured: add one with `cosmos hosts add NAME USER@ADDRESS` (or Add host in the page)")
     return 0
+
+
+def _said(key: str, value: object) -> str:
+    """An edited value as it is read back: run_args as a shell would take them; '(default)' once taken out."""
+    if not value:
+        return "(default)"
+    return shlex.join(value) if key == "run_args" and isinstance(value, list) else str(value)
 
 
 def _check_text(report: dict) -> str:

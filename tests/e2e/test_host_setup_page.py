@@ -5,8 +5,8 @@ session's dashboard and stand-in host, the e2e workspace's config file put back 
 
 from __future__ import annotations
 
-import json
 import re
+import shlex
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
@@ -15,7 +15,7 @@ from cosmos_core.config import load_config
 from tests.e2e.test_add_host_page import fill_form
 from tests.e2e.ui import choose, expect_status, open_tab, wait_video_ready
 from tests.hostkit import RUN_ARGS, TestHost
-from tests.workspace import config_restored, edit_config
+from tests.workspace import config_restored
 
 REFUSED = "cannot set shmsize when running in the {host } IPC Namespace"  # podman, of --shm-size with --ipc=host
 
@@ -63,11 +63,19 @@ def test_add_host_with_a_custom_image_and_checkout_makes_a_host_whose_first_run_
         host = load_config(config).host("lab")
         assert (host.image, host.remote_dir) == (image, checkout)
         # The default run_args (--shm-size with --ipc=host), which the stand-in's podman refuses: the check
-        # says so and where to fix it, and the user fixes them in the host's table, page open.
+        # says so, and the user fixes them in the Hosts tab's edit form.
         expect(status).to_contain_text(REFUSED)
         expect(status).to_contain_text("Not ready yet")
-        line = f'remote_dir = "{checkout}"\n'
-        edit_config(config, line, f"{line}run_args = {json.dumps(RUN_ARGS)}\n")
+        page.locator("#edit-host").get_by_text("Edit or remove a host").click()
+        choose(page, "edit-host-name", "lab")
+        run_args = page.locator("#edit-host-run-args textarea, #edit-host-run-args input").first
+        expect(run_args).to_have_value(re.compile(r"--ipc=host --shm-size="))  # the default, as a shell reads it
+        run_args.fill(shlex.join(RUN_ARGS))
+        page.locator("#edit-host-save").click()
+        expect(page.locator("#edit-host-status")).to_contain_text("Saved host lab to the config file")
+        assert load_config(config).host("lab").run_args == tuple(RUN_ARGS)
+        page.locator("#check-hosts").click()
+        expect(host_row(page, "lab")).to_contain_text("✅ ready", timeout=30_000)
 
         run_id = start_run(page, "lab", sample_video, "a lighthouse at dusk")
         expect_status(page, "completed", timeout=60_000)

@@ -110,8 +110,9 @@ def test_an_address_without_a_user_is_a_usage_error(config_file):
 
 def test_a_host_added_with_its_image_and_checkout_runs_then_is_edited_and_removed_in_its_file(
         gpu_host, config_file, tmp_path, sample_video):
-    """Add host takes the image, checkout, models and GPUs; `hosts edit` and `hosts remove` change the file
-    in place (its comments kept), and the next command works from the file as it is."""
+    """Add host takes the image, checkout, models and GPUs; `hosts edit` (the run_args the runtime refused
+    included) and `hosts remove` change the file in place (its comments kept), and the next command works
+    from the file as it is."""
     known_hosts = Path(gpu_host.known_hosts)
     config_file.write_text("# the lab's dashboard\n" + config_file.read_text())
     done = run_cli(config_file, *add_args(gpu_host, known_hosts, "--image", gpu_host.image, "--remote-dir",
@@ -120,8 +121,11 @@ def test_a_host_added_with_its_image_and_checkout_runs_then_is_edited_and_remove
     assert "host gpu9: NOT READY" in done.stdout  # the run_args the runtime refuses (as a first user saw)
     assert ("start      fail   docker run cosmos-transfer1:test with the run_args failed: Error: invalid config "
             "provided: cannot set shmsize when running in the {host } IPC Namespace") in done.stdout.splitlines()
-    text = config_file.read_text()  # the user fixes run_args in the file; the next command reads it as it is
-    config_file.write_text(text.replace('gpus = 2', 'gpus = 2\nrun_args = ["--gpus", "all", "--ipc=host"]'))
+    fixed = run_cli(config_file, "hosts", "edit", "gpu9", "--run-args=--gpus all --ipc=host", timeout=60)
+    assert fixed.returncode == 0 and fixed.stdout == "host gpu9: run_args = --gpus all --ipc=host\n", fixed.stderr
+    assert 'run_args = ["--gpus", "all", "--ipc=host"]' in config_file.read_text()
+    unbalanced = run_cli(config_file, "hosts", "edit", "gpu9", "--run-args=--label 'a", timeout=60)
+    assert unbalanced.returncode == 2 and "No closing quotation" in unbalanced.stderr
     assert run_cli(config_file, "hosts", "check", "gpu9", timeout=60).stdout.startswith("host gpu9: ready\n")
     host = load_config(config_file).host("gpu9")
     assert (host.image, host.remote_dir, host.models, host.gpus) == (gpu_host.image, gpu_host.remote_dir,

@@ -39,6 +39,15 @@ def test_an_edit_changes_only_its_keys_and_keeps_every_comment_and_line():
         'image = "old:1"\n', 'models = ["transfer1", "transfer2.5"]\n')  # back to the defaults
 
 
+def test_run_args_are_edited_as_a_list_and_an_empty_one_puts_the_default_back(tmp_path):
+    text = edited_text(TEXT, "gpu2", {"run_args": ["--gpus", "all", "--ipc=host"]})
+    assert text == TEXT + 'run_args = ["--gpus", "all", "--ipc=host"]\n'
+    path = tmp_path / "cosmos.toml"
+    path.write_text(text)
+    assert load_config(path).host("gpu2").run_args == ("--gpus", "all", "--ipc=host")
+    assert edited_text(text, "gpu2", {"run_args": []}) == TEXT
+
+
 def test_removing_a_host_keeps_the_others_and_the_comments():
     assert removed_text(TEXT, "gpu2") == TEXT[:TEXT.index('[[hosts]]\nname = "gpu2"')]
     alone = removed_text(removed_text(TEXT, "gpu2"), "gpu1")
