@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cosmos_core.api import CosmosError, Refresh
+from cosmos_core.api import CosmosError, Refresh, StartReport
 from tests.hostkit import STANDIN_SECOND_PARAGRAPH, make_video
 
 
@@ -59,7 +59,11 @@ def test_upscale_and_enhance_produce_their_files_on_the_host(api, sample_video, 
         api.start_upscale(slow["id"])
     api.cancel(slow["id"])
     prompt = api.add_prompt("a calm lake at dawn", sample_video)
-    parent = api.start_inference(prompt["id"])
+    steps: list[StartReport] = []
+    parent = api.start_inference(prompt["id"], on_progress=steps.append)
+    said = list(dict.fromkeys(step.step_words() for step in steps))  # each step once, in order
+    assert said == ["connecting to gpu1", "uploading to gpu1", "starting the container on gpu1 (docker run)"]
+    assert "inputs/video.mp4" in {step.detail for step in steps}  # its bytes told as they go
     _wait_status(api, parent["id"], "completed")
     upscale = api.start_upscale(parent["id"], 0.6)
     enhance = api.start_enhance(prompt["id"])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cosmos_core.api import CosmosAPI, CosmosError, Refresh
+from cosmos_core.api import CosmosAPI, CosmosError, Refresh, StartReport
 from cosmos_core.config import load_config
 from tests.hostkit import make_video, wait_until
 from tests.slurmkit import SlurmLoginHost
@@ -73,8 +73,13 @@ def start(api: CosmosAPI, text: str, video: Path, host: str = "slurm1") -> dict:
 
 def test_a_run_is_queued_then_completes_and_its_output_arrives_identical(time_limited, api, login,
                                                                           video):
-    run = start(api, "on the cluster [sleep=1]", video)
+    steps: list[StartReport] = []
+    run = api.start_inference(api.add_prompt("on the cluster [sleep=1]", video)["id"], host="slurm1",
+                              on_progress=steps.append)
     assert run["status"] == "queued" and run["host"] == "slurm1"
+    said = list(dict.fromkeys(step.step_words() for step in steps))  # each step once, in order
+    assert said == ["connecting to slurm1", "uploading to slurm1", "submitting the job on slurm1 (sbatch)"]
+    assert run["progress"] is None  # the step is kept while it starts only
     job = login.cluster.run("squeue", "-h", "-o", "%i|%j").stdout
     assert f"cosmos-{run['id']}" in job  # submitted under the run's name
     final = until(api, run["id"], settled, 90, "the Slurm run to complete")
