@@ -24,11 +24,11 @@ from contextlib import ExitStack, contextmanager
 from io import BytesIO
 from pathlib import Path
 
-from tests.hostkit import free_port, wait_until
+from tests.hostkit import free_port, stop_process, wait_until
 from tests.workspace import REPO, Workspace
 
 from .common import Bench, child_env, median
-from .dashboard import _get, _serves, stop
+from .dashboard import _get, _serves
 
 RUNS = 100_000
 QUIET_TICKS = 60
@@ -69,7 +69,7 @@ def dashboard(workspace: Workspace, code: Path, label: str) -> Iterator[tuple[st
             raise RuntimeError(f"{label} launch.py exited: {(workspace.root / f'dashboard-{label}.log').read_text()}")
         yield url, process.pid
     finally:
-        stop(process)
+        stop_process(process)
 
 
 class Session:
