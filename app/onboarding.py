@@ -8,6 +8,7 @@ values are taken at Connect: editing a field afterwards asks for Connect again.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from cosmos_core.api import (
     DEFAULT_KEY_FILE,
     DEFAULT_KNOWN_HOSTS,
     DEFAULT_MODEL,
+    DEFAULT_RUN_ARGS,
     MODELS,
     CosmosError,
     key_check_command,
@@ -33,7 +35,7 @@ NO_HOST = ("### No GPU host yet\n"
            "Runs start on a GPU host you reach over SSH (with Docker, the Cosmos image and its checkpoints). "
            "**Add host** connects to it, shows you its key to trust, and saves the host to the config file.")
 FIELDS = ("name", "hostname", "port", "user", "key_file", "known_hosts")  # scan_host_key's arguments
-SETUP = ("image", "remote_dir", "models", "gpus")  # how the host runs Cosmos: scan_host_key's `setup`
+SETUP = ("image", "remote_dir", "models", "gpus", "run_args")  # how the host runs Cosmos: scan_host_key's `setup`
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 
 
@@ -122,7 +124,7 @@ def no_host_panel(handlers: Handlers) -> dict[str, Any]:
 
 def add_host_form(prefix: str, known_hosts: str, visible: bool = True) -> dict[str, Any]:
     """The form; elem_ids `{prefix}-name`, `-address`, `-port`, `-user`, `-key-file`, `-known-hosts`,
-    `-image`, `-remote-dir`, `-models`, `-gpus`, `-connect`, `-trust`, `-close` and `-status`."""
+    `-image`, `-remote-dir`, `-models`, `-gpus`, `-run-args`, `-connect`, `-trust`, `-close` and `-status`."""
     def box(part: str, label: str, value: str = "", placeholder: str | None = None) -> gr.Textbox:
         return gr.Textbox(value, label=label, placeholder=placeholder, elem_id=f"{prefix}-{part}")
 
@@ -142,6 +144,8 @@ def add_host_form(prefix: str, known_hosts: str, visible: bool = True) -> dict[s
                                                 elem_id=f"{prefix}-models")
             fields["gpus"] = gr.Number(None, label="GPUs (empty or 0: what nvidia-smi finds)", precision=0,
                                        elem_id=f"{prefix}-gpus")
+        fields["run_args"] = box("run-args", "docker run arguments (run_args)",
+                                 placeholder=f"{shlex.join(DEFAULT_RUN_ARGS)} (default)")
         with gr.Row():
             connect = gr.Button("Connect", variant="primary", elem_id=f"{prefix}-connect", scale=0)
             trust = gr.Button("Trust and add", variant="primary", visible=False, elem_id=f"{prefix}-trust", scale=0)

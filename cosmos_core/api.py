@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cosmos_core import launcher, rerun, scoring, sweeps
 from cosmos_core.config import Config
+from cosmos_core.config_schema import DEFAULT_RUN_ARGS
 from cosmos_core.deletion import DeleteError, Deleter
 from cosmos_core.errors import CosmosError, as_cosmos_error
 from cosmos_core.executors import Executor, SubmitError, make_executor
@@ -39,10 +40,10 @@ from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS, model
 from cosmos_core.upstream.params import STRENGTHS, InferenceParams
 from cosmos_core.words import agreeing, count, sizes
 
-__all__ = ["CHECK_ITEMS", "DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "INPUT_LABELS", "MODELS",
-           "SCORES", "SORT_KEYS", "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError", "InferenceParams", "Refresh",
-           "StartReport", "StartStep", "agreeing", "count", "format_seconds", "key_check_command", "sizes",
-           "sweep_cell"]
+__all__ = ["CHECK_ITEMS", "DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "DEFAULT_RUN_ARGS",
+           "INPUT_LABELS", "MODELS", "SCORES", "SORT_KEYS", "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError",
+           "InferenceParams", "Refresh", "StartReport", "StartStep", "agreeing", "count", "format_seconds",
+           "key_check_command", "sizes", "sweep_cell"]
 
 
 class CosmosAPI(HostsAPI):

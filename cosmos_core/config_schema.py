@@ -103,6 +103,9 @@ Auth = Annotated[str, _rule(_is_auth, "must be empty or 'user:password'")]
 Command = Annotated[str, _rule(_is_command, "must be a non-empty command")]
 
 
+DEFAULT_RUN_ARGS = ("--gpus", "all", "--ipc=host", "--shm-size=8g")  # docker run's, for a host that names none
+
+
 class _Table(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
@@ -149,7 +152,7 @@ class HostFile(_Table):
     remote_dir: str | None = None  # None: Transfer1's checkout under the user's home
     image: str = MODELS[DEFAULT_MODEL].image
     docker: Command = "docker"  # command prefix on the host, e.g. "sudo docker"
-    run_args: list[str] = ["--gpus", "all", "--ipc=host", "--shm-size=8g"]
+    run_args: list[str] = list(DEFAULT_RUN_ARGS)
     num_gpus: AtLeastOne = 1
     gpus: AtLeastOne | None = None  # GPU slots runs queue for; None: no queue
     queue_dir: AbsolutePath = gpu_queue.DEFAULT_DIR  # the machine's GPU queue, shared by all its users

@@ -10,7 +10,7 @@ from cosmos_core.api import CHECK_ITEMS, CosmosAPI, key_check_command
 from cosmos_core.cli.output import fail, out, out_table
 from cosmos_core.cli.tables import hosts_table
 
-SETUP_KEYS = ("image", "remote_dir", "models", "gpus")  # how a host runs Cosmos: hosts add and hosts edit
+SETUP_KEYS = ("image", "remote_dir", "models", "gpus", "run_args")  # how a host runs Cosmos: hosts add and edit
 
 
 def cmd_hosts(api: CosmosAPI, args: argparse.Namespace) -> int:
@@ -21,8 +21,7 @@ def cmd_hosts(api: CosmosAPI, args: argparse.Namespace) -> int:
     if args.hosts_command == "add":
         return cmd_hosts_add(api, args)
     if args.hosts_command == "edit":
-        keys = (*SETUP_KEYS, "num_gpus", "run_args")
-        changes = {key: getattr(args, key) for key in keys if getattr(args, key) is not None}
+        changes = {key: getattr(args, key) for key in (*SETUP_KEYS, "num_gpus") if getattr(args, key) is not None}
         if not changes:
             return fail("hosts edit: say what to change (--image, --remote-dir, --models, --gpus, --num-gpus, "
                         "--run-args)")

@@ -75,9 +75,6 @@ def build_parser() -> argparse.ArgumentParser:
     edit_host.add_argument("name", metavar="NAME")
     _setup_arguments(edit_host)
     edit_host.add_argument("--num-gpus", dest="num_gpus", type=int, metavar="N", help="GPUs one run takes")
-    edit_host.add_argument("--run-args", dest="run_args", type=_shell_words, metavar="ARGS",
-                           help="docker run's arguments, as a shell would split them: --run-args='--gpus all "
-                                "--ipc=host' ('' for the default)")
     hosts_sub.add_parser("remove", help="take a host out of the config file (its runs stay in the history)"
                          ).add_argument("name", metavar="NAME")
 
@@ -277,6 +274,9 @@ def _setup_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", type=lambda text: [m.strip() for m in text.split(",") if m.strip()],
                         metavar="M,M", help=f"the models it serves: some of {', '.join(MODELS)}")
     parser.add_argument("--gpus", type=int, metavar="N", help="GPU slots its runs queue for (default: nvidia-smi's)")
+    parser.add_argument("--run-args", dest="run_args", type=_shell_words, metavar="ARGS",
+                        help="docker run's arguments, as a shell would split them: --run-args='--gpus all "
+                             "--ipc=host' (default: the product's)")
 
 
 def _shell_words(text: str) -> list[str]:

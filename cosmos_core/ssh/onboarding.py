@@ -13,6 +13,7 @@ import base64
 import binascii
 import os
 import re
+import shlex
 import socket
 import threading
 from collections.abc import Collection, Mapping
@@ -53,7 +54,7 @@ class OnboardingError(Exception):
 @dataclass(frozen=True)
 class NewHost:
     """What the Add host form gives: enough to reach the host and log in, and the settings given of how it
-    runs Cosmos (`setup`: image, remote_dir, models, gpus); the rest keeps its default."""
+    runs Cosmos (`setup`: image, remote_dir, models, gpus, run_args); the rest keeps its default."""
 
     name: str
     hostname: str
@@ -97,7 +98,8 @@ def parse_new_host(name: str, hostname: str, port: str | int | float | None, use
 
 def parse_setup(setup: Mapping[str, Any]) -> dict[str, Any]:
     """How the host runs Cosmos, as given (empty values left out: the defaults apply), or OnboardingError
-    naming the first wrong one: image, remote_dir (absolute), models (some of MODELS), gpus (at least 1)."""
+    naming the first wrong one: image, remote_dir (absolute), models (some of MODELS), gpus (at least 1),
+    run_args (docker run's arguments: a list, or one line that a shell would split)."""
     given: dict[str, Any] = {}
     image, remote_dir = (str(setup.get(key) or "").strip() for key in ("image", "remote_dir"))
     if image:
@@ -121,6 +123,14 @@ def parse_setup(setup: Mapping[str, Any]) -> dict[str, Any]:
         if not str(gpus).strip().isdigit() or int(str(gpus).strip()) < 1:
             raise OnboardingError(f"GPUs: {gpus!r} is not a number of GPUs (a whole number, at least 1)")
         given["gpus"] = int(str(gpus).strip())
+    run_args = setup.get("run_args")
+    if isinstance(run_args, str):
+        try:
+            run_args = shlex.split(run_args)
+        except ValueError as exc:
+            raise OnboardingError(f"run_args: {exc} in {setup['run_args']!r}") from None
+    if run_args:
+        given["run_args"] = [str(arg) for arg in run_args]
     return given
 
 

@@ -71,9 +71,11 @@ def test_connect_then_trust_call_the_api_and_check_the_host(tmp_path):
     assert add.connect("bad name", "h", None, "u", "", "") == ("❌ name: 'bad name' must use only letters", None)
     assert api.called("scan_host_key")[-1][1] == {  # empty fields: ""
         "name": "bad name", "hostname": "h", "port": "", "user": "u", "key_file": "", "known_hosts": "", "setup": {}}
-    line, scanned = add.connect("gpu9", "h", "22", "u", "", "", "img:2", "/data/ct1", ["transfer1", "transfer2.5"], 2)
+    line, scanned = add.connect("gpu9", "h", "22", "u", "", "", "img:2", "/data/ct1", ["transfer1", "transfer2.5"], 2,
+                                "--gpus all --ipc=host")
     assert api.called("scan_host_key")[-1][1]["setup"] == {
-        "image": "img:2", "remote_dir": "/data/ct1", "models": ["transfer1", "transfer2.5"], "gpus": 2}
+        "image": "img:2", "remote_dir": "/data/ct1", "models": ["transfer1", "transfer2.5"], "gpus": 2,
+        "run_args": "--gpus all --ipc=host"}  # split by the core (parse_setup)
     assert scanned == SCANNED and "SHA256:abc" in line and not api.called("add_host")  # nothing added yet
     assert add.trust(None).startswith("❌ press Connect first")
     assert "Added **gpu9**" in add.trust(scanned)
@@ -85,5 +87,6 @@ def test_the_page_has_the_onboarding_hooks(tmp_path):
     ids = {c["props"].get("elem_id") for c in config["components"]}
     for prefix in ("add-host", "hosts-add-host"):
         assert {f"{prefix}-{part}" for part in ("name", "address", "port", "user", "key-file", "known-hosts",
+                                                "image", "remote-dir", "models", "gpus", "run-args",
                                                 "connect", "trust", "close", "status")} <= ids
     assert {"no-host", "add-host-open", "run-details"} <= ids

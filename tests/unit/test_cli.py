@@ -34,6 +34,14 @@ def test_weights_must_be_four_numbers():
             _weights(bad)
 
 
+def test_hosts_add_and_edit_take_run_args_split_as_a_shell_would():
+    parse = build_parser().parse_args
+    added = parse(["hosts", "add", "gpu1", "me@10.0.0.1", "--run-args=--gpus all --label 'a b'"])
+    assert added.run_args == ["--gpus", "all", "--label", "a b"]
+    assert parse(["hosts", "edit", "gpu1", "--run-args="]).run_args == []  # '': the default again
+    assert parse(["hosts", "edit", "gpu1", "--image", "x"]).run_args is None  # not given: unchanged
+
+
 def test_usage_errors_exit_2():
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args(["runs", "--status", "sleeping"])

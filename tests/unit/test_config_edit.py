@@ -85,17 +85,22 @@ def test_an_edit_is_written_whole_and_a_bad_one_writes_nothing(tmp_path):
 def test_add_hosts_settings_are_checked_and_empty_ones_left_to_their_defaults():
     assert parse_setup({"image": " img:2 ", "remote_dir": "", "models": ["transfer2.5"], "gpus": 2.0}) == {
         "image": "img:2", "models": ["transfer2.5"], "gpus": 2}
-    assert parse_setup({"image": None, "remote_dir": None, "models": [], "gpus": None}) == {}
+    assert parse_setup({"image": None, "remote_dir": None, "models": [], "gpus": None, "run_args": " "}) == {}
+    assert parse_setup({"run_args": "--gpus all --label 'a b'"}) == {"run_args": ["--gpus", "all", "--label", "a b"]}
+    assert parse_setup({"run_args": ["--gpus", "all"]}) == {"run_args": ["--gpus", "all"]}  # as the CLI splits them
     for setup, said in (({"remote_dir": "ct1"}, "checkout: 'ct1' must be an absolute path"),
                         ({"models": ["transfer9"]}, "models: 'transfer9' is not one of"),
-                        ({"gpus": 0}, "GPUs: 0 is not a number of GPUs"), ({"image": "-x"}, "image: '-x'")):
+                        ({"gpus": 0}, "GPUs: 0 is not a number of GPUs"), ({"image": "-x"}, "image: '-x'"),
+                        ({"run_args": "--label 'a"}, "run_args: No closing quotation in")):
         with pytest.raises(OnboardingError, match=f"^{said}"):
             parse_setup(setup)
 
 
 def test_a_host_added_with_its_settings_has_them_in_its_table():
     host = parse_new_host("gpu3", "h", 22, "u", setup={"image": "img:2", "remote_dir": "/data/ct1",
-                                                        "models": ["transfer1", "transfer2.5"], "gpus": 4})
+                                                        "models": ["transfer1", "transfer2.5"], "gpus": 4,
+                                                        "run_args": "--gpus all --ipc=host"})
     table = host_table(host, datetime(2026, 12, 7, tzinfo=UTC))
-    assert table.splitlines()[-4:] == ['image = "img:2"', 'remote_dir = "/data/ct1"',
-                                       'models = ["transfer1", "transfer2.5"]', "gpus = 4"]
+    assert table.splitlines()[-5:] == ['image = "img:2"', 'remote_dir = "/data/ct1"',
+                                       'models = ["transfer1", "transfer2.5"]', "gpus = 4",
+                                       'run_args = ["--gpus", "all", "--ipc=host"]']
