@@ -13,7 +13,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from cosmos_core.config import load_config
 from tests.e2e.test_add_host_page import fill_form
-from tests.e2e.ui import choose, expect_status, open_tab, wait_video_ready
+from tests.e2e.ui import choose, expect_status, fill, open_section, open_tab, wait_video_ready
 from tests.hostkit import RUN_ARGS, TestHost
 from tests.workspace import config_restored
 
@@ -23,10 +23,10 @@ REFUSED = "cannot set shmsize when running in the {host } IPC Namespace"  # podm
 def add_host(page: Page, name: str, gpu_host: TestHost, image: str, checkout: str) -> None:
     """The Hosts tab's Add host, with the image and checkout given; the key is trusted already."""
     open_tab(page, "Hosts")
-    page.locator("#hosts-add-host").get_by_text("Add host").first.click()
+    open_section(page, "hosts-add-host", "Add host", "hosts-add-host-name")
     fill_form(page, "hosts-add-host", gpu_host, Path(gpu_host.known_hosts), name)
-    page.locator("#hosts-add-host-image input, #hosts-add-host-image textarea").first.fill(image)
-    page.locator("#hosts-add-host-remote-dir input, #hosts-add-host-remote-dir textarea").first.fill(checkout)
+    fill(page, "hosts-add-host-image", image)
+    fill(page, "hosts-add-host-remote-dir", checkout)
     page.locator("#hosts-add-host-connect").click()
     expect(page.locator("#hosts-add-host-status")).to_contain_text("already trusts")
     page.locator("#hosts-add-host-trust").click()
@@ -66,7 +66,7 @@ def test_add_host_with_a_custom_image_and_checkout_makes_a_host_whose_first_run_
         # says so, and the user fixes them in the Hosts tab's edit form.
         expect(status).to_contain_text(REFUSED)
         expect(status).to_contain_text("Not ready yet")
-        page.locator("#edit-host").get_by_text("Edit or remove a host").click()
+        open_section(page, "edit-host", "Edit or remove a host", "edit-host-name")
         choose(page, "edit-host-name", "lab")
         run_args = page.locator("#edit-host-run-args textarea, #edit-host-run-args input").first
         expect(run_args).to_have_value(re.compile(r"--ipc=host --shm-size="))  # the default, as a shell reads it

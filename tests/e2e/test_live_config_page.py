@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.e2e.ui import choose, open_tab
+from tests.e2e.ui import choose, open_section, open_tab
 from tests.workspace import config_restored, edit_config
 
 
@@ -42,7 +42,7 @@ def test_the_hosts_tab_edits_and_removes_a_host_in_the_config_file_keeping_its_c
         config.write_text(original.replace("[ui]", spare + "\n[ui]", 1))  # a host added by hand, page open
         before = config.read_text()
         open_tab(page, "Hosts")
-        page.locator("#edit-host").get_by_text("Edit or remove a host").click()
+        open_section(page, "edit-host", "Edit or remove a host", "edit-host-name")
         choose(page, "edit-host-name", "spare")
         expect(page.locator("#edit-host-image textarea, #edit-host-image input").first).to_have_value(gpu_host.image)
         page.locator("#edit-host-gpus input").fill("2")

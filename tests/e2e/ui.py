@@ -35,3 +35,19 @@ def choose(page: Page, elem_id: str, option: str) -> None:
     page.locator(f"#{elem_id} input").click()
     page.get_by_role("option", name=option, exact=True).click()
     expect(page.locator(f"#{elem_id} input")).to_have_value(option)
+
+
+def open_section(page: Page, elem_id: str, label: str, inside: str) -> None:
+    """Open the accordion `elem_id` (titled `label`) unless it is open already: `inside` is the elem_id
+    of a field in it, visible once it is open."""
+    field = page.locator(f"#{inside}")
+    if not field.is_visible():
+        page.locator(f"#{elem_id}").get_by_text(label, exact=True).first.click()
+    expect(field).to_be_visible()
+
+
+def fill(page: Page, elem_id: str, value: str) -> None:
+    """Type `value` into the text field `elem_id`, and wait until the page holds it."""
+    box = page.locator(f"#{elem_id} input, #{elem_id} textarea").first
+    box.fill(value)
+    expect(box).to_have_value(value)
