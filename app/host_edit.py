@@ -97,10 +97,9 @@ def wire(handlers: Handlers, ui: dict[str, Any], rerender: Any) -> None:
     names = ui["edit_name"]
     ui["hosts_tab"].select(lambda: gr.update(choices=host_names(handlers)), None, names, **PRIVATE)
     names.change(lambda name: current(handlers, name), names, fields, **PRIVATE)
-    choices = [ui["form"]["fields"]["host"], ui["host_f"], ui["sweep_fields"]["host"]]
+    choices = [ui["form"]["fields"]["host"], ui["host_f"], ui["sweep_fields"]["host"], names]
     for button, action, inputs in ((ui["edit_save"], save, [names, *fields]), (ui["edit_remove"], remove, [names])):
         done = button.click(lambda *values, act=action: act(handlers, *values), inputs, ui["edit_status"], **PRIVATE)
-        done = done.then(lambda: [gr.update(choices=host_names(handlers)), handlers.check_hosts()], None,
-                         [names, ui["hosts"]], **PRIVATE)
+        done = done.then(handlers.check_hosts, None, ui["hosts"], **PRIVATE)
         rerender(done.then(lambda model: host_choices(handlers, model), ui["form"]["fields"]["model"], choices,
                            **PRIVATE))

@@ -171,7 +171,7 @@ def wire(handlers: Handlers, ui: dict[str, Any], form: dict[str, Any], rerender:
 
     form["connect"].click(connect, fields, found, show_progress_on=form["status"], **PRIVATE)
     added = form["trust"].click(trust, form["scanned"], found, show_progress_on=form["status"], **PRIVATE)
-    choices = [ui["form"]["fields"]["host"], ui["host_f"], ui["sweep_fields"]["host"]]
+    choices = [ui["form"]["fields"]["host"], ui["host_f"], ui["sweep_fields"]["host"], ui["edit_name"]]
     rerender(added.then(lambda model: host_choices(handlers, model), ui["form"]["fields"]["model"], choices,
                         **PRIVATE))
     gr.on([box.input for box in fields], lambda: ["", None, gr.update(visible=False)], None, found, **PRIVATE)
@@ -179,7 +179,8 @@ def wire(handlers: Handlers, ui: dict[str, Any], form: dict[str, Any], rerender:
 
 
 def host_choices(handlers: Handlers, model: str) -> list[Any]:
-    """The New run host dropdown (hosts serving `model`), the Host filter, New sweep's host: as configured now."""
+    """Every list of hosts on the page, as configured now: the New run host dropdown (hosts serving `model`),
+    the Host filter, New sweep's host, the Hosts tab's host to edit."""
     names = handlers.host_names()
     return [gr.update(**new_run_hosts(handlers.model_form(model).hosts)),
-            gr.update(choices=["all", *names]), gr.update(choices=["", *names])]
+            gr.update(choices=["all", *names]), gr.update(choices=["", *names]), gr.update(choices=names)]
