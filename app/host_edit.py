@@ -50,17 +50,18 @@ def host_names(handlers: Handlers) -> list[str]:
     return [host["name"] for host in handlers.api.list_hosts()]
 
 
+def _host(handlers: Handlers, name: str | None) -> dict | None:
+    """The host as the config file has it now; None when there is no such host."""
+    return next((h for h in handlers.api.list_hosts() if h["name"] == name), None)
+
+
 def current(handlers: Handlers, name: str | None) -> list[Any]:
     """The form's fields as the host has them now (empty when none is chosen)."""
-    host = next((h for h in handlers.api.list_hosts() if h["name"] == name), None)
+    host = _host(handlers, name)
     if host is None:
         return ["", "", [], None, ""]
     return [host["image"], host["remote_dir"], host.get("models") or [], host.get("gpus"),
             shlex.join(host.get("run_args") or [])]
-
-
-def _run_args(handlers: Handlers, name: str) -> list[str]:
-    return next((h.get("run_args") or [] for h in handlers.api.list_hosts() if h["name"] == name), [])
 
 
 def save(handlers: Handlers, name: str | None, image: str, remote_dir: str, models: list[str],
@@ -72,7 +73,7 @@ def save(handlers: Handlers, name: str | None, image: str, remote_dir: str, mode
     except ValueError as exc:
         return f"❌ run_args: {exc} in {run_args!r}; nothing was written"
     changes = {"image": image, "remote_dir": remote_dir, "models": models, "gpus": int(gpus) if gpus else None}
-    if words != _run_args(handlers, name):  # unchanged: the file keeps its own spelling (or the default)
+    if words != ((_host(handlers, name) or {}).get("run_args") or []):  # unchanged: the file keeps its spelling
         changes["run_args"] = words
     try:
         handlers.api.edit_host(name, changes)

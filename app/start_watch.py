@@ -14,11 +14,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cosmos_core.api import CosmosError, StartReport, StartStep, format_seconds, sizes
+from cosmos_core.api import CosmosError, StartReport, StartStep, format_seconds
 
 
 @dataclass
 class Step:
+    step: StartStep
     words: str  # "starting the container on gpu1 (docker run)"
     began: float  # time.monotonic()
     ended: float | None = None
@@ -40,11 +41,11 @@ class StartWatch:
     def hear(self, report: StartReport, now: float) -> None:
         self.run_id = report.run_id
         if report.step is StartStep.UPLOADING and report.detail:
-            self.upload = f"{report.detail} {sizes(report.sent, report.total)}"
+            self.upload = report.upload_words()
         words = report.step_words()
         if not self.steps or self.steps[-1].words != words:
             self.end_step(now)
-            self.steps.append(Step(words, now))
+            self.steps.append(Step(report.step, words, now))
 
     def end_step(self, now: float) -> None:
         if self.steps and self.steps[-1].ended is None:
@@ -60,7 +61,7 @@ def render(watch: StartWatch | None, now: float) -> str:
     lines = [f"**{'Start of' if watch.ended else 'Starting'} {what}** · {took(until - watch.began)}"]
     for step in watch.steps:
         state = "done" if step.ended is not None else "now"
-        detail = f" · {watch.upload}" if step.words.startswith(StartStep.UPLOADING.value) and watch.upload else ""
+        detail = f" · {watch.upload}" if step.step is StartStep.UPLOADING and watch.upload else ""
         lines.append(f"- {state}: {step.words}{detail} · {took((step.ended or now) - step.began)}")
     if watch.cancel_refused:
         lines.append(f"- cannot cancel: {watch.cancel_refused}")
@@ -84,9 +85,8 @@ class StartWatches:
         self._watches: dict[str, StartWatch] = {}
         self._lock = threading.Lock()  # the start's thread and the Cancel click's both write a watch
 
-    def begin(self, session: str) -> StartWatch:
-        watch = self._watches[session] = StartWatch(self.clock())
-        return watch
+    def begin(self, session: str) -> None:
+        self._watches[session] = StartWatch(self.clock())
 
     def listener(self, session: str, then: Callable[[StartReport], None]) -> Callable[[StartReport], None]:
         """What the start is given to hear its steps: records them, sends a Cancel asked before the run

@@ -37,10 +37,14 @@ class StartReport:
         waits_on = f" ({self.detail})" if self.detail and self.step is not StartStep.UPLOADING else ""
         return f"{self.step.value} {where} {self.host}{waits_on}"
 
+    def upload_words(self) -> str:
+        """The file uploading and its bytes: `video.mp4 0.3/1.2 MB`."""
+        return f"{self.detail} {sizes(self.sent, self.total)}"
+
     def words(self) -> str:
         """The step with its bytes while uploading: `uploading to gpu1: video.mp4 0.3/1.2 MB`."""
         if self.step is StartStep.UPLOADING and self.detail:
-            return f"{self.step_words()}: {self.detail} {sizes(self.sent, self.total)}"
+            return f"{self.step_words()}: {self.upload_words()}"
         return self.step_words()
 
 
