@@ -112,12 +112,13 @@ def page(browser_context: BrowserContext, dashboard: str) -> Iterator[Page]:
 
 
 @contextmanager
-def opened(context: BrowserContext, url: str) -> Iterator[Page]:
-    """A new tab on the dashboard at `url`, once the runs table is on screen; closed after."""
+def opened(context: BrowserContext, url: str, shown: str = "#runs-table") -> Iterator[Page]:
+    """A new tab on the dashboard at `url`, once `shown` is on screen (the runs table; a link that lands on
+    another tab names what that tab shows); closed after."""
     page = context.new_page()
     try:
         page.goto(url)
-        expect(page.locator("#runs-table")).to_be_visible()
+        expect(page.locator(shown)).to_be_visible()
         yield page
     finally:
         page.close()

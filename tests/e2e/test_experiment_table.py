@@ -94,7 +94,8 @@ def test_ticking_two_runs_opens_compare_with_both_playing(page, e2e_api, dashboa
     sources = grid.locator("video").evaluate_all("vs => vs.map(v => v.currentSrc)")
     assert [f"run_{first}/" in sources[0], f"run_{second}/" in sources[1]] == [True, True]
 
-    with opened(browser_context, f"{dashboard}?compare={sweep_id}") as linked:  # a sweep id's Compare link
+    compare_link = f"{dashboard}?compare={sweep_id}"  # a sweep id's Compare link: it lands on the Compare tab
+    with opened(browser_context, compare_link, "#compare-grid") as linked:
         expect(linked.locator("#compare-grid video")).to_have_count(4)
         expect(linked.locator("#compare-pick textarea, #compare-pick input").first).to_have_value(sweep_id)
 
