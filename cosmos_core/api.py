@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cosmos_core import launcher, rerun, scoring, sweeps
+from cosmos_core import scoring
 from cosmos_core.config import Config
 from cosmos_core.config_schema import DEFAULT_RUN_ARGS
 from cosmos_core.deletion import DeleteError, Deleter
@@ -17,26 +17,24 @@ from cosmos_core.executors.hostcheck import CHECK_ITEMS
 from cosmos_core.export import export_rows
 from cosmos_core.hosts_api import HostsAPI
 from cosmos_core.judging import SCORES, Judging, format_seconds, sweep_cell
-from cosmos_core.launcher import LaunchPlan
 from cosmos_core.lifecycle import STATUSES, DownloadStatus, RunStatus
 from cosmos_core.live_config import LiveConfig
 from cosmos_core.notify import Notifier
-from cosmos_core.records import prompt_input, prompt_to_dict
+from cosmos_core.records import prompt_to_dict
 from cosmos_core.repository import DataRepository, Refresh
 from cosmos_core.rerun import INPUT_LABELS
 from cosmos_core.ssh.host import RemoteError
 from cosmos_core.ssh.onboarding import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, key_check_command
 from cosmos_core.standing import Standing
-from cosmos_core.start_steps import StartProgress, StartReport, StartStep
-from cosmos_core.starting import Starter
+from cosmos_core.start_steps import StartReport, StartStep
+from cosmos_core.starts_api import StartsAPI
 from cosmos_core.status import LOG_FILE, StatusChecker
 from cosmos_core.store import run_table, tables
-from cosmos_core.store.queries import new_id
 from cosmos_core.store.run_table import SORT_KEYS
 from cosmos_core.store.tables import Run
 from cosmos_core.sync import ProgressListener, SyncReport
 from cosmos_core.tailing import tail_lines
-from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS, model
+from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS
 from cosmos_core.upstream.params import STRENGTHS, InferenceParams
 from cosmos_core.words import agreeing, count, sizes
 
@@ -46,7 +44,7 @@ __all__ = ["CHECK_ITEMS", "DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MO
            "key_check_command", "sizes", "sweep_cell"]
 
 
-class CosmosAPI(HostsAPI):
+class CosmosAPI(HostsAPI, StartsAPI):
     def __init__(self, config: Config) -> None:
         self.config = config
         self._live = LiveConfig(config)
@@ -90,67 +88,7 @@ class CosmosAPI(HostsAPI):
         with as_cosmos_error():
             return prompt_to_dict(self.repo.get_prompt(prompt_id))
 
-    # -- starting runs -------------------------------------------------------
-
-    def default_params(self, model_name: str = DEFAULT_MODEL) -> InferenceParams:
-        """The parameters a run of `model_name` gets unless the user says otherwise."""
-        with as_cosmos_error():
-            return model(model_name).defaults
-
-    def check_params(self, params: InferenceParams, model_name: str = DEFAULT_MODEL) -> None:
-        """Raise CosmosError (one line) if `model_name` cannot run with `params`."""
-        with as_cosmos_error():
-            model(model_name).check(params)
-
-    def start_inference(self, prompt_id: str, host: str | None = None, params: InferenceParams | None = None,
-                        on_progress: StartProgress | None = None, model_name: str = DEFAULT_MODEL,
-                        sweep_id: str | None = None) -> dict:
-        """Checks the parameters before anything is uploaded; None means the model's defaults."""
-        params = params or self.default_params(model_name)
-        self.check_params(params, model_name)
-        with as_cosmos_error():
-            cosmos_model = model(model_name)
-            prompt = self.repo.get_prompt(prompt_id)
-            host_name = self._starter().host_serving(cosmos_model.name, host)
-        plan = launcher.plan_inference(new_id("rs"), prompt_input(prompt), params, cosmos_model)
-        return self._launch(plan, prompt.id, "inference", host_name, params.to_dict(), on_progress=on_progress,
-                            sweep_id=sweep_id)
-
-    def rerun(self, run_id: str, overrides: Mapping[str, object] | None = None, host: str | None = None,
-              model_name: str | None = None, on_progress: StartProgress | None = None) -> dict:
-        """`run_id` again, except `overrides` (InferenceParams fields), `host`, `model_name` (see rerun.py)."""
-        with as_cosmos_error():
-            plan = rerun.again(self.repo, run_id, overrides or {}, host, model_name)
-        return self.start_inference(plan.prompt_id, plan.host, plan.params, on_progress, plan.model)
-
-    def start_sweep(self, prompt_ids: Sequence[str], grid: Mapping[str, Sequence], base: InferenceParams | None = None,
-                    host: str | None = None, model_name: str = DEFAULT_MODEL, max_runs: int = sweeps.MAX_RUNS,
-                    on_start: Callable[[int, int, dict], None] | None = None,
-                    on_progress: StartProgress | None = None) -> dict:
-        """The cross product of `grid` (InferenceParams field -> values) over `base` (default: the model's
-        defaults), for each prompt, as runs under one sweep id. Every combination is checked before any
-        run starts; `on_start(i, total, run)` hears of each started run."""
-        base = base or self.default_params(model_name)
-        with as_cosmos_error():
-            sweeps.check_size(len(prompt_ids), grid, max_runs)
-            prompts = [self.repo.get_prompt(p).id for p in prompt_ids]
-        combos = sweeps.expand(base, grid)
-        for params in combos:
-            self.check_params(params, model_name)
-        sweep_id, runs, total = new_id("sw"), [], len(prompts) * len(combos)
-        for prompt_id in prompts:
-            for params in combos:
-                try:
-                    runs.append(self.start_inference(prompt_id, host, params, on_progress, model_name,
-                                                     sweep_id=sweep_id))
-                except (CosmosError, RemoteError) as exc:
-                    if not runs:
-                        raise
-                    raise CosmosError(f"sweep {sweep_id}: {len(runs)} of {count(total, 'run')} started, then {exc} "
-                                      f"(`runs --sweep {sweep_id}` lists those started)") from exc
-                if on_start is not None:
-                    on_start(len(runs), total, runs[-1])
-        return {"sweep_id": sweep_id, "runs": runs}
+    # -- sweeps --------------------------------------------------------------
 
     def sweep_summary(self, sweep_id: str) -> dict[str, int]:
         """Runs of the sweep per status (empty: no such sweep)."""
@@ -160,45 +98,6 @@ class CosmosAPI(HostsAPI):
         """Sweep ids, the newest sweep first."""
         return run_table.recent_sweeps(limit)
 
-    def start_upscale(self, parent_run_id: str, control_weight: float = 0.5, host: str | None = None,
-                      on_progress: StartProgress | None = None) -> dict:
-        with as_cosmos_error():
-            parent = self.repo.get_run(parent_run_id, Refresh.AUTO)
-        if parent.kind != "inference" or parent.status != RunStatus.COMPLETED.value:
-            raise CosmosError(f"run {parent.id} is a {parent.status} {parent.kind} run; "
-                              f"only a completed inference run can be upscaled")
-        if parent.model != DEFAULT_MODEL:
-            raise CosmosError(f"run {parent.id} ran {parent.model}; the 4K upscaler is Cosmos-Transfer1's")
-        if host is not None and host != parent.host:
-            raise CosmosError(f"run {parent.id} ran on host {parent.host}; its upscale must run there too")
-        if not 0 <= control_weight <= 1:
-            raise CosmosError(f"upscale weight must be between 0 and 1, got {control_weight}")
-        plan = launcher.plan_upscale(new_id("rs"), parent.id, control_weight)
-        return self._launch(plan, parent.prompt_id, "upscale", parent.host, {"control_weight": control_weight},
-                            parent_run_id=parent.id, on_progress=on_progress)
-
-    def start_enhance(self, prompt_id: str, host: str | None = None,
-                      on_progress: StartProgress | None = None) -> dict:
-        """Prompt enhancement runs Cosmos-Transfer1's prompt upsampler."""
-        with as_cosmos_error():
-            prompt = self.repo.get_prompt(prompt_id)
-            host_name = self._starter().host_serving(DEFAULT_MODEL, host)
-        plan = launcher.plan_enhance(new_id("rs"), prompt_input(prompt))
-        return self._launch(plan, prompt.id, "enhance", host_name, {}, on_progress=on_progress)
-
-    def pick_host(self, model_name: str = DEFAULT_MODEL) -> str:
-        """The host a new run of `model_name` goes to when the user picks none."""
-        with as_cosmos_error():
-            return self._starter().host_serving(model_name, None)
-
-    def _launch(self, plan: LaunchPlan, prompt_id: str, kind: str, host_name: str, params: dict, *,
-                parent_run_id: str | None = None, on_progress: StartProgress | None = None,
-                sweep_id: str | None = None) -> dict:
-        with as_cosmos_error():
-            run_id = self._starter().launch(plan, prompt_id, kind, host_name, params, parent_run_id=parent_run_id,
-                                            on_progress=on_progress, sweep_id=sweep_id)
-        return self.get_run(run_id, Refresh.NONE)
-
     def placed(self, run_id: str) -> dict:
         """The run as its host says it stands now, with its place once it waits in the host's GPU queue
         (see standing.py)."""
@@ -207,10 +106,6 @@ class CosmosAPI(HostsAPI):
 
     def _standing(self) -> Standing:
         return Standing(self.repo, self._stored_run, self._executor, self.config.sync.probe_timeout_seconds)
-
-    def _starter(self) -> Starter:
-        self.follow_config()
-        return Starter(self.repo, self.executors, self.config)
 
     # -- reading and moving runs ---------------------------------------------
 
