@@ -59,7 +59,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         marks |= {mark for fixture, mark in MARK_BY_FIXTURE.items() if fixture in getattr(item, "fixturenames", ())}
         for mark in marks:
             item.add_marker(getattr(pytest.mark, mark))
-        group = next((mark for mark in ("browser", "slurm") if mark in marks), None)
+        group: str | None = next((mark for mark in ("browser", "slurm") if mark in marks), None)
         if group is None and _uses_module_fixtures(item):
             group = item.nodeid.split("::")[0]
         if group is not None:

@@ -19,12 +19,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Unpack
 
 import psycopg2
 
 from cosmos_core.store.tables import DownloadLease, Run
 from tests.hostkit import TestHost, wait_until
-from tests.workspace import REPO, Workspace, write_config
+from tests.workspace import REPO, Sync, Workspace, write_config
 
 LEASES = DownloadLease._meta.table_name
 RUNS = Run._meta.table_name
@@ -71,7 +72,7 @@ class Install(Workspace):
 
 
 def installs(root: Path, host: TestHost, database: str, names: Sequence[str] = ("a", "b"),
-             **sync: float) -> list[Install]:
+             **sync: Unpack[Sync]) -> list[Install]:
     """Installs sharing one config (database and outputs dir) in `root`, each its own state dir."""
     config = write_config(root, host, database=database, **sync)
     return [Install(root, config, host, state_home=root / f"machine-{name}" / "state") for name in names]

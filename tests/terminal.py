@@ -7,15 +7,16 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO, Literal
 
 from tests.inprocess import run_cli_in_process
 from tests.workspace import REPO
 
+Stream = Literal["stdout", "stderr"]
 TERMINAL_ENV = {"COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"}  # a pty starts 0 x 0
 
 
-def run_cli(config: Path, *args: str, terminal: str | None = None, stderr: IO | int = subprocess.PIPE,
+def run_cli(config: Path, *args: str, terminal: Stream | None = None, stderr: IO | int = subprocess.PIPE,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """`python -m cosmos_core --config CONFIG ARGS`; `terminal` ("stdout" or "stderr") is a pty whose text
     stands in that stream's place in the result; the other streams are pipes (`stderr`: a file if given).
@@ -30,9 +31,10 @@ def run_cli(config: Path, *args: str, terminal: str | None = None, stderr: IO | 
                               stdin=subprocess.DEVNULL)
         return subprocess.CompletedProcess(argv, done.returncode, done.stdout.decode(), _text(done.stderr))
     leader, follower = os.openpty()
-    streams = {"stdout": subprocess.PIPE, "stderr": stderr, terminal: follower}
     with os.fdopen(leader, "rb", buffering=0) as pty:
-        process = subprocess.Popen(argv, **streams, stdin=subprocess.DEVNULL, env=env)
+        process = subprocess.Popen(argv, stdout=follower if terminal == "stdout" else subprocess.PIPE,
+                                   stderr=follower if terminal == "stderr" else stderr, stdin=subprocess.DEVNULL,
+                                   env=env)
         os.close(follower)
         shown: list[bytes] = []
         reader = threading.Thread(target=lambda: shown.append(_read_all(pty)))  # a full pty would block the CLI
@@ -47,9 +49,9 @@ def _text(data: bytes | None) -> str:
     return data.decode(errors="replace") if data else ""
 
 
-def _read_all(pty) -> bytes:
+def _read_all(pty: BinaryIO) -> bytes:
     """Everything written to the terminal until its last writer closed it (Linux then raises EIO)."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         try:
             chunk = pty.read(65536)

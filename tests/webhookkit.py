@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Self
 
+LOOPBACK = "127.0.0.1"
+
 
 def first_post_of_each_run() -> Callable[[dict], bool]:
     """A `refuse` that answers 500 to the first post about each run, 200 to the later ones."""
@@ -38,14 +40,13 @@ class WebhookReceiver:
         self.refused: list[int] = []
         self.refuse = refuse
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer((LOOPBACK, 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="webhook",
                                         daemon=True)  # polls for shutdown every 50 ms
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/hook"
+        return f"http://{LOOPBACK}:{self._server.server_port}/hook"
 
     def accepted(self) -> list[dict]:
         """The bodies answered 200."""

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from cosmos_core.api import CosmosAPI
 from cosmos_core.config import load_config
@@ -21,6 +22,15 @@ from tests.hostkit import CuttableLink, TestHost, wait_until
 from tests.inprocess import run_cli_in_process
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+class Sync(TypedDict, total=False):
+    """The [sync] settings a test's config may set (SyncFile in cosmos_core/config_schema.py), by name."""
+
+    min_interval_seconds: float
+    lost_after_seconds: float
+    download_budget_seconds: float
+    probe_timeout_seconds: float
 
 
 @dataclass
@@ -82,7 +92,7 @@ class Workspace:
 
 def write_config(root: Path, host: TestHost, models: tuple[str, ...] = ("transfer1",),
                  link: CuttableLink | None = None, *, hosts_toml: str | None = None, database: str | None = None,
-                 **sync: float) -> Path:
+                 **sync: Unpack[Sync]) -> Path:
     """cosmos.toml in `root`: the outputs dir `root/outputs`, `database` (any URL the product takes;
     default SQLite in the outputs dir), `hosts_toml` (the [[hosts]] blocks; default the stand-in host
     as gpu1 serving `models`, through `link` if given); `sync` overrides the [sync] settings."""

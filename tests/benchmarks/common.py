@@ -18,19 +18,19 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, Unpack
 
 from cosmos_core.executors import docker_cli as docker
 from cosmos_core.store import tables
 from cosmos_core.store.tables import Prompt, Run
 from cosmos_core.upstream.models import DEFAULT_MODEL, model
 from tests.hostkit import CuttableLink, TestHost, make_video, wait_until
-from tests.workspace import REPO, Workspace, write_config
+from tests.workspace import REPO, Sync, Workspace, write_config
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 # The product's own sync defaults (README, Configuration): benchmarks measure what users get.
-PRODUCT_SYNC = {"min_interval_seconds": 2.0, "lost_after_seconds": 120, "download_budget_seconds": 3}
+PRODUCT_SYNC: Sync = {"min_interval_seconds": 2.0, "lost_after_seconds": 120, "download_budget_seconds": 3}
 
 
 def child_env(**extra: str) -> dict[str, str]:
@@ -280,11 +280,11 @@ class Bench:
     def note(self, text: str) -> None:
         print(f"# {text}", file=sys.stderr, flush=True)
 
-    def workspace(self, name: str, link: CuttableLink | None = None, **sync: float) -> Workspace:
+    def workspace(self, name: str, link: CuttableLink | None = None, **sync: Unpack[Sync]) -> Workspace:
         """A workspace of its own whose gpu1 is the stand-in host (through `link` if given)."""
         root = self.root / name
         root.mkdir(parents=True)
-        return Workspace(root, write_config(root, self.host, link=link, **{**PRODUCT_SYNC, **sync}), self.host)
+        return Workspace(root, write_config(root, self.host, link=link, **(PRODUCT_SYNC | sync)), self.host)
 
     @property
     def video(self) -> Path:

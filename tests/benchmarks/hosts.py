@@ -55,7 +55,7 @@ def _config(root: Path, host: TestHost, link: CuttableLink, login: SlurmLoginHos
 def _targets(api: CosmosAPI, host: str) -> list[ProbeTarget]:
     """What a sync asks `host` about: its active runs (as LazySync builds them)."""
     runs = api.repo.list_runs(refresh=Refresh.NONE, host=host)
-    return [ProbeTarget(r.id, r.remote_run_dir, remote_files(r.kind, RunStatus.COMPLETED), r.container_id)
+    return [ProbeTarget(r.id, r.remote_run_dir or "", remote_files(r.kind, RunStatus.COMPLETED), r.container_id)
             for r in runs if r.status in ACTIVE]
 
 
@@ -119,7 +119,9 @@ def _measure(bench: Bench, api: CosmosAPI, host: TestHost, link: CuttableLink, l
     round_trips = {name: count() - before[name] for name, count in counters.items()}
 
     sync_times = [_timed(sync) for _ in range(SYNCS)]
-    checker = api.repo.syncer.checker
+    syncer = api.repo.syncer
+    assert syncer is not None, "the API syncs its hosts"
+    checker = syncer.checker
     targets = {name: _targets(api, name) for name in HOSTS}
     for name, asked in targets.items():
         if len(asked) != RUNS_PER_HOST:

@@ -76,6 +76,7 @@ def sync_against_naive(workspace: Workspace, api: CosmosAPI, run_ids: Sequence[s
     """One product sync over the running runs, then the naive design over the same runs:
     remote commands (exec sessions on the host's sshd) and seconds of each."""
     host = api.executors["gpu1"].shell
+    assert isinstance(host, Host), f"gpu1 is reached over SSH, not by {host.label}"
     targets = [ProbeTarget(r, str(workspace.remote_run_dir(r)), ("outputs/output.mp4", "run.log")) for r in run_ids]
     count = workspace.host.count_exec_sessions
     before = count()

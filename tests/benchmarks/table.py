@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tarfile
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from io import BytesIO
 from pathlib import Path
@@ -76,7 +76,7 @@ class Session:
     """One browser tab's session: the tick event with the page's initial values (`changes`: elem_id ->
     value, a control the user moved), its States kept on the server between ticks."""
 
-    def __init__(self, url: str, changes: dict[str, object] | None = None) -> None:
+    def __init__(self, url: str, changes: Mapping[str, object] | None = None) -> None:
         self.url = url
         self.config = json.loads(_get(url + "config"))
         self.api = url + self.config.get("api_prefix", "/gradio_api").strip("/")

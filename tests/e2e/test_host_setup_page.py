@@ -41,7 +41,10 @@ def start_run(page: Page, host: str, video: Path, prompt: str) -> str:
     form.locator("#new-run-prompt textarea").fill(prompt)
     form.locator("#new-run-start").click()
     expect(page.locator("#notice")).to_contain_text(f"on {host}", timeout=60_000)
-    return re.search(r"Started run (rs_\S+) on", page.locator("#notice").inner_text()).group(1)
+    notice = page.locator("#notice").inner_text()
+    started = re.search(r"Started run (rs_\S+) on", notice)
+    assert started, notice
+    return started.group(1)
 
 
 def host_row(page: Page, name: str) -> Locator:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.terminal import run_cli
+from tests.terminal import Stream, run_cli
 from tests.workspace import Workspace
 
 OUTPUT_BYTES = 12_000_000
 BAR = "━"
 
 
-def started(workspace: Workspace, prompt: str, tmp_path: Path, terminal: str | None) -> tuple[str, str]:
+def started(workspace: Workspace, prompt: str, tmp_path: Path, terminal: Stream | None) -> tuple[str, str]:
     """`run PROMPT` with stderr on a terminal or in a file: (the run id from stdout, what stderr showed)."""
     with open(tmp_path / "run.stderr", "w+b") as stderr:
         result = run_cli(workspace.config, "run", prompt, terminal=terminal, stderr=stderr)

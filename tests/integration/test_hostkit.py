@@ -93,7 +93,9 @@ def test_login_with_strict_host_key_checking(gpu_host: TestHost) -> None:
     try:
         _, out, _ = client.exec_command("command -v docker; echo ok")
         assert out.read().decode().split() == [gpu_host.docker_cmd, "ok"]
-        key = client.get_transport().get_remote_server_key()
+        transport = client.get_transport()
+        assert transport is not None, "a connected client has a transport"
+        key = transport.get_remote_server_key()
         assert key.get_name() == "ssh-ed25519"
     finally:
         client.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from functools import partial
 
 from cosmos_core.api import Refresh
 from cosmos_core.store.tables import Run
@@ -16,12 +17,16 @@ def _prompt(workspace, text: str, video) -> str:
     return workspace.cli("prompt", "add", text, "--video", str(video), check=True).stdout.strip()
 
 
+def _started_at(workspace, run_id: str) -> str | None:
+    return workspace.cli_json("show", run_id)["started_at"]
+
+
 def _completed(workspace, *run_ids: str) -> list[dict]:
     """Sync until the runs finished, once each was seen running (a run that ends before any sync sees it
     running has no start time, so no GPU time: their prompts sleep a few seconds, and under load the
     syncs of the commands before may all have come before or after that)."""
     for run_id in run_ids:
-        wait_until(lambda run_id=run_id: workspace.cli_json("show", run_id)["started_at"], 60,
+        wait_until(partial(_started_at, workspace, run_id), 60,
                    f"{run_id} to be seen holding its GPUs", interval=0.2)
     synced = workspace.cli("sync", "--wait", "--timeout", "90")
     assert synced.returncode == 0, synced.stderr

@@ -231,6 +231,7 @@ def test_a_turn_whose_totals_another_process_changed_stores_nothing(store, video
 def assert_failed_with(store: RunStore, run_id: str, error: str) -> None:
     """The scoring ended with this one-line error in the run's metrics, and nothing else changed."""
     stored = store.stored_run(run_id)
+    assert stored.metrics is not None, f"{run_id} has no metrics"
     metrics = json.loads(stored.metrics)
     assert stored.metrics_status == "failed" and metrics["error"] == error and "\n" not in error
     assert metrics["blur_ssim"] is None and metrics["canny_f1"] is None and metrics["frames"] == 0

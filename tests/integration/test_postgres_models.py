@@ -41,8 +41,10 @@ def python(snippet: str, *args: str) -> subprocess.Popen[str]:
 def run_together(processes: list[subprocess.Popen[str]]) -> list[str]:
     """Let processes that print 'ready' and then read a line go at once; return what each printed after."""
     for p in processes:
+        assert p.stdout is not None and p.stderr is not None, "python() pipes them"
         assert p.stdout.readline().strip() == "ready", p.stderr.read()
     for p in processes:
+        assert p.stdin is not None, "python() pipes it"
         p.stdin.write("go\n")
         p.stdin.flush()
     outputs = []

@@ -10,6 +10,7 @@ records the machine's GPUs it ran on (TestHost.gpu_record).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -31,14 +32,19 @@ def api(tmp_path_factory: pytest.TempPathFactory, slurm_login: SlurmLoginHost) -
     slurm_login.cluster.cancel_jobs()
 
 
+def _ended(api: CosmosAPI, run_id: str) -> dict | None:
+    """The run once it has completed or failed, else None."""
+    run = api.get_run(run_id, Refresh.FORCE)
+    return run if run["status"] in ("completed", "failed") else None
+
+
 def test_two_one_gpu_jobs_on_one_node_run_on_different_gpus(api: CosmosAPI, slurm_login: SlurmLoginHost,
                                                             tmp_path: Path) -> None:
     video = make_video(tmp_path / "sample.mp4")
     runs = [api.start_inference(api.add_prompt(f"side by side {i} [sleep=4]", video)["id"], host="slurm1")["id"]
             for i in (1, 2)]
     for run_id in runs:
-        final = wait_until(lambda run_id=run_id: (run := api.get_run(run_id, Refresh.FORCE))
-                           and run["status"] in ("completed", "failed") and run, 120, f"{run_id} to end", interval=0.5)
+        final = wait_until(partial(_ended, api, run_id), 120, f"{run_id} to end", interval=0.5)
         assert final["status"] == "completed", final["error"]
     record = [line for line in slurm_login.host.gpu_record() if line[1] in {f"cosmos_runs/{r}" for r in runs}]
     assert max_concurrent(record) == 2  # they ran at the same time...

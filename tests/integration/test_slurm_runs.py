@@ -119,7 +119,9 @@ def test_a_waiting_job_shows_queued_with_slurms_reason_and_cancel_stops_it(time_
 
 
 def _job_id(api: CosmosAPI, run_id: str) -> str:
-    return api.repo.stored_run(run_id).container_id
+    job_id = api.repo.stored_run(run_id).container_id
+    assert job_id is not None, f"{run_id} has no Slurm job id"
+    return job_id
 
 
 def test_a_request_slurm_can_never_grant_is_refused_at_submit(time_limited, api, video):

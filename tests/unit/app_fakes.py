@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from cosmos_core.api import MODELS, CosmosError, StartReport, StartStep
+from app.handlers import Handlers
+from cosmos_core.api import MODELS, CosmosAPI, CosmosError, StartReport, StartStep
 from cosmos_core.config import load_config
 
 
 def make_run(run_id: str = "rs_1", **fields: Any) -> dict:
     """A run dict in the API's shape; `download_*` keys go into run["download"]."""
-    download = {"status": "none", "error": None, "bytes_done": 0, "bytes_total": 0, "files": []}
+    download: dict[str, Any] = {"status": "none", "error": None, "bytes_done": 0, "bytes_total": 0, "files": []}
     download.update({k.removeprefix("download_"): fields.pop(k) for k in list(fields) if k.startswith("download_")})
     run = {
         "id": run_id, "prompt_id": "ps_1", "kind": "inference", "host": "gpu1", "parent_run_id": None,
@@ -29,9 +30,14 @@ PROMPT = {"id": "ps_1", "name": "red robot", "text": "a red robot", "negative_pr
           "depth": None, "seg": None, "created_at": "2025-01-02T03:00:00.000Z"}
 
 
+def handlers_over(api: FakeAPI) -> Handlers:
+    """The dashboard's handlers over the fake, which stands in for CosmosAPI by the calls it answers."""
+    return Handlers(cast(CosmosAPI, api))
+
+
 class FakeAPI:
     """Answers from memory and records every call as (method, args, kwargs). Its config has
-    gpu1 (serving transfer1) and gpu25 (serving transfer2.5)."""
+    gpu1 (serving transfer1) and gpu25 (serving transfer2.5). Every prompt id it is asked for is `prompt`."""
 
     def __init__(self, root: Path, runs: list[dict] | None = None) -> None:
         config = root / "cosmos.toml"
@@ -40,6 +46,7 @@ class FakeAPI:
                           '[[hosts]]\nname = "gpu25"\nhostname = "h25"\nuser = "u"\nmodels = ["transfer2.5"]\n')
         self.config = load_config(config)
         self.runs = runs if runs is not None else [make_run()]
+        self.prompt: dict[str, Any] = PROMPT
         self.calls: list[tuple[str, tuple, dict]] = []
         self.log_text = "line 1\nline 2\n"
         self.local_logs: set[str] = set()  # runs whose log has been downloaded
@@ -66,10 +73,10 @@ class FakeAPI:
 
     def get_prompts(self, prompt_ids):
         self._record("get_prompts", sorted(prompt_ids))
-        return {i: {**PROMPT, "id": i} for i in prompt_ids}
+        return {i: {**self.prompt, "id": i} for i in prompt_ids}
 
     def list_prompts(self):
-        return [PROMPT]
+        return [self.prompt]
 
     def count_by_status(self):
         return {"completed": len(self.runs)}

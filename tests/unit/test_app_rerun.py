@@ -11,7 +11,7 @@ from app.handlers import Handlers
 from app.layout import FORM_FIELDS
 from app.rerun_form import refill
 from cosmos_core.api import CosmosError, InferenceParams
-from tests.unit.app_fakes import PROMPT, FakeAPI, make_run
+from tests.unit.app_fakes import PROMPT, FakeAPI, handlers_over, make_run
 
 PARAMS = {"num_steps": 12, "guidance": 6.5, "seed": 7, "weights": [0.0, 0.4, 0.6, 0.0], "sigma_max": 80.0,
           "blur_strength": "high", "canny_threshold": "low", "fps": 16, "distilled": False, "upsample_prompt": True}
@@ -19,8 +19,8 @@ PARAMS = {"num_steps": 12, "guidance": 6.5, "seed": 7, "weights": [0.0, 0.4, 0.6
 
 def _handlers(tmp_path, run: dict, **prompt) -> tuple[FakeAPI, Handlers]:
     api = FakeAPI(tmp_path, [run])
-    api.get_prompts = lambda ids: {i: {**PROMPT, "id": i, **prompt} for i in ids}
-    return api, Handlers(api)
+    api.prompt = {**PROMPT, **prompt}
+    return api, handlers_over(api)
 
 
 def test_the_form_gets_every_parameter_and_starting_it_unchanged_asks_for_the_same_run(tmp_path):

@@ -164,7 +164,9 @@ def _known(text: str) -> paramiko.HostKeys:
     known = paramiko.HostKeys()
     for line in text.splitlines():
         entry = paramiko.hostkeys.HostKeyEntry.from_line(line)
-        known._entries.append(entry)
+        assert entry is not None, f"not a known_hosts line: {line!r}"
+        for name in entry.hostnames:
+            known.add(name, entry.key.get_name(), entry.key)
     return known
 
 

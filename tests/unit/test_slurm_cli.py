@@ -3,6 +3,7 @@
 import os
 import shlex
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -26,8 +27,8 @@ SLURM = SlurmConfig(partition="gpu", gres="gpu:1", time_limit="04:00:00", accoun
 
 
 def host(container: str = "docker") -> HostConfig:
-    return HostConfig("c1", "login", "u", 22, None, None, "/home/u/ct1", "img:1", ("docker",), ("--gpus", "all"), 1,
-                      executor="slurm", slurm=SlurmConfig("gpu", "gpu:1", "", "", container))
+    return HostConfig("c1", "login", "u", 22, Path("k"), Path("kh"), "/home/u/ct1", "img:1", ("docker",),
+                      ("--gpus", "all"), 1, executor="slurm", slurm=SlurmConfig("gpu", "gpu:1", "", "", container))
 
 
 @pytest.mark.parametrize(("text", "code"), [("0:0", 0), ("3:0", 3), ("0:15", 143), ("0:9", 137), ("1:0", 1),
@@ -94,8 +95,8 @@ def test_the_job_script_passes_its_exit_code_on_and_stops_its_container_when_sig
     fake.write_text('#!/bin/bash\ncase "$1" in\n run) trap "" TERM; while [ ! -e "$0.stopped" ]; do sleep 0.05; done;'
                     ' exit 143 ;;\n stop) touch "$0.stopped" ;;\nesac\n')
     fake.chmod(0o755)
-    config = HostConfig("c1", "login", "u", 22, None, None, "/r", "img", (str(fake),), (), 1, executor="slurm",
-                        slurm=SLURM)
+    config = HostConfig("c1", "login", "u", 22, Path("k"), Path("kh"), "/r", "img", (str(fake),), (), 1,
+                        executor="slurm", slurm=SLURM)
     (tmp_path / "job.sh").write_text(job_script(config, ModelSetup("img", "/r", ()), "rs_1", "/workspace", {}, ("x",)))
     job = subprocess.Popen(["bash", str(tmp_path / "job.sh")], cwd=tmp_path, env={**os.environ, "SLURM_JOB_GPUS": "0"})
     try:
@@ -116,7 +117,7 @@ def test_a_docker_jobs_container_gets_the_jobs_gpus_and_no_others(tmp_path, run_
     fake = tmp_path / "docker"
     fake.write_text(RECORDING_DOCKER)
     fake.chmod(0o755)
-    config = HostConfig("c1", "login", "u", 22, None, None, "/r", "img", (str(fake),), run_args, 1,
+    config = HostConfig("c1", "login", "u", 22, Path("k"), Path("kh"), "/r", "img", (str(fake),), run_args, 1,
                         executor="slurm", slurm=SLURM)
     (tmp_path / "job.sh").write_text(job_script(config, ModelSetup("img", "/r", run_args), "rs_1", "/workspace", {},
                                                 ("x",)))
@@ -132,8 +133,8 @@ def test_a_docker_job_given_no_gpus_ends_at_once_saying_so(tmp_path, job_gpus):
     fake = tmp_path / "docker"
     fake.write_text(RECORDING_DOCKER)
     fake.chmod(0o755)
-    config = HostConfig("c1", "login", "u", 22, None, None, "/r", "img", (str(fake),), (), 1, executor="slurm",
-                        slurm=SLURM)
+    config = HostConfig("c1", "login", "u", 22, Path("k"), Path("kh"), "/r", "img", (str(fake),), (), 1,
+                        executor="slurm", slurm=SLURM)
     (tmp_path / "job.sh").write_text(job_script(config, ModelSetup("img", "/r", ()), "rs_1", "/workspace", {}, ("x",)))
     env = {k: v for k, v in os.environ.items() if k != "SLURM_JOB_GPUS"}
     if job_gpus is not None:

@@ -39,7 +39,7 @@ def test_a_big_file_is_read_from_its_end_only(tmp_path, monkeypatch):
     def counting_open(*args, **kwargs):
         f = real_open(*args, **kwargs)
         read = f.read
-        f.read = lambda n=-1: reads.append(n) or read(n)  # type: ignore[method-assign]
+        f.read = lambda n=-1: reads.append(n) or read(n)
         return f
 
     monkeypatch.setattr("builtins.open", counting_open)

@@ -18,7 +18,7 @@ from cosmos_core.metrics.plan import plan
 from cosmos_core.store import dbcopy
 from cosmos_core.sweep_view import sweep_view
 from cosmos_core.words import agreeing, count
-from tests.unit.app_fakes import FakeAPI, make_run
+from tests.unit.app_fakes import FakeAPI, handlers_over, make_run
 
 
 @pytest.mark.parametrize(("number", "noun"), [(0, "GPUs"), (1, "GPU"), (2, "GPUs")])
@@ -54,7 +54,7 @@ def handlers(tmp_path) -> Handlers:
     every = api.list_runs
     api.list_runs = lambda status=None, refresh=None, **filters: [  # type: ignore[method-assign]
         run for run in every(status, refresh, **filters) if run.get("sweep_id") == filters["sweep"]]
-    return Handlers(api)
+    return handlers_over(api)
 
 
 @pytest.mark.parametrize(("picked", "said"), [
