@@ -14,6 +14,7 @@ from typing import Any
 
 import gradio as gr
 
+from app.event_options import PRIVATE, QUIET
 from cosmos_core.api import CosmosAPI, CosmosError, Refresh, StartReport, StartStep, sizes
 
 from . import host_edit, judging, layout, messages, notifications, onboarding, rerun_form, run_table, table_events
@@ -33,8 +34,6 @@ RENDERED = {
 }  # fmt: skip
 SHOWN_WHEN_SET = ("run_video", "run_log", "run_missing", "run_enhanced")  # a value to show, else hidden
 PROGRESS_EVERY_SECONDS = 0.2
-PRIVATE: dict[str, Any] = {"api_visibility": "private"}
-QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
 log = logging.getLogger(__name__)
 
 

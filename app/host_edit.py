@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from app.event_options import PRIVATE
 from cosmos_core.api import MODELS, CosmosError
 
 from .onboarding import host_choices
@@ -19,7 +20,6 @@ from .onboarding import host_choices
 if TYPE_CHECKING:
     from .handlers import Handlers
 
-PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 FIELDS = ("image", "remote_dir", "models", "gpus", "run_args")  # what the form edits, as hosts edit names them
 
 

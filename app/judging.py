@@ -14,9 +14,9 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from app.event_options import PRIVATE
 from cosmos_core.api import SCORES, CosmosAPI, CosmosError, Refresh, count, format_seconds, sweep_cell
 
-PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 TITLES = {"id": "id", "best": "best", "status": "status", "gpu_seconds": "GPU time", "starred": "★",
           "note": "note", "prompt_id": "prompt"}
 HINT = "Give a sweep id (sw_…), or open one from a run of a sweep (Open sweep)."

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+from app.event_options import PRIVATE
+
 DETAILS_ACTIONS = ("retry", "cancel", "upscale", "enhance", "star", "save_note", "open_sweep")
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import gradio as gr
 
+from app.event_options import QUIET
 from cosmos_core.api import CosmosAPI, CosmosError, Refresh
 
 TITLE = "Cosmos Run Dashboard"
@@ -23,7 +24,6 @@ SET_TITLE_JS = "(title) => { if (title) { document.title = title; } }"
 TOAST_SECONDS = 10
 MAX_ERROR_CHARS = 300
 TOASTS: dict[str, Callable[..., None]] = {"completed": gr.Success, "failed": gr.Warning, "cancelled": gr.Info}
-QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
 Watch = Callable[[list[str] | None], list[Any]]
 log = logging.getLogger(__name__)
 

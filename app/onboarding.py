@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from app.event_options import PRIVATE
 from cosmos_core.api import (
     CHECK_ITEMS,
     DEFAULT_KEY_FILE,
@@ -36,7 +37,6 @@ NO_HOST = ("### No GPU host yet\n"
            "**Add host** connects to it, shows you its key to trust, and saves the host to the config file.")
 FIELDS = ("name", "hostname", "port", "user", "key_file", "known_hosts")  # scan_host_key's arguments
 SETUP = ("image", "remote_dir", "models", "gpus", "run_args")  # how the host runs Cosmos: scan_host_key's `setup`
-PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 
 
 # -- what the page says: plain data --------------------------------------------------------

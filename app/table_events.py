@@ -9,10 +9,10 @@ from typing import Any
 
 import gradio as gr
 
+from app.event_options import PRIVATE
+
 from . import compare, run_table
 from .handlers import ALL, Handlers
-
-PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 
 
 def picked_updates(picked: list[str]) -> list[Any]:

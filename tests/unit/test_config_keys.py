@@ -9,7 +9,8 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from cosmos_core.config import ConfigError, load_config
-from cosmos_core.config_schema import SLURM_KEYS, ConfigFile, HostFile, ModelFile
+from cosmos_core.config_schema import SLURM_KEYS, ConfigFile, HostFile, ModelFile, SyncFile
+from tests.workspace import Sync
 
 GOOD_HOST = '[[hosts]]\nname = "ok"\nhostname = "h"\nuser = "u"\n'
 OVERRIDE = "hosts.model."  # keys of [hosts.model."transfer2.5"]
@@ -229,3 +230,9 @@ def test_the_schema_is_frozen_and_keeps_its_defaults_in_one_place() -> None:
     with pytest.raises(ValidationError, match="frozen"):
         file.ui.port = 1
     assert (file.ui.port, file.ui.host, file.sync.probe_timeout_seconds) == (8080, "127.0.0.1", 15.0)
+
+
+def test_the_sync_settings_a_test_may_set_are_the_schemas():
+    """tests.workspace.Sync lists the [sync] keys by hand (for the type checker): a key renamed or removed in
+    the schema must go there too."""
+    assert set(Sync.__annotations__) == set(SyncFile.model_fields)
