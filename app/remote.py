@@ -107,9 +107,8 @@ class HostChecks:
 
     def check_all(self) -> None:
         """Every host of the config file as it is now (a host added to it a moment ago included)."""
-        self.api.follow_config()
-        for host in self.api.config.hosts:
-            self.check(host.name)
+        for name in self.api.host_names():
+            self.check(name)
 
     def check(self, name: str) -> dict:
         """Check one host (waiting for its gate) and keep the result."""

@@ -104,7 +104,7 @@ class HostConfig:
     models: tuple[str, ...] = tuple(_default(HostFile, "models"))  # the models this host serves
     model_overrides: tuple[tuple[str, ModelSetup], ...] = ()  # [hosts.model."NAME"], for models other than transfer1
     executor: str = _default(HostFile, "executor")  # "docker" (over SSH), "local" (this machine), "slurm" (sbatch)
-    gpus: int | None = _default(HostFile, "gpus")  # GPU slots runs queue for (None: no queue, every run starts at once)
+    gpus: int | None = _default(HostFile, "gpus")  # GPU slots runs queue for (None: what nvidia-smi lists in the run)
     queue_dir: str = _default(HostFile, "queue_dir")  # the machine's GPU queue, shared by every user and checkout
     busy_memory_mib: int = _default(HostFile, "busy_memory_mib")  # a free GPU using more is busy outside the queue
     slurm: SlurmConfig | None = None  # for executor = "slurm"

@@ -154,7 +154,7 @@ class HostFile(_Table):
     docker: Command = "docker"  # command prefix on the host, e.g. "sudo docker"
     run_args: list[str] = list(DEFAULT_RUN_ARGS)
     num_gpus: AtLeastOne = 1
-    gpus: AtLeastOne | None = None  # GPU slots runs queue for; None: no queue
+    gpus: AtLeastOne | None = None  # GPU slots runs queue for; None: as many as nvidia-smi lists in the run
     queue_dir: AbsolutePath = gpu_queue.DEFAULT_DIR  # the machine's GPU queue, shared by all its users
     busy_memory_mib: Count = gpu_queue.DEFAULT_BUSY_MIB  # a free GPU using more is busy outside the queue
     models: Models = [DEFAULT_MODEL]

@@ -34,7 +34,12 @@ class HostsAPI:
         return [host_to_dict(h, states.get(h.name)) | {"gpu_seconds": gpu_seconds.get(h.name, 0.0)}
                 for h in self.config.hosts]
 
-    def check_host(self, name: str | None = None) -> dict:
+    def host_names(self) -> list[str]:
+        """The hosts of the config file as it is now, in its order."""
+        self.follow_config()
+        return [host.name for host in self.config.hosts]
+
+    def check_host(self, name: str) -> dict:
         """What `hosts check` found, item by item (in the order of CHECK_ITEMS), and whether runs can start."""
         self.follow_config()
         with as_cosmos_error():

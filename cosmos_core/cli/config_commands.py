@@ -41,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
 def effective(config: Config) -> dict[str, Any]:
     """The config in the file's shape, every key given (an unset `gpus` and no model overrides left out)."""
-    storage = {"database": config.storage.database, "outputs_dir": str(config.storage.outputs_dir)}
+    storage = {"database": config.storage.database, "outputs_dir": str(config.storage.outputs_dir),
+               "busy_timeout_seconds": config.storage.busy_timeout_seconds}
     return {"storage": storage, "ui": asdict(config.ui), "sync": asdict(config.sync),
             "notify": asdict(config.notify), "hosts": [_host_table(host) for host in config.hosts]}
 

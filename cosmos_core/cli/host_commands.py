@@ -6,18 +6,17 @@ import argparse
 import shlex
 import sys
 
-from cosmos_core.api import CHECK_ITEMS, CosmosAPI, key_check_command
+from cosmos_core.api import CHECK_ITEMS, CosmosAPI, agreeing, key_check_command
 from cosmos_core.cli.output import fail, out, out_table
 from cosmos_core.cli.tables import hosts_table
 
+NO_HOSTS = "no hosts configured: add one with `cosmos hosts add NAME USER@ADDRESS` (or Add host in the page)"
 SETUP_KEYS = ("image", "remote_dir", "models", "gpus", "run_args")  # how a host runs Cosmos: hosts add and edit
 
 
 def cmd_hosts(api: CosmosAPI, args: argparse.Namespace) -> int:
     if args.hosts_command == "check":
-        report = api.check_host(args.name)
-        out(args, report, _check_text(report))
-        return 0 if report["ok"] else 1
+        return cmd_hosts_check(api, args)
     if args.hosts_command == "add":
         return cmd_hosts_add(api, args)
     if args.hosts_command == "edit":
@@ -33,8 +32,23 @@ def cmd_hosts(api: CosmosAPI, args: argparse.Namespace) -> int:
         print(f"host {args.name} removed from the config file (its runs stay in the history)")
         return 0
     hosts = api.list_hosts()
-    out_table(args, hosts, hosts_table(hosts),
-               "no hosts configured: add one with `cosmos hosts add NAME USER@ADDRESS` (or Add host in the page)")
+    out_table(args, hosts, hosts_table(hosts), NO_HOSTS)
+    return 0
+
+
+def cmd_hosts_check(api: CosmosAPI, args: argparse.Namespace) -> int:
+    """One host's report (a JSON object), or, with no NAME, every host's (a JSON list, in the config's
+    order); exit 1, saying which, when a host checked is not ready."""
+    names = [args.name] if args.name else api.host_names()
+    if not names:
+        return fail(NO_HOSTS)
+    reports = [api.check_host(name) for name in names]
+    text = "\n\n".join(_check_text(report) for report in reports)
+    out(args, reports[0] if args.name else reports, text)
+    not_ready = [report["name"] for report in reports if not report["ok"]]
+    if not_ready:
+        many = len(not_ready)
+        return fail(f"{agreeing(many, 'host')} {', '.join(not_ready)} {agreeing(many, 'is', 'are')} not ready")
     return 0
 
 

@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     logs = sub.add_parser("logs", help="a run's log")
     logs.add_argument("run_id")
-    logs.add_argument("--tail", type=int)
+    logs.add_argument("--tail", type=_positive, metavar="N", help="only the last N lines")
 
     delete = sub.add_parser("delete", help="delete a finished run: its local and remote directories, its record")
     delete.add_argument("run_id")

@@ -95,8 +95,32 @@ def test_unreachable_host_fails_the_run_with_the_reason(workspace, sample_video)
     started = time.monotonic()
     _run_is_refused(workspace, sample_video, "cannot connect")
     assert time.monotonic() - started < 10
-    check = workspace.cli("hosts", "check", "--json")
+    check = workspace.cli("hosts", "check", "gpu1", "--json")
     assert check.returncode == 1 and json.loads(check.stdout)["ssh"]["status"] == "fail"
+
+
+def test_hosts_check_with_no_name_checks_every_host_and_names_those_not_ready(tmp_path, gpu_host):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    gone = gpu_host.host_config_toml("gpu2").replace(f"port = {gpu_host.port}", f"port = {closed_port}")
+    hosts_toml = gpu_host.host_config_toml("gpu1") + gone + gpu_host.host_config_toml("gpu3")
+    workspace = Workspace(tmp_path, write_config(tmp_path, gpu_host, hosts_toml=hosts_toml), gpu_host)
+
+    check = workspace.cli("hosts", "check", "--json")
+    one_line_error(check, "host gpu2 is not ready")
+    reports = json.loads(check.stdout)
+    assert [(r["name"], r["ok"], r["ssh"]["status"]) for r in reports] == [
+        ("gpu1", True, "ok"), ("gpu2", False, "fail"), ("gpu3", True, "ok")]
+    text = workspace.cli("hosts", "check")
+    assert [line for line in text.stdout.splitlines() if line.startswith("host ")] == [
+        "host gpu1: ready", "host gpu2: NOT READY", "host gpu3: ready"]
+    assert workspace.cli("hosts", "check", "gpu3").returncode == 0
+
+
+def test_hosts_check_with_no_host_configured_says_how_to_add_one(tmp_path, gpu_host):
+    workspace = Workspace(tmp_path, write_config(tmp_path, gpu_host, hosts_toml=""), gpu_host)
+    one_line_error(workspace.cli("hosts", "check"), "no hosts configured", "cosmos hosts add")
 
 
 def test_a_silent_host_times_out_within_the_connect_timeout(workspace):

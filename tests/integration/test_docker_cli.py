@@ -73,7 +73,7 @@ def assert_removed(host: TestHost, name: str) -> None:
 
 
 def test_hosts_check_is_ok_through_the_docker_cli(workspace):
-    report = workspace.cli_json("hosts", "check")
+    report = workspace.cli_json("hosts", "check", "gpu1")
     assert report["ok"], report
     podman = workspace.host.docker("version", "--format", "{{.Client.Version}}").stdout.strip()
     assert report["docker"] == {"status": "ok", "detail": podman}  # `.Server.Version` of the podman service
@@ -164,7 +164,7 @@ def test_a_docker_daemon_that_is_down_is_reported_and_changes_no_run(api, worksp
         report = api.sync(Refresh.FORCE)
         assert "Cannot connect to the Docker daemon" in report.unreachable["gpu1"]
         assert api.get_run(run["id"], Refresh.FORCE)["status"] == "running"
-        check = workspace.cli("hosts", "check", "--json")
+        check = workspace.cli("hosts", "check", "gpu1", "--json")
         assert check.returncode == 1
         docker_check = json.loads(check.stdout)["docker"]
         assert docker_check["status"] == "fail" and "Cannot connect to the Docker daemon" in docker_check["detail"]

@@ -86,6 +86,10 @@ class FakeAPI:
     def follow_config(self):
         return self.config_note
 
+    def host_names(self):
+        self.follow_config()
+        return [host.name for host in self.config.hosts]
+
     def list_hosts(self):
         return [{"name": "gpu1", "hostname": "h", "port": 22, "user": "u", "image": "img", "remote_dir": "/r",
                  "num_gpus": 1, "last_ok_at": None, "last_error": None}]
@@ -134,7 +138,7 @@ class FakeAPI:
         self._record("start_enhance", prompt_id, host)
         return make_run("rs_en", kind="enhance", status="running")
 
-    def check_host(self, name=None):
+    def check_host(self, name):
         self._record("check_host", name)
         return {"name": name, "ok": True, "ssh": {"status": "ok", "detail": "host gpu1"},
                 "docker": {"status": "ok", "detail": "27.0"}, "image": {"status": "ok", "detail": "img"},

@@ -145,6 +145,16 @@ def test_runs_limit_and_all():
         assert exit_info.value.code == 2
 
 
+def test_logs_tail_takes_a_count_of_lines_of_at_least_one():
+    """`--tail 0` printed the whole log (0 read as "no tail"): a count below 1 is refused."""
+    parse = build_parser().parse_args
+    assert (parse(["logs", "rs_1"]).tail, parse(["logs", "rs_1", "--tail", "5"]).tail) == (None, 5)
+    for bad in ("0", "-3", "x"):
+        with pytest.raises(SystemExit) as exit_info:
+            parse(["logs", "rs_1", "--tail", bad])
+        assert exit_info.value.code == 2
+
+
 @pytest.fixture
 def loggers():
     """Our logger and paramiko's as they were, after the test."""

@@ -16,6 +16,7 @@ EVERYTHING = r"""
 [storage]
 database = "postgresql://cosmos:pa:ss@w0rd@db.example.org:5432/runs?sslmode=require"
 outputs_dir = "~/dl/../out"
+busy_timeout_seconds = 12.5
 
 [ui]
 host = "0.0.0.0"
@@ -116,7 +117,8 @@ def test_the_toml_loads_back_to_the_same_config(home: Path, tmp_path: Path) -> N
 
 def test_the_defaults_are_all_written_out(home: Path) -> None:
     doc = effective(load_config(environ={}))
-    assert doc["storage"] == {"database": "sqlite:///outputs/cosmos.db", "outputs_dir": str(home.parent / "outputs")}
+    assert doc["storage"] == {"database": "sqlite:///outputs/cosmos.db", "outputs_dir": str(home.parent / "outputs"),
+                              "busy_timeout_seconds": 30.0}
     assert doc["ui"] == {"host": "127.0.0.1", "port": 7860, "refresh_seconds": 5.0, "auth": ""}
     assert doc["sync"]["probe_timeout_seconds"] == 15.0 and doc["notify"] == {"url": ""} and doc["hosts"] == []
     assert tomllib.loads(to_toml(doc)) == {section: doc[section] for section in ("storage", "ui", "sync", "notify")}
