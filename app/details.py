@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cosmos_core.api import DEFAULT_MODEL, MODELS
+from cosmos_core.api import DEFAULT_MODEL, MODELS, format_seconds
 
 from .applies import absence_line, run_actions
 from .run_table import sweep_markdown
 from .scores import scores_markdown
-from .tables import download_text, format_duration, local_time, run_duration
+from .tables import download_text, local_time, run_duration
 
 VIDEO_SUFFIXES = (".mp4",)
 CONTROLS = ("vis", "edge", "depth", "seg")
@@ -69,7 +69,7 @@ def status_markdown(run: Mapping, now: datetime | None = None) -> str:
     if duration := run_duration(run, now):
         parts.append(duration)
     if run.get("gpu_seconds") is not None:
-        parts.append(f"GPU time {format_duration(run['gpu_seconds'])}")
+        parts.append(f"GPU time {format_seconds(run['gpu_seconds'])}")
     if run.get("sweep_id"):
         parts.append(f"sweep {run['sweep_id']}")
     parts.append(f"created {local_time(run['created_at'])}")

@@ -30,17 +30,13 @@ def local_time(iso: str | None) -> str:
     return when.astimezone().strftime("%Y-%m-%d %H:%M:%S") if when else ""
 
 
-def format_duration(seconds: float) -> str:
-    return format_seconds(seconds)
-
-
 def run_duration(run: Mapping, now: datetime) -> str:
     """Started to completed; for a run still going, started to now."""
     started = parse_time(run["started_at"])
     if started is None:
         return ""
     ended = parse_time(run["completed_at"]) or now
-    return format_duration((ended - started).total_seconds())
+    return format_seconds((ended - started).total_seconds())
 
 
 def status_text(run: Mapping, limit: int = REASON_CHARS) -> str:

@@ -23,6 +23,7 @@ from cosmos_core.cli.serve import run_dashboard
 from cosmos_core.cli.tables import prompts_table, runs_table, showing_line
 from cosmos_core.config import ConfigError, load_config
 from cosmos_core.export import to_csv
+from cosmos_core.masking import mask_url
 from cosmos_core.ssh.host import RemoteError
 from cosmos_core.store import dbcopy
 from cosmos_core.store.tables import SchemaError
@@ -278,7 +279,7 @@ def cmd_db(api: CosmosAPI, args: argparse.Namespace) -> int:
         counts = dbcopy.copy_history(api.config.storage.database, args.to, on_progress=progress)
     except dbcopy.CopyError as exc:
         return fail(str(exc))
-    out(args, counts, f"copied {dbcopy.summary(counts)} to {dbcopy.mask_url(args.to)}")
+    out(args, counts, f"copied {dbcopy.summary(counts)} to {mask_url(args.to)}")
     return 0
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import peewee as pw
 
+from cosmos_core.masking import mask_url
 from cosmos_core.store import tables
 from cosmos_core.store.tables import (
     BaseModel,
@@ -66,15 +67,6 @@ def copy_history(source_url: str, target_url: str, on_progress: ProgressListener
             target.close()
     finally:
         source.close()
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password (if any) shown as ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    return urlunsplit(parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{hostport}"))
 
 
 def summary(counts: dict[str, int]) -> str:

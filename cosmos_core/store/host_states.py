@@ -4,7 +4,6 @@ the back-off of a host that fails (computed in SQL, so processes recording at on
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
 
 from peewee import Case, Field
 
@@ -25,10 +24,6 @@ class HostStore:
 
     def host_state(self, host: str) -> HostState | None:
         return HostState.get_or_none(HostState.name == host)
-
-    def unreachable_hosts(self) -> dict[str, str]:
-        rows = HostState.select().where(HostState.last_error.is_null(False))
-        return {h.name: cast(str, h.last_error) for h in rows}  # never None: the query leaves those out
 
     def claim_probe(self, host: str, now: float, force: bool) -> bool:
         """The cross-process throttle: at most one probe per host per interval, and none while the

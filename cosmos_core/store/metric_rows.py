@@ -12,7 +12,6 @@ from peewee import Expression
 from cosmos_core.store.tables import Prompt, Run
 
 NONE, PENDING, DONE, FAILED = "none", "pending", "done", "failed"
-METRICS_STATUSES = (NONE, PENDING, DONE, FAILED)
 
 
 def due() -> list[Run]:

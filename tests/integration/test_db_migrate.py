@@ -12,6 +12,7 @@ from urllib.parse import quote
 import peewee as pw
 import pytest
 
+from cosmos_core.masking import MASK, mask_url
 from cosmos_core.store import dbcopy, tables
 from cosmos_core.store.tables import Changes, HostState, Prompt, Run
 from tests import pgkit
@@ -64,7 +65,7 @@ def table_rows(url: str) -> dict[str, list[tuple]]:
 
 
 def masked(url: str) -> str:
-    return url.replace(quote(PASSWORD, safe=""), "***")
+    return url.replace(quote(PASSWORD, safe=""), MASK)
 
 
 @pytest.fixture
@@ -96,7 +97,7 @@ def test_a_sqlite_history_moves_to_postgresql_with_every_column_equal(history, p
     result = cli(config, "db", "migrate", "--to", target)
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"copied 2 prompt rows, 3 run rows, 1 changes row, 2 hoststate rows to {masked(target)}\n"
-    assert "***@127.0.0.1" in result.stdout and quote(PASSWORD, safe="") not in result.stdout + result.stderr
+    assert f"{MASK}@127.0.0.1" in result.stdout and quote(PASSWORD, safe="") not in result.stdout + result.stderr
 
     before, after = table_rows(source), table_rows(target)
     assert {table: len(rows) for table, rows in after.items()} == {"changes": 1, "hoststate": 2, "prompt": 2,
@@ -132,7 +133,7 @@ def test_a_database_that_cannot_be_reached_is_named_in_one_line(history, postgre
     result = cli(config, "db", "migrate", "--to", f"postgresql://cosmos:hunter2@127.0.0.1:{port}/cosmos")
     assert result.returncode == 1 and result.stdout == "" and len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith(f"error: cannot connect to the target database at 127.0.0.1:{port} "
-                                    f"(postgresql://cosmos:***@127.0.0.1:{port}/cosmos): ")
+                                    f"(postgresql://cosmos:****@127.0.0.1:{port}/cosmos): ")
     assert "Connection refused" in result.stderr and "hunter2" not in result.stderr
 
     wrong = postgres_server.new_database().replace(quote(PASSWORD, safe=""), "hunter2")
@@ -143,7 +144,7 @@ def test_a_database_that_cannot_be_reached_is_named_in_one_line(history, postgre
 
     result = cli(config, "db", "migrate", "--to", "mysql://root:hunter2@db/cosmos")
     assert result.returncode == 1
-    assert result.stderr == ("error: target database URL mysql://root:***@db/cosmos "
+    assert result.stderr == ("error: target database URL mysql://root:****@db/cosmos "
                              "must be a sqlite:/// or postgresql:// URL\n")
 
 
@@ -221,9 +222,10 @@ def test_rows_written_during_the_copy_are_left_out_whole(database_url, postgres_
 
 
 def test_passwords_are_masked():
-    assert dbcopy.mask_url("postgresql://u:p%40ss:w@h:5432/db") == "postgresql://u:***@h:5432/db"
-    assert dbcopy.mask_url("postgresql://u@h/db") == "postgresql://u@h/db"
-    assert dbcopy.mask_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    assert mask_url("postgresql://u:p%40ss:w@h:5432/db") == "postgresql://u:****@h:5432/db"
+    assert mask_url("postgresql://u@h/db?password=x&sslmode=require") == "postgresql://u@h/db?password=****&sslmode=require"
+    assert mask_url("postgresql://u@h/db") == "postgresql://u@h/db"
+    assert mask_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
 
 
 def test_the_server_stops_without_leaving_a_process():

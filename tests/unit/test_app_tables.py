@@ -8,6 +8,7 @@ import pytest
 
 from app import tables
 from app.run_table import cell_text, experiment_frame, shown_columns
+from cosmos_core.api import format_seconds
 from tests.unit.app_fakes import make_run
 
 NOW = datetime(2025, 1, 2, 3, 10, 5, tzinfo=UTC)
@@ -55,7 +56,7 @@ def test_a_running_run_counts_its_duration_to_now():
     running = make_run(status="running", completed_at=None)
     assert tables.run_duration(running, NOW) == "6m 00s"
     assert tables.run_duration(make_run(started_at=None), NOW) == ""
-    assert tables.format_duration(7322) == "2h 02m" and tables.format_duration(4) == "4s"
+    assert format_seconds(7322) == "2h 02m" and format_seconds(4) == "4s"
 
 
 def test_counts_follow_the_lifecycle_order():

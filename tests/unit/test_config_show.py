@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cosmos_core.cli.config_commands import effective, mask_auth, mask_url, masked, to_toml
+from cosmos_core.cli.config_commands import effective, masked, to_toml
 from cosmos_core.config import load_config
+from cosmos_core.masking import mask_auth, mask_url
 
 EVERYTHING = r"""
 [storage]

@@ -279,7 +279,7 @@ def test_a_database_url_with_a_bad_port_is_one_line_naming_the_port(tmp_path):
     tables.connect(source).close()
     with pytest.raises(dbcopy.CopyError) as refused:
         dbcopy.copy_history(source, url)
-    assert str(refused.value) == ("target database URL postgresql://u:***@h:abc/db has port 'abc'; "
+    assert str(refused.value) == ("target database URL postgresql://u:****@h:abc/db has port 'abc'; "
                                   "a port must be a number from 1 to 65535")
 
 
