@@ -238,32 +238,36 @@ class Host:
                 timeout=wait, banner_timeout=wait, auth_timeout=wait, channel_timeout=wait,
                 look_for_keys=False, allow_agent=False, transport_factory=_transport,
             )  # fmt: skip
-        except RemoteError:
+        except BaseException as exc:
             client.close()
-            raise
-        except paramiko.BadHostKeyException as exc:
-            client.close()
-            raise HostKeyRejected(changed_key_message(self.label, fingerprint(exc.key), fingerprint(exc.expected_key),
-                                                      known_hosts)) from exc
-        except paramiko.AuthenticationException as exc:
-            client.close()
-            raise RemoteError(f"{self.label}: key {c.key_file} was not accepted for user {c.user}") from exc
-        except TimeoutError as exc:
-            client.close()
-            raise NoAnswer(f"{self.label}: no answer within {wait:.0f} s") from exc
-        except paramiko.ssh_exception.NoValidConnectionsError as exc:  # refused, no route: say which
-            client.close()
-            reasons = "; ".join(sorted({getattr(e, "strerror", None) or str(e) for e in exc.errors.values()}))
-            raise HostUnreachable(f"{self.label}: cannot connect: {reasons}") from exc
-        except (paramiko.SSHException, EOFError, OSError) as exc:
-            client.close()
-            raise HostUnreachable(f"{self.label}: cannot connect: {_reason(exc)}") from exc
+            error = self._connect_error(exc, wait)
+            if error is None:
+                raise
+            raise error from exc
         transport = client.get_transport()
         assert transport is not None  # connect() succeeded
         transport.set_keepalive(KEEPALIVE_SECONDS)
         transport.packetizer.REKEY_BYTES = transport.packetizer.REKEY_PACKETS = PARAMIKO_REKEY_LIMIT
         log.debug("%s: connected in %.2f s", self.label, time.monotonic() - began)
         return client
+
+
+    def _connect_error(self, exc: BaseException, wait: float) -> RemoteError | None:
+        """What a failed connect means, said in one line naming the host; None: raise `exc` as it is."""
+        c = self.config
+        if isinstance(exc, paramiko.BadHostKeyException):
+            return HostKeyRejected(changed_key_message(self.label, fingerprint(exc.key), fingerprint(exc.expected_key),
+                                                       str(c.known_hosts)))
+        if isinstance(exc, paramiko.AuthenticationException):
+            return RemoteError(f"{self.label}: key {c.key_file} was not accepted for user {c.user}")
+        if isinstance(exc, TimeoutError):
+            return NoAnswer(f"{self.label}: no answer within {wait:.0f} s")
+        if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):  # refused, no route: say which
+            reasons = "; ".join(sorted({getattr(e, "strerror", None) or str(e) for e in exc.errors.values()}))
+            return HostUnreachable(f"{self.label}: cannot connect: {reasons}")
+        if isinstance(exc, (paramiko.SSHException, EOFError, OSError)) and not isinstance(exc, RemoteError):
+            return HostUnreachable(f"{self.label}: cannot connect: {_reason(exc)}")
+        return None  # ours already (RemoteError), or not a connection's failure (KeyboardInterrupt, a bug)
 
 
 def _transport(*args: Any, **kwargs: Any) -> paramiko.Transport:

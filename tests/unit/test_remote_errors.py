@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import time
 
+import paramiko
 import pytest
 
 from cosmos_core.config import HostConfig
@@ -43,3 +45,37 @@ def test_a_host_that_never_takes_the_connection_is_no_answer(tmp_path):
             config = HostConfig("gpu1", "127.0.0.1", "u", port, key, tmp_path / "kh", "/r", "img", ("docker",), (), 1)
             with pytest.raises(host.NoAnswer, match=r"^host gpu1 \(.*\): no answer within 1 s$"):
                 host.Host(config, connect_timeout=1).run("true")
+
+
+def _connect_errors_host(tmp_path) -> host.Host:
+    config = HostConfig("gpu1", "203.0.113.7", "u", 22, tmp_path / "key", tmp_path / "kh", "/r", "img", ("docker",),
+                        (), 1)
+    return host.Host(config)
+
+
+@pytest.mark.parametrize(("raised", "kind", "said"), [
+    (paramiko.AuthenticationException("no"), host.RemoteError, r"key .*key was not accepted for user u$"),
+    (TimeoutError(), host.NoAnswer, r"no answer within 7 s$"),
+    (paramiko.ssh_exception.NoValidConnectionsError({("203.0.113.7", 22): OSError(111, "Connection refused")}),
+     host.HostUnreachable, r"cannot connect: Connection refused$"),
+    (paramiko.SSHException("Error reading SSH protocol banner"), host.HostUnreachable,
+     r"cannot connect: Error reading SSH protocol banner$"),
+    (EOFError(), host.HostUnreachable, r"cannot connect: "),
+    (OSError(113, "No route to host"), host.HostUnreachable, r"cannot connect: .*No route to host"),
+])
+def test_a_failed_connect_is_said_in_one_line_naming_the_host(tmp_path, raised, kind, said):
+    error = _connect_errors_host(tmp_path)._connect_error(raised, 7.0)
+    assert type(error) is kind and str(error).startswith("host gpu1 (") and re.search(said, str(error)), error
+    assert "\n" not in str(error)
+
+
+@pytest.mark.parametrize("raised", [host.HostKeyRejected("ours already"), KeyboardInterrupt(), ValueError("a bug")])
+def test_a_failure_that_is_not_the_connections_is_raised_as_it_is(tmp_path, raised):
+    assert _connect_errors_host(tmp_path)._connect_error(raised, 7.0) is None
+
+
+def test_a_changed_host_key_is_refused_naming_both_fingerprints(tmp_path):
+    offered, expected = paramiko.RSAKey.generate(1024), paramiko.RSAKey.generate(1024)
+    error = _connect_errors_host(tmp_path)._connect_error(paramiko.BadHostKeyException("h", offered, expected), 7.0)
+    assert isinstance(error, host.HostKeyRejected)
+    assert host.fingerprint(offered) in str(error) and host.fingerprint(expected) in str(error)
