@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
@@ -104,7 +104,7 @@ class LazySync:
                   report: SyncReport) -> tuple[list[Run], list[ProbeTarget], list[str]] | None:
         """What to ask `host`, if it is to be asked now: (active runs, their targets, runs to clean up)."""
         if host not in self.checker.executors:
-            report.unreachable[host] = f"host {host} is not in the config"
+            report.unreachable[host] = not_configured(host)
             return None
         active = [r for r in runs if r.status not in TERMINAL]
         state = self.repo.host_state(host)
@@ -135,7 +135,7 @@ class LazySync:
             if hosts is not None and run.host not in hosts:
                 continue
             if run.host not in self.checker.executors:
-                report.unreachable[run.host] = f"host {run.host} is not in the config"
+                report.unreachable[run.host] = not_configured(run.host)
                 continue
             if run.host in report.unreachable and run.host not in report.probed:
                 continue  # one failed contact per host per sync is enough
@@ -174,13 +174,10 @@ class LazySync:
         facts = self._facts_of_files(run, report)
         if facts is None:
             return
-        wanted = remote_files(run.kind, RunStatus(run.status))
-        refused = [reason for name, f in facts.items() if (reason := f.refusal(name))]
-        missing = [name for name in wanted if name not in facts]
-        if refused or (missing and run.status == RunStatus.COMPLETED.value):
-            reason = "; ".join(refused) + f" (on host {run.host})" if refused else \
-                f"{', '.join(missing)} not found on host {run.host}"
-            self._failed(run, reason, final=True)
+        refused = download_refusal(facts, remote_files(run.kind, RunStatus(run.status)),
+                                   run.status == RunStatus.COMPLETED.value, run.host)
+        if refused:
+            self._failed(run, refused, final=True)
             return
         self.write(run.id, download_status=DownloadStatus.DOWNLOADING.value,
                    bytes_total=sum(f.size for f in facts.values()))
@@ -336,3 +333,21 @@ def _by_host(runs: list[Run]) -> dict[str, list[Run]]:
     for run in runs:
         grouped.setdefault(run.host, []).append(run)
     return grouped
+
+
+def download_refusal(facts: Mapping[str, FileFacts], wanted: Sequence[str], completed: bool, host: str) -> str | None:
+    """Why a finished run's files are not downloaded at all (a file the host shows that is refused, say a
+    symlink; a completed run's output missing), in one line; None when they are to be downloaded.
+    A failed run's missing files are no reason: its log may never have been written."""
+    refused = [reason for name, f in facts.items() if (reason := f.refusal(name))]
+    if refused:
+        return "; ".join(refused) + f" (on host {host})"
+    missing = [name for name in wanted if name not in facts]
+    if missing and completed:
+        return f"{', '.join(missing)} not found on host {host}"
+    return None
+
+
+def not_configured(host: str) -> str:
+    return f"host {host} is not in the config"
+
