@@ -3,6 +3,8 @@
 The file is parsed with tomlkit, which writes back every comment, blank line and key order it read; only
 the keys edited change. An edit is checked before anything is written (the file as it would be must
 load), and written whole with a rename, so a crash leaves the old file or the new one, never half.
+A new host's table (`added_text`) goes after the file's text, which stays byte for byte; Add host checks
+that and appends it.
 """
 
 from __future__ import annotations
