@@ -1,8 +1,10 @@
-"""Editing the config file's hosts in place, keeping its comments and layout.
+"""Editing the config file's hosts in place, keeping its comments and layout; and the text of a new host.
 
 The file is parsed with tomlkit, which writes back every comment, blank line and key order it read; only
 the keys edited change. An edit is checked before anything is written (the file as it would be must
 load), and written whole with a rename, so a crash leaves the old file or the new one, never half.
+A new host's table (`added_text`) goes after the file's text, which stays byte for byte; Add host checks
+that and appends it.
 """
 
 from __future__ import annotations
@@ -56,6 +58,19 @@ def removed_text(text: str, name: str) -> str:
     if not hosts.body:
         doc.remove("hosts")
     return tomlkit.dumps(doc)
+
+
+def added_text(text: str, table: Mapping[str, Any], comment: str = "") -> str:
+    """The file's text with a `[[hosts]]` table of `table`'s keys after it (pure), under `comment` (one
+    line) when given. The text is kept byte for byte and the table starts on a line of its own after a
+    blank one. Added after the end, not into the parsed document: tomlkit would put it straight after
+    the file's last host, before any table that follows (and take that table's leading comments)."""
+    new = tomlkit.document()
+    new["hosts"] = [dict(table)]
+    addition = (tomlkit.comment(comment).as_string() if comment else "") + tomlkit.dumps(new)
+    if not text or text.endswith("\n\n"):
+        return text + addition
+    return text + ("\n" if text.endswith("\n") else "\n\n") + addition
 
 
 def check_loads(text: str) -> Config:

@@ -14,6 +14,8 @@ import shlex
 from dataclasses import asdict, fields
 from typing import Any
 
+import tomlkit
+
 from cosmos_core.config import Config, HostConfig, load_config
 from cosmos_core.masking import mask_auth, mask_url
 from cosmos_core.words import count
@@ -70,25 +72,11 @@ def masked(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_toml(doc: dict[str, Any]) -> str:
-    """`doc` (from `effective`) as a TOML file."""
-    lines: list[str] = []
+    """`doc` (from `effective`) as a TOML file: the sections in SECTIONS' order, then each host's
+    `[[hosts]]` table with its `[hosts.model."…"]` tables (no `hosts` key when there is none)."""
+    out = tomlkit.document()
     for section in SECTIONS:
-        lines += [f"[{section}]", *_pairs(doc[section]), ""]
-    for host in doc["hosts"]:
-        lines += ["[[hosts]]", *_pairs({k: v for k, v in host.items() if k != "model"}), ""]
-        for model, table in host.get("model", {}).items():
-            lines += [f"[hosts.model.{_value(model)}]", *_pairs(table), ""]
-    return "\n".join(lines)
-
-
-def _pairs(table: dict[str, Any]) -> list[str]:
-    return [f"{key} = {_value(value)}" for key, value in table.items()]
-
-
-def _value(value: str | int | float | list) -> str:
-    """A TOML value: JSON's string escapes are TOML's, bar DEL, which TOML wants escaped too."""
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-    if isinstance(value, list):
-        return f"[{', '.join(_value(item) for item in value)}]"
-    return repr(value)  # an int or a finite float (the schema refuses inf and nan)
+        out[section] = doc[section]
+    if doc["hosts"]:
+        out["hosts"] = doc["hosts"]
+    return tomlkit.dumps(out)

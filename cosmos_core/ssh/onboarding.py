@@ -25,7 +25,7 @@ from typing import Any
 import paramiko
 
 from cosmos_core.config import Config, load_config
-from cosmos_core.config_edit import EditError, check_loads
+from cosmos_core.config_edit import EditError, added_text, check_loads
 from cosmos_core.ssh.hostkeys import (
     Trust,
     changed_key_message,
@@ -44,7 +44,6 @@ CONFIG_FILE = "cosmos.toml"  # the file load_config reads from the current direc
 DEFAULT_KEY_FILE = "~/.ssh/id_ed25519"
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 _ADDING = threading.Lock()
-_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 
 class OnboardingError(Exception):
@@ -69,7 +68,7 @@ class NewHost:
         return f"{self.user}@{self.hostname}:{self.port}"
 
 
-# -- pure: checking the form, writing TOML ----------------------------------------------------
+# -- pure: checking the form, the host's table ------------------------------------------------
 
 
 def parse_new_host(name: str, hostname: str, port: str | int | float | None, user: str, key_file: str = "",
@@ -155,37 +154,14 @@ def _path(value: str | None, default: str, what: str) -> str:
     return value
 
 
-def toml_string(value: str) -> str:
-    """`value` as a TOML basic string: quotes, backslashes and control characters escaped."""
-    escaped = "".join(_TOML_ESCAPES.get(c) or (f"\\u{ord(c):04X}" if _is_control(c) else c) for c in value)
-    return f'"{escaped}"'
+def host_table(host: NewHost) -> dict[str, Any]:
+    """The keys of the host's `[[hosts]]` table in the config file: how to reach it, then its settings."""
+    return {**{key: value for key, value in asdict(host).items() if key != "setup"}, **host.setup}
 
 
-def _is_control(c: str) -> bool:
-    return ord(c) < 0x20 or ord(c) == 0x7F
-
-
-def host_table(host: NewHost, added_at: datetime) -> str:
-    """The `[[hosts]]` table for the config file, with a comment saying where it came from (the page or the CLI)."""
-    when = added_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    values = {**{key: value for key, value in asdict(host).items() if key != "setup"}, **host.setup}
-    keys = [f"{key} = {_toml_value(value)}" for key, value in values.items()]
-    return "\n".join([f"# Added by cosmos's Add host, {when}", "[[hosts]]", *keys]) + "\n"
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, str):
-        return toml_string(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(map(_toml_value, value)) + "]"
-    return str(value)
-
-
-def appended(existing: str, table: str) -> str:
-    """What to append to a config file's text so that `table` starts on a line of its own after a blank one."""
-    if not existing:
-        return table
-    return ("\n" if existing.endswith("\n") else "\n\n") + table
+def added_comment(added_at: datetime) -> str:
+    """The comment above an added host's table, saying where it came from (the page or the CLI) and when."""
+    return f"Added by cosmos's Add host, {added_at.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}"
 
 
 def key_text(key: paramiko.PKey) -> str:
@@ -279,8 +255,8 @@ def _add_host(config: Config, scanned: Mapping[str, Any], now: datetime) -> dict
     existing = _config_text(target)
     taken = [h.name for h in (load_config(target).hosts if existing is not None else config.hosts)]
     host = parse_new_host(**{f.name: scanned[f.name] for f in fields(NewHost) if f.name in scanned}, taken=taken)
-    text = appended(existing or "", host_table(host, now))
-    _check_loads((existing or "") + text, host.name)
+    text = added_text(existing or "", host_table(host), added_comment(now))
+    _check_loads(text, host.name)
     public = parse_key_text(scanned["key"])
     known_hosts = Path(host.known_hosts).expanduser()
     verdict = judge(read_known_hosts(known_hosts), host.hostname, host.port, public)
@@ -299,7 +275,7 @@ def _add_host(config: Config, scanned: Mapping[str, Any], now: datetime) -> dict
         except OSError as exc:
             raise OnboardingError(f"cannot write {known_hosts}: {exc.strerror or exc}; nothing was written") from exc
     try:
-        _append(target, text)
+        _append(target, text.removeprefix(existing or ""))  # appended, not rewritten: the file stays as it was
     except OSError as exc:
         trusted = f"; the key is in {known_hosts} now" if verdict.trust is Trust.UNKNOWN else ""
         raise OnboardingError(f"cannot write {target}: {exc.strerror or exc}; the host was not added{trusted}") from exc

@@ -1,16 +1,26 @@
 """Editing the config file's hosts in place: comments and layout kept (tomlkit), refused edits write
-nothing, the file is replaced whole."""
+nothing, the file is replaced whole; a new host's table added after the file's text."""
 
 from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime
+import tomllib
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cosmos_core.config import load_config
-from cosmos_core.config_edit import EditError, edit_host, edited_text, remove_host, removed_text
+from cosmos_core.config_edit import (
+    EditError,
+    added_text,
+    check_loads,
+    edit_host,
+    edited_text,
+    remove_host,
+    removed_text,
+)
 from cosmos_core.ssh.onboarding import OnboardingError, host_table, parse_new_host, parse_setup
 
 TEXT = '''# my lab's config
@@ -100,7 +110,40 @@ def test_a_host_added_with_its_settings_has_them_in_its_table():
     host = parse_new_host("gpu3", "h", 22, "u", setup={"image": "img:2", "remote_dir": "/data/ct1",
                                                         "models": ["transfer1", "transfer2.5"], "gpus": 4,
                                                         "run_args": "--gpus all --ipc=host"})
-    table = host_table(host, datetime(2026, 12, 7, tzinfo=UTC))
+    table = added_text("", host_table(host))
     assert table.splitlines()[-5:] == ['image = "img:2"', 'remote_dir = "/data/ct1"',
                                        'models = ["transfer1", "transfer2.5"]', "gpus = 4",
                                        'run_args = ["--gpus", "all", "--ipc=host"]']
+
+
+NEW = {"name": "gpu3", "hostname": "10.0.0.3", "port": 2222, "user": "me"}
+NEW_TEXT = '# added today\n[[hosts]]\nname = "gpu3"\nhostname = "10.0.0.3"\nport = 2222\nuser = "me"\n'
+
+
+@pytest.mark.parametrize(("existing", "between"), [
+    ("", ""),
+    (TEXT, "\n"),  # comments, blank lines, two hosts
+    (TEXT + "\n", ""),  # a blank line already
+    ('[ui]\nport = 7861  # no newline at the end', "\n\n"),
+    ('[[hosts]]\nname = "gpu1"\nhostname = "x"\nuser = "u"\nmodels = ["transfer2.5"]\n'
+     '[hosts.model."transfer2.5"]\nimage = "i"', "\n\n"),  # the new host is not one of gpu1's model tables
+])  # fmt: skip
+def test_a_new_host_goes_after_the_files_text_kept_as_it_was(existing, between):
+    text = added_text(existing, NEW, "added today")
+    assert text == existing + between + NEW_TEXT
+    hosts = check_loads(text).hosts
+    assert hosts[-1].name == "gpu3" and (hosts[-1].hostname, hosts[-1].port, hosts[-1].user) == ("10.0.0.3", 2222, "me")
+    assert [h.name for h in hosts[:-1]] == [h["name"] for h in tomllib.loads(existing).get("hosts", [])]
+
+
+def test_a_new_hosts_values_that_need_escapes_load_back_as_given(tmp_path):
+    odd = 'a "quoted" \\ word\t\x7f é # not a comment\n[ui]'
+    text = added_text(TEXT, NEW | {"key_file": str(tmp_path / 'k"ey\\#1'), "run_args": ["--label", odd]})
+    host = check_loads(text).host("gpu3")
+    assert host.run_args == ("--label", odd) and host.key_file == tmp_path / 'k"ey\\#1'
+    assert text.startswith(TEXT) and text.count("\n[ui]") == 0  # the newline is escaped, not a new table
+
+
+@given(st.text())
+def test_any_string_survives_as_a_new_hosts_value(value):
+    assert tomllib.loads(added_text(TEXT, NEW | {"image": value}))["hosts"][-1]["image"] == value

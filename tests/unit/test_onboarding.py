@@ -1,4 +1,4 @@
-"""Add host's pure parts: the form's checks, the TOML it appends, known_hosts lines, key judgements."""
+"""Add host's pure parts: the form's checks, the table it appends, known_hosts lines, key judgements."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 
 import paramiko
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from cosmos_core.config import load_config
+from cosmos_core.config_edit import added_text
 from cosmos_core.ssh.hostkeys import (
     KnownHostsError,
     Trust,
@@ -26,13 +25,12 @@ from cosmos_core.ssh.onboarding import (
     NewHost,
     OnboardingError,
     add_host,
-    appended,
+    added_comment,
     host_table,
     key_text,
     parse_key_text,
     parse_new_host,
     parse_port,
-    toml_string,
 )
 
 # Two ed25519 public keys made with ssh-keygen, with the fingerprints `ssh-keygen -lf` printed for them.
@@ -107,34 +105,12 @@ def test_ports(port):
         assert parse_port(port) == int(port)
 
 
-@given(st.text())
-def test_any_string_survives_toml(value):
-    assert tomllib.loads(f"v = {toml_string(value)}")["v"] == value
-
-
 def test_the_table_loads_as_the_host_given():
     host = NewHost("gpu1", "h\"ost", 2222, "u\\ser", "~/.ssh/id key", "/tmp/kh#1")
-    table = host_table(host, datetime(2026, 12, 1, 9, 30, tzinfo=UTC))
+    table = added_text("", host_table(host), added_comment(datetime(2026, 12, 1, 9, 30, tzinfo=UTC)))
     assert table.startswith("# Added by cosmos's Add host, 2026-12-01 09:30 UTC\n[[hosts]]\n")
     assert tomllib.loads(table)["hosts"] == [{"name": "gpu1", "hostname": 'h"ost', "port": 2222, "user": "u\\ser",
                                               "key_file": "~/.ssh/id key", "known_hosts": "/tmp/kh#1"}]
-
-
-@pytest.mark.parametrize(("existing", "expected"), [
-    ("", "T\n"),
-    ("[ui]\nport = 1\n", "\nT\n"),
-    ("[ui]\nport = 1  # no newline", "\n\nT\n"),
-])  # fmt: skip
-def test_the_table_starts_on_a_line_of_its_own(existing, expected):
-    assert appended(existing, "T\n") == expected
-
-
-def test_appending_to_a_file_keeps_its_text_and_makes_another_host():
-    existing = '# my hosts\n[[hosts]]\nname = "a"\nhostname = "x"\nuser = "u"\n[hosts.model."transfer2.5"]\nimage = "i"'
-    table = host_table(NewHost("b", "y", 22, "u"), datetime.now(UTC))
-    text = existing + appended(existing, table)
-    assert text.startswith(existing)
-    assert [h["name"] for h in tomllib.loads(text)["hosts"]] == ["a", "b"]
 
 
 def test_known_hosts_names_are_openssh_forms():
