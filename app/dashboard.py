@@ -42,7 +42,7 @@ def build_app(api: CosmosAPI) -> gr.Blocks:
     paths: never copied to Gradio's cache, never re-hashed)."""
     gr.set_static_paths([api.config.storage.outputs_dir])
     handlers = Handlers(api)
-    hosts = handlers.host_names()
+    hosts = handlers.api.host_names()
     with gr.Blocks(title="Cosmos Run Dashboard", analytics_enabled=False, fill_width=True) as demo:  # a wide table
         ui: dict[str, Any] = {"selected": gr.State(None), "page": gr.State(0), "sent": gr.State({})}
         ui |= layout.header()

@@ -7,17 +7,23 @@ last received it, so a quiet refresh sends almost nothing.
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from cosmos_core.api import DEFAULT_MODEL, MODELS, CosmosAPI, CosmosError, InferenceParams, Refresh, StartReport
+from cosmos_core.api import (
+    DEFAULT_MODEL,
+    MODELS,
+    CosmosAPI,
+    CosmosError,
+    InferenceParams,
+    Refresh,
+    StartReport,
+    output_here,
+)
 
 from . import compare, run_table, tables
 from .applies import ACTIONS
@@ -171,7 +177,7 @@ class Handlers:
                 sort=query.sort, ascending=query.ascending,
             )  # fmt: skip
 
-        names = self.host_names()
+        names = self.api.host_names()
         if refresh is Refresh.FORCE:
             with self.gates.exclusive(*names):
                 return page(refresh)
@@ -196,7 +202,7 @@ class Handlers:
         video = run["output_path"]
         host = next((h for h in self.api.config.hosts if h.name == run["host"]), None)
         return run_details(run, self.prompt(run["prompt_id"]), self.logs.read(run),
-                           video_exists=bool(video) and Path(video).is_file(),
+                           video_exists=output_here(video),
                            host_models=host.models if host else None)
 
     def prompt(self, prompt_id: str) -> dict | None:
@@ -215,7 +221,7 @@ class Handlers:
         runs = self.api.list_runs("completed", Refresh.NONE, kind=None if kind == ALL else kind,
                                   host=None if host == ALL else host, search=(search or "").strip() or None,
                                   limit=GALLERY_SIZE)
-        shown = [r for r in runs if r["output_path"] and Path(r["output_path"]).is_file()]
+        shown = [r for r in runs if output_here(r["output_path"])]
         self._cache_prompts(r["prompt_id"] for r in shown)
         names = {pid: p["name"] for pid, p in self._prompts.items()}
         return ([(r["output_path"], f"{names.get(r['prompt_id'], '')} · {r['id']}") for r in shown],
@@ -253,7 +259,7 @@ class Handlers:
         captions = compare.differing(runs, names)
         return compare.grid_html([(run["id"], run["output_path"], caption) for run, caption
                                   in zip(runs, captions, strict=True)
-                                  if run["output_path"] and Path(run["output_path"]).is_file()])
+                                  if output_here(run["output_path"])])
 
     def _runs_by_id(self, ids: Iterable[str]) -> tuple[list[dict], list[str]]:
         """(the runs with these ids, the ids no run has)."""
@@ -264,9 +270,6 @@ class Handlers:
             except CosmosError:
                 missing.append(run_id)
         return found, missing
-
-    def host_names(self) -> list[str]:
-        return [h.name for h in self.api.config.hosts]
 
     def model_choices(self) -> list[tuple[str, str]]:
         """(title, name) of each model, for the form's Model dropdown."""
@@ -282,8 +285,7 @@ class Handlers:
             value = getattr(params, field)
             values = value if field == "weights" else (value,)
             knobs |= {name: Knob(v, field in model.tunes) for name, v in zip(names, values, strict=True)}
-        hosts = [h.name for h in self.api.config.hosts if model_name in h.models]
-        return ModelForm(hosts, knobs)
+        return ModelForm(self.api.hosts_serving(model_name), knobs)
 
     def video_choices(self) -> list[tuple[str, str]]:
         """Input videos of earlier prompts still on disk, as (label, path), newest first."""
@@ -341,48 +343,11 @@ class Handlers:
                                             model_name=form.model)
 
     def _store_prompt(self, form: NewRun) -> dict:
-        """The form's prompt, its uploads kept under outputs_dir; a prompt the core refuses keeps no file."""
-        kept: list[Path] = []
-        try:
-            video = self._keep(form.upload, kept) if form.upload else Path(str(form.picked))
-            depth, seg = (self._keep(p, kept) if p else None for p in (form.depth, form.seg))
-            return self.api.add_prompt(form.prompt, video, name=form.name.strip() or None,
-                                       negative_prompt=form.negative, depth=depth, seg=seg)
-        except BaseException:
-            for path in kept:
-                path.unlink(missing_ok=True)
-                with suppress(OSError):
-                    path.parent.rmdir()  # only if nothing else is kept there
-            raise
-
-    def _keep(self, path: str, kept: list[Path]) -> Path:
-        """keep_upload, noting in `kept` a file this call created."""
-        copy, created = self._keep_upload(path)
-        if created:
-            kept.append(copy)
-        return copy
-
-    def keep_upload(self, path: str) -> Path:
-        """Copy an uploaded file (Gradio's temp dir) to outputs_dir/inputs/<sha256 prefix>/<name>,
-        so that the prompt's file outlives the browser session."""
-        return self._keep_upload(path)[0]
-
-    def _keep_upload(self, path: str) -> tuple[Path, bool]:
-        """(the kept copy, whether this call made it). A file kept already (Run again gives one back) is
-        its own copy."""
-        source = Path(path)
-        if source.resolve().is_relative_to((self.outputs_dir / "inputs").resolve()):
-            return source, False
-        digest = hashlib.sha256()
-        with open(source, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-        kept = self.outputs_dir / "inputs" / digest.hexdigest()[:16] / source.name
-        if kept.is_file():
-            return kept, False
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, kept)
-        return kept, True
+        """The form's prompt; the core keeps its uploads under outputs_dir (a prompt it refuses keeps none)."""
+        uploads = ("video", "depth", "seg") if form.upload else ("depth", "seg")  # a picked video is stored already
+        return self.api.add_prompt(form.prompt, form.upload or str(form.picked), name=form.name.strip() or None,
+                                   negative_prompt=form.negative, depth=form.depth, seg=form.seg,
+                                   keep_copies=uploads)
 
 
 def _required(run_id: str | None) -> str:

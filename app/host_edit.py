@@ -45,11 +45,6 @@ def edit_form() -> dict[str, Any]:
             "edit_status": status}
 
 
-def host_names(handlers: Handlers) -> list[str]:
-    """The hosts as the config file has them now (listing the hosts takes the file's edits)."""
-    return [host["name"] for host in handlers.api.list_hosts()]
-
-
 def _host(handlers: Handlers, name: str | None) -> dict | None:
     """The host as the config file has it now; None when there is no such host."""
     return next((h for h in handlers.api.list_hosts() if h["name"] == name), None)
@@ -96,7 +91,7 @@ def wire(handlers: Handlers, ui: dict[str, Any], rerender: Any) -> None:
     """Choosing a host shows its values; Save and Remove write the file, then every host list is redrawn."""
     fields = [ui["edit_fields"][key] for key in FIELDS]
     names = ui["edit_name"]
-    ui["hosts_tab"].select(lambda: gr.update(choices=host_names(handlers)), None, names, **PRIVATE)
+    ui["hosts_tab"].select(lambda: gr.update(choices=handlers.api.host_names()), None, names, **PRIVATE)
     names.change(lambda name: current(handlers, name), names, fields, **PRIVATE)
     choices = [ui["form"]["fields"]["host"], ui["host_f"], ui["sweep_fields"]["host"], names]
     for button, action, inputs in ((ui["edit_save"], save, [names, *fields]), (ui["edit_remove"], remove, [names])):

@@ -113,7 +113,7 @@ def default_known_hosts(handlers: Handlers) -> str:
 
 def no_host_panel(handlers: Handlers) -> dict[str, Any]:
     """The Runs tab's top with no host configured: what is missing, and the Add host form."""
-    shown = not handlers.host_names()
+    shown = not handlers.api.host_names()
     with gr.Column(visible=shown, elem_id="no-host") as panel:
         gr.Markdown(NO_HOST)
         open_form = gr.Button("Add host", elem_id="add-host-open", variant="primary", scale=0)
@@ -181,6 +181,6 @@ def wire(handlers: Handlers, ui: dict[str, Any], form: dict[str, Any], rerender:
 def host_choices(handlers: Handlers, model: str) -> list[Any]:
     """Every list of hosts on the page, as configured now: the New run host dropdown (hosts serving `model`),
     the Host filter, New sweep's host, the Hosts tab's host to edit."""
-    names = handlers.host_names()
+    names = handlers.api.host_names()
     return [gr.update(**new_run_hosts(handlers.model_form(model).hosts)),
             gr.update(choices=["all", *names]), gr.update(choices=["", *names]), gr.update(choices=names)]

@@ -63,4 +63,4 @@ def form_values(run: Mapping, prompt: Mapping, form: ModelForm,
 
 def _servable(handlers: Handlers, path: str) -> Path:
     inside = Path(path).resolve().is_relative_to(handlers.outputs_dir.resolve())
-    return Path(path) if inside else handlers.keep_upload(path)
+    return Path(path) if inside else handlers.api.keep_upload(path)

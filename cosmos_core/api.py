@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cosmos_core import scoring
+from cosmos_core import scoring, uploads
 from cosmos_core.config import Config
 from cosmos_core.config_schema import DEFAULT_RUN_ARGS
 from cosmos_core.deletion import DeleteError, Deleter
@@ -23,6 +23,7 @@ from cosmos_core.notify import Notifier
 from cosmos_core.records import prompt_to_dict
 from cosmos_core.repository import DataRepository, Refresh
 from cosmos_core.rerun import INPUT_LABELS
+from cosmos_core.scoring import output_here
 from cosmos_core.ssh.host import RemoteError
 from cosmos_core.ssh.onboarding import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, key_check_command
 from cosmos_core.standing import Standing
@@ -41,7 +42,7 @@ from cosmos_core.words import agreeing, count, sizes
 __all__ = ["CHECK_ITEMS", "DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "DEFAULT_RUN_ARGS",
            "INPUT_LABELS", "MODELS", "SCORES", "SORT_KEYS", "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError",
            "InferenceParams", "Refresh", "StartReport", "StartStep", "agreeing", "count", "format_seconds",
-           "key_check_command", "sizes", "sweep_cell"]
+           "key_check_command", "output_here", "sizes", "sweep_cell"]
 
 
 class CosmosAPI(HostsAPI, StartsAPI):
@@ -69,13 +70,23 @@ class CosmosAPI(HostsAPI, StartsAPI):
     # -- prompts -------------------------------------------------------------
 
     def add_prompt(self, text: str, video: str | Path, *, name: str | None = None, negative_prompt: str = "",
-                   depth: str | Path | None = None, seg: str | Path | None = None) -> dict:
-        with as_cosmos_error():
-            prompt = self.repo.create_prompt(
-                text, Path(video), name=name, negative_prompt=negative_prompt,
-                depth=Path(depth) if depth else None, seg=Path(seg) if seg else None,
-            )  # fmt: skip
+                   depth: str | Path | None = None, seg: str | Path | None = None,
+                   keep_copies: Collection[str] = ()) -> dict:
+        """A new prompt, or the stored one with the same text and files. `keep_copies`: the roles (of "video",
+        "depth", "seg") whose files are uploads, each stored as its copy kept under outputs_dir (uploads.py);
+        a refused prompt keeps none of the copies this call made."""
+        files = {"video": video, "depth": depth, "seg": seg}
+        if unknown := set(keep_copies) - files.keys():
+            raise CosmosError(f"keep_copies takes video, depth and seg, not {', '.join(sorted(unknown))}")
+        with as_cosmos_error(), uploads.kept_files(self.config.storage.outputs_dir, files, keep_copies) as kept:
+            prompt = self.repo.create_prompt(text, kept["video"] or Path(video), name=name,
+                                             negative_prompt=negative_prompt, depth=kept["depth"], seg=kept["seg"])
         return prompt_to_dict(prompt)
+
+    def keep_upload(self, path: str | Path) -> Path:
+        """A copy of an uploaded file kept under outputs_dir/inputs/ by its content (one already there is its
+        own copy), so that the page can serve it and a prompt's file outlives the browser session."""
+        return uploads.keep(self.config.storage.outputs_dir, path).path
 
     def list_prompts(self) -> list[dict]:
         return [prompt_to_dict(p) for p in self.repo.list_prompts()]

@@ -26,9 +26,8 @@ from cosmos_core.lifecycle import DOWNLOADABLE, RunStatus
 from cosmos_core.repository import DataRepository, Refresh
 from cosmos_core.ssh.host import RemoteError
 from cosmos_core.store.tables import Run
+from cosmos_core.uploads import is_kept, remove
 from cosmos_core.words import count
-
-KEPT_INPUTS = "inputs"  # outputs_dir/inputs/: the dashboard's copies of uploaded videos
 
 
 class DeleteError(Exception):
@@ -147,9 +146,8 @@ class Deleter:
     def _kept_files(self, prompt_id: str) -> list[str]:
         """The prompt's input files that the dashboard kept for it and no other prompt uses."""
         prompt = self.repo.get_prompt(prompt_id)
-        kept = Path(self.config.storage.outputs_dir, KEPT_INPUTS).resolve()
         paths = dict.fromkeys(p for p in (prompt.video_path, prompt.depth_path, prompt.seg_path) if p)
-        return [p for p in paths if Path(p).resolve().is_relative_to(kept) and Path(p).is_file()
+        return [p for p in paths if is_kept(self.config.storage.outputs_dir, p) and Path(p).is_file()
                 and self.repo.prompts_using_file(p) == [prompt_id]]
 
     def delete_prompt(self, prompt_id: str, with_runs: bool = False) -> PromptDeletion:
@@ -164,9 +162,7 @@ class Deleter:
         if not self.repo.delete_prompt(plan.id):
             raise DeleteError(f"prompt {plan.id} not deleted: a run started with it meanwhile")
         for path in plan.files:
-            Path(path).unlink(missing_ok=True)
-            with suppress(OSError):
-                Path(path).parent.rmdir()  # the upload's own directory, once empty
+            remove(path)  # and the upload's own directory, once empty
         return plan
 
 

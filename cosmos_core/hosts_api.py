@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from cosmos_core import config_edit
+from cosmos_core import config_edit, starting
 from cosmos_core.config import Config, load_config
 from cosmos_core.errors import CosmosError, as_cosmos_error
 from cosmos_core.executors import Executor
@@ -38,6 +38,11 @@ class HostsAPI:
         """The hosts of the config file as it is now, in its order."""
         self.follow_config()
         return [host.name for host in self.config.hosts]
+
+    def hosts_serving(self, model_name: str) -> list[str]:
+        """The hosts of the config file as it is now that serve the model, in its order."""
+        self.follow_config()
+        return starting.hosts_serving(self.config, model_name)
 
     def check_host(self, name: str) -> dict:
         """What `hosts check` found, item by item (in the order of CHECK_ITEMS), and whether runs can start."""

@@ -61,7 +61,7 @@ def score_due(store: RunStore, deadline: float | None) -> int:
     for run in due:
         if deadline is not None and time.monotonic() >= deadline:
             break
-        if not _output_here(run):
+        if not output_here(run.output_path):
             continue
         with store.run_lock(run.id, name=LOCK_NAME) as owned:  # among this install's processes; CAS beyond
             if owned and turn(run.id, deadline):
@@ -72,7 +72,7 @@ def score_due(store: RunStore, deadline: float | None) -> int:
 def rescore(store: RunStore, run: Run) -> Run:
     """Score `run` again from the start, to the end; the run as stored after. ScoringError when it
     cannot be scored here; a bad video is not an error here (its `metrics` say what went wrong)."""
-    reason = refusal(run.kind, run.status, run.download_status, _output_here(run))
+    reason = refusal(run.kind, run.status, run.download_status, output_here(run.output_path))
     if reason:
         raise ScoringError(f"run {run.id} cannot be scored: {reason}")
     with store.run_lock(run.id, wait=True, name=LOCK_NAME):
@@ -81,8 +81,10 @@ def rescore(store: RunStore, run: Run) -> Run:
     return store.stored_run(run.id)
 
 
-def _output_here(run: Run) -> bool:
-    return bool(run.output_path) and Path(str(run.output_path)).is_file()
+def output_here(output_path: str | None) -> bool:
+    """Whether a run's output (its `output_path`, None until downloaded) is a file on this machine: it may
+    have been moved or deleted since, or be another machine's (a shared database)."""
+    return bool(output_path) and Path(str(output_path)).is_file()
 
 
 def turn(run_id: str, deadline: float | None) -> bool:

@@ -32,6 +32,11 @@ class StartError(Exception):
     """A run could not be started; the message is one line saying why (the run, if created, is failed)."""
 
 
+def hosts_serving(config: Config, model_name: str) -> list[str]:
+    """The names of the configured hosts that serve the model, in the config's order."""
+    return [h.name for h in config.hosts if model_name in h.models]
+
+
 class Starter:
     def __init__(self, repo: DataRepository, executors: Mapping[str, Executor], config: Config) -> None:
         self.repo = repo
@@ -48,7 +53,7 @@ class Starter:
                 served = ", ".join(config.models)
                 raise InvalidInput(f"host {config.name} does not serve {model_name}; its models: {served}")
             return config.name
-        serving = [h.name for h in self.config.hosts if model_name in h.models]
+        serving = hosts_serving(self.config, model_name)
         if not serving:
             self.config.host(None)  # no hosts at all: that error says how to add one
             raise InvalidInput(f"no configured host serves {model_name} (add it to a host's models)")

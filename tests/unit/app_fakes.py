@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from app.handlers import Handlers
+from cosmos_core import uploads
 from cosmos_core.api import MODELS, CosmosAPI, CosmosError, StartReport, StartStep
 from cosmos_core.config import load_config
 
@@ -101,9 +102,19 @@ class FakeAPI:
         self._record("logs", run_id, tail=tail)
         return self.log_text
 
-    def add_prompt(self, text, video, **kwargs):
-        self._record("add_prompt", text, video, **kwargs)
-        return {**PROMPT, "text": text, "video": str(video)}
+    def hosts_serving(self, model_name):
+        self.follow_config()
+        return [host.name for host in self.config.hosts if model_name in host.models]
+
+    def keep_upload(self, path):
+        return uploads.keep(self.config.storage.outputs_dir, path).path
+
+    def add_prompt(self, text, video, *, depth=None, seg=None, keep_copies=(), **kwargs):
+        """Records the files as the core stores them: the uploads by their kept copies (the real uploads.py)."""
+        files = {"video": video, "depth": depth, "seg": seg}
+        with uploads.kept_files(self.config.storage.outputs_dir, files, keep_copies) as kept:
+            self._record("add_prompt", text, kept["video"], depth=kept["depth"], seg=kept["seg"], **kwargs)
+        return {**PROMPT, "text": text, "video": str(kept["video"])}
 
     def default_params(self, model_name="transfer1"):
         if model_name not in MODELS:
