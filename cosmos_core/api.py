@@ -16,13 +16,13 @@ from cosmos_core.executors import Executor, SubmitError, make_executor
 from cosmos_core.executors.hostcheck import CHECK_ITEMS
 from cosmos_core.export import export_rows
 from cosmos_core.hosts_api import HostsAPI
-from cosmos_core.judging import SCORES, Judging, format_seconds, sweep_cell
 from cosmos_core.lifecycle import STATUSES, DownloadStatus, RunStatus
 from cosmos_core.live_config import LiveConfig
 from cosmos_core.notify import Notifier
 from cosmos_core.records import prompt_to_dict
 from cosmos_core.repository import DataRepository, Refresh
 from cosmos_core.rerun import INPUT_LABELS
+from cosmos_core.run_views import SCORES, RunViews, format_seconds, sweep_cell
 from cosmos_core.scoring import output_here
 from cosmos_core.ssh.host import RemoteError
 from cosmos_core.ssh.onboarding import DEFAULT_KEY_FILE, DEFAULT_KNOWN_HOSTS, key_check_command
@@ -58,7 +58,7 @@ class CosmosAPI(HostsAPI, StartsAPI):
         self.repo = DataRepository(config.storage.outputs_dir, sync, notifier=self._notifier)
         self.repo.initialize_status_checker(StatusChecker(self.executors, sync.lost_after_seconds))
         self.last_sync = SyncReport()
-        self._judge = Judging(self.repo, lambda: self.config)
+        self._views = RunViews(self.repo, lambda: self.config)
 
     def close(self) -> None:
         if self._notifier is not None:
@@ -113,7 +113,7 @@ class CosmosAPI(HostsAPI, StartsAPI):
         """The run as its host says it stands now, with its place once it waits in the host's GPU queue
         (see standing.py)."""
         with as_cosmos_error():
-            return self._judge.one(self._standing().placed(run_id))
+            return self._views.one(self._standing().placed(run_id))
 
     def _standing(self) -> Standing:
         return Standing(self.repo, self._stored_run, self._executor, self.config.sync.probe_timeout_seconds)
@@ -126,23 +126,23 @@ class CosmosAPI(HostsAPI, StartsAPI):
         with as_cosmos_error():  # `sort`: a SORT_KEYS name
             runs = self.repo.list_runs(status, refresh, **filters)
         self._note_unreachable()
-        return self._judge.dicts(runs)
+        return self._views.dicts(runs)
 
     def get_run(self, run_id: str, refresh: Refresh = Refresh.AUTO) -> dict:
         with as_cosmos_error():
             run = self.repo.get_run(run_id, refresh)
         self._note_unreachable()
-        return self._judge.one(run)
+        return self._views.one(run)
 
     def mark(self, run_id: str, *, starred: bool | None = None, note: str | None = None) -> dict:
         """Star or unstar a run, and/or give it a one-line note ("" clears it)."""
         with as_cosmos_error():
-            return self._judge.mark(run_id, starred, note)
+            return self._views.mark(run_id, starred, note)
 
     def sweep_view(self, sweep_id: str, sort_by: str = SCORES[0], refresh: Refresh = Refresh.AUTO) -> dict:
         """Its runs best first by `sort_by`, with the parameters varying across them and their scores."""
         with as_cosmos_error():
-            return self._judge.sweep(sweep_id, self.list_runs(None, refresh, sweep=sweep_id), sort_by)
+            return self._views.sweep(sweep_id, self.list_runs(None, refresh, sweep=sweep_id), sort_by)
 
     def count_by_status(self) -> dict[str, int]:
         return self.repo.count_by_status()
@@ -165,7 +165,7 @@ class CosmosAPI(HostsAPI, StartsAPI):
         """Download again a failed download, to the end; a done download is left as it is."""
         run = self._stored_run(run_id)
         if run.download_status == DownloadStatus.DONE.value:
-            return self._judge.one(run)
+            return self._views.one(run)
         in_progress = (DownloadStatus.PENDING, DownloadStatus.DOWNLOADING)
         if not self.repo.retry_download(run_id) and run.download_status not in in_progress:
             raise CosmosError(f"run {run_id} has no download to retry (download status {run.download_status})")
@@ -177,7 +177,7 @@ class CosmosAPI(HostsAPI, StartsAPI):
         run = self._stored_run(run_id)
         if run.download_status != DownloadStatus.DONE.value:
             raise CosmosError(f"run {run_id}: download {run.download_status}: {run.download_error or 'not finished'}")
-        return self._judge.one(run)
+        return self._views.one(run)
 
     def cancel(self, run_id: str) -> dict:
         run = self._stored_run(run_id)
@@ -218,7 +218,7 @@ class CosmosAPI(HostsAPI, StartsAPI):
     def move_to_front(self, run_id: str) -> dict:
         """A queued run goes ahead of every other waiting on its host (as it stands now: see standing.py)."""
         with as_cosmos_error():
-            return self._judge.one(self._standing().move_to_front(run_id))
+            return self._views.one(self._standing().move_to_front(run_id))
 
     def _stored_run(self, run_id: str) -> Run:
         with as_cosmos_error():
@@ -275,7 +275,7 @@ class CosmosAPI(HostsAPI, StartsAPI):
     def compute_metrics(self, run_id: str) -> dict:
         """(Re)compute a completed inference run's thumbnail and scores here (scoring.py): `metrics` says why not."""
         with as_cosmos_error():
-            return self._judge.one(scoring.rescore(self.repo, self.repo.find_run(run_id)))
+            return self._views.one(scoring.rescore(self.repo, self.repo.find_run(run_id)))
 
     def export_runs(self, status: str | None = None, host: str | None = None) -> tuple[list[str], list[dict]]:
         """(columns, rows): every run (filtered) with its prompt and parameters, from the database alone."""

@@ -12,10 +12,10 @@ from cosmos_core.config import Config, load_config
 from cosmos_core.errors import CosmosError, as_cosmos_error
 from cosmos_core.executors import Executor
 from cosmos_core.executors.hostcheck import check_host
-from cosmos_core.judging import Judging
 from cosmos_core.live_config import LiveConfig
 from cosmos_core.records import host_to_dict
 from cosmos_core.repository import DataRepository
+from cosmos_core.run_views import RunViews
 from cosmos_core.ssh import onboarding
 from cosmos_core.words import count
 
@@ -25,12 +25,12 @@ class HostsAPI:
     executors: dict[str, Executor]
     repo: DataRepository
     _live: LiveConfig
-    _judge: Judging
+    _views: RunViews
 
     def list_hosts(self) -> list[dict]:
         """Each host as `records.host_to_dict`, with the GPU time of all its runs (`gpu_seconds`)."""
         self.follow_config()
-        states, gpu_seconds = self.repo.host_states(), self._judge.gpu_seconds_by_host()
+        states, gpu_seconds = self.repo.host_states(), self._views.gpu_seconds_by_host()
         return [host_to_dict(h, states.get(h.name)) | {"gpu_seconds": gpu_seconds.get(h.name, 0.0)}
                 for h in self.config.hosts]
 

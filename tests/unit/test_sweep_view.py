@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cosmos_core.judging import MAX_NOTE_CHARS, check_note
+from cosmos_core.run_views import MAX_NOTE_CHARS, check_note
 from cosmos_core.store.queries import InvalidInput
 from cosmos_core.sweep_view import best_ids, cell, ranked, score_of, sweep_view, total_gpu_seconds, varying
 from cosmos_core.upstream.params import InferenceParams

@@ -1,6 +1,7 @@
-"""Judging runs (issue 20.4): the user's star and note on a run, time-left estimates, GPU time per
-host, and a sweep's view. Use cases on the store: the decisions are the pure functions of
-estimates.py and sweep_view.py; the queries are store/marks.py's.
+"""Runs as the API shows them: each run's dict with its GPU time and time left, GPU time per host, a
+sweep's view; and the user's marks on a run (star, note: issue 20.4), which those dicts carry. Use cases
+on the store: the decisions are the pure functions of records.py, estimates.py and sweep_view.py; the
+queries are store/marks.py's.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from cosmos_core.store.tables import Run
 from cosmos_core.sweep_view import DEFAULT_SCORE, SCORES, UnknownScore, sweep_view
 from cosmos_core.sweep_view import cell as sweep_cell
 
-__all__ = ["MAX_NOTE_CHARS", "SCORES", "Judging", "check_note", "format_seconds", "sweep_cell"]
+__all__ = ["MAX_NOTE_CHARS", "SCORES", "RunViews", "check_note", "format_seconds", "sweep_cell"]
 
 MAX_NOTE_CHARS = 200  # the note column's length (store/tables.py)
 
@@ -38,7 +39,7 @@ def check_note(text: str) -> str | None:
     return note.replace("\t", " ") or None
 
 
-class Judging:
+class RunViews:
     def __init__(self, store: RunStore, config: Callable[[], Config], clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.config = config  # the config in use now (the API follows its file as it changes)

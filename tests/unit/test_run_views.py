@@ -1,4 +1,4 @@
-"""Judging on a real SQLite file: star and note, earlier durations for estimates, GPU time per host."""
+"""The API's views of runs on a real SQLite file: star and note, durations for estimates, GPU time per host."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import cast
 import pytest
 
 from cosmos_core.config import Config
-from cosmos_core.judging import Judging
 from cosmos_core.lifecycle import RunStatus
 from cosmos_core.repository import DataRepository
+from cosmos_core.run_views import RunViews
 from cosmos_core.store import marks, tables
 from cosmos_core.store.queries import InvalidInput, NotFound
 from tests.unit.test_repository import SYNC
@@ -52,7 +52,7 @@ def _ran(repo, prompt, run_id, host="gpu1", steps=35, started=None, ended=None, 
 
 
 def test_star_and_note_are_stored_shown_filtered_and_checked(repo, prompt):
-    judging = Judging(repo, _config(gpu1=1), clock=lambda: NOW)
+    judging = RunViews(repo, _config(gpu1=1), clock=lambda: NOW)
     _ran(repo, prompt, "rs_a")
     _ran(repo, prompt, "rs_b")
     run = judging.mark("rs_a", starred=True)
@@ -91,7 +91,7 @@ def test_durations_are_of_completed_inference_runs_of_the_same_host_model_and_st
 
 
 def test_active_runs_get_an_estimate_from_their_history_others_none(repo, prompt):
-    judging = Judging(repo, _config(gpu1=1), clock=lambda: NOW)
+    judging = RunViews(repo, _config(gpu1=1), clock=lambda: NOW)
     _ran(repo, prompt, "rs_done", started=100.0, ended=300.0)
     _ran(repo, prompt, "rs_now", status="running", started=NOW - 50)
     tables.Run.update(progress="diffusion sampling · 1/2 chunks").where(tables.Run.id == "rs_now").execute()
@@ -104,7 +104,7 @@ def test_active_runs_get_an_estimate_from_their_history_others_none(repo, prompt
 
 
 def test_gpu_time_per_host_counts_gpus_held_and_is_recounted_after_a_status_change(repo, prompt):
-    judging = Judging(repo, _config(gpu1=2, gpu2=1), clock=lambda: NOW)
+    judging = RunViews(repo, _config(gpu1=2, gpu2=1), clock=lambda: NOW)
     _ran(repo, prompt, "rs_two", started=0.0, ended=100.0, gpus="0,1")  # 200
     _ran(repo, prompt, "rs_unsaid", started=0.0, ended=10.0)  # no indices: gpu1's 2 per run -> 20
     _ran(repo, prompt, "rs_other", host="gpu2", started=0.0, ended=30.0, gpus="3")  # 30
@@ -118,7 +118,7 @@ def test_gpu_time_per_host_counts_gpus_held_and_is_recounted_after_a_status_chan
 
 
 def test_a_sweep_view_needs_runs_and_a_known_score(repo, prompt):
-    judging = Judging(repo, _config(gpu1=1), clock=lambda: NOW)
+    judging = RunViews(repo, _config(gpu1=1), clock=lambda: NOW)
     with pytest.raises(NotFound, match="no sweep with id 'sw_x'"):
         judging.sweep("sw_x", [])
     _ran(repo, prompt, "rs_a")
@@ -130,7 +130,7 @@ def test_a_sweep_view_needs_runs_and_a_known_score(repo, prompt):
 
 
 def test_the_history_is_read_again_only_after_a_status_changed(repo, prompt):
-    judging = Judging(repo, _config(gpu1=1), clock=lambda: NOW)
+    judging = RunViews(repo, _config(gpu1=1), clock=lambda: NOW)
     _ran(repo, prompt, "rs_1", started=0.0, ended=100.0)
     assert judging.history("gpu1", "transfer1", 35) == [100.0]
     tables.Run.update(completed_at=50.0).where(tables.Run.id == "rs_1").execute()  # behind the store's back
