@@ -103,8 +103,7 @@ def _wire_sweep(handlers: Handlers, ui: dict[str, Any], rerender: Callable[[Any]
     others = [ui[name] for name in ("status_f", "kind_f", "host_f", "search", "starred_f")]
 
     def form(*values: Any) -> SweepForm:
-        data = dict(zip(fields, values, strict=True))
-        return SweepForm(tuple(data.pop("prompts") or ()), max_runs=int(data.pop("max_runs") or 0), **data)
+        return SweepForm.of(dict(zip(fields, values, strict=True)))
 
     def start(*values: Any) -> list[Any]:
         started = _notice(handlers.start_sweep)(form(*values))

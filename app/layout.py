@@ -13,7 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from cosmos_core.api import SORT_KEYS, STATUSES, STRENGTHS
+from cosmos_core.api import MAX_RUNS, SORT_KEYS, STATUSES, STRENGTHS, SWEPT
 
 from . import compare, judging, run_table, tables
 from .handlers import ALL, DEFAULT_MODEL, KNOBS, ModelForm
@@ -182,14 +182,14 @@ def new_sweep_form(models: list[tuple[str, str]], hosts: list[str]) -> dict[str,
         f["model"] = gr.Dropdown(models, value=DEFAULT_MODEL, label="Model")
         f["host"] = gr.Dropdown(["", *hosts], value="", label="Host (empty: the least busy)", elem_id="new-sweep-host")
     with gr.Row():
-        f["seeds"] = gr.Textbox(label="Seeds", placeholder="1-8 or 1,3,5", elem_id="new-sweep-seeds")
-        f["steps"] = gr.Textbox(label="Steps", placeholder="20,35")
-        f["guidance"] = gr.Textbox(label="Guidance", placeholder="3,5,7")
-        f["sigma_max"] = gr.Textbox(label="sigma_max", placeholder="60,80")
+        for swept in SWEPT:  # the CLI's lists too: the New sweep tab sweeps what `cosmos sweep` does
+            f[swept.name] = gr.Textbox(label=swept.label, placeholder=swept.example,
+                                       elem_id=f"new-sweep-{swept.name.replace('_', '-')}")
     with gr.Row():
         f["weights"] = gr.Textbox(label="Control weights VIS,EDGE,DEPTH,SEG (several: separate with ;)",
                                   placeholder="0,0.3,0,0; 0,0.5,0,0", elem_id="new-sweep-weights", scale=3)
-        f["max_runs"] = gr.Number(20, precision=0, minimum=1, label="At most this many runs")
+        f["max_runs"] = gr.Number(MAX_RUNS, precision=0, minimum=1, label="At most this many runs",
+                                  elem_id="new-sweep-max-runs")
     return {
         "sweep_fields": f,
         "sweep_preview": gr.Markdown("Choose one or more prompts.", elem_id="new-sweep-preview"),

@@ -1,18 +1,15 @@
 """The New sweep form (plain data): what the user typed, as prompts and lists of values, and the
-count of runs it makes, shown before anything starts."""
+count of runs it makes, shown before anything starts. Its lists are the core's (`SWEPT`), as the CLI's are."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from cosmos_core.api import CosmosError, count
-from cosmos_core.sweeps import SWEPT, check_size, describe
-from cosmos_core.upstream.params import ParamError, parse_weights
+from cosmos_core.api import MAX_RUNS, SWEPT, CosmosError, count, describe_sweep, sweep_grid
 
 from .run_table import sweep_links
-
-# Form field -> InferenceParams field swept by it (the weights take groups separated by ';').
-LIST_FIELDS = {"seeds": "seed", "steps": "num_steps", "guidance": "guidance", "sigma_max": "sigma_max"}
 
 
 @dataclass(frozen=True)
@@ -20,41 +17,30 @@ class SweepForm:
     prompts: tuple[str, ...]  # prompt ids
     model: str
     host: str  # "" : the product picks
-    seeds: str = ""
-    steps: str = ""
-    guidance: str = ""
-    sigma_max: str = ""
+    lists: Mapping[str, str] = field(default_factory=dict)  # SWEPT name -> the list as typed: "seeds": "1-8"
     weights: str = ""  # "VIS,EDGE,DEPTH,SEG; VIS,EDGE,DEPTH,SEG"
-    max_runs: int = 20
+    max_runs: int = MAX_RUNS
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> SweepForm:
+        """The form from its fields' values by name (layout.new_sweep_form's)."""
+        return cls(tuple(values["prompts"] or ()), values["model"], values["host"],
+                   {swept.name: values[swept.name] or "" for swept in SWEPT}, values["weights"] or "",
+                   int(values["max_runs"] or 0))
 
     def grid(self) -> dict[str, list]:
         """Field -> values for every list filled in; raises CosmosError naming the field."""
-        grid: dict[str, list] = {}
-        for name, param in LIST_FIELDS.items():
-            text = getattr(self, name).strip()
-            if text:
-                try:
-                    grid[param] = SWEPT[param](text)
-                except ParamError as exc:
-                    raise CosmosError(f"{name.replace('_', ' ')}: {exc}") from None
-        groups = [g for g in self.weights.split(";") if g.strip()]
-        if groups:
-            try:
-                grid["weights"] = [parse_weights(g.strip()) for g in groups]
-            except ParamError as exc:
-                raise CosmosError(f"weights: {exc}") from None
-        return grid
+        return sweep_grid(self.lists, self.weights.split(";"))
 
     def preview(self) -> str:
         """The count the sweep makes, or what is wrong with the form."""
         if not self.prompts:
             return "Choose one or more prompts."
         try:
-            grid = self.grid()
-            check_size(len(self.prompts), grid, self.max_runs)
-        except (CosmosError, ParamError) as exc:
+            described = describe_sweep(len(self.prompts), self.grid(), self.max_runs)
+        except CosmosError as exc:
             return f"❌ {exc}"
-        return f"Starts {describe(len(self.prompts), grid)}."
+        return f"Starts {described}."
 
 
 def started_text(sweep_id: str, runs: int) -> str:

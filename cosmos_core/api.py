@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from cosmos_core import scoring, uploads
+from cosmos_core import scoring, sweeps, uploads
 from cosmos_core.config import Config
 from cosmos_core.config_schema import DEFAULT_RUN_ARGS
 from cosmos_core.deletion import DeleteError, Deleter
@@ -33,6 +33,7 @@ from cosmos_core.status import LOG_FILE, StatusChecker
 from cosmos_core.store import run_table, tables
 from cosmos_core.store.run_table import SORT_KEYS
 from cosmos_core.store.tables import Run
+from cosmos_core.sweeps import MAX_RUNS, SWEPT
 from cosmos_core.sync import ProgressListener, SyncReport
 from cosmos_core.tailing import tail_lines
 from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS
@@ -40,9 +41,10 @@ from cosmos_core.upstream.params import STRENGTHS, InferenceParams
 from cosmos_core.words import agreeing, count, sizes
 
 __all__ = ["CHECK_ITEMS", "DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "DEFAULT_RUN_ARGS",
-           "INPUT_LABELS", "MODELS", "SCORES", "SORT_KEYS", "STATUSES", "STRENGTHS", "CosmosAPI", "CosmosError",
-           "InferenceParams", "Refresh", "StartReport", "StartStep", "agreeing", "count", "format_seconds",
-           "key_check_command", "output_here", "sizes", "sweep_cell"]
+           "INPUT_LABELS", "MAX_RUNS", "MODELS", "SCORES", "SORT_KEYS", "STATUSES", "STRENGTHS", "SWEPT", "CosmosAPI",
+           "CosmosError", "InferenceParams", "Refresh", "StartReport", "StartStep", "agreeing", "count",
+           "describe_sweep", "format_seconds", "key_check_command", "output_here", "sizes", "sweep_cell",
+           "sweep_grid"]
 
 
 class CosmosAPI(HostsAPI, StartsAPI):
@@ -295,6 +297,20 @@ class CosmosAPI(HostsAPI, StartsAPI):
 
     def _note_unreachable(self) -> None:
         self.last_sync = self.repo.last_report
+
+
+def sweep_grid(lists: Mapping[str, str], weights: Sequence[str]) -> dict[str, list]:
+    """The grid of a sweep's lists as typed, by SWEPT name, and its weight sets (sweeps.parse_grid);
+    CosmosError naming the list and the value that is wrong."""
+    with as_cosmos_error():
+        return sweeps.parse_grid(lists, weights)
+
+
+def describe_sweep(prompt_count: int, grid: Mapping[str, Sequence], max_runs: int = MAX_RUNS) -> str:
+    """'4 runs: 1 prompt × 2 seeds × 2 weight sets'; CosmosError if the sweep is empty or over `max_runs`."""
+    with as_cosmos_error():
+        sweeps.check_size(prompt_count, grid, max_runs)
+    return sweeps.describe(prompt_count, grid)
 
 
 @contextmanager

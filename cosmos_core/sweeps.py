@@ -9,11 +9,13 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
-from cosmos_core.upstream.params import InferenceParams, ParamError
+from cosmos_core.upstream.params import InferenceParams, ParamError, parse_weights
 from cosmos_core.words import count
 
+T = TypeVar("T")
 MAX_RUNS = 20  # a sweep bigger than this needs --max-runs: a typo in a range must not start 1,000 runs
 
 
@@ -47,11 +49,55 @@ def parse_floats(text: str) -> list[float]:
     return values
 
 
-# The swept knobs: InferenceParams field -> parser of its command-line list.
-SWEPT: Mapping[str, Callable[[str], list]] = {
-    "seed": parse_ints, "num_steps": parse_ints, "guidance": parse_floats, "sigma_max": parse_floats,
-    "fps": parse_ints,
-}
+@dataclass(frozen=True)
+class SweptList:
+    """One list a sweep can vary: the CLI's `--seeds` and the New sweep form's Seeds field are both built
+    from it, so that each takes every list the other does."""
+
+    param: str  # the InferenceParams field it varies
+    name: str  # the list's name: `--seeds` on the command line, `seeds` in the form and its errors
+    label: str  # the form's label
+    example: str  # "1-8 or 1,3,5": the flag's help ("e.g. ...") and the form's placeholder
+    parse: Callable[[str], list]
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+# The swept knobs, in the order they vary (the first slowest); the control weights come last (see parse_grid).
+SWEPT: tuple[SweptList, ...] = (
+    SweptList("seed", "seeds", "Seeds", "1-8 or 1,3,5", parse_ints),
+    SweptList("num_steps", "steps", "Steps", "20,35", parse_ints),
+    SweptList("guidance", "guidance", "Guidance", "3,5,7", parse_floats),
+    SweptList("sigma_max", "sigma_max", "sigma_max", "60,80", parse_floats),
+    SweptList("fps", "fps", "FPS", "16,24", parse_ints),
+)
+
+
+def parse_grid(lists: Mapping[str, str], weights: Sequence[str]) -> dict[str, list]:
+    """The grid (InferenceParams field -> values) of the lists as typed, by SWEPT name (`seeds`: "1-8"),
+    and of the control weight sets ("VIS,EDGE,DEPTH,SEG" each). A blank list or set is left out; a bad one
+    raises ParamError naming it and its value ("seeds: range '9-1' runs backwards")."""
+    unknown = [name for name in lists if name not in {s.name for s in SWEPT}]
+    if unknown:
+        raise ParamError(f"no list {unknown[0]!r} to sweep; the lists are {', '.join(s.name for s in SWEPT)}")
+    grid: dict[str, list] = {}
+    for swept in SWEPT:
+        text = lists.get(swept.name, "").strip()
+        if text:
+            grid[swept.param] = _named(swept.name, swept.parse, text)
+    sets = [text.strip() for text in weights if text.strip()]
+    if sets:
+        grid["weights"] = [_named("weights", parse_weights, text) for text in sets]
+    return grid
+
+
+def _named(name: str, parse: Callable[[str], T], text: str) -> T:
+    try:
+        return parse(text)
+    except ParamError as exc:
+        raise ParamError(f"{name}: {exc}") from None
 
 
 def grid_size(prompt_count: int, grid: Mapping[str, Sequence]) -> int:

@@ -116,7 +116,8 @@ def cmd_sweep(api: CosmosAPI, args: argparse.Namespace) -> int:
     if args.prompt_ids[0] == "show" or args.sort_by:
         return judging.cmd_sweep_show(api, args)
     names = [f.name for f in fields(InferenceParams)]
-    grid = {name: getattr(args, name) for name in (*sweeps.SWEPT, "weights") if getattr(args, name)}
+    swept = [*(s.param for s in sweeps.SWEPT), "weights"]
+    grid = {name: getattr(args, name) for name in swept if getattr(args, name)}
     fixed = {name: getattr(args, name) for name in names if name not in grid and getattr(args, name, None)}
     base = replace(api.default_params(args.model), **fixed)
     with progress_for(args.json) as progress:

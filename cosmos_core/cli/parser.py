@@ -115,12 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--host")
     sweep.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL)
     lists = sweep.add_argument_group("lists (each value once; default: the model's own value)")
-    lists.add_argument("--seeds", type=_list(sweeps.parse_ints), dest="seed", metavar="LIST", help="e.g. 1-8 or 1,3,5")
-    lists.add_argument("--steps", type=_list(sweeps.parse_ints), dest="num_steps", metavar="LIST", help="e.g. 20,35")
-    lists.add_argument("--guidance", type=_list(sweeps.parse_floats), metavar="LIST", help="e.g. 3,5,7")
-    lists.add_argument("--sigma-max", type=_list(sweeps.parse_floats), dest="sigma_max", metavar="LIST",
-                       help="e.g. 60,80")
-    lists.add_argument("--fps", type=_list(sweeps.parse_ints), metavar="LIST")
+    for swept in sweeps.SWEPT:
+        lists.add_argument(swept.flag, type=_list(swept.parse), dest=swept.param, metavar="LIST",
+                           help=f"e.g. {swept.example}")
     lists.add_argument("--weights", type=_weights, action="append", metavar="VIS,EDGE,DEPTH,SEG",
                        help="control weights VIS,EDGE,DEPTH,SEG; repeat the flag for several")
     _add_fixed_knobs(sweep.add_argument_group("the same for every run"))

@@ -9,7 +9,7 @@ from app.applies import ACTIONS
 from app.dashboard import RENDERED, _form_values, _model_switch, _step_reporter, _update, build_app
 from app.handlers import KNOB_FIELDS, Handlers, NewRun
 from app.layout import FORM_FIELDS
-from cosmos_core.api import StartReport, StartStep
+from cosmos_core.api import MAX_RUNS, StartReport, StartStep
 from tests.unit.app_fakes import FakeAPI
 
 ELEM_IDS = {"runs-table", "refresh-now", "run-status", "run-progress", "run-video", "run-log", "retry-download",
@@ -101,3 +101,11 @@ def test_what_does_not_apply_is_hidden_not_disabled(tmp_path):
     hidden = ("run-video", "run-log", "retry-download", "cancel-run", "enhance-prompt", "rerun-run",
               "upscale-controls", "open-sweep")
     assert [props[elem_id]["visible"] for elem_id in hidden] == [False] * len(hidden)  # until a run says so
+
+
+def test_the_new_sweep_form_has_a_field_for_every_list_the_cli_sweeps_and_the_cli_cap(tmp_path):
+    config = build_app(FakeAPI(tmp_path)).get_config_file()
+    props = {c["props"].get("elem_id"): c["props"] for c in config["components"]}
+    assert {f"new-sweep-{s}" for s in ("seeds", "steps", "guidance", "sigma-max", "fps")} <= props.keys()
+    assert props["new-sweep-fps"]["placeholder"] == "16,24"
+    assert props["new-sweep-max-runs"]["value"] == MAX_RUNS

@@ -79,3 +79,17 @@ def test_nothing_is_suggested_when_no_command_is_near():
     message = "argument COMMAND: invalid choice: 'zzzz' (choose from 'runs', 'run')"
     assert suggest(message) == message
     assert suggest("the following arguments are required: run_id") == "the following arguments are required: run_id"
+
+
+def test_the_sweeps_list_flags_are_its_swept_lists_each_parsed_into_its_parameter():
+    args = build_parser().parse_args(["sweep", "ps_1", "--seeds", "1-3", "--steps", "20,35", "--guidance", "3,5",
+                                      "--sigma-max", "60,80", "--fps", "16,24", "--weights", "0,1,0,0"])
+    assert (args.seed, args.num_steps, args.guidance, args.sigma_max, args.fps, args.weights) == (
+        [1, 2, 3], [20, 35], [3.0, 5.0], [60.0, 80.0], [16, 24], [(0.0, 1.0, 0.0, 0.0)])
+
+
+def test_a_bad_list_flag_is_a_usage_error_naming_the_flag_and_its_value(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["sweep", "ps_1", "--fps", "24,x"])
+    assert exit_info.value.code == 2
+    assert "argument --fps: '24,x' is not a list of whole numbers like 1-8 or 1,3,5" in capsys.readouterr().err
