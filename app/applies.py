@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from cosmos_core.api import DEFAULT_MODEL
+from cosmos_core.api import DEFAULT_MODEL, CosmosError
 
 ACTIVE = ("pending", "uploading", "queued", "running")  # api.cancel: any status not terminal
 # Every action of the panel, in its order.
@@ -74,3 +74,10 @@ def _no_video_of_completed(run: Mapping) -> str:
         path = run["output_path"]
         return f"The video is no longer on this machine{f' ({path})' if path else ''}."
     return "No video: the run completed without one."
+
+
+def selected(run_id: str | None) -> str:
+    """The run an action of the details panel is for: the one selected, or CosmosError saying to select one."""
+    if not run_id:
+        raise CosmosError("select a run in the table first")
+    return run_id

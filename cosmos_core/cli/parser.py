@@ -49,12 +49,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="debug log on stderr (SSH commands, probes, downloads); -vv adds paramiko's")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_hosts(sub)
+    _add_prompts(sub)
+    _add_starts(sub)
+    _add_reads(sub)
+    _add_marks(sub)
+    _add_run_actions(sub)
+    _add_housekeeping(sub)
+    add_dashboard_arguments(sub.add_parser("dashboard", help="serve the page (as `python launch.py`)"))
+    completion = sub.add_parser("completion", help="print the completion script: eval \"$(cosmos completion bash)\"")
+    completion.add_argument("shell", choices=SHELLS)
+    _add_config(sub)
+    return parser
 
-    hosts = sub.add_parser("hosts", help="configured hosts; 'hosts check [NAME]' tests one; 'hosts add' adds one")
+
+def _add_hosts(sub: argparse._SubParsersAction) -> None:
+    """`hosts`: list, check, add, edit, remove."""
+    hosts = sub.add_parser("hosts", help="configured hosts; 'hosts check [NAME]' checks every host, or NAME; "
+                                         "'hosts add' adds one")
     hosts.add_argument("--json", action="store_true")
     hosts_sub = hosts.add_subparsers(dest="hosts_command")
     check = hosts_sub.add_parser("check", help="SSH login, docker, image, checkpoints, GPUs")
-    check.add_argument("name", nargs="?")
+    check.add_argument("name", nargs="?", help="the host to check (default: every host)")
     check.add_argument("--json", action="store_true")
     add_host = hosts_sub.add_parser("add", help="connect, show the host's key, and once you trust it add the host "
                                                 "to the config file and check it")
@@ -78,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     hosts_sub.add_parser("remove", help="take a host out of the config file (its runs stay in the history)"
                          ).add_argument("name", metavar="NAME")
 
+
+def _add_prompts(sub: argparse._SubParsersAction) -> None:
+    """`prompt add|delete`, `prompts`."""
     prompt = sub.add_parser("prompt", help="'prompt add TEXT --video FILE' stores a prompt; 'prompt delete ID'")
     prompt_sub = prompt.add_subparsers(dest="prompt_command", required=True)
     add = prompt_sub.add_parser("add", help="store a prompt, print its id")
@@ -97,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     prompts = sub.add_parser("prompts", help="list prompts")
     prompts.add_argument("--json", action="store_true")
 
+
+def _add_starts(sub: argparse._SubParsersAction) -> None:
+    """the commands that start runs: `run`, `rerun`, `sweep` (and `sweep show`), `upscale`, `enhance`."""
     run = sub.add_parser("run", help="start an inference run, print its id")
     run.add_argument("prompt_id")
     _add_run_options(run, DEFAULT_MODEL, "default: the model's own; see README")
@@ -136,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     enhance.add_argument("--host")
     enhance.add_argument("--json", action="store_true")
 
+
+def _add_reads(sub: argparse._SubParsersAction) -> None:
+    """`runs`, `show`, `metrics`, `sync`."""
     runs = sub.add_parser("runs", help="list runs (after a lazy sync)")
     runs.add_argument("--status", choices=STATUSES)
     runs.add_argument("--sweep", metavar="SWEEP_ID", help="only this sweep's runs, with its counts by status")
@@ -160,12 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--wait", action="store_true", help="until no run is active and no download is pending")
     sync.add_argument("--timeout", type=float, help="seconds --wait may take (default: no limit)")
 
+
+def _add_marks(sub: argparse._SubParsersAction) -> None:
+    """`star`, `unstar`, `note`."""
     for name, text in (("star", "star a run (`runs --starred` lists them)"), ("unstar", "take a run's star off")):
         sub.add_parser(name, help=text).add_argument("run_id")
     note = sub.add_parser("note", help="a short note on a run: one line, at most 200 characters ('' clears it)")
     note.add_argument("run_id")
     note.add_argument("text")
 
+
+def _add_run_actions(sub: argparse._SubParsersAction) -> None:
+    """what is done to one run: `retry`, `cancel`, `logs`, `delete`."""
     retry = sub.add_parser("retry", help="retry a failed download")
     retry.add_argument("run_id")
 
@@ -180,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("run_id")
     _add_yes(delete)
 
+
+def _add_housekeeping(sub: argparse._SubParsersAction) -> None:
+    """`export`, `queue pause|resume|front`, `db migrate`."""
     export = sub.add_parser("export", help="every run with its parameters, from the database (no sync)")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("--status", choices=STATUSES)
@@ -197,12 +231,6 @@ def build_parser() -> argparse.ArgumentParser:
     db_migrate = db_sub.add_parser("migrate", help="copy every table from storage.database to URL")
     db_migrate.add_argument("--to", required=True, metavar="URL", help="sqlite:///PATH or postgresql://...")
     db_migrate.add_argument("--json", action="store_true")
-
-    add_dashboard_arguments(sub.add_parser("dashboard", help="serve the page (as `python launch.py`)"))
-    completion = sub.add_parser("completion", help="print the completion script: eval \"$(cosmos completion bash)\"")
-    completion.add_argument("shell", choices=SHELLS)
-    _add_config(sub)
-    return parser
 
 
 def add_dashboard_arguments(parser: argparse.ArgumentParser) -> None:
