@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 # Plain `pytest` (unlike `python -m pytest`) does not put the repo root on
 # sys.path; tests import `tests.hostkit` and the product packages from it.
@@ -30,6 +31,12 @@ from tests.hostkit import TestHost, make_video, processes_mentioning  # noqa: E4
 from tests.pgkit import database_url, postgres_server  # noqa: E402, F401  (offered to every test)
 from tests.slurmkit import SlurmCluster, SlurmLoginHost, processes_using  # noqa: E402
 from tests.workspace import Workspace, write_config  # noqa: E402
+
+# The property tests (hypothesis) check what the product does, not how fast: no per-example deadline (its
+# default, 200 ms, fails an example that a loaded machine merely slows), and the same examples on every run,
+# so that the suite's outcome does not depend on the run (a new finding is made on purpose, not by CI).
+settings.register_profile("suite", deadline=None, derandomize=True)
+settings.load_profile("suite")
 
 # A test needing one of these fixtures (itself or through another) gets the mark beside it.
 MARK_BY_FIXTURE = {"slurm_cluster": "slurm", "postgres_server": "postgres"}
