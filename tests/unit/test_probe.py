@@ -202,8 +202,8 @@ def test_a_running_container_is_queued_until_its_script_holds_gpus(tmp_path, fak
 
 # -- a slow daemon: the docker calls of one probe share a budget ------------------------------------
 
-PROBE_TIMEOUT = 2.0  # its docker budget: 1.2 s
-SLOW = 3.0  # longer than the whole probe timeout
+PROBE_TIMEOUT = 4.0  # its docker budget: 2.4 s, leaving 1.6 s to spare for a loaded machine
+SLOW = 6.0  # longer than the whole probe timeout
 
 
 def slow_docker(tmp_path, **delays):
@@ -245,7 +245,7 @@ def test_a_container_listed_but_not_inspected_in_time_is_unknown_never_gone(tmp_
     assert run.gpus == "0" and run.files == {}  # not done: the run-dir part reads it as still running
     assert gone.state is JobState.GONE
     assert report.cleaned == ()  # rs_done's container was listed: kept until a probe has time to remove it
-    assert report.slow == "docker is slow: `docker inspect`, `docker rm` did not answer within 1.2 s"
+    assert report.slow == "docker is slow: `docker inspect`, `docker rm` did not answer within 2.4 s"
     assert calls(tmp_path) == ["ps"]  # the killed inspect logs nothing, rm never ran
     assert seconds < PROBE_TIMEOUT
 
@@ -254,14 +254,14 @@ def test_a_listing_not_answered_in_time_leaves_every_run_unknown_and_removes_not
     report, seconds = timed_probe(slow_docker(tmp_path, ps=SLOW), slow_runs(tmp_path), remove=["never-existed"])
     assert {seen.state for seen in report.observations.values()} == {JobState.UNKNOWN}
     assert report.cleaned == ()  # nothing listed: not even a run docker never knew counts as removed
-    assert report.slow == "docker is slow: `docker ps` did not answer within 1.2 s"
+    assert report.slow == "docker is slow: `docker ps` did not answer within 2.4 s"
     assert calls(tmp_path) == []
     assert seconds < PROBE_TIMEOUT
 
 
 def test_the_docker_calls_of_one_probe_share_one_budget(tmp_path, fake_docker):
     """ps and inspect each fit in the budget alone, not together: inspect is cut at what ps left."""
-    report, seconds = timed_probe(slow_docker(tmp_path, ps=0.8, inspect=0.8), slow_runs(tmp_path))
+    report, seconds = timed_probe(slow_docker(tmp_path, ps=1.6, inspect=1.6), slow_runs(tmp_path))
     assert report.observations["rs_run"].state is JobState.UNKNOWN
     assert report.slow.startswith("docker is slow: `docker inspect` did not answer")
     assert seconds < PROBE_TIMEOUT
@@ -271,7 +271,7 @@ def test_a_removal_not_answered_in_time_is_tried_again_later(tmp_path, fake_dock
     report, _ = timed_probe(slow_docker(tmp_path, rm=SLOW), slow_runs(tmp_path), remove=["rs_done", "gone-already"])
     assert report.observations["rs_run"].state is JobState.RUNNING
     assert report.cleaned == ("gone-already",)  # rs_done's container stays marked for removal
-    assert report.slow == "docker is slow: `docker rm` did not answer within 1.2 s"
+    assert report.slow == "docker is slow: `docker rm` did not answer within 2.4 s"
 
 
 def test_an_inspect_that_fails_at_once_leaves_the_container_unknown_without_calling_docker_slow(
