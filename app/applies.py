@@ -76,7 +76,7 @@ def _no_video_of_completed(run: Mapping) -> str:
     return "No video: the run completed without one."
 
 
-def selected(run_id: str | None) -> str:
+def required_run(run_id: str | None) -> str:
     """The run an action of the details panel is for: the one selected, or CosmosError saying to select one."""
     if not run_id:
         raise CosmosError("select a run in the table first")

@@ -26,7 +26,7 @@ from cosmos_core.api import (
 )
 
 from . import compare, run_table, tables
-from .applies import ACTIONS, selected
+from .applies import ACTIONS, required_run
 from .details import NO_RUN, Details, empty_states, run_details
 from .remote import HostChecks, HostGates, LogTails
 from .sweep_form import SweepForm
@@ -303,17 +303,17 @@ class Handlers:
     # -- actions: each returns a one-line notice, or raises CosmosError ------
 
     def _host_of(self, run_id: str | None) -> str:
-        return self.api.get_run(selected(run_id), Refresh.NONE)["host"]
+        return self.api.get_run(required_run(run_id), Refresh.NONE)["host"]
 
     def retry(self, run_id: str | None) -> str:
         with self.gates.exclusive(self._host_of(run_id)):
-            run = self.api.retry_download(selected(run_id))
+            run = self.api.retry_download(required_run(run_id))
         return f"Download of {run['id']} is {run['download']['status']}."
 
     def cancel(self, run_id: str | None) -> str:
         """A run still uploading is cancelled in the database alone (its launch notices): no wait
         behind its upload. A running one is stopped on its host, when that host's gate is free."""
-        run = self.api.get_run(selected(run_id), Refresh.NONE)
+        run = self.api.get_run(required_run(run_id), Refresh.NONE)
         remote = [run["host"]] if run["status"] in ("queued", "running") else []
         with self.gates.exclusive(*remote):
             run = self.api.cancel(run["id"])
@@ -321,11 +321,11 @@ class Handlers:
 
     def upscale(self, run_id: str | None, weight: float) -> tuple[str, str]:
         with self.gates.exclusive(self._host_of(run_id)):
-            run = self.api.start_upscale(selected(run_id), float(weight))
+            run = self.api.start_upscale(required_run(run_id), float(weight))
         return f"Started 4K upscale {run['id']}.", run["id"]
 
     def enhance(self, run_id: str | None) -> tuple[str, str]:
-        source = self.api.get_run(selected(run_id), Refresh.NONE)
+        source = self.api.get_run(required_run(run_id), Refresh.NONE)
         with self.gates.exclusive(source["host"]):
             run = self.api.start_enhance(source["prompt_id"], source["host"])
         return f"Started prompt enhancement {run['id']}.", run["id"]

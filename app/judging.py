@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from app.applies import selected
+from app.applies import required_run
 from app.event_options import PRIVATE
 from cosmos_core.api import SCORES, CosmosAPI, CosmosError, Refresh, count, format_seconds, sweep_cell
 
@@ -82,13 +82,13 @@ def show_sweep(api: CosmosAPI, sweep_id: str, sort_by: str) -> tuple[Any, str]:
 
 
 def toggle_star(api: CosmosAPI, run_id: str | None) -> str:
-    run = api.get_run(selected(run_id), Refresh.NONE)
+    run = api.get_run(required_run(run_id), Refresh.NONE)
     run = api.mark(run["id"], starred=not run["starred"])
     return f"{'★ Starred' if run['starred'] else 'Unstarred'} {run['id']}."
 
 
 def save_note(api: CosmosAPI, run_id: str | None, text: str) -> str:
-    run = api.mark(selected(run_id), note=text or "")
+    run = api.mark(required_run(run_id), note=text or "")
     return f"Note on {run['id']} saved." if run["note"] else f"Note on {run['id']} cleared."
 
 
@@ -109,7 +109,7 @@ def wire(api: CosmosAPI, ui: dict[str, Any], rerender: Callable[[Any], Any],
 
     def open_sweep(run_id: str | None, score: str) -> list[Any]:
         try:
-            sweep_id = api.get_run(selected(run_id), Refresh.NONE)["sweep_id"] or ""
+            sweep_id = api.get_run(required_run(run_id), Refresh.NONE)["sweep_id"] or ""
         except CosmosError as exc:
             return [gr.skip(), gr.skip(), f"❌ {exc}", gr.skip()]
         return [sweep_id, *show_sweep(api, sweep_id, score), gr.Tabs(selected="sweep-view")]

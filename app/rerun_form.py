@@ -11,7 +11,7 @@ from typing import Any
 
 from cosmos_core.api import INPUT_LABELS, CosmosError, InferenceParams, Refresh
 
-from .applies import selected
+from .applies import required_run
 from .handlers import Handlers, ModelForm
 
 
@@ -30,7 +30,7 @@ def refill(handlers: Handlers, run_id: str | None) -> Refill:
     """The form filled from `run_id`. An input no longer on this machine is left empty and the note says
     so; a depth or segmentation file outside outputs_dir is shown as its kept copy (the page serves
     outputs_dir alone)."""
-    run = handlers.api.get_run(selected(run_id), Refresh.NONE)
+    run = handlers.api.get_run(required_run(run_id), Refresh.NONE)
     prompt = handlers.prompt(run["prompt_id"])
     if run["kind"] != "inference" or prompt is None:
         raise CosmosError(f"run {run['id']} is an {run['kind']} run; only an inference run can be run again")

@@ -24,7 +24,7 @@ from typing import Unpack
 import psycopg2
 
 from cosmos_core.store.tables import DownloadLease, Run
-from tests.hostkit import TestHost, wait_until
+from tests.hostkit import TestHost
 from tests.workspace import REPO, Sync, Workspace, write_config
 
 LEASES = DownloadLease._meta.table_name
@@ -61,14 +61,6 @@ class Install(Workspace):
 
     def run_dir(self, run_id: str) -> Path:
         return self.root / "outputs" / f"run_{run_id}"
-
-    def wait_until_exited(self, run_id: str, timeout: float = 30) -> None:
-        """The run's container has stopped on the host (its outcome can be decided at once)."""
-        def stopped() -> bool:
-            state = self.host.docker("inspect", "--format", "{{.State.Status}}", f"cosmos-{run_id}", check=False)
-            return state.returncode == 0 and state.stdout.strip() in ("exited", "stopped")
-
-        wait_until(stopped, timeout, f"the container of {run_id} to stop", interval=0.05)
 
 
 def installs(root: Path, host: TestHost, database: str, names: Sequence[str] = ("a", "b"),

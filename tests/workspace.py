@@ -17,6 +17,7 @@ from typing import TypedDict, Unpack
 
 from cosmos_core.api import CosmosAPI
 from cosmos_core.config import load_config
+from cosmos_core.executors.docker_cli import container_name
 from cosmos_core.store import tables
 from tests.hostkit import CuttableLink, TestHost, wait_until
 from tests.inprocess import run_cli_in_process
@@ -80,6 +81,16 @@ class Workspace:
         finally:
             api.close()
             tables.database.initialize(bound)
+
+    def wait_until_exited(self, run_id: str, timeout: float = 30) -> None:
+        """The run's container has stopped on the host, so its outcome can be decided at once (its completion
+        marker is written a moment before it exits, and a run is decided only once its container no longer
+        runs)."""
+        def stopped() -> bool:
+            state = self.host.docker("inspect", "--format", "{{.State.Status}}", container_name(run_id), check=False)
+            return state.returncode == 0 and state.stdout.strip() in ("exited", "stopped")
+
+        wait_until(stopped, timeout, f"the container of {run_id} to stop", interval=0.05)
 
     def remote_run_dir(self, run_id: str) -> Path:
         return Path(self.host.remote_dir) / "cosmos_runs" / run_id

@@ -75,6 +75,7 @@ def test_login_loopback_and_refresh_now_forcing_a_sync(locked, browser_context, 
             run = api.start_inference(api.add_prompt("a quiet forest [sleep=1]", make_video(tmp_path / "in.mp4"))["id"])
             api.sync(Refresh.FORCE)  # probes now: the hour-long throttle keeps any AUTO refresh from probing again
             workspace.wait_for_marker(run["id"])
+            workspace.wait_until_exited(run["id"])  # else the forced sync may see it still running
             page.locator("#refresh-now").click()
             select_run(page, run["id"])
             expect_status(page, "completed")

@@ -20,7 +20,6 @@ import pytest
 
 from cosmos_core.api import CosmosAPI, Refresh
 from cosmos_core.sync import MAX_DOWNLOAD_ATTEMPTS
-from tests.hostkit import wait_until
 from tests.integration.test_sync import settled, sha256, start, sync_until
 from tests.workspace import Workspace
 
@@ -36,8 +35,7 @@ def ended_run(api: CosmosAPI, workspace: Workspace, video: Path) -> str:
     """A run whose container has ended with its output written; nothing synced yet."""
     run = start(api, "fine", video)
     workspace.wait_for_marker(run["id"])
-    wait_until(lambda: workspace.host.docker("inspect", "-f", "{{.State.Status}}", f"cosmos-{run['id']}")
-               .stdout.strip() == "exited", 20, "the container to exit")
+    workspace.wait_until_exited(run["id"])
     return run["id"]
 
 
