@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cosmos_core.api import CosmosAPI
-from cosmos_core.config import Config
+from cosmos_core.api import Config, CosmosAPI
 
 from . import run_table
 from .dashboard import build_app

@@ -40,7 +40,7 @@ from cosmos_core.upstream.models import DEFAULT_MODEL, MODELS
 from cosmos_core.upstream.params import STRENGTHS, InferenceParams
 from cosmos_core.words import agreeing, count, sizes
 
-__all__ = ["CHECK_ITEMS", "DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "DEFAULT_RUN_ARGS",
+__all__ = ["CHECK_ITEMS", "Config", "DEFAULT_KEY_FILE", "DEFAULT_KNOWN_HOSTS", "DEFAULT_MODEL", "DEFAULT_RUN_ARGS",
            "INPUT_LABELS", "MAX_RUNS", "MODELS", "SCORES", "SORT_KEYS", "STATUSES", "STRENGTHS", "SWEPT", "CosmosAPI",
            "CosmosError", "InferenceParams", "Refresh", "StartReport", "StartStep", "agreeing", "count",
            "describe_sweep", "format_seconds", "key_check_command", "output_here", "sizes", "sweep_cell",
