@@ -87,7 +87,10 @@ class ShellExecutor:
         refusal = run_dir_refusal(run_dir)
         if refusal is not None:
             raise ValueError(f"refusing to delete {refusal}")
-        result = self.shell.run(f"rm -rf -- {shlex.quote(run_dir)}")
+        # A job stopped a moment ago may still write its last lines (its exit trap writes the completion
+        # marker) while rm walks the directory, which then fails 'Directory not empty': tried again twice.
+        remove = f"rm -rf -- {shlex.quote(run_dir)}"
+        result = self.shell.run(f"{remove} || {{ sleep 1; {remove}; }} || {{ sleep 2; {remove}; }}")
         if not result.ok:
             detail = (result.stderr.strip() or f"exit {result.exit_code}").splitlines()[-1]
             raise SubmitError(f"cannot delete {run_dir} on {self.label}: {detail}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,22 @@ def test_the_shell_removes_exactly_the_run_dir_and_refuses_other_paths(tmp_path)
     assert not mine.exists() and (other / "outputs" / "output.mp4").read_bytes() == b"x" * 10
     assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
     executor.delete_run_dir(str(mine))  # gone already: fine
+
+
+def test_a_run_dir_still_written_to_while_it_is_removed_is_removed(tmp_path):
+    """A job stopped a moment before its directory is deleted may still write into it (its exit trap writes the
+    marker): rm then fails 'Directory not empty' and is tried again once the writing has stopped."""
+    mine = tmp_path / "checkout" / "cosmos_runs" / "rs_1"
+    (mine / "outputs").mkdir(parents=True)
+    for i in range(2000):
+        (mine / "outputs" / f"frame{i}").write_bytes(b"")
+    late = f"{shlex.quote(str(mine))}/late$RANDOM"
+    writer = subprocess.Popen(["timeout", "0.5", "bash", "-c", f"while :; do touch {late} 2>/dev/null; done"])
+    try:
+        ShellExecutor(LocalShell(), LocalFiles(), 5).delete_run_dir(str(mine))
+    finally:
+        writer.wait(timeout=10)
+    assert not mine.exists()
 
 
 class FakeExecutor:

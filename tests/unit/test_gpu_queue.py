@@ -19,10 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 COMMON = ROOT / "scripts" / "common.sh"
 HOST_QUEUE = "host-queue"  # the host's queue dir, as every container of the host sees it
 STANDIN_NVIDIA_SMI = ROOT / "tests" / "standin" / "nvidia-smi"
-# A run: the model appends "start ID GPUS" and, HOLD seconds later, "end ID" to ./record.
+# A run: the model appends "start ID GPUS" and, HOLD seconds later (or once the file HOLD_UNTIL exists, when
+# set), "end ID" to ./record.
 RUN = f"""source {COMMON}
+hold() {{ if [ -z "${{HOLD_UNTIL:-}}" ]; then sleep "$HOLD"
+         else until [ -e "$HOLD_UNTIL" ]; do sleep 0.02; done; fi; }}
 model() {{ printf 'start %s %s\\n' "$COSMOS_RUN_ID" "$CUDA_VISIBLE_DEVICES" >> record
-          sleep "$HOLD"; printf 'end %s\\n' "$COSMOS_RUN_ID" >> record; }}
+          hold; printf 'end %s\\n' "$COSMOS_RUN_ID" >> record; }}
 cosmos_run "cosmos_runs/$COSMOS_RUN_ID" model
 """
 
@@ -202,7 +205,8 @@ def test_a_ticket_moved_to_the_front_goes_first(workspace):
 
 
 def test_a_waiting_run_stopped_ends_its_log_and_never_starts_its_model(workspace):
-    holder = start(workspace, "rs_1", 1.0, gpus=1, hold=2)
+    release = workspace / "release"
+    holder = start(workspace, "rs_1", 1.0, gpus=1, HOLD_UNTIL=str(release))  # holds its slot until released
     wait_until(lambda: record(workspace), 10, "the slot to be taken")
     waiting = start(workspace, "rs_2", 2.0, gpus=1)
     log = workspace / "cosmos_runs" / "rs_2" / "run.log"
@@ -210,6 +214,7 @@ def test_a_waiting_run_stopped_ends_its_log_and_never_starts_its_model(workspace
     os.killpg(waiting.pid, signal.SIGTERM)  # `docker stop` of its container
     assert waiting.wait(timeout=10) == 143
     assert log.read_text().rstrip().endswith("[COSMOS_COMPLETE] exit_code=143")
+    release.touch()
     assert holder.wait(timeout=30) == 0
     assert [e[1] for e in record(workspace) if e[0] == "start"] == ["rs_1"]
 
