@@ -60,13 +60,15 @@ def workspace(tmp_path: Path) -> Path:
 
 def test_five_runs_on_two_slots_never_overlap_more_than_two_and_start_in_creation_order(workspace):
     """The five join the queue out of creation order while a first run holds both slots."""
-    holder = start(workspace, "rs_0", created=1000.0, want=2, hold=1.5)
+    release = workspace / "release"
+    holder = start(workspace, "rs_0", created=1000.0, want=2, HOLD_UNTIL=str(release))
     wait_until(lambda: record(workspace), 10, "the first run to hold both slots")
     queue = workspace / HOST_QUEUE / gpu_queue.TICKETS
     runs = []
     for i in (3, 1, 4, 2, 5):
         runs.append(start(workspace, f"rs_{i}", created=1000.0 + i))
         wait_until(lambda i=i: any(p.name.endswith(f"-rs_{i}") for p in queue.iterdir()), 10, f"rs_{i} queued")
+    release.touch()
     assert [r.wait(timeout=60) for r in (holder, *runs)] == [0] * 6
     events = record(workspace)
     assert most_at_once(events) == 2
@@ -137,7 +139,8 @@ def test_a_gpu_busy_outside_the_queue_is_not_given_out_until_it_is_free(workspac
     use.write_text("0 30000 4242 python\n1 300 77 Xorg\n")
     gpus = {"path": with_nvidia_smi(tmp_path), "STANDIN_GPUS": "2", "STANDIN_GPU_USE": str(use),
             "COSMOS_BUSY_MIB": "1024"}
-    first = start(workspace, "rs_1", 1.0, hold=4.0, **gpus)
+    release = workspace / "release"
+    first = start(workspace, "rs_1", 1.0, HOLD_UNTIL=str(release), **gpus)
     wait_until(lambda: record(workspace), 10, "the first run to start")
     assert record(workspace)[0] == ["start", "rs_1", "1"]  # 300 MiB is under the threshold
     second = start(workspace, "rs_2", 2.0, hold=0.1, **gpus)
@@ -148,6 +151,7 @@ def test_a_gpu_busy_outside_the_queue_is_not_given_out_until_it_is_free(workspac
     use.write_text("1 300 77 Xorg\n")  # the other job ended
     assert second.wait(timeout=30) == 0
     assert record(workspace)[1] == ["start", "rs_2", "0"] and first.poll() is None  # GPU 0, beside the first
+    release.touch()
     assert first.wait(timeout=30) == 0
 
 
@@ -168,7 +172,8 @@ def test_an_image_without_flock_fails_the_run_at_once_saying_so(workspace, tmp_p
 def test_a_ticket_belongs_to_the_user_who_started_the_run(workspace):
     """The container runs as root; its ticket is chowned to the owner of the run's directory, who may then
     move it to the front, while the queue's sticky bit keeps other users from removing it."""
-    holder = start(workspace, "rs_0", 0.0, gpus=1, hold=1.5)
+    release = workspace / "release"
+    holder = start(workspace, "rs_0", 0.0, gpus=1, HOLD_UNTIL=str(release))
     wait_until(lambda: record(workspace), 10, "the slot to be taken")
     run_dir = workspace / "cosmos_runs" / "rs_1"
     run_dir.mkdir()
@@ -177,6 +182,7 @@ def test_a_ticket_belongs_to_the_user_who_started_the_run(workspace):
     queue = workspace / HOST_QUEUE / gpu_queue.TICKETS
     wait_until(lambda: any(p.name.endswith("-rs_1") and p.stat().st_uid == 65534 for p in queue.iterdir()), 10,
                "the ticket to be nobody's")
+    release.touch()
     assert holder.wait(timeout=30) == 0 and waiting.wait(timeout=30) == 0
 
 
@@ -193,13 +199,15 @@ def test_a_paused_queue_holds_waiting_runs_and_resume_releases_them(workspace):
 
 
 def test_a_ticket_moved_to_the_front_goes_first(workspace):
-    holder = start(workspace, "rs_0", 0.0, gpus=1, hold=1.5)
+    release = workspace / "release"
+    holder = start(workspace, "rs_0", 0.0, gpus=1, HOLD_UNTIL=str(release))
     wait_until(lambda: record(workspace), 10, "the slot to be taken")
     waiting = [start(workspace, f"rs_{i}", float(i), gpus=1, hold=0.1) for i in (1, 2, 3)]
     queue = workspace / HOST_QUEUE / gpu_queue.TICKETS
     wait_until(lambda: len([p for p in queue.iterdir() if "-" in p.name]) == 3, 10, "three tickets")
     old = next(p for p in queue.iterdir() if p.name.endswith("-rs_3"))
     old.rename(queue / gpu_queue.front_ticket(time.time(), "rs_3"))  # what `queue front` does on the host
+    release.touch()
     assert [r.wait(timeout=30) for r in (holder, *waiting)] == [0] * 4
     assert [e[1] for e in record(workspace) if e[0] == "start"] == ["rs_0", "rs_3", "rs_1", "rs_2"]
 
