@@ -41,6 +41,8 @@ def fill_form(page: Page, prefix: str, host: TestHost, known_hosts: Path, name: 
               "key-file": host.key_file, "known-hosts": str(known_hosts)}
     for field, value in values.items():
         fill(page, f"{prefix}-{field}", value)
+    for field, value in values.items():  # none set back since: the form is sent as typed
+        expect(page.locator(f"#{prefix}-{field} input, #{prefix}-{field} textarea").first).to_have_value(value)
 
 
 def test_a_changed_key_is_refused_with_both_fingerprints_and_nothing_written(fresh, gpu_host, empty_cwd, tmp_path):
