@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.e2e.conftest import STANDIN_HOST, launched, opened
-from tests.e2e.ui import fill, open_tab, select_run
+from tests.e2e.ui import fill, open_tab, select_run, text_box
 from tests.hostkit import TestHost, make_video
 
 OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKhSf28Qi4v4IOf/iJvfwsyjByieuES3SOsKrlj3TgVd"
@@ -42,7 +42,7 @@ def fill_form(page: Page, prefix: str, host: TestHost, known_hosts: Path, name: 
     for field, value in values.items():
         fill(page, f"{prefix}-{field}", value)
     for field, value in values.items():  # none set back since: the form is sent as typed
-        expect(page.locator(f"#{prefix}-{field} input, #{prefix}-{field} textarea").first).to_have_value(value)
+        expect(text_box(page, f"{prefix}-{field}")).to_have_value(value)
 
 
 def test_a_changed_key_is_refused_with_both_fingerprints_and_nothing_written(fresh, gpu_host, empty_cwd, tmp_path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 VIDEO_READY = "() => { const v = document.querySelector('#run-video video'); return !!v && v.readyState >= 1; }"
 
@@ -46,17 +46,21 @@ def open_section(page: Page, elem_id: str, label: str, inside: str) -> None:
     expect(field).to_be_visible()
 
 
+def text_box(page: Page, elem_id: str) -> Locator:
+    """The typing area of the text field `elem_id` (an input, or a textarea for a Gradio Textbox)."""
+    return page.locator(f"#{elem_id} input, #{elem_id} textarea").first
+
+
 def fill(page: Page, elem_id: str, value: str) -> None:
     """Type `value` into the text field `elem_id`, and wait until the page holds it. A field the page has just
     shown may be set back once to the value it was given, as its form finishes appearing (seen in a full run:
     an empty Address a moment after it was typed): then it is typed again, as a person would."""
-    box = page.locator(f"#{elem_id} input, #{elem_id} textarea").first
-    for _ in range(2):
+    box = text_box(page, elem_id)
+    for wait in (3_000, 3_000, None):
         box.fill(value)
         try:
-            expect(box).to_have_value(value, timeout=3_000)
+            expect(box).to_have_value(value, timeout=wait)
             return
         except AssertionError:
-            continue
-    box.fill(value)
-    expect(box).to_have_value(value)
+            if wait is None:
+                raise
